@@ -1,0 +1,336 @@
+//! One event record: a fixed 48-byte header followed by the raw register snapshot.
+//!
+//! ```text
+//! offset  size  field
+//!      0     4  probe_id      index into the session's probe table
+//!      4     4  flags         bit 0: return probe (kretprobe / uretprobe)
+//!      8     4  pid           thread-group id (SystemTap's pid())
+//!     12     4  tid           thread id
+//!     16     4  uid           real uid of the task
+//!     20     4  cpu           CPU the probe fired on
+//!     24     8  timestamp_ns  CLOCK_MONOTONIC at the hit (bpf_ktime_get_ns)
+//!     32    16  comm          task command name, NUL-padded
+//!     48  8*N   regs          the architecture's snapshot, N = Arch::nregs()
+//! ```
+//!
+//! All integers are little-endian. The eBPF program writes exactly these bytes into the ring
+//! buffer, the host copies them unchanged into batches and events files, and guests read them
+//! in place.
+
+use crate::abi::{self, AccessError, Arch};
+use crate::errno;
+use core::fmt;
+
+/// Flag bit: the event comes from a return probe.
+pub const FLAG_RETURN: u32 = 1;
+/// Every flag bit this version defines; decoders refuse others.
+pub const KNOWN_FLAGS: u32 = FLAG_RETURN;
+
+/// Size of [`EventHeader`] in bytes.
+pub const HEADER_SIZE: usize = 48;
+/// Length of the command name field (the kernel's TASK_COMM_LEN).
+pub const COMM_LEN: usize = 16;
+
+/// The header as the eBPF program fills it in. `#[repr(C)]` with no padding, so its bytes
+/// are the layout above on a little-endian machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct EventHeader {
+    pub probe_id: u32,
+    pub flags: u32,
+    pub pid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub cpu: u32,
+    pub timestamp_ns: u64,
+    pub comm: [u8; COMM_LEN],
+}
+
+const _: () = assert!(core::mem::size_of::<EventHeader>() == HEADER_SIZE);
+
+impl EventHeader {
+    /// The header's bytes in the record layout.
+    pub fn to_bytes(&self) -> [u8; HEADER_SIZE] {
+        let mut b = [0u8; HEADER_SIZE];
+        b[0..4].copy_from_slice(&self.probe_id.to_le_bytes());
+        b[4..8].copy_from_slice(&self.flags.to_le_bytes());
+        b[8..12].copy_from_slice(&self.pid.to_le_bytes());
+        b[12..16].copy_from_slice(&self.tid.to_le_bytes());
+        b[16..20].copy_from_slice(&self.uid.to_le_bytes());
+        b[20..24].copy_from_slice(&self.cpu.to_le_bytes());
+        b[24..32].copy_from_slice(&self.timestamp_ns.to_le_bytes());
+        b[32..48].copy_from_slice(&self.comm);
+        b
+    }
+}
+
+/// Size of one record of `arch`.
+pub const fn record_size(arch: Arch) -> usize {
+    HEADER_SIZE + 8 * arch.nregs()
+}
+
+/// A read-only view of one record. Every SystemTap accessor is a method here, so the host
+/// and the guest SDK share one implementation of the calling convention.
+#[derive(Clone, Copy)]
+pub struct EventRef<'a> {
+    arch: Arch,
+    bytes: &'a [u8],
+}
+
+impl<'a> EventRef<'a> {
+    /// Wraps `bytes`, which must be exactly [`record_size`]`(arch)` long.
+    pub fn new(arch: Arch, bytes: &'a [u8]) -> Option<Self> {
+        (bytes.len() == record_size(arch)).then_some(Self { arch, bytes })
+    }
+
+    #[inline]
+    fn u32_at(&self, off: usize) -> u32 {
+        u32::from_le_bytes(self.bytes[off..off + 4].try_into().unwrap())
+    }
+
+    #[inline]
+    fn u64_at(&self, off: usize) -> u64 {
+        u64::from_le_bytes(self.bytes[off..off + 8].try_into().unwrap())
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+    pub fn probe_id(&self) -> u32 {
+        self.u32_at(0)
+    }
+    pub fn flags(&self) -> u32 {
+        self.u32_at(4)
+    }
+    pub fn is_return(&self) -> bool {
+        self.flags() & FLAG_RETURN != 0
+    }
+    pub fn pid(&self) -> u32 {
+        self.u32_at(8)
+    }
+    pub fn tid(&self) -> u32 {
+        self.u32_at(12)
+    }
+    pub fn uid(&self) -> u32 {
+        self.u32_at(16)
+    }
+    pub fn cpu(&self) -> u32 {
+        self.u32_at(20)
+    }
+    pub fn timestamp_ns(&self) -> u64 {
+        self.u64_at(24)
+    }
+    /// The command name without its NUL padding.
+    pub fn comm(&self) -> &'a [u8] {
+        let raw = &self.bytes[32..48];
+        let end = raw.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
+        &raw[..end]
+    }
+    /// The command name as text (the kernel does not promise UTF-8; invalid bytes become
+    /// U+FFFD in `execname()`, see [`EventRef::execname_lossy`]).
+    pub fn execname_lossy(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        for chunk in self.comm().utf8_chunks() {
+            out.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                out.write_char(char::REPLACEMENT_CHARACTER)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Register slot `i` of the snapshot.
+    #[inline]
+    pub fn reg(&self, slot: usize) -> u64 {
+        self.u64_at(HEADER_SIZE + 8 * slot)
+    }
+
+    /// All register slots, in the kernel's order.
+    pub fn regs(&self) -> impl Iterator<Item = u64> + 'a {
+        self.bytes[HEADER_SIZE..].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+    }
+
+    /// Argument `n` (from 1) as the raw 64-bit register value.
+    #[inline]
+    pub fn arg(&self, n: u32) -> Result<u64, AccessError> {
+        Ok(self.reg(self.arch.arg_slot(n)?))
+    }
+
+    /// `int_arg(n)`: the low 32 bits, signed.
+    pub fn int_arg(&self, n: u32) -> Result<i32, AccessError> {
+        self.arg(n).map(|v| v as u32 as i32)
+    }
+    /// `uint_arg(n)`: the low 32 bits, unsigned.
+    pub fn uint_arg(&self, n: u32) -> Result<u32, AccessError> {
+        self.arg(n).map(|v| v as u32)
+    }
+    /// `long_arg(n)`: a C `long`, 64 bits on every supported architecture, signed.
+    pub fn long_arg(&self, n: u32) -> Result<i64, AccessError> {
+        self.arg(n).map(|v| v as i64)
+    }
+    /// `ulong_arg(n)`: a C `unsigned long`, 64 bits.
+    pub fn ulong_arg(&self, n: u32) -> Result<u64, AccessError> {
+        self.arg(n)
+    }
+    /// `pointer_arg(n)`: a pointer, 64 bits.
+    pub fn pointer_arg(&self, n: u32) -> Result<u64, AccessError> {
+        self.arg(n)
+    }
+
+    /// `returnval()`: the integer return register, signed. Only in return probes.
+    pub fn returnval(&self) -> Result<i64, AccessError> {
+        if !self.is_return() {
+            return Err(AccessError::NotAReturnProbe);
+        }
+        Ok(self.reg(self.arch.return_slot()) as i64)
+    }
+
+    /// `returnstr()`: the return value in decimal, with the errno name appended when the
+    /// value looks like a negated errno, as SystemTap's `returnstr(1)` prints it.
+    pub fn returnstr(&self, out: &mut dyn fmt::Write) -> Result<fmt::Result, AccessError> {
+        let v = self.returnval()?;
+        Ok(match errno::name_of_negated(v) {
+            Some(name) => write!(out, "{v} ({name})"),
+            None => write!(out, "{v}"),
+        })
+    }
+
+    /// `u_register(name)`: the register, unsigned; 32-bit names are zero-extended.
+    pub fn u_register(&self, name: &str) -> Result<u64, AccessError> {
+        let r = self.arch.register(name)?;
+        let v = self.reg(r.slot);
+        Ok(if r.low32 { v as u32 as u64 } else { v })
+    }
+
+    /// `register(name)`: the register, signed; 32-bit names are sign-extended.
+    pub fn register(&self, name: &str) -> Result<i64, AccessError> {
+        let r = self.arch.register(name)?;
+        let v = self.reg(r.slot);
+        Ok(if r.low32 { v as u32 as i32 as i64 } else { v as i64 })
+    }
+
+    /// `print_regs()` output.
+    pub fn write_regs(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        let mut regs = [0u64; abi::MAX_REGS];
+        for (dst, v) in regs.iter_mut().zip(self.regs()) {
+            *dst = v;
+        }
+        abi::write_regs(self.arch, &regs[..self.arch.nregs()], out)
+    }
+}
+
+impl fmt::Debug for EventRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventRef")
+            .field("arch", &self.arch)
+            .field("probe_id", &self.probe_id())
+            .field("flags", &self.flags())
+            .field("pid", &self.pid())
+            .field("tid", &self.tid())
+            .field("cpu", &self.cpu())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::abi::x86_64;
+
+    fn record(arch: Arch, flags: u32, regs: &[(usize, u64)]) -> [u8; 320] {
+        let mut b = [0u8; 320];
+        let h = EventHeader {
+            probe_id: 3,
+            flags,
+            pid: 100,
+            tid: 101,
+            uid: 1000,
+            cpu: 2,
+            timestamp_ns: 123_456_789,
+            comm: *b"curl\0\0\0\0\0\0\0\0\0\0\0\0",
+        };
+        b[..HEADER_SIZE].copy_from_slice(&h.to_bytes());
+        for &(slot, v) in regs {
+            b[HEADER_SIZE + 8 * slot..HEADER_SIZE + 8 * slot + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        let _ = arch;
+        b
+    }
+
+    #[test]
+    fn header_fields_round_trip() {
+        let b = record(Arch::X86_64, 0, &[]);
+        let e = EventRef::new(Arch::X86_64, &b[..record_size(Arch::X86_64)]).unwrap();
+        assert_eq!(
+            (e.probe_id(), e.pid(), e.tid(), e.uid(), e.cpu(), e.timestamp_ns()),
+            (3, 100, 101, 1000, 2, 123_456_789)
+        );
+        assert_eq!(e.comm(), b"curl");
+        assert!(!e.is_return());
+        assert!(EventRef::new(Arch::X86_64, &b[..100]).is_none());
+    }
+
+    #[test]
+    fn typed_arguments_truncate_and_extend_like_systemtap() {
+        let b = record(
+            Arch::X86_64,
+            0,
+            &[(x86_64::RDI, 0xffff_ffff_ffff_fff6), (x86_64::RSI, 0x1234_5678_8000_0000), (x86_64::RDX, 16)],
+        );
+        let e = EventRef::new(Arch::X86_64, &b[..record_size(Arch::X86_64)]).unwrap();
+        assert_eq!(e.int_arg(1), Ok(-10));
+        assert_eq!(e.uint_arg(1), Ok(0xffff_fff6));
+        assert_eq!(e.long_arg(1), Ok(-10));
+        assert_eq!(e.ulong_arg(1), Ok(0xffff_ffff_ffff_fff6));
+        assert_eq!(e.int_arg(2), Ok(i32::MIN));
+        assert_eq!(e.uint_arg(2), Ok(0x8000_0000));
+        assert_eq!(e.pointer_arg(2), Ok(0x1234_5678_8000_0000));
+        assert_eq!(e.uint_arg(3), Ok(16));
+        assert_eq!(e.arg(7), Err(AccessError::NoSuchArgument { n: 7, max: 6 }));
+    }
+
+    #[test]
+    fn return_value_only_in_return_probes() {
+        let entry = record(Arch::X86_64, 0, &[(x86_64::RAX, (-2i64) as u64)]);
+        let e = EventRef::new(Arch::X86_64, &entry[..record_size(Arch::X86_64)]).unwrap();
+        assert_eq!(e.returnval(), Err(AccessError::NotAReturnProbe));
+
+        let ret = record(Arch::X86_64, FLAG_RETURN, &[(x86_64::RAX, (-2i64) as u64)]);
+        let e = EventRef::new(Arch::X86_64, &ret[..record_size(Arch::X86_64)]).unwrap();
+        assert_eq!(e.returnval(), Ok(-2));
+        let mut s = Str::default();
+        e.returnstr(&mut s).unwrap().unwrap();
+        assert_eq!(s.as_str(), "-2 (ENOENT)");
+    }
+
+    #[test]
+    fn aarch64_return_is_x0_and_w_registers_sign_extend() {
+        let b = record(Arch::Aarch64, FLAG_RETURN, &[(0, 0x0000_0001_ffff_ffff), (31, 0x7fff_0000)]);
+        let e = EventRef::new(Arch::Aarch64, &b).unwrap();
+        assert_eq!(e.returnval(), Ok(0x1_ffff_ffff));
+        assert_eq!(e.register("w0"), Ok(-1));
+        assert_eq!(e.u_register("w0"), Ok(0xffff_ffff));
+        assert_eq!(e.u_register("sp"), Ok(0x7fff_0000));
+        assert_eq!(e.register("rax"), Err(AccessError::NoSuchRegister));
+    }
+
+    #[derive(Default)]
+    struct Str {
+        buf: [u8; 64],
+        len: usize,
+    }
+    impl Str {
+        fn as_str(&self) -> &str {
+            core::str::from_utf8(&self.buf[..self.len]).unwrap()
+        }
+    }
+    impl fmt::Write for Str {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+            self.len += s.len();
+            Ok(())
+        }
+    }
+}

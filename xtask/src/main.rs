@@ -1,0 +1,60 @@
+//! `cargo xtask`: the project's build tasks that cargo alone cannot express.
+//!
+//! * `handlers`: builds every Wasm handler (examples and test handlers) into
+//!   `target/handlers/NAME.wasm` components.
+//! * `test`: builds the handlers, then runs the whole test suite (the README's test command).
+
+mod handlers;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(Parser)]
+#[command(about = "wprobe's build tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build every handler component into target/handlers/.
+    Handlers(handlers::Args),
+    /// Build the handlers, then run every test (what CI runs).
+    Test,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().task {
+        Task::Handlers(args) => handlers::build(&args),
+        Task::Test => {
+            handlers::build(&handlers::Args::default())?;
+            run(cargo().args(["test", "--release", "--workspace", "--exclude", "xtask"]))
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The target directory cargo uses for this workspace.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+/// Runs `cmd`, failing with its command line when it does not succeed.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    anyhow::ensure!(status.success(), "{cmd:?} failed with {status}");
+    Ok(())
+}
