@@ -316,10 +316,14 @@ mod tests {
         assert_eq!(e.register("rax"), Err(AccessError::NoSuchRegister));
     }
 
-    #[derive(Default)]
     struct Str {
         buf: [u8; 64],
         len: usize,
+    }
+    impl Default for Str {
+        fn default() -> Self {
+            Self { buf: [0; 64], len: 0 }
+        }
     }
     impl Str {
         fn as_str(&self) -> &str {

@@ -1,0 +1,107 @@
+//! Building flat batches (layout in [`wprobe_common::batch`]) in one reused buffer.
+
+use wprobe_common::batch::{BatchHeader, BATCH_HEADER_SIZE};
+use wprobe_common::record::record_size;
+use wprobe_common::{Arch, BatchRef};
+
+/// Accumulates records into a flat batch. The buffer is allocated once, at the largest
+/// batch size, and reused: pushing an event never allocates.
+pub struct BatchBuilder {
+    arch: Arch,
+    buf: Vec<u8>,
+    count: u32,
+    lost: u64,
+    capacity: usize,
+}
+
+impl BatchBuilder {
+    /// A builder for batches of up to `capacity` events of `arch`.
+    pub fn new(arch: Arch, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let mut buf = Vec::with_capacity(BATCH_HEADER_SIZE + capacity * record_size(arch));
+        buf.resize(BATCH_HEADER_SIZE, 0);
+        Self { arch, buf, count: 0, lost: 0, capacity }
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.capacity
+    }
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+    /// Events lost since the previous batch, so far.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Appends one record, which must be exactly `record_size(arch)` bytes (the caller has
+    /// checked it: the ring reader and the events file reader both do).
+    #[inline]
+    pub fn push_record(&mut self, record: &[u8]) {
+        debug_assert_eq!(record.len(), record_size(self.arch));
+        debug_assert!(!self.is_full());
+        self.buf.extend_from_slice(record);
+        self.count += 1;
+    }
+
+    /// Counts events the kernel dropped before the ones that follow.
+    pub fn add_lost(&mut self, n: u64) {
+        self.lost = self.lost.saturating_add(n);
+    }
+
+    /// Writes the header and returns the finished batch. It stays valid until `clear`.
+    pub fn finish(&mut self) -> &[u8] {
+        let header = BatchHeader { arch: self.arch, count: self.count, lost: self.lost };
+        self.buf[..BATCH_HEADER_SIZE].copy_from_slice(&header.to_bytes());
+        &self.buf
+    }
+
+    /// The finished batch, parsed. Panics if `finish` was not called since the last push,
+    /// which would be a bug in the caller.
+    pub fn view(&self) -> BatchRef<'_> {
+        BatchRef::parse(&self.buf).expect("BatchBuilder::finish was called")
+    }
+
+    /// Empties the builder for the next batch, keeping its buffer.
+    pub fn clear(&mut self) {
+        self.buf.truncate(BATCH_HEADER_SIZE);
+        self.count = 0;
+        self.lost = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wprobe_common::EventHeader;
+
+    #[test]
+    fn builds_a_batch_that_parses_back() {
+        let mut b = BatchBuilder::new(Arch::X86_64, 4);
+        let cap = b.buf.capacity();
+        for pid in 1..=3u32 {
+            let mut rec = vec![0u8; record_size(Arch::X86_64)];
+            rec[..48].copy_from_slice(&EventHeader { pid, ..Default::default() }.to_bytes());
+            b.push_record(&rec);
+        }
+        b.add_lost(5);
+        b.finish();
+        let batch = b.view();
+        assert_eq!(batch.header().lost, 5);
+        assert_eq!(batch.iter().map(|e| e.pid()).collect::<Vec<_>>(), [1, 2, 3]);
+        b.clear();
+        b.finish();
+        assert!(b.view().is_empty());
+        assert_eq!(b.view().header().lost, 0);
+        assert_eq!(b.buf.capacity(), cap, "the buffer is reused, not reallocated");
+    }
+}

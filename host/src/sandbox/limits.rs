@@ -1,0 +1,80 @@
+//! The bounds every handler runs within.
+
+use std::time::Duration;
+
+/// Per-handler resource bounds. Each has a default and a `wprobe` flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time one call into the handler (`init`, one batch, `end`) may take
+    /// (`--cpu-limit-ms`). Enforced with wasmtime's epoch deadline.
+    pub cpu_per_call: Duration,
+    /// Linear memory, in bytes, summed over the component's memories (`--memory-limit`).
+    pub memory: usize,
+    /// Output bytes (printf and warn together) one call may write (`--output-limit`).
+    pub output_per_call: usize,
+}
+
+impl Limits {
+    pub const DEFAULT_CPU_PER_CALL: Duration = Duration::from_millis(500);
+    pub const DEFAULT_MEMORY: usize = 64 << 20;
+    pub const DEFAULT_OUTPUT_PER_CALL: usize = 4 << 20;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            cpu_per_call: Self::DEFAULT_CPU_PER_CALL,
+            memory: Self::DEFAULT_MEMORY,
+            output_per_call: Self::DEFAULT_OUTPUT_PER_CALL,
+        }
+    }
+}
+
+/// Raised (as a trap) when a memory would grow past the cap.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes exceeded (growing to {desired} bytes)")]
+pub struct MemoryLimitExceeded {
+    pub limit: usize,
+    pub desired: usize,
+}
+
+/// Caps the sum of the handler's linear memories, and the number of instances, tables and
+/// memories a component may create.
+pub(crate) struct MemoryLimiter {
+    limit: usize,
+    /// Bytes of all memories as of their last growth; memories only grow.
+    total: usize,
+}
+
+impl MemoryLimiter {
+    pub fn new(limit: usize) -> Self {
+        Self { limit, total: 0 }
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.total - current.min(self.total) + desired;
+        if total > self.limit {
+            // An error, not `Ok(false)`: a failed grow would return -1 to the guest, and most
+            // guests then abort with a vague message; this names the cause.
+            return Err(wasmtime::Error::new(MemoryLimitExceeded { limit: self.limit, desired: total }));
+        }
+        self.total = total;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+    fn tables(&self) -> usize {
+        64
+    }
+    fn memories(&self) -> usize {
+        16
+    }
+}

@@ -1,0 +1,91 @@
+//! Checks that a file is a handler component before anything runs, with messages that say
+//! what is wrong and how to fix it.
+
+use std::path::PathBuf;
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+/// The world every handler implements.
+pub const WORLD: &str = "wprobe:probe/handler@0.1.0";
+const EXPORTS: [&str; 3] = ["init", "handle-batch", "end"];
+const CONTEXT: &str = "wprobe:probe/context@0.1.0";
+const TYPES: &str = "wprobe:probe/types@0.1.0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read handler {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{name} is not a WebAssembly file (it starts with {start:02x?}); a handler is a Wasm component built for the world {WORLD}")]
+    NotWasm { name: String, start: Vec<u8> },
+    #[error("{name} is a core WebAssembly module, not a component; turn it into one with `wasm-tools component new {name} -o handler.wasm` (the repo's `cargo xtask handlers` does this for you)")]
+    CoreModule { name: String },
+    #[error("{name} is not a valid WebAssembly component: {message}")]
+    Invalid { name: String, message: String },
+    #[error("{name} is a component of another world: it exports {exports}, but a handler of {WORLD} exports `init`, `handle-batch` and `end`; build it against wprobe's wit/ (or with the wprobe SDK)")]
+    WrongWorld { name: String, exports: String },
+    #[error("{name} does not export `{missing}`, which the world {WORLD} requires (it exports {exports}); rebuild it against this version of wprobe's wit/")]
+    MissingExport { name: String, missing: &'static str, exports: String },
+    #[error("{name} imports `{import}`, which wprobe does not provide; a handler may import only {CONTEXT} (and WASI, which wprobe satisfies with a deny-all stub)")]
+    UnknownImport { name: String, import: String },
+    #[error("{name} cannot be linked against wprobe's imports: {message}; it was probably built against another version of wprobe's wit/")]
+    Link { name: String, message: String },
+}
+
+impl LoadError {
+    pub(crate) fn compile(name: &str, e: wasmtime::Error) -> Self {
+        LoadError::Invalid { name: name.to_owned(), message: format!("{e:#}") }
+    }
+}
+
+/// Checks the preamble: WebAssembly at all, and a component rather than a core module.
+pub(crate) fn check_binary(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm { name: name.to_owned(), start: bytes.iter().take(8).copied().collect() });
+    }
+    // Bytes 4..8: version 1 and layer 0 for a core module, layer 1 for a component.
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(LoadError::CoreModule { name: name.to_owned() }),
+        [_, _, 1, 0] => Ok(()),
+        _ => Err(LoadError::Invalid {
+            name: name.to_owned(),
+            message: format!("unknown binary version {:02x?}", &bytes[4..8]),
+        }),
+    }
+}
+
+/// Checks the component's exports and imports against the handler world.
+pub(crate) fn check_world(name: &str, engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine).map(|(n, _)| n).collect();
+    let listed = if exports.is_empty() {
+        "nothing".to_owned()
+    } else {
+        exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+    };
+    if !EXPORTS.iter().any(|e| exports.contains(e)) {
+        return Err(LoadError::WrongWorld { name: name.to_owned(), exports: listed });
+    }
+    if let Some(missing) = EXPORTS.iter().find(|e| !exports.contains(e)) {
+        return Err(LoadError::MissingExport { name: name.to_owned(), missing, exports: listed });
+    }
+    for (import, _) in ty.imports(engine) {
+        if import != CONTEXT && import != TYPES && !import.starts_with("wasi:") {
+            return Err(LoadError::UnknownImport { name: name.to_owned(), import: import.to_owned() });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preamble() {
+        assert!(matches!(check_binary("x", b"hello world"), Err(LoadError::NotWasm { .. })));
+        assert!(matches!(check_binary("x", b"\0asm"), Err(LoadError::NotWasm { .. })));
+        assert!(matches!(check_binary("x", b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule { .. })));
+        assert!(check_binary("x", b"\0asm\x0d\0\x01\0").is_ok());
+        assert!(matches!(check_binary("x", b"\0asm\x02\0\x02\0"), Err(LoadError::Invalid { .. })));
+    }
+}

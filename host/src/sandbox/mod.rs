@@ -1,0 +1,401 @@
+//! The sandbox: runs one handler component per wasmtime `Store`, with bounded CPU, memory and
+//! output, and no authority beyond the WIT imports.
+//!
+//! Lifecycle:
+//!
+//! ```text
+//! Runtime::new(config)          one Engine (epoch ticker thread), one Linker, the cache
+//!   └─ Runtime::load(path)      validate → compile or fetch from cache → HandlerPre
+//!        └─ Runtime::start(..)  Store + limits → instantiate → init(session)
+//!             ├─ Handler::handle_batch(flat)   once per batch (CPU deadline re-armed)
+//!             └─ Handler::end()                SystemTap's `probe end`
+//! ```
+//!
+//! A fault (trap, exhausted CPU bound, memory cap, output cap, handler error) ends that
+//! handler only, and comes back as a [`HandlerFault`] naming the probe, the event and the
+//! cause. The host process and any other handler's Store are unaffected.
+
+mod cache;
+mod context;
+mod fault;
+mod limits;
+mod load;
+mod output;
+mod wasi;
+
+pub use cache::{CacheOutcome, ComponentCache};
+pub use fault::{FaultCause, HandlerFault, Phase};
+pub use limits::Limits;
+pub use load::LoadError;
+pub use output::Output;
+
+use crate::probe::ProbeInfo;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, Store};
+use wprobe_common::Arch;
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "handler",
+        imports: {
+            // Output can exceed the cap, which ends the handler: those two may trap.
+            "wprobe:probe/context.printf": trappable,
+            "wprobe:probe/context.warn": trappable,
+            "wprobe:probe/context.print-regs": trappable,
+        },
+    });
+}
+
+use bindings::wprobe::probe::types as wit;
+
+/// How often the epoch ticks. CPU bounds are rounded up to a whole number of ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// Errors of setting up the runtime itself (not of a handler).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot configure the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot link the wprobe imports: {0}")]
+    Linker(String),
+}
+
+/// Settings shared by every handler of a runtime.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeConfig {
+    /// Where compiled components are kept; `None` disables the cache.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// The engine, linker and cache, set up once before the hot path.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HandlerState>,
+    cache: Option<ComponentCache>,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let mut c = Config::new();
+        c.wasm_component_model(true)
+            // A deadline per call, checked at function entries and loop heads: an infinite
+            // loop is stopped without the per-instruction cost of fuel.
+            .epoch_interruption(true)
+            // Deep recursion traps instead of exhausting the host thread's stack.
+            .max_wasm_stack(1 << 20)
+            .cranelift_opt_level(wasmtime::OptLevel::Speed)
+            .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
+        let engine = Engine::new(&c).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        start_epoch_ticker(&engine);
+
+        let mut linker = Linker::new(&engine);
+        bindings::Handler::add_to_linker::<HandlerState, HasSelf<HandlerState>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Linker(e.to_string()))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RuntimeError::Linker(e.to_string()))?;
+        let cache = config.cache_dir.map(ComponentCache::new);
+        Ok(Self { engine, linker, cache })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Reads, validates and compiles (or fetches from the cache) a handler component.
+    pub fn load(&self, path: &Path) -> Result<LoadedHandler, LoadError> {
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Read { path: path.to_owned(), source: e })?;
+        self.load_bytes(&display_name(path), &bytes)
+    }
+
+    /// As [`Runtime::load`], from bytes already in memory; `name` names it in messages.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<LoadedHandler, LoadError> {
+        load::check_binary(name, bytes)?;
+        let (component, cache) = match &self.cache {
+            Some(cache) => cache.get_or_compile(&self.engine, bytes).map_err(|e| LoadError::compile(name, e))?,
+            None => (
+                wasmtime::component::Component::new(&self.engine, bytes).map_err(|e| LoadError::compile(name, e))?,
+                CacheOutcome::Disabled,
+            ),
+        };
+        load::check_world(name, &self.engine, &component)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Link {
+            name: name.to_owned(),
+            message: format!("{e:#}"),
+        })?;
+        let pre = bindings::HandlerPre::new(pre).map_err(|e| LoadError::Link {
+            name: name.to_owned(),
+            message: format!("{e:#}"),
+        })?;
+        Ok(LoadedHandler { name: name.to_owned(), pre, cache })
+    }
+
+    /// Instantiates a loaded handler in a Store of its own and calls its `init`.
+    pub fn start(&self, loaded: &LoadedHandler, session: &Session, limits: Limits) -> Result<Handler, HandlerFault> {
+        let state = HandlerState::new(session, &limits);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        let mut handler = Handler {
+            name: loaded.name.clone(),
+            store,
+            bindings: None,
+            limits,
+            batches: 0,
+            delivery: wit::Delivery::Cursor,
+        };
+        handler.arm_deadline();
+        let bindings = match loaded.pre.instantiate(&mut handler.store) {
+            Ok(b) => b,
+            Err(e) => return Err(handler.fault(Phase::Instantiate, e)),
+        };
+        let wit_session = wit::Session {
+            args: session.args.clone(),
+            probes: session
+                .probes
+                .iter()
+                .enumerate()
+                .map(|(id, p)| wit::ProbeInfo { id: id as u32, pp: p.pp.clone(), is_return: p.is_return })
+                .collect(),
+            arch: match session.arch {
+                Arch::X86_64 => wit::Arch::X8664,
+                Arch::Aarch64 => wit::Arch::Aarch64,
+            },
+        };
+        let result = bindings.call_init(&mut handler.store, &wit_session);
+        handler.bindings = Some(bindings);
+        match result {
+            Ok(Ok(config)) => {
+                handler.delivery = config.delivery;
+                Ok(handler)
+            }
+            Ok(Err(message)) => Err(handler.refused(Phase::Init, message)),
+            Err(e) => Err(handler.fault(Phase::Init, e)),
+        }
+    }
+}
+
+/// A compiled handler, ready to be started any number of times.
+pub struct LoadedHandler {
+    name: String,
+    pre: bindings::HandlerPre<HandlerState>,
+    cache: CacheOutcome,
+}
+
+impl LoadedHandler {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Whether the compiled code came from the cache.
+    pub fn cache_outcome(&self) -> CacheOutcome {
+        self.cache
+    }
+}
+
+/// What a handler is told at `init`.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub args: Vec<(String, String)>,
+    pub probes: Arc<[ProbeInfo]>,
+    pub arch: Arch,
+}
+
+/// What a batch asked of the session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// The handler called `exit()`.
+    pub exit_requested: bool,
+}
+
+/// A running handler: its Store, instance and limits.
+pub struct Handler {
+    name: String,
+    store: Store<HandlerState>,
+    bindings: Option<bindings::Handler>,
+    limits: Limits,
+    batches: u64,
+    delivery: wit::Delivery,
+}
+
+impl Handler {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// True when the handler asked for the flat fast path.
+    pub fn wants_flat(&self) -> bool {
+        matches!(self.delivery, wit::Delivery::Flat)
+    }
+
+    /// Runs the handler over one finished flat batch.
+    pub fn handle_batch(&mut self, flat: &[u8]) -> Result<BatchOutcome, HandlerFault> {
+        self.batches += 1;
+        self.store.data_mut().begin_batch(flat);
+        self.arm_deadline();
+        let bindings = self.bindings.as_ref().expect("started handlers have bindings");
+        let arg = self.wants_flat().then_some(flat);
+        let result = bindings.call_handle_batch(&mut self.store, arg);
+        match result {
+            Ok(Ok(())) => {
+                let state = self.store.data_mut();
+                state.cursor = Cursor::Outside;
+                Ok(BatchOutcome { exit_requested: state.exit_requested })
+            }
+            Ok(Err(message)) => Err(self.refused(Phase::Batch, message)),
+            Err(e) => Err(self.fault(Phase::Batch, e)),
+        }
+    }
+
+    /// Runs the end hook (SystemTap's `probe end`).
+    pub fn end(&mut self) -> Result<(), HandlerFault> {
+        self.store.data_mut().begin_call();
+        self.arm_deadline();
+        let bindings = self.bindings.as_ref().expect("started handlers have bindings");
+        match bindings.call_end(&mut self.store) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(self.refused(Phase::End, message)),
+            Err(e) => Err(self.fault(Phase::End, e)),
+        }
+    }
+
+    /// The output the handler produced since the last call: `printf` text (and WASI stdout)
+    /// first, then diagnostics (`warn`, WASI stderr). The caller writes it out.
+    pub fn output(&mut self) -> &mut Output {
+        self.store.data_mut().output_mut()
+    }
+
+    fn arm_deadline(&mut self) {
+        let ticks = self.limits.cpu_per_call.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
+        // +1: the current tick may be about to end.
+        self.store.set_epoch_deadline(ticks + 1);
+    }
+
+    fn refused(&mut self, phase: Phase, message: String) -> HandlerFault {
+        let event = self.store.data().current_event_context();
+        HandlerFault {
+            handler: self.name.clone(),
+            phase,
+            batch: self.batches,
+            event,
+            cause: FaultCause::HandlerError(message),
+        }
+    }
+
+    fn fault(&mut self, phase: Phase, error: wasmtime::Error) -> HandlerFault {
+        let state = self.store.data();
+        let cause = fault::classify(error, state, &self.limits);
+        HandlerFault { handler: self.name.clone(), phase, batch: self.batches, event: state.current_event_context(), cause }
+    }
+}
+
+/// Where the cursor of the current batch stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cursor {
+    /// Not in `handle-batch` (in `init`, `end`, or between calls).
+    Outside,
+    /// In `handle-batch`, before the first `next()`.
+    Before,
+    /// On record `i`.
+    At(usize),
+    /// `next()` returned false.
+    Done,
+}
+
+/// Everything a handler's Store holds.
+pub(crate) struct HandlerState {
+    batch: Vec<u8>,
+    batch_arch: Arch,
+    batch_len: usize,
+    batch_lost: u64,
+    cursor: Cursor,
+    probes: Arc<[ProbeInfo]>,
+    exit_requested: bool,
+    asmlinkage: bool,
+    output: Output,
+    memory: limits::MemoryLimiter,
+    wasi: wasi::DenyAll,
+}
+
+impl HandlerState {
+    fn new(session: &Session, limits: &Limits) -> Self {
+        let output = Output::new(limits.output_per_call);
+        Self {
+            batch: Vec::new(),
+            batch_arch: session.arch,
+            batch_len: 0,
+            batch_lost: 0,
+            cursor: Cursor::Outside,
+            probes: session.probes.clone(),
+            exit_requested: false,
+            asmlinkage: false,
+            wasi: wasi::DenyAll::new(&output),
+            output,
+            memory: limits::MemoryLimiter::new(limits.memory),
+        }
+    }
+
+    fn begin_call(&mut self) {
+        self.cursor = Cursor::Outside;
+        self.output.begin_call();
+    }
+
+    fn begin_batch(&mut self, flat: &[u8]) {
+        self.begin_call();
+        let view = wprobe_common::BatchRef::parse(flat).expect("the host builds valid batches");
+        self.batch.clear();
+        self.batch.extend_from_slice(flat);
+        self.batch_arch = view.header().arch;
+        self.batch_len = view.len();
+        self.batch_lost = view.header().lost;
+        self.cursor = Cursor::Before;
+    }
+
+    fn output_mut(&mut self) -> &mut Output {
+        &mut self.output
+    }
+
+    fn current(&self) -> Option<wprobe_common::EventRef<'_>> {
+        match self.cursor {
+            Cursor::At(i) => {
+                let size = wprobe_common::record::record_size(self.batch_arch);
+                let start = wprobe_common::batch::BATCH_HEADER_SIZE + i * size;
+                wprobe_common::EventRef::new(self.batch_arch, &self.batch[start..start + size])
+            }
+            _ => None,
+        }
+    }
+
+    fn current_event_context(&self) -> Option<fault::EventContext> {
+        let index = match self.cursor {
+            Cursor::At(i) => i,
+            _ => return None,
+        };
+        let e = self.current()?;
+        Some(fault::EventContext {
+            index,
+            pp: self.probes.get(e.probe_id() as usize).map(|p| p.pp.clone()),
+            pid: e.pid(),
+            tid: e.tid(),
+        })
+    }
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wprobe-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("cannot start the epoch thread");
+}
