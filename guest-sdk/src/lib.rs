@@ -1,1 +1,153 @@
+//! Write wprobe probe handlers in Rust.
+//!
+//! A handler reads the current event with SystemTap's accessors, exactly as a SystemTap probe
+//! body does, and prints with `printf!`:
+//!
+//! ```ignore
+//! use wprobe_sdk::prelude::*;
+//!
+//! fn tcp_connect() -> Result<(), Error> {
+//!     asmlinkage();
+//!     printf!("{}, {}, {}, {:#x}, {:#x}, {}\n", pp(), pid(), cpu(), pointer_arg(1)?, pointer_arg(2)?, uint_arg(3)?);
+//!     Ok(())
+//! }
+//!
+//! wprobe_sdk::handler!(fn tcp_connect);
+//! ```
+//!
+//! Handlers with state implement [`Handler`] and export it with `handler!(MyType)`. See the
+//! crate's README for the whole guide: building, running, and SystemTap's names.
+//!
+//! Builds for `wasm32-unknown-unknown` (no WASI) or `wasm32-wasip2`, and natively so that
+//! handler crates can have unit tests.
 
+// The generated bindings name the runtime as `wprobe_sdk::…`, which must resolve here too.
+extern crate self as wprobe_sdk;
+
+mod context;
+mod error;
+mod host;
+mod output;
+mod runtime;
+mod text;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "handler",
+        // The export macro is expanded in the handler's crate by `handler!`.
+        pub_export_macro: true,
+        export_macro_name: "__export_handler",
+        // Handler crates do not depend on wit-bindgen; they reach it through this crate.
+        runtime_path: "wprobe_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+pub use context::{
+    asmlinkage, cpu, execname, exit, int_arg, is_return, long_arg, longlong_arg, lost_events, pid, pointer_arg, pp,
+    print_regs, probe_id, register, returnstr, returnval, s32_arg, s64_arg, tid, timestamp_ns, u32_arg, u64_arg,
+    u_register, uid, uint_arg, ulong_arg, ulonglong_arg, Probe,
+};
+pub use error::{AccessError, Error};
+pub use runtime::{Delivery, Handler, Session};
+pub use text::{ShortStr, SHORT_STR_CAP};
+pub use wprobe_common::Arch;
+
+/// Everything a handler usually needs: `use wprobe_sdk::prelude::*;`.
+///
+/// `warn!` is left out on purpose: a glob-imported macro named `warn` would make the
+/// built-in `#[warn(…)]` attribute ambiguous. Write `wprobe_sdk::warn!`.
+pub mod prelude {
+    pub use crate::{
+        asmlinkage, cpu, execname, exit, int_arg, is_return, long_arg, longlong_arg, lost_events, pid, pointer_arg, pp,
+        print_regs, printf, probe_id, register, returnstr, returnval, s32_arg, s64_arg, tid, timestamp_ns, u32_arg,
+        u64_arg, u_register, uid, uint_arg, ulong_arg, ulonglong_arg,
+    };
+    pub use crate::{AccessError, Delivery, Error, Handler, Session};
+}
+
+/// Formats like `format!` and appends to the handler's output, SystemTap's `printf`.
+///
+/// No newline is added. `%d` is `{}`, `0x%x` is `{:#x}`, `%x` is `{:x}`, `%s` is `{}`.
+/// Output is buffered and sent to the host once per batch (and whenever 64 KiB are pending).
+#[macro_export]
+macro_rules! printf {
+    ($($arg:tt)*) => {
+        $crate::__private::printf(::core::format_args!($($arg)*))
+    };
+}
+
+/// Formats like `format!` and writes `WARNING: …` to wprobe's diagnostics, SystemTap's
+/// `warn`. Pending `printf!` output is sent first, so the two stay in order.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => {
+        $crate::__private::warn(::core::format_args!($($arg)*))
+    };
+}
+
+/// Exports a handler: `handler!(MyType)` for a type implementing [`Handler`], or
+/// `handler!(fn my_probe)` for a plain `fn my_probe() -> Result<(), E>` run on every event
+/// (flat delivery, no state, no end hook). Use it once per crate.
+#[macro_export]
+macro_rules! handler {
+    (fn $probe:path) => {
+        #[doc(hidden)]
+        struct __WprobeFnHandler;
+
+        impl $crate::Handler for __WprobeFnHandler {
+            fn init(_: &$crate::Session) -> ::core::result::Result<Self, $crate::__private::String> {
+                ::core::result::Result::Ok(__WprobeFnHandler)
+            }
+
+            #[inline]
+            fn event(&mut self) -> ::core::result::Result<(), $crate::Error> {
+                ::core::result::Result::map_err($probe(), $crate::__private::into_error)
+            }
+        }
+
+        $crate::handler!(__WprobeFnHandler);
+    };
+    ($handler:ty) => {
+        #[doc(hidden)]
+        struct __WprobeExports;
+
+        impl $crate::__private::bindings::Guest for __WprobeExports {
+            fn init(
+                session: $crate::__private::bindings::Session,
+            ) -> ::core::result::Result<$crate::__private::bindings::HandlerConfig, $crate::__private::String> {
+                $crate::__private::init::<$handler>(session)
+            }
+
+            fn handle_batch(
+                flat: ::core::option::Option<$crate::__private::Vec<u8>>,
+            ) -> ::core::result::Result<(), $crate::__private::String> {
+                $crate::__private::handle_batch(flat)
+            }
+
+            fn end() -> ::core::result::Result<(), $crate::__private::String> {
+                $crate::__private::end()
+            }
+        }
+
+        $crate::__private::bindings::__export_handler!(__WprobeExports with_types_in $crate::__private::bindings);
+    };
+}
+
+/// What the macros expand to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings;
+    pub use crate::output::{printf, warn};
+    pub use crate::runtime::{end, handle_batch, init};
+    pub use std::string::String;
+    pub use std::vec::Vec;
+    pub use wit_bindgen;
+
+    /// `handler!(fn f)` accepts any error type that converts into `Error`.
+    #[inline]
+    pub fn into_error<E: Into<crate::Error>>(e: E) -> crate::Error {
+        e.into()
+    }
+}

@@ -1,0 +1,373 @@
+//! The current event and SystemTap's accessors on it.
+//!
+//! On the flat path the current event is a view into the batch the host handed to
+//! `handle-batch`, decoded with `wprobe_common::EventRef` (the host's own decoder), so an
+//! accessor is a few loads: no import call, no allocation. On the cursor path each accessor
+//! is one import call.
+
+use crate::bindings::wprobe::probe::context as ctx;
+use crate::error::AccessError;
+use crate::text::ShortStr;
+use crate::{host, output};
+use core::cell::Cell;
+use wprobe_common::EventRef;
+
+/// Where the accessors find the current event.
+#[derive(Clone, Copy)]
+pub(crate) enum Current {
+    /// In `init`, `end`, or between events.
+    None,
+    /// Flat delivery. The `'static` is a lie told to the cell: the runtime clears it before
+    /// the batch buffer it points into is dropped (see [`EventScope`]).
+    Flat(EventRef<'static>),
+    /// Cursor delivery: the host knows the event; ask it.
+    Cursor,
+}
+
+/// What the handler is doing, for panic and error reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Idle,
+    Init,
+    Batch,
+    End,
+}
+
+/// One probe of the session, as `init` received it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// The value [`probe_id()`] returns for this probe's events.
+    pub id: u32,
+    /// SystemTap's spelling of the probe point, as [`pp()`] returns it.
+    pub pp: &'static str,
+    /// True for return probes.
+    pub is_return: bool,
+}
+
+thread_local! {
+    // Wasm guests are single-threaded: with const initializers these are plain statics there.
+    static CURRENT: Cell<Current> = const { Cell::new(Current::None) };
+    static INDEX: Cell<u32> = const { Cell::new(0) };
+    static PHASE: Cell<Phase> = const { Cell::new(Phase::Idle) };
+    static LOST: Cell<u64> = const { Cell::new(0) };
+    static PROBES: Cell<&'static [Probe]> = const { Cell::new(&[]) };
+}
+
+#[inline]
+fn current() -> Current {
+    CURRENT.with(Cell::get)
+}
+
+pub(crate) fn set_probes(probes: &'static [Probe]) {
+    PROBES.with(|p| p.set(probes));
+}
+
+pub(crate) fn probes() -> &'static [Probe] {
+    PROBES.with(Cell::get)
+}
+
+pub(crate) fn set_phase(phase: Phase) {
+    PHASE.with(|p| p.set(phase));
+}
+
+pub(crate) fn set_lost(lost: u64) {
+    LOST.with(|l| l.set(lost));
+}
+
+/// Makes an event current for the duration of one `Handler::event` call, and guarantees that
+/// no reference into the batch survives the batch, even if the handler unwinds.
+pub(crate) struct EventScope(());
+
+impl EventScope {
+    pub(crate) fn new() -> Self {
+        Self(())
+    }
+
+    /// # Safety
+    /// `event` must stay valid until this scope is dropped or `set_flat` is called again.
+    #[inline]
+    pub(crate) unsafe fn set_flat(&mut self, index: u32, event: EventRef<'_>) {
+        // SAFETY: the caller keeps the bytes alive while the cell holds them; `drop` clears it.
+        let event: EventRef<'static> = unsafe { core::mem::transmute::<EventRef<'_>, EventRef<'static>>(event) };
+        CURRENT.with(|c| c.set(Current::Flat(event)));
+        INDEX.with(|i| i.set(index));
+    }
+
+    #[inline]
+    pub(crate) fn set_cursor(&mut self, index: u32) {
+        CURRENT.with(|c| c.set(Current::Cursor));
+        INDEX.with(|i| i.set(index));
+    }
+}
+
+impl Drop for EventScope {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(Current::None));
+    }
+}
+
+/// "event 3 of the batch (pid 4859, kprobe.function("tcp_v4_connect"))" (counting from 1, for
+/// people), or where the handler
+/// was when there is no event. Never panics: the panic hook uses it.
+pub(crate) fn describe_position() -> String {
+    let phase = PHASE.with(Cell::get);
+    let index = INDEX.with(Cell::get);
+    let (pid, probe_id) = match current() {
+        Current::Flat(e) => (Some(e.pid()), Some(e.probe_id())),
+        Current::Cursor => (ctx::pid().ok(), ctx::probe_id().ok()),
+        Current::None => (None, None),
+    };
+    match (phase, pid) {
+        (_, Some(pid)) => {
+            let pp = probe_id.map_or("<unknown probe>", pp_of);
+            format!("event {} of the batch (pid {pid}, {pp})", u64::from(index) + 1)
+        }
+        (Phase::Init, None) => "init".into(),
+        (Phase::End, None) => "end".into(),
+        (Phase::Batch, None) => "handle-batch, outside any event".into(),
+        (Phase::Idle, None) => "no export call".into(),
+    }
+}
+
+fn pp_of(id: u32) -> &'static str {
+    let probes = probes();
+    // The host numbers probes 0..n in table order; search only if it did not.
+    match probes.get(id as usize) {
+        Some(p) if p.id == id => p.pp,
+        _ => probes.iter().find(|p| p.id == id).map_or("<unknown probe>", |p| p.pp),
+    }
+}
+
+#[cold]
+#[track_caller]
+fn outside(name: &str) -> ! {
+    panic!("wprobe_sdk::{name}() called outside an event: accessors read the current event, in Handler::event")
+}
+
+/// Cursor answer of an accessor that cannot fail on a current event.
+#[inline]
+#[track_caller]
+fn answered<T>(r: Result<T, crate::bindings::wprobe::probe::types::AccessError>, name: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("wprobe_sdk::{name}(): the host refused: {}", AccessError::from(e)),
+    }
+}
+
+macro_rules! header_accessor {
+    ($(#[$doc:meta])* $name:ident -> $t:ty) => {
+        $(#[$doc])*
+        ///
+        /// Panics outside an event (in `init` or `end`).
+        #[inline]
+        #[track_caller]
+        pub fn $name() -> $t {
+            match current() {
+                Current::Flat(e) => e.$name(),
+                Current::Cursor => answered(ctx::$name(), stringify!($name)),
+                Current::None => outside(stringify!($name)),
+            }
+        }
+    };
+}
+
+header_accessor!(
+    /// Process id: the thread-group id of the task that hit the probe.
+    pid -> u32
+);
+header_accessor!(
+    /// Thread id of that task.
+    tid -> u32
+);
+header_accessor!(
+    /// Real user id of that task.
+    uid -> u32
+);
+header_accessor!(
+    /// CPU the probe fired on.
+    cpu -> u32
+);
+header_accessor!(
+    /// CLOCK_MONOTONIC at the hit, in nanoseconds.
+    timestamp_ns -> u64
+);
+header_accessor!(
+    /// Index of the event's probe in the session's probe table ([`Session::probes`](crate::Session::probes)).
+    probe_id -> u32
+);
+header_accessor!(
+    /// True in a return probe.
+    is_return -> bool
+);
+
+/// The probe point in SystemTap's spelling, `kprobe.function("tcp_v4_connect")`.
+///
+/// Looked up in the probe table `init` received, so it costs no import call or copy per event.
+/// Panics outside an event.
+#[inline]
+#[track_caller]
+pub fn pp() -> &'static str {
+    pp_of(probe_id())
+}
+
+/// The task's command name as captured at the hit (up to 15 bytes; invalid UTF-8 becomes
+/// U+FFFD). Panics outside an event.
+#[track_caller]
+pub fn execname() -> ShortStr {
+    match current() {
+        Current::Flat(e) => {
+            let mut s = ShortStr::new();
+            // Cannot fail: a ShortStr holds any lossy command name.
+            let _ = e.execname_lossy(&mut s);
+            s
+        }
+        Current::Cursor => ShortStr::from_str_truncating(&answered(ctx::execname(), "execname")),
+        Current::None => outside("execname"),
+    }
+}
+
+/// Events the kernel dropped (ring buffer full) before the current batch.
+#[inline]
+pub fn lost_events() -> u64 {
+    LOST.with(Cell::get)
+}
+
+/// SystemTap's calling-convention hint. It matters on i386 only; on x86_64 and aarch64 it
+/// changes nothing, so the SDK does not even tell the host.
+#[inline]
+pub fn asmlinkage() {}
+
+macro_rules! arg_accessor {
+    ($(#[$doc:meta])* $name:ident -> $t:ty = $decode:ident) => {
+        $(#[$doc])*
+        ///
+        /// `n` counts from 1. Fails with [`AccessError::NoSuchArgument`] past the arguments the
+        /// architecture passes in registers (x86_64: 6, aarch64: 8).
+        #[inline]
+        pub fn $name(n: u32) -> Result<$t, AccessError> {
+            match current() {
+                Current::Flat(e) => e.$decode(n).map_err(|e| AccessError::from_common(e, "")),
+                Current::Cursor => ctx::$name(n).map_err(AccessError::from),
+                Current::None => Err(AccessError::NoCurrentEvent),
+            }
+        }
+    };
+}
+
+arg_accessor!(
+    /// Argument `n` as a C `int`: the register's low 32 bits, signed.
+    int_arg -> i32 = int_arg
+);
+arg_accessor!(
+    /// Argument `n` as a C `unsigned int`: the low 32 bits.
+    uint_arg -> u32 = uint_arg
+);
+arg_accessor!(
+    /// Argument `n` as a C `long` (64 bits), signed.
+    long_arg -> i64 = long_arg
+);
+arg_accessor!(
+    /// Argument `n` as a C `unsigned long` (64 bits).
+    ulong_arg -> u64 = ulong_arg
+);
+arg_accessor!(
+    /// Argument `n` as a C `long long`, signed.
+    longlong_arg -> i64 = long_arg
+);
+arg_accessor!(
+    /// Argument `n` as a C `unsigned long long`.
+    ulonglong_arg -> u64 = ulong_arg
+);
+arg_accessor!(
+    /// Argument `n` as a pointer (64 bits).
+    pointer_arg -> u64 = pointer_arg
+);
+arg_accessor!(
+    /// Argument `n` as a signed 32-bit value.
+    s32_arg -> i32 = int_arg
+);
+arg_accessor!(
+    /// Argument `n` as an unsigned 32-bit value.
+    u32_arg -> u32 = uint_arg
+);
+arg_accessor!(
+    /// Argument `n` as a signed 64-bit value.
+    s64_arg -> i64 = long_arg
+);
+arg_accessor!(
+    /// Argument `n` as an unsigned 64-bit value.
+    u64_arg -> u64 = ulong_arg
+);
+
+/// The return value register (rax, x0), signed. Return probes only.
+#[inline]
+pub fn returnval() -> Result<i64, AccessError> {
+    match current() {
+        Current::Flat(e) => e.returnval().map_err(|e| AccessError::from_common(e, "")),
+        Current::Cursor => ctx::returnval().map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// The return value as text: decimal, with the errno name for a negated errno,
+/// `-111 (ECONNREFUSED)`. Return probes only.
+pub fn returnstr() -> Result<ShortStr, AccessError> {
+    match current() {
+        Current::Flat(e) => {
+            let mut s = ShortStr::new();
+            // The inner fmt::Result cannot fail: a ShortStr holds any returnstr.
+            let _ = e.returnstr(&mut s).map_err(|e| AccessError::from_common(e, ""))?;
+            Ok(s)
+        }
+        Current::Cursor => ctx::returnstr().map(|s| ShortStr::from_str_truncating(&s)).map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// A saved register by name, signed (32-bit names such as `eax`, `w0` sign-extended).
+/// x86_64: `rax`..`r15`, `rip`, `rsp`, `rbp`, `eflags`, `orig_rax`, `cs`, `ss`, SystemTap's
+/// aliases (`ax`, `ip`, `sp`, …) and 32-bit names; aarch64: `x0`..`x30`, `w0`..`w30`, `fp`,
+/// `lr`, `sp`, `pc`, `pstate`. Case-insensitive.
+#[inline]
+pub fn register(name: &str) -> Result<i64, AccessError> {
+    match current() {
+        Current::Flat(e) => e.register(name).map_err(|e| AccessError::from_common(e, name)),
+        Current::Cursor => ctx::register(name).map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// [`register`], unsigned (32-bit names zero-extended).
+#[inline]
+pub fn u_register(name: &str) -> Result<u64, AccessError> {
+    match current() {
+        Current::Flat(e) => e.u_register(name).map_err(|e| AccessError::from_common(e, name)),
+        Current::Cursor => ctx::u_register(name).map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// Prints every saved register in SystemTap's `print_regs()` layout, in order with
+/// `printf!` output.
+pub fn print_regs() -> Result<(), AccessError> {
+    match current() {
+        Current::Flat(e) => {
+            // Writing into a String cannot fail.
+            let _ = output::with_buffer(|buf| e.write_regs(buf));
+            Ok(())
+        }
+        Current::Cursor => {
+            // The host prints the registers itself: pending printf! text goes first.
+            output::flush();
+            ctx::print_regs().map_err(AccessError::from)
+        }
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// Ends the session after the current batch, as SystemTap's `exit()`: the end hook runs and
+/// wprobe exits with status 0. The handler keeps running until it returns.
+pub fn exit() {
+    output::flush();
+    host::exit();
+}

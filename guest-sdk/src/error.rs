@@ -1,0 +1,136 @@
+//! The two error types a handler meets: [`AccessError`] from an accessor, [`Error`] from its
+//! own `event` / `end`.
+
+use crate::bindings::wprobe::probe::types as wit;
+use core::fmt;
+
+/// Why an accessor could not answer (the WIT `access-error`, with the same cases on both
+/// delivery paths).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessError {
+    /// Argument `n` is not passed in a register: arguments count from 1, and x86_64 passes
+    /// 6 in registers, aarch64 8.
+    NoSuchArgument(u32),
+    /// The architecture has no register of that name.
+    NoSuchRegister(String),
+    /// `returnval()` / `returnstr()` in an entry probe.
+    NotAReturnProbe,
+    /// The accessor was called outside [`Handler::event`](crate::Handler::event).
+    NoCurrentEvent,
+}
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessError::NoSuchArgument(n) => write!(
+                f,
+                "argument {n} is not passed in a register (arguments count from 1; x86_64 passes 6 in registers, aarch64 8)"
+            ),
+            AccessError::NoSuchRegister(name) => write!(f, "no register named {name:?} on this architecture"),
+            AccessError::NotAReturnProbe => {
+                f.write_str("the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)")
+            }
+            AccessError::NoCurrentEvent => {
+                f.write_str("no current event: accessors work in Handler::event, not in init or end")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AccessError {}
+
+impl From<wit::AccessError> for AccessError {
+    fn from(e: wit::AccessError) -> Self {
+        match e {
+            wit::AccessError::NoSuchArgument(n) => AccessError::NoSuchArgument(n),
+            wit::AccessError::NoSuchRegister(name) => AccessError::NoSuchRegister(name),
+            wit::AccessError::NotAReturnProbe => AccessError::NotAReturnProbe,
+            wit::AccessError::NoCurrentEvent => AccessError::NoCurrentEvent,
+        }
+    }
+}
+
+impl AccessError {
+    /// The flat path's error, given the register name the caller asked for (the shared
+    /// decoder does not keep it).
+    pub(crate) fn from_common(e: wprobe_common::AccessError, register: &str) -> Self {
+        match e {
+            wprobe_common::AccessError::NoSuchArgument { n, .. } => AccessError::NoSuchArgument(n),
+            wprobe_common::AccessError::NoSuchRegister => AccessError::NoSuchRegister(register.into()),
+            wprobe_common::AccessError::NotAReturnProbe => AccessError::NotAReturnProbe,
+        }
+    }
+}
+
+/// The error a handler's `event` or `end` returns: a message, reported by the host with the
+/// event it happened on.
+///
+/// Every `std::error::Error` converts into it, [`AccessError`] included, so `?` works on
+/// accessors and on parsing; for a plain message use [`Error::msg`].
+pub struct Error {
+    message: String,
+}
+
+impl Error {
+    /// An error with this message.
+    pub fn msg(message: impl fmt::Display) -> Self {
+        Self { message: message.to_string() }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+// No `impl std::error::Error for Error`: that would collide with this blanket conversion
+// (the same trade-off as `anyhow::Error`).
+impl<E: std::error::Error> From<E> for Error {
+    fn from(e: E) -> Self {
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        Self { message }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.message, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_keep_the_cause() {
+        fn parse(s: &str) -> Result<u32, Error> {
+            Ok(s.parse::<u32>()?)
+        }
+        assert_eq!(parse("x").unwrap_err().message(), "invalid digit found in string");
+        let e: Error = AccessError::NoSuchRegister("nope".into()).into();
+        assert_eq!(e.to_string(), "no register named \"nope\" on this architecture");
+        assert_eq!(Error::msg(format_args!("n={}", 3)).message(), "n=3");
+    }
+
+    #[test]
+    fn wit_and_common_errors_map_to_the_same_value() {
+        let common = wprobe_common::AccessError::NoSuchArgument { n: 9, max: 6 };
+        assert_eq!(AccessError::from_common(common, ""), AccessError::from(wit::AccessError::NoSuchArgument(9)));
+        assert_eq!(
+            AccessError::from_common(wprobe_common::AccessError::NoSuchRegister, "nope"),
+            AccessError::from(wit::AccessError::NoSuchRegister("nope".into()))
+        );
+    }
+}

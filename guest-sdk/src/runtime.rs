@@ -1,0 +1,229 @@
+//! The handler lifecycle: what `init`, `handle-batch` and `end` do around the author's
+//! [`Handler`].
+
+use crate::bindings::wprobe::probe::context as ctx;
+use crate::bindings::wprobe::probe::types as wit;
+use crate::context::{self, EventScope, Phase, Probe};
+use crate::error::Error;
+use crate::output;
+use core::cell::RefCell;
+use wprobe_common::{Arch, BatchRef};
+
+/// How the handler wants its batches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// The whole batch as one byte buffer, decoded inside the handler: no import call per
+    /// accessor. The right choice unless you are measuring the other one.
+    #[default]
+    Flat,
+    /// One import call per `next()` and per accessor, as every guest language can do it.
+    Cursor,
+}
+
+/// A probe handler: SystemTap's `probe begin` (`init`), probe body (`event`) and
+/// `probe end` (`end`) in one type whose fields are the handler's state.
+///
+/// ```ignore
+/// struct Count { n: u64 }
+/// impl wprobe_sdk::Handler for Count {
+///     fn init(_: &wprobe_sdk::Session) -> Result<Self, String> { Ok(Count { n: 0 }) }
+///     fn event(&mut self) -> Result<(), wprobe_sdk::Error> { self.n += 1; Ok(()) }
+///     fn end(&mut self) -> Result<(), wprobe_sdk::Error> { wprobe_sdk::printf!("{}\n", self.n); Ok(()) }
+/// }
+/// wprobe_sdk::handler!(Count);
+/// ```
+pub trait Handler: Sized + 'static {
+    /// How the host should deliver batches; see [`Delivery`].
+    const DELIVERY: Delivery = Delivery::Flat;
+
+    /// Called once before any event. An error refuses to start; the user sees the message.
+    fn init(session: &Session) -> Result<Self, String>;
+
+    /// Called once per event; the accessors (`pid()`, `pointer_arg(1)`, …) read that event.
+    /// An error ends the session and is reported with the event.
+    fn event(&mut self) -> Result<(), Error>;
+
+    /// Called once after the last batch, for summaries.
+    fn end(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// What `init` learns about the session.
+#[derive(Debug)]
+pub struct Session {
+    args: Vec<(String, String)>,
+    probes: &'static [Probe],
+    arch: Arch,
+}
+
+impl Session {
+    /// Builds a session by hand, for testing a handler's `init` natively.
+    pub fn new(args: Vec<(String, String)>, probes: &'static [Probe], arch: Arch) -> Self {
+        Self { args, probes, arch }
+    }
+
+    /// The `--arg key=value` pairs, in command-line order.
+    pub fn args(&self) -> &[(String, String)] {
+        &self.args
+    }
+
+    /// The value of `--arg key=…`; the last one wins if the key is repeated.
+    pub fn arg(&self, key: &str) -> Option<&str> {
+        self.args.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// `--arg key=…` parsed, or `default` when absent; the error names the key and the value.
+    pub fn arg_or<T>(&self, key: &str, default: T) -> Result<T, String>
+    where
+        T: core::str::FromStr,
+        T::Err: core::fmt::Display,
+    {
+        match self.arg(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e| format!("--arg {key}={v}: {e}")),
+        }
+    }
+
+    /// Every probe of the session; [`probe_id()`](crate::probe_id) indexes it.
+    pub fn probes(&self) -> &'static [Probe] {
+        self.probes
+    }
+
+    /// The architecture the snapshots come from.
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+}
+
+/// The author's handler behind one virtual call per batch; the per-event loop inside is
+/// monomorphized for the concrete type.
+trait Instance {
+    fn batch(&mut self, flat: Option<&[u8]>) -> Result<(), String>;
+    fn end(&mut self) -> Result<(), String>;
+}
+
+impl<H: Handler> Instance for H {
+    fn batch(&mut self, flat: Option<&[u8]>) -> Result<(), String> {
+        match flat {
+            Some(bytes) => run_flat(self, bytes),
+            None => run_cursor(self),
+        }
+    }
+
+    fn end(&mut self) -> Result<(), String> {
+        Handler::end(self).map_err(|e| format!("in end: {e}"))
+    }
+}
+
+fn run_flat<H: Handler>(handler: &mut H, bytes: &[u8]) -> Result<(), String> {
+    let batch = BatchRef::parse(bytes).map_err(|e| format!("the host sent a malformed flat batch: {e}"))?;
+    context::set_lost(batch.header().lost);
+    let mut scope = EventScope::new();
+    for (i, event) in batch.iter().enumerate() {
+        // SAFETY: `bytes` outlives `scope`, which clears the current event when dropped.
+        unsafe { scope.set_flat(i as u32, event) };
+        if let Err(e) = handler.event() {
+            return Err(event_error(e));
+        }
+    }
+    Ok(())
+}
+
+fn run_cursor<H: Handler>(handler: &mut H) -> Result<(), String> {
+    context::set_lost(ctx::lost_events());
+    let mut scope = EventScope::new();
+    let mut i = 0u32;
+    while ctx::next() {
+        scope.set_cursor(i);
+        if let Err(e) = handler.event() {
+            return Err(event_error(e));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cold]
+fn event_error(e: Error) -> String {
+    format!("{}: {e}", context::describe_position())
+}
+
+thread_local! {
+    static INSTANCE: RefCell<Option<Box<dyn Instance>>> = const { RefCell::new(None) };
+}
+
+/// The `init` export.
+pub fn init<H: Handler>(session: wit::Session) -> Result<wit::HandlerConfig, String> {
+    install_panic_hook();
+    context::set_phase(Phase::Init);
+    let session = convert_session(session);
+    context::set_probes(session.probes);
+    let handler = H::init(&session);
+    output::flush();
+    context::set_phase(Phase::Idle);
+    let handler: Box<dyn Instance> = Box::new(handler?);
+    INSTANCE.with_borrow_mut(|i| *i = Some(handler));
+    let delivery = match H::DELIVERY {
+        Delivery::Flat => wit::Delivery::Flat,
+        Delivery::Cursor => wit::Delivery::Cursor,
+    };
+    Ok(wit::HandlerConfig { delivery })
+}
+
+/// The `handle-batch` export.
+pub fn handle_batch(flat: Option<Vec<u8>>) -> Result<(), String> {
+    context::set_phase(Phase::Batch);
+    let result = INSTANCE.with_borrow_mut(|i| match i {
+        Some(handler) => handler.batch(flat.as_deref()),
+        None => Err("handle-batch called before a successful init".into()),
+    });
+    output::flush();
+    context::set_phase(Phase::Idle);
+    result
+}
+
+/// The `end` export.
+pub fn end() -> Result<(), String> {
+    context::set_phase(Phase::End);
+    let result = INSTANCE.with_borrow_mut(|i| match i {
+        Some(handler) => handler.end(),
+        None => Err("end called before a successful init".into()),
+    });
+    output::flush();
+    context::set_phase(Phase::Idle);
+    result
+}
+
+fn convert_session(s: wit::Session) -> Session {
+    // Leaked once per instance: `pp()` hands out `&'static str` so that it costs nothing per
+    // event, and the table lives as long as the instance anyway.
+    let probes: Vec<Probe> =
+        s.probes.into_iter().map(|p| Probe { id: p.id, pp: String::leak(p.pp), is_return: p.is_return }).collect();
+    let arch = match s.arch {
+        wit::Arch::X8664 => Arch::X86_64,
+        wit::Arch::Aarch64 => Arch::Aarch64,
+    };
+    Session { args: s.args, probes: Vec::leak(probes), arch }
+}
+
+/// Reports a panic before the trap: the host only sees `unreachable`, the author needs the
+/// message and the event. Native unit tests keep the test harness's own hook.
+fn install_panic_hook() {
+    #[cfg(not(test))]
+    std::panic::set_hook(Box::new(|info| {
+        output::try_flush();
+        let message = info.payload_as_str().unwrap_or("(non-string panic payload)");
+        crate::host::warn(&panic_report(&context::describe_position(), info.location(), message));
+    }));
+}
+
+fn panic_report(position: &str, location: Option<&std::panic::Location<'_>>, message: &str) -> String {
+    match location {
+        Some(l) => format!("handler panicked in {position} at {}:{}: {message}", l.file(), l.line()),
+        None => format!("handler panicked in {position}: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
