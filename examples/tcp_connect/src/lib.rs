@@ -1,0 +1,21 @@
+//! The article's first probe, on `kprobe.function("tcp_v4_connect")`:
+//!
+//! ```text
+//! probe kprobe.function("tcp_v4_connect") {
+//!   asmlinkage();
+//!   printf("%s, %d, %d, 0x%x, 0x%x, %d\n", pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3));
+//! }
+//! ```
+//!
+//! `wprobe run tcp_connect.wasm --kprobe tcp_v4_connect` prints
+//! `kprobe.function("tcp_v4_connect"), 32372, 11, 0xffff81024ce51380, 0xffff81038aa2fec8, 16`.
+use wprobe_sdk::prelude::*;
+
+/// `int tcp_v4_connect(struct sock *sk, struct sockaddr *uaddr, int addr_len)`
+fn tcp_connect() -> Result<(), AccessError> {
+    asmlinkage();
+    printf!("{}, {}, {}, {:#x}, {:#x}, {}\n", pp(), pid(), cpu(), pointer_arg(1)?, pointer_arg(2)?, uint_arg(3)?);
+    Ok(())
+}
+
+wprobe_sdk::handler!(fn tcp_connect);
