@@ -1,0 +1,19 @@
+//! Test handler: prints every accessor's answer for every event, flat delivery. The host's
+//! tests replay the same events through dump_cursor and expect identical output.
+mod dump;
+
+use wprobe_sdk::{Delivery, Error, Handler, Session};
+
+impl Handler for dump::Dump {
+    const DELIVERY: Delivery = Delivery::Flat;
+
+    fn init(_: &Session) -> Result<Self, String> {
+        dump::init()
+    }
+
+    fn event(&mut self) -> Result<(), Error> {
+        dump::event()
+    }
+}
+
+wprobe_sdk::handler!(dump::Dump);
