@@ -65,11 +65,13 @@ impl ComponentCache {
 
     pub(crate) fn get_or_compile(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
         let path = self.entry_path(engine, bytes);
-        if path.exists() {
+        // Read, rather than map, the entry: a mapped file that someone truncates later would
+        // take the process down with SIGBUS.
+        if let Ok(compiled) = std::fs::read(&path) {
             // SAFETY: the entry was written by `store` below into a directory only this user
             // can write, from the output of `Engine::precompile_component`; wasmtime checks
             // that it matches this engine's version and settings before using it.
-            if let Ok(component) = unsafe { Component::deserialize_file(engine, &path) } {
+            if let Ok(component) = unsafe { Component::deserialize(engine, &compiled) } {
                 return Ok((component, CacheOutcome::Hit));
             }
         }
