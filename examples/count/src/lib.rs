@@ -12,6 +12,9 @@
 //! pid 977 (sshd): 3
 //! total: 15
 //! ```
+//!
+//! `--arg exit_after=N` ends the session after N events, as SystemTap's
+//! `if (++n == N) exit()`: the batch in progress finishes, then the summary prints.
 use std::collections::HashMap;
 use wprobe_sdk::prelude::*;
 
@@ -19,16 +22,26 @@ use wprobe_sdk::prelude::*;
 struct Count {
     /// pid → (events, command name at the first event).
     hits: HashMap<u32, (u64, String)>,
+    seen: u64,
+    exit_after: Option<u64>,
 }
 
 impl Handler for Count {
-    fn init(_: &Session) -> Result<Self, String> {
-        Ok(Count::default())
+    fn init(session: &Session) -> Result<Self, String> {
+        let exit_after = match session.arg("exit_after") {
+            Some(n) => Some(n.parse().map_err(|_| format!("--arg exit_after={n}: expected a number of events"))?),
+            None => None,
+        };
+        Ok(Count { exit_after, ..Count::default() })
     }
 
     fn event(&mut self) -> Result<(), Error> {
         // The name is copied only the first time a pid shows up.
         self.hits.entry(pid()).or_insert_with(|| (0, execname().to_string())).0 += 1;
+        self.seen += 1;
+        if Some(self.seen) == self.exit_after {
+            exit();
+        }
         Ok(())
     }
 
