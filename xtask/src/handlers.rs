@@ -65,19 +65,24 @@ pub fn build(args: &Args) -> Result<()> {
         check_target_installed(target)?;
     }
 
-    let out_dir = target_dir().join("handlers");
+    // Absolute, so that a relative CARGO_TARGET_DIR means the same to the cargo run below
+    // (started in the workspace root) as to this process.
+    let target_dir = std::path::absolute(target_dir()).context("cannot resolve the target directory")?;
+    let out_dir = target_dir.join("handlers");
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    // Resolves `..` in a relative CARGO_TARGET_DIR, for readable paths in the log.
+    let out_dir = out_dir.canonicalize().unwrap_or(out_dir);
 
     for (target, group) in &by_target {
         // One cargo invocation per target, so shared dependencies build once.
         let mut cmd = cargo();
-        cmd.args(["build", "--profile", PROFILE, "--target", target]);
+        cmd.env("CARGO_TARGET_DIR", &target_dir).args(["build", "--profile", PROFILE, "--target", target]);
         for h in group {
             cmd.args(["-p", &h.name]);
         }
         run(&mut cmd)?;
 
-        let built = target_dir().join(target).join(PROFILE);
+        let built = target_dir.join(target).join(PROFILE);
         for h in group {
             // cdylib output names use underscores whatever the package name.
             let input = built.join(format!("{}.wasm", h.name.replace('-', "_")));
@@ -88,10 +93,10 @@ pub fn build(args: &Args) -> Result<()> {
                 ensure!(*target == DEFAULT_TARGET, "{} is a core module, expected a component", input.display());
                 componentize(&bytes).with_context(|| format!("cannot make a component of {}", input.display()))?
             };
-            check_imports(h, &component)?;
+            let imports = check_imports(h, &component)?;
             let output = out_dir.join(format!("{}.wasm", h.name));
             fs::write(&output, &component).with_context(|| format!("cannot write {}", output.display()))?;
-            println!("{:>9} bytes  {}", component.len(), relative(&output).display());
+            println!("{:>9} bytes  {:<36} imports {imports}", component.len(), relative(&output).display());
         }
     }
     Ok(())
@@ -179,18 +184,12 @@ fn componentize(module: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// A plain handler must import nothing but wprobe's context (its sandbox is the WIT), a
-/// wasip2 one additionally WASI.
-fn check_imports(h: &Handler, component: &[u8]) -> Result<()> {
+/// wasip2 one additionally WASI. Returns a summary of the imports for the build log.
+fn check_imports(h: &Handler, component: &[u8]) -> Result<String> {
     let imports = component_imports(component).with_context(|| format!("cannot decode {}.wasm", h.name))?;
-    let unexpected: Vec<&String> = imports
-        .iter()
-        .filter(|name| {
-            let allowed = name.as_str() == CONTEXT
-                || name.as_str() == TYPES
-                || (h.target == WASI_TARGET && name.starts_with("wasi:"));
-            !allowed
-        })
-        .collect();
+    let is_wasi = |name: &str| h.target == WASI_TARGET && name.starts_with("wasi:");
+    let unexpected: Vec<&String> =
+        imports.iter().filter(|name| !(name.as_str() == CONTEXT || name.as_str() == TYPES || is_wasi(name))).collect();
     ensure!(
         unexpected.is_empty(),
         "{}.wasm imports {unexpected:?}; a {} handler may import only {CONTEXT}{}",
@@ -198,7 +197,15 @@ fn check_imports(h: &Handler, component: &[u8]) -> Result<()> {
         h.target,
         if h.target == WASI_TARGET { " and wasi:*" } else { "" }
     );
-    Ok(())
+    let wasi = imports.iter().filter(|name| is_wasi(name)).count();
+    let mut summary: Vec<String> = imports.iter().filter(|name| !is_wasi(name)).cloned().collect();
+    if wasi > 0 {
+        summary.push(format!("{wasi} wasi:* interfaces"));
+    }
+    if summary.is_empty() {
+        summary.push("nothing".into());
+    }
+    Ok(summary.join(", "))
 }
 
 /// The component's imports by name: interfaces as `ns:pkg/iface@version`, freestanding
