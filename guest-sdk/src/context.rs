@@ -114,7 +114,8 @@ pub(crate) fn describe_position() -> String {
     let index = INDEX.with(Cell::get);
     let (pid, probe_id) = match current() {
         Current::Flat(e) => (Some(e.pid()), Some(e.probe_id())),
-        Current::Cursor => (ctx::pid().ok(), ctx::probe_id().ok()),
+        // The SDK is in cursor mode only while the host's cursor is on an event.
+        Current::Cursor => (Some(ctx::pid()), Some(ctx::probe_id())),
         Current::None => (None, None),
     };
     match (phase, pid) {
@@ -144,16 +145,6 @@ fn outside(name: &str) -> ! {
     panic!("wprobe_sdk::{name}() called outside an event: accessors read the current event, in Handler::event")
 }
 
-/// Cursor answer of an accessor that cannot fail on a current event.
-#[inline]
-#[track_caller]
-fn answered<T>(r: Result<T, crate::bindings::wprobe::probe::types::AccessError>, name: &str) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("wprobe_sdk::{name}(): the host refused: {}", AccessError::from(e)),
-    }
-}
-
 macro_rules! header_accessor {
     ($(#[$doc:meta])* $name:ident -> $t:ty) => {
         $(#[$doc])*
@@ -164,7 +155,7 @@ macro_rules! header_accessor {
         pub fn $name() -> $t {
             match current() {
                 Current::Flat(e) => e.$name(),
-                Current::Cursor => answered(ctx::$name(), stringify!($name)),
+                Current::Cursor => ctx::$name(),
                 Current::None => outside(stringify!($name)),
             }
         }
@@ -221,7 +212,7 @@ pub fn execname() -> ShortStr {
             let _ = e.execname_lossy(&mut s);
             s
         }
-        Current::Cursor => ShortStr::from_str_truncating(&answered(ctx::execname(), "execname")),
+        Current::Cursor => ShortStr::from_str_truncating(&ctx::execname()),
         Current::None => outside("execname"),
     }
 }

@@ -1,1 +1,129 @@
-fn main(){}
+//! The dispatch path: synthetic events in memory → flat batches → handler, and the same
+//! work done by native Rust on the same batches as the baseline of the same run.
+//!
+//! Needs the handlers: `cargo xtask handlers`, then `cargo bench -p wprobe --bench dispatch`.
+//! Criterion reports throughput in events per second ("elem/s").
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use wprobe::batch::BatchBuilder;
+use wprobe::events_file::make_record;
+use wprobe::probe::ProbeInfo;
+use wprobe::sandbox::{Handler, Limits, Runtime, RuntimeConfig, Session};
+use wprobe_common::abi::x86_64;
+use wprobe_common::{Arch, BatchRef, EventHeader};
+
+const BATCH: usize = 256;
+
+fn handler_path(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("handlers").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} is missing: run `cargo xtask handlers` first", path.display());
+    path
+}
+
+fn probes() -> Arc<[ProbeInfo]> {
+    Arc::from(vec![ProbeInfo::new("kprobe.function(\"tcp_v4_connect\")", false)])
+}
+
+/// One full batch of seed-like events with varying pids and CPUs.
+fn batch() -> BatchBuilder {
+    let mut b = BatchBuilder::new(Arch::X86_64, BATCH);
+    let mut regs = [0u64; x86_64::NREGS];
+    regs[x86_64::RSI] = 0xffff_8103_8aa2_fec8;
+    regs[x86_64::RDX] = 16;
+    for i in 0..BATCH as u32 {
+        regs[x86_64::RDI] = 0xffff_8102_4ce5_1380 + u64::from(i) * 64;
+        let h = EventHeader { pid: 30_000 + i % 17, tid: 30_000 + i, cpu: i % 2, ..Default::default() };
+        b.push_record(&make_record(Arch::X86_64, &h, &regs));
+    }
+    b.finish();
+    b
+}
+
+fn start(rt: &Runtime, name: &str) -> Handler {
+    let loaded = rt.load(&handler_path(name)).unwrap();
+    let session = Session { args: vec![], probes: probes(), arch: Arch::X86_64 };
+    rt.start(&loaded, &session, Limits::default()).unwrap()
+}
+
+/// Runs one batch through the handler and discards its output, as a sink would.
+fn dispatch(h: &mut Handler, flat: &[u8], sink: &mut Vec<u8>) {
+    h.handle_batch(flat).unwrap();
+    h.output().drain(|out, _| {
+        sink.clear();
+        sink.extend_from_slice(out);
+    });
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let b = batch();
+    let flat = b.view();
+    let flat_bytes: Vec<u8> = {
+        let mut b = batch();
+        b.finish().to_vec()
+    };
+    let mut sink = Vec::with_capacity(1 << 16);
+
+    // (i) pid() and one argument, counted.
+    let mut g = c.benchmark_group("count");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("native", |bench| {
+        let (mut n, mut pid_sum, mut arg_sum) = (0u64, 0u64, 0u64);
+        bench.iter(|| {
+            for e in black_box(&flat).iter() {
+                n += 1;
+                pid_sum += u64::from(e.pid());
+                arg_sum += u64::from(e.uint_arg(3).unwrap());
+            }
+        });
+        black_box((n, pid_sum, arg_sum));
+    });
+    for (label, name) in [("wasm_flat", "bench_flat"), ("wasm_imports", "bench_cursor")] {
+        let mut h = start(&rt, name);
+        g.bench_function(label, |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
+    }
+    g.finish();
+
+    // (ii) the seed's printf line per event, written to a sink.
+    let mut g = c.benchmark_group("printf");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let pp = probes();
+    g.bench_function("native", |bench| {
+        let mut out = String::with_capacity(1 << 16);
+        bench.iter(|| {
+            out.clear();
+            for e in BatchRef::parse(black_box(&flat_bytes)).unwrap().iter() {
+                let _ = writeln!(
+                    out,
+                    "{}, {}, {}, {:#x}, {:#x}, {}",
+                    pp[e.probe_id() as usize].pp,
+                    e.pid(),
+                    e.cpu(),
+                    e.pointer_arg(1).unwrap(),
+                    e.pointer_arg(2).unwrap(),
+                    e.uint_arg(3).unwrap()
+                );
+            }
+            sink.clear();
+            sink.extend_from_slice(out.as_bytes());
+        });
+    });
+    let mut h = start(&rt, "tcp_connect");
+    g.bench_function("wasm_flat", |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(30);
+    targets = bench
+}
+criterion_main!(benches);

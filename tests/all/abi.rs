@@ -75,3 +75,32 @@ fn cursor_and_flat_paths_agree() {
     assert_eq!(outputs[0], format!("events 1000 pid_sum {pid_sum} arg3_sum 16000\n"));
     assert_eq!(outputs[0], outputs[1]);
 }
+
+#[test]
+fn every_accessor_agrees_between_cursor_and_flat_on_both_architectures() {
+    let rt = runtime();
+    let x86: Vec<_> = vec![seed_entry(10, 1), seed_return(10, -111), seed_return(11, 0), seed_entry(12, 3)];
+    let mut arm_ret = [0u64; aarch64::NREGS];
+    arm_ret[0] = (-2i64) as u64;
+    let arm_ret = make_record(
+        Arch::Aarch64,
+        &EventHeader { probe_id: 1, flags: FLAG_RETURN, pid: 9, tid: 10, uid: 1000, ..Default::default() },
+        &arm_ret,
+    );
+    let arm: Vec<_> = vec![aarch64_entry(42), arm_ret];
+    for (arch, records) in [(Arch::X86_64, x86), (Arch::Aarch64, arm)] {
+        let session = Session { args: vec![], probes: seed_probes(), arch };
+        let mut outputs = vec![];
+        for name in ["dump_cursor", "dump_flat"] {
+            let loaded = rt.load(&handler(name)).unwrap();
+            let mut h = rt.start(&loaded, &session, Limits::default()).unwrap();
+            let run = run_records(&mut h, arch, &records, 3);
+            run.result.unwrap();
+            outputs.push(run.stdout);
+        }
+        assert_eq!(outputs[0], outputs[1], "{arch}");
+        // The dump is not trivially empty: it has every event's return value or its error.
+        assert!(outputs[0].contains("-111 (ECONNREFUSED)") || arch == Arch::Aarch64, "{}", outputs[0]);
+        assert!(outputs[0].contains("-2 (ENOENT)") || arch == Arch::X86_64, "{}", outputs[0]);
+    }
+}

@@ -20,10 +20,25 @@ fn convert(e: RawAccessError, register: &str) -> AccessError {
     }
 }
 
+/// Trap raised when a context accessor is called where there is no event.
+#[derive(Debug, thiserror::Error)]
+#[error("{accessor}() was called outside an event (in init or end, before the first next() or after the last); it reads the current event")]
+pub struct OutsideEvent {
+    pub accessor: &'static str,
+}
+
+type Trappable<T> = wasmtime::Result<T>;
+
 impl HandlerState {
     #[inline]
     fn event(&self) -> Result<EventRef<'_>, AccessError> {
         self.current().ok_or(AccessError::NoCurrentEvent)
+    }
+
+    /// The current event for a context accessor, which traps outside an event.
+    #[inline]
+    fn on_event(&self, accessor: &'static str) -> Trappable<EventRef<'_>> {
+        self.current().ok_or_else(|| wasmtime::Error::new(OutsideEvent { accessor }))
     }
 
     #[inline]
@@ -33,106 +48,109 @@ impl HandlerState {
 }
 
 impl Host for HandlerState {
-    fn next(&mut self) -> bool {
+    fn next(&mut self) -> Trappable<bool> {
         self.cursor = match self.cursor {
             Cursor::Before if self.batch_len > 0 => Cursor::At(0),
             Cursor::At(i) if i + 1 < self.batch_len => Cursor::At(i + 1),
             Cursor::Outside => Cursor::Outside,
             _ => Cursor::Done,
         };
-        matches!(self.cursor, Cursor::At(_))
+        Ok(matches!(self.cursor, Cursor::At(_)))
     }
 
-    fn lost_events(&mut self) -> u64 {
-        self.batch_lost
+    fn lost_events(&mut self) -> Trappable<u64> {
+        Ok(self.batch_lost)
     }
 
-    fn pid(&mut self) -> Result<u32, AccessError> {
-        Ok(self.event()?.pid())
+    fn pid(&mut self) -> Trappable<u32> {
+        Ok(self.on_event("pid")?.pid())
     }
-    fn tid(&mut self) -> Result<u32, AccessError> {
-        Ok(self.event()?.tid())
+    fn tid(&mut self) -> Trappable<u32> {
+        Ok(self.on_event("tid")?.tid())
     }
-    fn uid(&mut self) -> Result<u32, AccessError> {
-        Ok(self.event()?.uid())
+    fn uid(&mut self) -> Trappable<u32> {
+        Ok(self.on_event("uid")?.uid())
     }
-    fn cpu(&mut self) -> Result<u32, AccessError> {
-        Ok(self.event()?.cpu())
+    fn cpu(&mut self) -> Trappable<u32> {
+        Ok(self.on_event("cpu")?.cpu())
     }
-    fn pp(&mut self) -> Result<String, AccessError> {
-        let id = self.event()?.probe_id() as usize;
+    fn pp(&mut self) -> Trappable<String> {
+        let id = self.on_event("pp")?.probe_id() as usize;
         // Batches only carry probe ids of the session's table (the events file reader and
         // the ring reader both check), so the lookup cannot miss.
         Ok(self.probes.get(id).map(|p| p.pp.clone()).unwrap_or_default())
     }
-    fn execname(&mut self) -> Result<String, AccessError> {
+    fn execname(&mut self) -> Trappable<String> {
         let mut s = String::new();
-        let _ = self.event()?.execname_lossy(&mut s);
+        let _ = self.on_event("execname")?.execname_lossy(&mut s);
         Ok(s)
     }
-    fn timestamp_ns(&mut self) -> Result<u64, AccessError> {
-        Ok(self.event()?.timestamp_ns())
+    fn timestamp_ns(&mut self) -> Trappable<u64> {
+        Ok(self.on_event("timestamp_ns")?.timestamp_ns())
     }
-    fn probe_id(&mut self) -> Result<u32, AccessError> {
-        Ok(self.event()?.probe_id())
+    fn probe_id(&mut self) -> Trappable<u32> {
+        Ok(self.on_event("probe_id")?.probe_id())
     }
-    fn is_return(&mut self) -> Result<bool, AccessError> {
-        Ok(self.event()?.is_return())
+    fn is_return(&mut self) -> Trappable<bool> {
+        Ok(self.on_event("is_return")?.is_return())
     }
 
-    fn asmlinkage(&mut self) {
+    fn asmlinkage(&mut self) -> Trappable<()> {
         // Arguments travel in registers on every architecture wprobe supports; noted only.
         self.asmlinkage = true;
+        Ok(())
     }
-    fn int_arg(&mut self, n: u32) -> Result<i32, AccessError> {
-        self.arg(n, |v| v as u32 as i32)
+    fn int_arg(&mut self, n: u32) -> Trappable<Result<i32, AccessError>> {
+        Ok(self.arg(n, |v| v as u32 as i32))
     }
-    fn uint_arg(&mut self, n: u32) -> Result<u32, AccessError> {
-        self.arg(n, |v| v as u32)
+    fn uint_arg(&mut self, n: u32) -> Trappable<Result<u32, AccessError>> {
+        Ok(self.arg(n, |v| v as u32))
     }
-    fn long_arg(&mut self, n: u32) -> Result<i64, AccessError> {
-        self.arg(n, |v| v as i64)
+    fn long_arg(&mut self, n: u32) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.arg(n, |v| v as i64))
     }
-    fn ulong_arg(&mut self, n: u32) -> Result<u64, AccessError> {
-        self.arg(n, |v| v)
+    fn ulong_arg(&mut self, n: u32) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.arg(n, |v| v))
     }
-    fn longlong_arg(&mut self, n: u32) -> Result<i64, AccessError> {
-        self.arg(n, |v| v as i64)
+    fn longlong_arg(&mut self, n: u32) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.arg(n, |v| v as i64))
     }
-    fn ulonglong_arg(&mut self, n: u32) -> Result<u64, AccessError> {
-        self.arg(n, |v| v)
+    fn ulonglong_arg(&mut self, n: u32) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.arg(n, |v| v))
     }
-    fn pointer_arg(&mut self, n: u32) -> Result<u64, AccessError> {
-        self.arg(n, |v| v)
+    fn pointer_arg(&mut self, n: u32) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.arg(n, |v| v))
     }
-    fn s32_arg(&mut self, n: u32) -> Result<i32, AccessError> {
-        self.arg(n, |v| v as u32 as i32)
+    fn s32_arg(&mut self, n: u32) -> Trappable<Result<i32, AccessError>> {
+        Ok(self.arg(n, |v| v as u32 as i32))
     }
-    fn u32_arg(&mut self, n: u32) -> Result<u32, AccessError> {
-        self.arg(n, |v| v as u32)
+    fn u32_arg(&mut self, n: u32) -> Trappable<Result<u32, AccessError>> {
+        Ok(self.arg(n, |v| v as u32))
     }
-    fn s64_arg(&mut self, n: u32) -> Result<i64, AccessError> {
-        self.arg(n, |v| v as i64)
+    fn s64_arg(&mut self, n: u32) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.arg(n, |v| v as i64))
     }
-    fn u64_arg(&mut self, n: u32) -> Result<u64, AccessError> {
-        self.arg(n, |v| v)
+    fn u64_arg(&mut self, n: u32) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.arg(n, |v| v))
     }
 
-    fn returnval(&mut self) -> Result<i64, AccessError> {
-        self.event()?.returnval().map_err(|e| convert(e, ""))
+    fn returnval(&mut self) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.event().and_then(|e| e.returnval().map_err(|e| convert(e, ""))))
     }
-    fn returnstr(&mut self) -> Result<String, AccessError> {
-        let mut s = String::new();
-        let _ = self.event()?.returnstr(&mut s).map_err(|e| convert(e, ""))?;
-        Ok(s)
+    fn returnstr(&mut self) -> Trappable<Result<String, AccessError>> {
+        Ok(self.event().and_then(|e| {
+            let mut s = String::new();
+            let _ = e.returnstr(&mut s).map_err(|e| convert(e, ""))?;
+            Ok(s)
+        }))
     }
-    fn register(&mut self, name: String) -> Result<i64, AccessError> {
-        self.event()?.register(&name).map_err(|e| convert(e, &name))
+    fn register(&mut self, name: String) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.event().and_then(|e| e.register(&name).map_err(|e| convert(e, &name))))
     }
-    fn u_register(&mut self, name: String) -> Result<u64, AccessError> {
-        self.event()?.u_register(&name).map_err(|e| convert(e, &name))
+    fn u_register(&mut self, name: String) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.event().and_then(|e| e.u_register(&name).map_err(|e| convert(e, &name))))
     }
-    fn print_regs(&mut self) -> wasmtime::Result<Result<(), AccessError>> {
+    fn print_regs(&mut self) -> Trappable<Result<(), AccessError>> {
         let mut text = String::new();
         match self.event() {
             Ok(e) => {
@@ -144,18 +162,19 @@ impl Host for HandlerState {
         Ok(Ok(()))
     }
 
-    fn printf(&mut self, text: String) -> wasmtime::Result<()> {
+    fn printf(&mut self, text: String) -> Trappable<()> {
         self.output.stdout(text.as_bytes())?;
         Ok(())
     }
-    fn warn(&mut self, text: String) -> wasmtime::Result<()> {
+    fn warn(&mut self, text: String) -> Trappable<()> {
         let mut line = String::with_capacity(text.len() + 10);
         let _ = write!(line, "WARNING: {}", text.trim_end_matches('\n'));
         line.push('\n');
         self.output.stderr(line.as_bytes())?;
         Ok(())
     }
-    fn exit(&mut self) {
+    fn exit(&mut self) -> Trappable<()> {
         self.exit_requested = true;
+        Ok(())
     }
 }
