@@ -3,7 +3,10 @@
 //! * `handlers`: builds every Wasm handler (examples and test handlers) into
 //!   `target/handlers/NAME.wasm` components.
 //! * `test`: builds the handlers, then runs the whole test suite (the README's test command).
+//! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
+//!   `bpf --check` fails when that object is stale (CI).
 
+mod bpf;
 mod handlers;
 
 use anyhow::{Context, Result};
@@ -24,11 +27,14 @@ enum Task {
     Handlers(handlers::Args),
     /// Build the handlers, then run every test (what CI runs).
     Test,
+    /// Rebuild the eBPF program into host/ebpf/wprobe.bpf.o (or --check that it is current).
+    Bpf(bpf::Args),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Handlers(args) => handlers::build(&args),
+        Task::Bpf(args) => bpf::main(&args),
         Task::Test => {
             handlers::build(&handlers::Args::default())?;
             run(cargo().args(["test", "--release", "--workspace", "--exclude", "xtask"]))

@@ -1,0 +1,159 @@
+//! What can go wrong between a probe spec and a batch of live events.
+
+use std::io;
+use std::path::PathBuf;
+
+/// A probe argument that does not parse (`--uprobe`, `--kprobe` … values).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("`{arg}`: expected PATH:FUNCTION or PATH:FUNCTION+OFFSET")]
+    UprobeSyntax { arg: String },
+    #[error("`{arg}`: expected FUNCTION or MODULE:FUNCTION")]
+    KprobeSyntax { arg: String },
+    #[error("`{arg}`: `{offset}` is not an offset (decimal, or hexadecimal with 0x)")]
+    BadOffset { arg: String, offset: String },
+    #[error("`{arg}`: a return probe cannot take an offset; it fires when the function returns")]
+    ReturnWithOffset { arg: String },
+    #[error("`{arg}`: wildcards in function names are not supported yet; name one function")]
+    Wildcard { arg: String },
+}
+
+/// Why probes could not be attached, or live events not read.
+///
+/// Every variant names what the user asked for (the probe, the file, the symbol) and, where
+/// there is one, what to do instead. None of them is a bare errno.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+
+    #[error(
+        "cannot attach {pp}: this kernel has no kprobe support (CONFIG_KPROBES is not set: there is no kprobe \
+         PMU at /sys/bus/event_source/devices/kprobe and no kprobe_events in tracefs), so no kernel function \
+         can be probed here. Alternatives: probe user-space functions with uprobes (--uprobe PATH:FUNCTION, \
+         process(\"PATH\").function(\"FUNCTION\")), or run wprobe in a virtual machine whose kernel has CONFIG_KPROBES \
+         (a Debian kernel boots under QEMU in seconds)"
+    )]
+    KprobesUnsupported { pp: String },
+
+    #[error(
+        "cannot attach {pp}: this kernel has no uprobe support (CONFIG_UPROBE_EVENTS is not set: there is no \
+         uprobe PMU at /sys/bus/event_source/devices/uprobe)"
+    )]
+    UprobesUnsupported { pp: String },
+
+    #[error("cannot attach {pp}: cannot find `{name}` (not a path, and not in $PATH)")]
+    ExecutableNotFound { pp: String, name: String },
+
+    #[error("cannot attach {pp}: cannot read {}: {source}", path.display())]
+    ReadTarget {
+        pp: String,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot attach {pp}: {} is not an ELF file wprobe can read ({reason})", path.display())]
+    NotElf { pp: String, path: PathBuf, reason: String },
+
+    #[error("cannot attach {pp}: no function `{symbol}` in {where_}{}", similar(close))]
+    UnknownSymbol { pp: String, symbol: String, where_: String, close: Vec<String> },
+
+    #[error("cannot attach {pp}: `{symbol}` in {} has no file offset (it is not in a loaded segment)", path.display())]
+    SymbolNotMapped { pp: String, symbol: String, path: PathBuf },
+
+    #[error("cannot attach {pp}: offset {offset:#x} lies outside `{symbol}`, which is {size} bytes long")]
+    OffsetOutsideFunction { pp: String, symbol: String, offset: u64, size: u64 },
+
+    #[error("cannot attach {pp}: kernel module `{module}` is not loaded{}", similar(close))]
+    UnknownModule { pp: String, module: String, close: Vec<String> },
+
+    #[error("cannot attach {pp}: the kernel refuses to probe `{symbol}` ({reason})")]
+    ProbeRefused { pp: String, symbol: String, reason: String },
+
+    #[error("cannot read {what}: {source}")]
+    KernelInfo {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("live probes are built for x86_64 only so far; this machine is {arch}")]
+    UnsupportedArch { arch: &'static str },
+
+    #[error("{}", permission_hint("loading wprobe's eBPF object", source))]
+    LoadObject {
+        #[source]
+        source: aya::EbpfError,
+    },
+
+    #[error("{}", permission_hint(&format!("loading the eBPF program {program}"), source))]
+    LoadProgram {
+        program: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+
+    #[error("the embedded eBPF object lacks {what}; it does not match this wprobe build (run `cargo xtask bpf`)")]
+    ObjectMismatch { what: String },
+
+    #[error("{}", permission_hint(&format!("{what} of the eBPF map {map}"), source))]
+    Map {
+        map: &'static str,
+        what: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+
+    #[error("cannot attach {pp}: {}", attach_hint(source))]
+    Attach {
+        pp: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("reading the ring buffer: {0}")]
+    Ring(#[source] io::Error),
+
+    #[error("the ring buffer delivered a {len}-byte record where {expected} bytes were expected")]
+    BadRecord { len: usize, expected: usize },
+
+    #[error("a runtime error in the kernel introspection: {0}")]
+    Introspect(String),
+}
+
+fn similar(close: &[String]) -> String {
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!(" (similar: {})", close.join(", "))
+    }
+}
+
+/// Names the missing privilege when the kernel said EPERM/EACCES, instead of only the errno.
+fn permission_hint(what: &str, err: &(dyn std::error::Error + 'static)) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut denied = false;
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            denied |= io.kind() == io::ErrorKind::PermissionDenied;
+        }
+        source = e.source();
+    }
+    if denied {
+        format!("{what} was refused: wprobe needs root, or CAP_BPF and CAP_PERFMON ({err})")
+    } else {
+        format!("{what} failed: {err}")
+    }
+}
+
+fn attach_hint(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            format!("the kernel refused ({err}): wprobe needs root, or CAP_BPF and CAP_PERFMON")
+        }
+        Some(libc::ENOENT) => format!("the kernel does not know this function ({err})"),
+        Some(libc::EINVAL) => format!("the kernel rejected this probe point ({err})"),
+        _ => err.to_string(),
+    }
+}

@@ -1,0 +1,73 @@
+/*
+ * A process for wprobe's live tests to probe.
+ *
+ *   wprobe_target N [THREADS]
+ *
+ * prints "pid P main-tid T1 thread-tid T2", waits for one line on stdin (so that the test
+ * can attach to this pid before anything fires), then calls wprobe_target(7, 0xdeadbeef, 16)
+ * N times on the main thread and, unless THREADS is 1, N times on a second thread, and
+ * prints "sum S" (S = THREADS * N * 23).
+ *
+ * wprobe_target is exported, never inlined, and called through a volatile pointer so that
+ * no compiler can specialise or fold the calls: every call passes its arguments in
+ * rdi/rsi/rdx and returns a + c = 23 in rax.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__attribute__((noinline, used, visibility("default"))) long wprobe_target(long a, long b, long c) {
+    __asm__ volatile("" ::: "memory");
+    (void)b;
+    return a + c;
+}
+
+static long (*volatile target)(long, long, long) = wprobe_target;
+static long calls;
+static int threads;
+static pthread_barrier_t go;
+static long thread_tid;
+
+static long run(void) {
+    long sum = 0;
+    for (long i = 0; i < calls; i++)
+        sum += target(7, 0xdeadbeef, 16);
+    return sum;
+}
+
+/* The second thread: report its tid, wait for the go-ahead, then call. */
+static void *second_thread(void *unused) {
+    (void)unused;
+    __atomic_store_n(&thread_tid, syscall(SYS_gettid), __ATOMIC_SEQ_CST);
+    pthread_barrier_wait(&go);
+    return (void *)(threads == 1 ? 0 : run());
+}
+
+int main(int argc, char **argv) {
+    calls = argc > 1 ? atol(argv[1]) : 1;
+    threads = argc > 2 ? atoi(argv[2]) : 2;
+
+    pthread_barrier_init(&go, NULL, 2);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, second_thread, NULL) != 0)
+        return 1;
+    while (__atomic_load_n(&thread_tid, __ATOMIC_SEQ_CST) == 0)
+        usleep(100);
+
+    printf("pid %ld main-tid %ld thread-tid %ld\n", (long)getpid(), (long)syscall(SYS_gettid), thread_tid);
+    fflush(stdout);
+    char line[16];
+    if (!fgets(line, sizeof line, stdin))
+        return 2;
+
+    pthread_barrier_wait(&go);
+    long sum = run();
+    void *thread_sum;
+    pthread_join(thread, &thread_sum);
+    sum += (long)thread_sum;
+    printf("sum %ld\n", sum);
+    return 0;
+}

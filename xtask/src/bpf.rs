@@ -1,0 +1,226 @@
+//! `cargo xtask bpf`: builds the eBPF program and refreshes the checked-in object.
+//!
+//! The host embeds `host/ebpf/wprobe.bpf.o` with `include_bytes!`, so building or installing
+//! wprobe needs only stable Rust. This task is the one way to regenerate that object:
+//!
+//! * `cargo xtask bpf` builds `host/ebpf` for `bpfel-unknown-none` and copies the result to
+//!   `host/ebpf/wprobe.bpf.o`, with a stamp file `wprobe.bpf.o.stamp` beside it recording the
+//!   SHA-256 of the eBPF sources, of the object, and the toolchain that built it.
+//! * `cargo xtask bpf --check` (CI) fails when the sources no longer hash to the stamp (the
+//!   eBPF source changed, the object was not regenerated), when the object is not the one the
+//!   stamp names, or when a rebuild into a scratch directory does not give the checked-in
+//!   bytes. The build is byte-reproducible for a given toolchain (no debug info, hence no
+//!   paths; one codegen unit; locked dependencies), so the byte comparison is exact.
+//!   `--sources-only` skips the rebuild, for machines without the eBPF toolchain.
+//!
+//! Toolchain: the workspace's stable Rust (pinned below, so the bytes do not drift with a
+//! moving nightly) with `RUSTC_BOOTSTRAP=1` for `-Z build-std=core`, its `rust-src`
+//! component, and `bpf-linker` 0.13 built against LLVM 22.
+
+use crate::{run, target_dir, workspace_root};
+use anyhow::{bail, ensure, Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The toolchain that builds the checked-in object; override with `WPROBE_BPF_TOOLCHAIN`.
+const DEFAULT_TOOLCHAIN: &str = "1.95.0";
+const TARGET: &str = "bpfel-unknown-none";
+/// The binary name in host/ebpf/Cargo.toml.
+const BIN: &str = "wprobe";
+
+#[derive(clap::Args, Default)]
+pub struct Args {
+    /// Rebuild into a scratch directory and fail if the checked-in object or its stamp is stale.
+    #[arg(long)]
+    check: bool,
+    /// With --check: only compare the sources' hash with the stamp, do not rebuild.
+    #[arg(long, requires = "check")]
+    sources_only: bool,
+}
+
+fn ebpf_dir() -> PathBuf {
+    workspace_root().join("host/ebpf")
+}
+fn object_path() -> PathBuf {
+    ebpf_dir().join("wprobe.bpf.o")
+}
+fn stamp_path() -> PathBuf {
+    ebpf_dir().join("wprobe.bpf.o.stamp")
+}
+
+pub fn main(args: &Args) -> Result<()> {
+    if args.check {
+        check(args.sources_only)
+    } else {
+        regenerate()
+    }
+}
+
+fn regenerate() -> Result<()> {
+    let built = build(&target_dir().join("ebpf"))?;
+    let bytes = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    fs::write(object_path(), &bytes)?;
+    let stamp = Stamp { sources: sources_hash()?, object: hex(&Sha256::digest(&bytes)), toolchain: toolchain_id()? };
+    fs::write(stamp_path(), stamp.render())?;
+    println!(
+        "wrote {} ({} bytes) and {}",
+        object_path().display(),
+        bytes.len(),
+        stamp_path().file_name().unwrap().to_string_lossy()
+    );
+    Ok(())
+}
+
+fn check(sources_only: bool) -> Result<()> {
+    let stamp_text = fs::read_to_string(stamp_path())
+        .with_context(|| format!("{} is missing: run `cargo xtask bpf`", stamp_path().display()))?;
+    let stamp = Stamp::parse(&stamp_text)?;
+    let sources = sources_hash()?;
+    ensure!(
+        sources == stamp.sources,
+        "the eBPF sources changed since host/ebpf/wprobe.bpf.o was built: run `cargo xtask bpf` and commit \
+         the object and its stamp"
+    );
+    let object = fs::read(object_path()).with_context(|| format!("reading {}", object_path().display()))?;
+    ensure!(
+        hex(&Sha256::digest(&object)) == stamp.object,
+        "host/ebpf/wprobe.bpf.o is not the object its stamp records: run `cargo xtask bpf`"
+    );
+    if sources_only {
+        println!("eBPF object up to date with its sources (hash only, not rebuilt)");
+        return Ok(());
+    }
+    let built = build(&target_dir().join("ebpf-check"))?;
+    let rebuilt = fs::read(&built)?;
+    if rebuilt != object {
+        let now = toolchain_id()?;
+        bail!(
+            "rebuilding the eBPF program gives different bytes than host/ebpf/wprobe.bpf.o \
+             (checked in: built by {}; this build: {now}); run `cargo xtask bpf` and commit the result",
+            stamp.toolchain
+        );
+    }
+    println!("eBPF object up to date: rebuilt {} bytes, identical", rebuilt.len());
+    Ok(())
+}
+
+/// Builds the eBPF crate into `target_dir` and returns the object's path.
+fn build(target_dir: &Path) -> Result<PathBuf> {
+    let mut cmd = toolchain_cmd("cargo");
+    cmd.current_dir(ebpf_dir())
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args(["build", "--release", "--locked", "--target", TARGET, "-Z", "build-std=core", "--target-dir"])
+        .arg(target_dir);
+    run(&mut cmd).context(
+        "building the eBPF program needs: rustup toolchain install 1.95.0 --component rust-src; \
+         apt-get install llvm-22-dev libpolly-22-dev libzstd-dev zlib1g-dev; \
+         LLVM_PREFIX=/usr/lib/llvm-22 cargo install bpf-linker --no-default-features --features llvm-22",
+    )?;
+    Ok(target_dir.join(TARGET).join("release").join(BIN))
+}
+
+fn toolchain() -> String {
+    std::env::var("WPROBE_BPF_TOOLCHAIN").unwrap_or_else(|_| DEFAULT_TOOLCHAIN.to_string())
+}
+
+/// `rustup run TOOLCHAIN PROGRAM`, with what `cargo xtask` put in the environment removed:
+/// it describes the host build (toolchain, rustc, flags), not this one.
+fn toolchain_cmd(program: &str) -> Command {
+    let mut cmd = Command::new("rustup");
+    cmd.args(["run", &toolchain(), program]);
+    for var in [
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "CARGO",
+        "CARGO_MANIFEST_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// The rustc and bpf-linker versions, for the stamp and for error messages.
+fn toolchain_id() -> Result<String> {
+    let output = |cmd: &mut Command| -> Result<String> {
+        let out = cmd.output().with_context(|| format!("cannot run {cmd:?}"))?;
+        ensure!(out.status.success(), "{cmd:?} failed");
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let rustc = output(toolchain_cmd("rustc").arg("-V"))?;
+    let linker = output(Command::new("bpf-linker").arg("--version"))?;
+    Ok(format!("{rustc}; {linker}"))
+}
+
+/// SHA-256 over every file the object is built from: the eBPF crate (manifest, lock file,
+/// sources) and the shared record crate it depends on. Paths are relative and sorted, so the
+/// hash depends on contents and names only.
+fn sources_hash() -> Result<String> {
+    let root = workspace_root();
+    let mut files =
+        vec![root.join("host/ebpf/Cargo.toml"), root.join("host/ebpf/Cargo.lock"), root.join("host/common/Cargo.toml")];
+    collect_rs(&root.join("host/ebpf/src"), &mut files)?;
+    collect_rs(&root.join("host/common/src"), &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    for f in &files {
+        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        let data = fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update((data.len() as u64).to_le_bytes());
+        h.update(&data);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_rs(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The stamp file: `key value` lines, `#` comments.
+struct Stamp {
+    sources: String,
+    object: String,
+    toolchain: String,
+}
+
+impl Stamp {
+    fn render(&self) -> String {
+        format!(
+            "# Written by `cargo xtask bpf`; checked by `cargo xtask bpf --check`. Do not edit.\n\
+             sources-sha256 {}\nobject-sha256 {}\ntoolchain {}\n",
+            self.sources, self.object, self.toolchain
+        )
+    }
+
+    fn parse(text: &str) -> Result<Stamp> {
+        let field = |key: &str| -> Result<String> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix(' ')))
+                .map(|v| v.trim().to_string())
+                .with_context(|| format!("{} has no `{key}` line: run `cargo xtask bpf`", stamp_path().display()))
+        };
+        Ok(Stamp { sources: field("sources-sha256")?, object: field("object-sha256")?, toolchain: field("toolchain")? })
+    }
+}
