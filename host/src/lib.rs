@@ -1,1 +1,21 @@
+//! wprobe: kernel and user-space probes whose handlers are sandboxed WebAssembly components.
+//!
+//! ```text
+//! probe hit ─► eBPF snapshot ─► ring buffer ─► BatchBuilder ─► sandbox::Handler ─► output
+//!                                 events file ─┘ (replay)
+//! ```
+//!
+//! * [`batch`]: flat batches, the one in-memory form of events (layout in `wprobe_common`).
+//! * [`events_file`]: the versioned recording format, for `record` and `replay`.
+//! * [`sandbox`]: the wasmtime runtime: loading, limits, the WIT imports, faults.
+//! * [`session`]: the dispatcher that feeds batches from a source into a handler.
+//! * [`probe`]: the probe table (`pp()` per probe id).
+
+pub mod batch;
+pub mod events_file;
 pub mod live;
+pub mod probe;
+pub mod sandbox;
+pub mod session;
+
+pub use wprobe_common as common;

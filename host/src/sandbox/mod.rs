@@ -88,6 +88,10 @@ impl Runtime {
             .max_wasm_stack(1 << 20)
             .cranelift_opt_level(wasmtime::OptLevel::Speed)
             .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
+        // `perf record` can name handler functions when this is set (writes /tmp/perf-PID.map).
+        if std::env::var_os("WPROBE_PERF_MAP").is_some() {
+            c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&c).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         start_epoch_ticker(&engine);
 
