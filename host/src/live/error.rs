@@ -14,8 +14,22 @@ pub enum SpecError {
     BadOffset { arg: String, offset: String },
     #[error("`{arg}`: a return probe cannot take an offset; it fires when the function returns")]
     ReturnWithOffset { arg: String },
-    #[error("`{arg}`: wildcards in function names are not supported yet; name one function")]
+    #[error("`{arg}`: wildcards are allowed only in kernel function names; name one module or user function")]
     Wildcard { arg: String },
+    #[error("`{arg}`: expected a hexadecimal kernel address such as 0xffffffff81a00000")]
+    AddressSyntax { arg: String },
+    #[error(
+        "`{arg}` is not a probe point wprobe knows; use kprobe.function(\"F\")[.return], \
+         kprobe.module(\"M\").function(\"F\")[.return], kprobe.statement(0xADDR).absolute or \
+         process(\"PATH\").function(\"F\")[.return]"
+    )]
+    StapSyntax { arg: String },
+    #[error(
+        "`{arg}` needs the kernel's debuginfo (DWARF), which wprobe does not use; probe the same function \
+         with kprobe.function(\"F\") and read its arguments by position (pointer_arg(1), ...), as SystemTap's \
+         DWARF-less probes do"
+    )]
+    NeedsDebuginfo { arg: String },
 }
 
 /// Why probes could not be attached, or live events not read.
@@ -67,6 +81,18 @@ pub enum LiveError {
 
     #[error("cannot attach {pp}: kernel module `{module}` is not loaded{}", similar(close))]
     UnknownModule { pp: String, module: String, close: Vec<String> },
+
+    #[error("cannot attach {pp}: no kernel function matches `{pattern}` (see `wprobe list PATTERN`)")]
+    NoMatch { pp: String, pattern: String },
+
+    #[error("cannot attach {pp}: the pattern matches {count} functions, more than the limit of {cap}; narrow it, or raise the limit with --max-probes")]
+    TooManyMatches { pp: String, count: usize, cap: usize },
+
+    #[error("cannot attach {pp}: a raw address can point anywhere, including the middle of an instruction; it needs guru mode (--guru), as SystemTap's `stap -g`")]
+    GuruRequired { pp: String },
+
+    #[error("cannot attach {pp}: {addr:#x} is not inside any kernel function in /proc/kallsyms (reading addresses there needs root)")]
+    AddressNotInFunction { pp: String, addr: u64 },
 
     #[error("cannot attach {pp}: the kernel refuses to probe `{symbol}` ({reason})")]
     ProbeRefused { pp: String, symbol: String, reason: String },

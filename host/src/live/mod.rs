@@ -53,7 +53,7 @@ mod spec;
 mod sys;
 
 pub use error::{LiveError, SpecError};
-pub use resolve::ProbeSupport;
+pub use resolve::{glob_match, list_elf_functions, list_kernel_functions, ProbeSupport};
 pub use spec::ProbeSpec;
 
 use crate::batch::BatchBuilder;
@@ -92,6 +92,10 @@ pub struct LiveOptions {
     /// [`LiveSource::program_stats`] can tell the snapshot's own cost from the fixed cost of
     /// running any program on the probe. For benchmarks.
     pub measure_baseline: bool,
+    /// Guru mode (`--guru`, SystemTap's `stap -g`): allows raw-address probes.
+    pub guru: bool,
+    /// The most probes one glob may expand to (`--max-probes`).
+    pub max_probes: usize,
 }
 
 impl Default for LiveOptions {
@@ -105,6 +109,8 @@ impl Default for LiveOptions {
             poll_interval: Duration::from_millis(2),
             batch_delay: Duration::from_millis(4),
             measure_baseline: false,
+            guru: false,
+            max_probes: 1000,
         }
     }
 }
@@ -179,7 +185,7 @@ struct Planned {
     is_return: bool,
     /// Kernel: `sym` or `module:sym`. User: unused.
     function: String,
-    /// User: the absolute path and file offset.
+    /// User: the absolute path and file offset. Kernel address: the address.
     path: PathBuf,
     file_offset: u64,
 }
@@ -194,7 +200,7 @@ impl LiveSource {
             None => return Err(LiveError::UnsupportedArch { arch: std::env::consts::ARCH }),
         };
 
-        let (probes, plan) = resolve_all(specs)?;
+        let (probes, plan) = resolve_all(specs, &opts)?;
 
         raise_memlock_limit();
         let mut ebpf = EbpfLoader::new()
@@ -433,6 +439,7 @@ impl LiveSource {
         }
         let prog_fd = self.program(program)?.fd().map_err(|source| LiveError::LoadProgram { program, source })?;
         let target = match p.pmu {
+            Pmu::Kprobe if p.function.is_empty() => Target::KernelAddr { addr: p.file_offset },
             Pmu::Kprobe => Target::Kernel { function: &p.function },
             Pmu::Uprobe => Target::User { path: &p.path, file_offset: p.file_offset, pid: self.opts.pid },
         };
@@ -501,10 +508,13 @@ pub fn enable_run_time_stats() -> Result<OwnedFd, LiveError> {
 }
 
 /// Checks every spec and turns it into a probe-table entry and an attach plan.
-fn resolve_all(specs: &[ProbeSpec]) -> Result<(Vec<ProbeInfo>, Vec<Planned>), LiveError> {
+fn resolve_all(specs: &[ProbeSpec], opts: &LiveOptions) -> Result<(Vec<ProbeInfo>, Vec<Planned>), LiveError> {
     let support = ProbeSupport::detect();
     let mut probes = Vec::with_capacity(specs.len());
     let mut plan = Vec::with_capacity(specs.len());
+    // Read once, and only when a kernel probe needs them.
+    let mut kallsyms: Option<String> = None;
+    let mut blacklist: Option<String> = None;
     for spec in specs {
         match spec {
             ProbeSpec::User { path, symbol, offset, is_return } => {
@@ -543,22 +553,62 @@ fn resolve_all(specs: &[ProbeSpec]) -> Result<(Vec<ProbeInfo>, Vec<Planned>), Li
                 if !support.kprobes {
                     return Err(LiveError::KprobesUnsupported { pp });
                 }
-                resolve::check_kernel_function(&pp, module.as_deref(), symbol)?;
+                // A glob becomes one probe per function, each with its own pp().
+                let symbols = if spec::is_glob(symbol) {
+                    let text = read_kallsyms(&mut kallsyms)?;
+                    let bl = resolve::blacklist_names(blacklist.get_or_insert_with(resolve::read_blacklist));
+                    resolve::expand_kernel_glob(&pp, text, &bl, module.as_deref(), symbol, opts.max_probes)?
+                } else {
+                    resolve::check_kernel_function(&pp, module.as_deref(), symbol)?;
+                    vec![symbol.clone()]
+                };
+                for symbol in symbols {
+                    let one = ProbeSpec::Kernel { module: module.clone(), symbol: symbol.clone(), is_return: *is_return };
+                    plan.push(Planned {
+                        pmu: Pmu::Kprobe,
+                        is_return: *is_return,
+                        function: match module {
+                            Some(m) => format!("{m}:{symbol}"),
+                            None => symbol,
+                        },
+                        path: PathBuf::new(),
+                        file_offset: 0,
+                    });
+                    probes.push(ProbeInfo::new(one.pp(), *is_return));
+                }
+            }
+            ProbeSpec::KernelAddr { addr } => {
+                let pp = spec.pp();
+                if !opts.guru {
+                    return Err(LiveError::GuruRequired { pp });
+                }
+                if !support.kprobes {
+                    return Err(LiveError::KprobesUnsupported { pp });
+                }
+                if resolve::function_containing(read_kallsyms(&mut kallsyms)?, *addr).is_none() {
+                    return Err(LiveError::AddressNotInFunction { pp, addr: *addr });
+                }
                 plan.push(Planned {
                     pmu: Pmu::Kprobe,
-                    is_return: *is_return,
-                    function: match module {
-                        Some(m) => format!("{m}:{symbol}"),
-                        None => symbol.clone(),
-                    },
+                    is_return: false,
+                    function: String::new(),
                     path: PathBuf::new(),
-                    file_offset: 0,
+                    file_offset: *addr,
                 });
-                probes.push(ProbeInfo::new(pp, *is_return));
+                probes.push(ProbeInfo::new(pp, false));
             }
         }
     }
     Ok((probes, plan))
+}
+
+fn read_kallsyms(cache: &mut Option<String>) -> Result<&str, LiveError> {
+    if cache.is_none() {
+        let text = std::fs::read_to_string("/proc/kallsyms")
+            .map_err(|source| LiveError::KernelInfo { what: "/proc/kallsyms", source })?;
+        *cache = Some(text);
+    }
+    Ok(cache.as_deref().unwrap_or_default())
 }
 
 fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, LiveError>

@@ -111,8 +111,8 @@ pub(crate) fn check_kernel_function(pp: &str, module: Option<&str>, symbol: &str
     check_kallsyms(pp, &kallsyms, module, symbol)?;
     // Only root can read it, and only with debugfs mounted; without it the kernel still
     // refuses blacklisted functions at attach time, with EINVAL.
-    if let Ok(blacklist) = fs::read_to_string("/sys/kernel/debug/kprobes/blacklist") {
-        if blacklist.lines().any(|l| l.split_whitespace().nth(1) == Some(symbol)) {
+    {
+        if blacklist_names(&read_blacklist()).contains(symbol) {
             return Err(LiveError::ProbeRefused {
                 pp: pp.to_string(),
                 symbol: symbol.to_string(),
@@ -127,12 +127,7 @@ pub(crate) fn check_kernel_function(pp: &str, module: Option<&str>, symbol: &str
 /// The lookup itself, over the text of `/proc/kallsyms`
 /// (`ADDRESS TYPE NAME [MODULE]` per line).
 pub(crate) fn check_kallsyms(pp: &str, kallsyms: &str, module: Option<&str>, symbol: &str) -> Result<(), LiveError> {
-    let functions = kallsyms.lines().filter_map(|line| {
-        let mut f = line.split_whitespace();
-        let (_addr, ty, name) = (f.next()?, f.next()?, f.next()?);
-        let module = f.next().and_then(|m| m.strip_prefix('[')).and_then(|m| m.strip_suffix(']'));
-        matches!(ty, "t" | "T").then_some((name, module))
-    });
+    let functions = kernel_functions(kallsyms).map(|f| (f.name, f.module));
 
     if let Some(m) = module {
         if !functions.clone().any(|(_, fm)| fm == Some(m)) {
@@ -169,6 +164,173 @@ pub(crate) fn check_kallsyms(pp: &str, kallsyms: &str, module: Option<&str>, sym
         },
         close,
     })
+}
+
+/// One function of `/proc/kallsyms` (`ADDRESS TYPE NAME [MODULE]` per line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KernelFunction<'a> {
+    pub addr: u64,
+    pub name: &'a str,
+    pub module: Option<&'a str>,
+}
+
+/// The text symbols (functions) of a kallsyms listing.
+pub(crate) fn kernel_functions(kallsyms: &str) -> impl Iterator<Item = KernelFunction<'_>> + Clone {
+    kallsyms.lines().filter_map(|line| {
+        let mut f = line.split_whitespace();
+        let (addr, ty, name) = (f.next()?, f.next()?, f.next()?);
+        let module = f.next().and_then(|m| m.strip_prefix('[')).and_then(|m| m.strip_suffix(']'));
+        let addr = u64::from_str_radix(addr, 16).ok()?;
+        matches!(ty, "t" | "T").then_some(KernelFunction { addr, name, module })
+    })
+}
+
+/// Shell-style glob match: `*` any run, `?` one character, `[abc]` / `[a-z]` / `[!a]` a set.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // Iterative matching with one backtrack point for the last `*`: linear in practice.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        let step = match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+                continue;
+            }
+            Some('?') => Some(pi + 1),
+            Some('[') => match_set(&p[pi..], n[ni]).map(|len| pi + len),
+            Some(&c) => (c == n[ni]).then_some(pi + 1),
+            None => None,
+        };
+        match step {
+            Some(next) => {
+                pi = next;
+                ni += 1;
+            }
+            None => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Matches `c` against the set at the start of `p` (`[...]`); the set's length if it matches.
+fn match_set(p: &[char], c: char) -> Option<usize> {
+    let end = p.iter().skip(2).position(|&x| x == ']')? + 2;
+    let body = &p[1..end];
+    let (negate, body) = match body.first() {
+        Some('!') | Some('^') => (true, &body[1..]),
+        _ => (false, body),
+    };
+    let mut hit = false;
+    let mut i = 0;
+    while i < body.len() {
+        if i + 2 < body.len() && body[i + 1] == '-' {
+            hit |= body[i] <= c && c <= body[i + 2];
+            i += 3;
+        } else {
+            hit |= body[i] == c;
+            i += 1;
+        }
+    }
+    (hit != negate).then_some(end + 1)
+}
+
+/// The functions a glob names, in kallsyms order without duplicates, leaving out the ones
+/// on the kprobe blacklist (SystemTap and bpftrace skip those too).
+pub(crate) fn expand_kernel_glob(
+    pp: &str,
+    kallsyms: &str,
+    blacklist: &BTreeSet<&str>,
+    module: Option<&str>,
+    pattern: &str,
+    cap: usize,
+) -> Result<Vec<String>, LiveError> {
+    let mut seen = BTreeSet::new();
+    let mut names = Vec::new();
+    for f in kernel_functions(kallsyms) {
+        if f.module == module && glob_match(pattern, f.name) && !blacklist.contains(f.name) && seen.insert(f.name) {
+            names.push(f.name.to_string());
+        }
+    }
+    if names.is_empty() {
+        return Err(LiveError::NoMatch { pp: pp.to_string(), pattern: pattern.to_string() });
+    }
+    if names.len() > cap {
+        return Err(LiveError::TooManyMatches { pp: pp.to_string(), count: names.len(), cap });
+    }
+    Ok(names)
+}
+
+/// The function of a kallsyms listing that contains `addr`, and the offset into it.
+pub(crate) fn function_containing<'a>(kallsyms: &'a str, addr: u64) -> Option<(KernelFunction<'a>, u64)> {
+    // kallsyms is sorted by address per section, not globally: take the closest start below.
+    kernel_functions(kallsyms)
+        .filter(|f| f.addr != 0 && f.addr <= addr)
+        .max_by_key(|f| f.addr)
+        .map(|f| (f, addr - f.addr))
+}
+
+/// The names on the kernel's kprobe blacklist, or nothing when it cannot be read (it needs
+/// root and debugfs; the kernel refuses blacklisted functions at attach time anyway).
+pub(crate) fn read_blacklist() -> String {
+    fs::read_to_string("/sys/kernel/debug/kprobes/blacklist").unwrap_or_default()
+}
+
+pub(crate) fn blacklist_names(text: &str) -> BTreeSet<&str> {
+    text.lines().filter_map(|l| l.split_whitespace().nth(1)).collect()
+}
+
+/// Functions that `wprobe list` shows: kernel functions whose `name` (or `module:name`)
+/// matches `pattern`, sorted, without blacklisted ones.
+pub fn list_kernel_functions(pattern: &str) -> Result<Vec<String>, LiveError> {
+    let kallsyms = fs::read_to_string("/proc/kallsyms")
+        .map_err(|source| LiveError::KernelInfo { what: "/proc/kallsyms", source })?;
+    let blacklist_text = read_blacklist();
+    let blacklist = blacklist_names(&blacklist_text);
+    let (module_pat, name_pat) = match pattern.split_once(':') {
+        Some((m, n)) => (Some(m), n),
+        None => (None, pattern),
+    };
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    for f in kernel_functions(&kallsyms) {
+        if blacklist.contains(f.name) || !glob_match(name_pat, f.name) {
+            continue;
+        }
+        match (module_pat, f.module) {
+            (None, None) => {
+                out.insert(f.name.to_string());
+            }
+            (Some(mp), Some(m)) if glob_match(mp, m) => {
+                out.insert(format!("{m}:{}", f.name));
+            }
+            _ => {}
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Functions of the ELF file at `path` (a path or a command in `$PATH`) matching `pattern`.
+pub fn list_elf_functions(path: &Path, pattern: &str) -> Result<Vec<String>, LiveError> {
+    let pp = format!("process(\"{}\")", path.display());
+    let abs = resolve_executable(&pp, path)?;
+    let data = fs::read(&abs).map_err(|source| LiveError::ReadTarget { pp: pp.clone(), path: abs.clone(), source })?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| LiveError::NotElf { pp: pp.clone(), path: abs.clone(), reason: e.to_string() })?;
+    let names: BTreeSet<String> = file
+        .symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+        .filter_map(|s| s.name().ok().filter(|n| !n.is_empty() && glob_match(pattern, n)).map(str::to_string))
+        .collect();
+    Ok(names.into_iter().collect())
 }
 
 const MAX_SUGGESTIONS: usize = 5;
@@ -257,6 +419,39 @@ ffffffffc0000100 t only_in_mod\t[ext4]
 
         let err = check_kallsyms("pp", KALLSYMS, Some("ext3"), "ext4_sync_fs").unwrap_err();
         assert!(matches!(&err, LiveError::UnknownModule { close, .. } if close == &["ext4"]), "{err}");
+    }
+
+    #[test]
+    fn globs() {
+        for (p, n) in [("tcp_*", "tcp_v4_connect"), ("*connect", "tcp_v4_connect"), ("tcp_v?_connect", "tcp_v6_connect"),
+                       ("tcp_v[46]_*", "tcp_v4_connect"), ("tcp_v[!6]_*", "tcp_v4_connect"), ("*", ""), ("a*b*c", "aXbYbZc"),
+                       ("[a-c]x", "bx")] {
+            assert!(glob_match(p, n), "{p} {n}");
+        }
+        for (p, n) in [("tcp_*", "udp_x"), ("tcp_v?_connect", "tcp_v44_connect"), ("tcp_v[!4]_*", "tcp_v4_connect"),
+                       ("a*b*c", "aXbYbZ"), ("[a-c]x", "dx"), ("abc", "abcd")] {
+            assert!(!glob_match(p, n), "{p} {n}");
+        }
+    }
+
+    #[test]
+    fn kernel_globs_expand_and_are_capped() {
+        let blacklist = BTreeSet::from(["tcp_connect"]);
+        let got = expand_kernel_glob("pp", KALLSYMS, &blacklist, None, "tcp_*", 10).unwrap();
+        assert_eq!(got, ["tcp_v4_connect", "tcp_v6_connect"], "data symbols and blacklisted functions are left out");
+        let got = expand_kernel_glob("pp", KALLSYMS, &BTreeSet::new(), Some("ext4"), "*", 10).unwrap();
+        assert_eq!(got, ["ext4_sync_fs", "only_in_mod"]);
+        let err = expand_kernel_glob("pp", KALLSYMS, &blacklist, None, "nothing_*", 10).unwrap_err();
+        assert!(matches!(err, LiveError::NoMatch { .. }), "{err}");
+        let err = expand_kernel_glob("pp", KALLSYMS, &BTreeSet::new(), None, "tcp_*", 2).unwrap_err();
+        assert!(matches!(err, LiveError::TooManyMatches { count: 3, cap: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn addresses_resolve_to_their_function() {
+        let (f, off) = function_containing(KALLSYMS, 0xffffffff81a00104).unwrap();
+        assert_eq!((f.name, off), ("tcp_v6_connect", 4));
+        assert!(function_containing(KALLSYMS, 0x1000).is_none());
     }
 
     #[test]

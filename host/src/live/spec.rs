@@ -9,8 +9,12 @@ pub enum ProbeSpec {
     /// A uprobe (`is_return: false`) or uretprobe on `symbol` (+ `offset` bytes) in the ELF
     /// file `path` (a path, or a command name looked up in `$PATH`).
     User { path: PathBuf, symbol: String, offset: u64, is_return: bool },
-    /// A kprobe or kretprobe on the kernel function `symbol`, in `module` if given.
+    /// A kprobe or kretprobe on the kernel function `symbol`, in `module` if given. `symbol`
+    /// may be a glob (`tcp_v4_*`), expanded against `/proc/kallsyms` when attaching.
     Kernel { module: Option<String>, symbol: String, is_return: bool },
+    /// A kprobe on a raw kernel address: SystemTap's `kprobe.statement(ADDR).absolute`.
+    /// It can point anywhere, so attaching it needs guru mode ([`super::LiveOptions::guru`]).
+    KernelAddr { addr: u64 },
 }
 
 impl ProbeSpec {
@@ -47,16 +51,82 @@ impl ProbeSpec {
         if !valid(symbol) || !module.is_none_or(valid) {
             return Err(syntax());
         }
-        check_no_wildcard(arg, symbol)?;
+        // Globs are allowed in the function name (expanded against /proc/kallsyms), not in
+        // the module name, as SystemTap's kprobe.module("M") requires one module.
         if let Some(m) = module {
             check_no_wildcard(arg, m)?;
         }
         Ok(ProbeSpec::Kernel { module: module.map(str::to_string), symbol: symbol.to_string(), is_return })
     }
 
+    /// `--kprobe-addr 0xADDR`.
+    pub fn parse_kprobe_addr(arg: &str) -> Result<Self, SpecError> {
+        let digits = arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X"));
+        match digits.map(|d| u64::from_str_radix(d, 16)) {
+            Some(Ok(addr)) => Ok(ProbeSpec::KernelAddr { addr }),
+            _ => Err(SpecError::AddressSyntax { arg: arg.to_string() }),
+        }
+    }
+
+    /// SystemTap's spelling of a probe point:
+    ///
+    /// * `kprobe.function("F")`, `kprobe.function("F").return`
+    /// * `kprobe.module("M").function("F")` and its `.return`
+    /// * `kprobe.statement(0xADDR).absolute`
+    /// * `process("PATH").function("F")` and its `.return` (a uprobe)
+    pub fn parse_stap(arg: &str) -> Result<Self, SpecError> {
+        let syntax = || SpecError::StapSyntax { arg: arg.to_string() };
+        let mut rest = arg.trim();
+        let (base, is_return) = match rest.strip_suffix(".return") {
+            Some(b) => (b, true),
+            None => (rest, false),
+        };
+        rest = base;
+        if let Some(after) = rest.strip_prefix("kprobe.statement(") {
+            let (addr, tail) = after.split_once(')').ok_or_else(syntax)?;
+            if tail != ".absolute" || is_return {
+                return Err(syntax());
+            }
+            return Self::parse_kprobe_addr(addr.trim());
+        }
+        if let Some(after) = rest.strip_prefix("kprobe.") {
+            let (module, after) = match after.strip_prefix("module(") {
+                Some(m) => {
+                    let (name, after) = quoted(m).ok_or_else(syntax)?;
+                    (Some(name), after.strip_prefix(").").ok_or_else(syntax)?)
+                }
+                None => (None, after),
+            };
+            let func = after.strip_prefix("function(").ok_or_else(syntax)?;
+            let (func, tail) = quoted(func).ok_or_else(syntax)?;
+            if tail != ")" {
+                return Err(syntax());
+            }
+            let flag = match module {
+                Some(m) => format!("{m}:{func}"),
+                None => func.to_string(),
+            };
+            return Self::parse_kprobe(&flag, is_return);
+        }
+        if let Some(after) = rest.strip_prefix("process(") {
+            let (path, after) = quoted(after).ok_or_else(syntax)?;
+            let func = after.strip_prefix(").function(").ok_or_else(syntax)?;
+            let (func, tail) = quoted(func).ok_or_else(syntax)?;
+            if tail != ")" {
+                return Err(syntax());
+            }
+            return Self::parse_uprobe(&format!("{path}:{func}"), is_return);
+        }
+        if rest.starts_with("kernel.function(") || rest.starts_with("module(") {
+            return Err(SpecError::NeedsDebuginfo { arg: arg.to_string() });
+        }
+        Err(syntax())
+    }
+
     pub fn is_return(&self) -> bool {
         match self {
             ProbeSpec::User { is_return, .. } | ProbeSpec::Kernel { is_return, .. } => *is_return,
+            ProbeSpec::KernelAddr { .. } => false,
         }
     }
 
@@ -78,6 +148,7 @@ impl ProbeSpec {
             ProbeSpec::Kernel { module: Some(m), symbol, .. } => {
                 format!("kprobe.module(\"{m}\").function(\"{symbol}\"){suffix}")
             }
+            ProbeSpec::KernelAddr { addr } => format!("kprobe.statement({addr:#x}).absolute"),
         }
     }
 }
@@ -88,6 +159,18 @@ fn parse_offset(arg: &str, s: &str) -> Result<u64, SpecError> {
         None => s.parse(),
     };
     parsed.map_err(|_| SpecError::BadOffset { arg: arg.to_string(), offset: s.to_string() })
+}
+
+/// Splits `"text"rest` into `text` and `rest`.
+fn quoted(s: &str) -> Option<(&str, &str)> {
+    let inner = s.strip_prefix('"')?;
+    let end = inner.find('"')?;
+    Some((&inner[..end], &inner[end + 1..]))
+}
+
+/// True when `name` is a glob pattern rather than one name.
+pub(crate) fn is_glob(name: &str) -> bool {
+    name.contains(['*', '?', '['])
 }
 
 fn check_no_wildcard(arg: &str, name: &str) -> Result<(), SpecError> {
@@ -143,6 +226,44 @@ mod tests {
         for bad in ["", ":f", "m:", "a:b:c", "f+4"] {
             assert!(matches!(ProbeSpec::parse_kprobe(bad, false), Err(SpecError::KprobeSyntax { .. })), "{bad}");
         }
-        assert!(matches!(ProbeSpec::parse_kprobe("tcp_*", false), Err(SpecError::Wildcard { .. })));
+        assert_eq!(pp("tcp_*", false), Ok("kprobe.function(\"tcp_*\")".to_string()));
+        assert!(matches!(ProbeSpec::parse_kprobe("ext*:f", false), Err(SpecError::Wildcard { .. })));
+    }
+
+    #[test]
+    fn systemtap_spelling_parses_to_the_same_specs_as_the_flags() {
+        let stap = |a: &str| ProbeSpec::parse_stap(a);
+        assert_eq!(stap("kprobe.function(\"tcp_v4_connect\")"), ProbeSpec::parse_kprobe("tcp_v4_connect", false));
+        assert_eq!(stap("kprobe.function(\"tcp_v4_connect\").return"), ProbeSpec::parse_kprobe("tcp_v4_connect", true));
+        assert_eq!(stap("kprobe.module(\"ext4\").function(\"ext4_sync_fs\")"), ProbeSpec::parse_kprobe("ext4:ext4_sync_fs", false));
+        assert_eq!(
+            stap("kprobe.module(\"ext4\").function(\"ext4_sync_fs\").return"),
+            ProbeSpec::parse_kprobe("ext4:ext4_sync_fs", true)
+        );
+        assert_eq!(stap("kprobe.statement(0xffffffff8025b538).absolute"), Ok(ProbeSpec::KernelAddr { addr: 0xffffffff8025b538 }));
+        assert_eq!(stap("process(\"/bin/ls\").function(\"main\")"), ProbeSpec::parse_uprobe("/bin/ls:main", false));
+        assert_eq!(stap("process(\"/bin/ls\").function(\"main\").return"), ProbeSpec::parse_uprobe("/bin/ls:main", true));
+        // Every spelling's pp() reads back as itself.
+        for pp in [
+            "kprobe.function(\"tcp_v4_connect\")",
+            "kprobe.function(\"tcp_v4_connect\").return",
+            "kprobe.module(\"ext4\").function(\"ext4_sync_fs\").return",
+            "kprobe.statement(0xffffffff8025b538).absolute",
+            "process(\"/bin/ls\").function(\"main\").return",
+        ] {
+            assert_eq!(stap(pp).unwrap().pp(), pp);
+        }
+        for bad in [
+            "kprobe.function(tcp_v4_connect)",
+            "kprobe.function(\"f\").retrun",
+            "kprobe.statement(0x10)",
+            "kprobe.statement(0x10).absolute.return",
+            "kprobe.statement(1234).absolute",
+            "process(\"/bin/ls\").function(\"main\"",
+            "tcp_v4_connect",
+        ] {
+            assert!(stap(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(stap("kernel.function(\"tcp_v4_connect\")"), Err(SpecError::NeedsDebuginfo { .. })));
     }
 }

@@ -37,6 +37,8 @@ impl Pmu {
 pub(crate) enum Target<'a> {
     /// A kernel function, `sym` or `module:sym` (the kernel resolves both).
     Kernel { function: &'a str },
+    /// A raw kernel address (`kprobe.statement(ADDR).absolute`).
+    KernelAddr { addr: u64 },
     /// A file offset in an ELF file (absolute path), optionally only for one process.
     User { path: &'a std::path::Path, file_offset: u64, pid: Option<u32> },
 }
@@ -128,20 +130,23 @@ fn open_probe(pmu: Pmu, target: &Target<'_>, is_return: bool) -> io::Result<Owne
         attr.config = 1 << retprobe_bit(&dir)?;
     }
 
+    // The kprobe PMU takes a function name in config1 and an offset (or, with no name, an
+    // absolute address) in config2; the uprobe PMU a path and a file offset.
     let (name, offset, pid, cpu) = match target {
-        Target::Kernel { function } => (CString::new(*function)?, 0, -1, 0),
+        Target::Kernel { function } => (Some(CString::new(*function)?), 0, -1, 0),
+        Target::KernelAddr { addr } => (None, *addr, -1, 0),
         Target::User { path, file_offset, pid } => {
             use std::os::unix::ffi::OsStrExt;
             let path = CString::new(path.as_os_str().as_bytes())?;
             match pid {
-                Some(pid) => (path, *file_offset, *pid as i32, -1),
+                Some(pid) => (Some(path), *file_offset, *pid as i32, -1),
                 // Every task: perf wants a CPU then, but the BPF program hangs off the probe's
                 // trace event and runs for hits on every CPU, whichever CPU is named here.
-                None => (path, *file_offset, -1, 0),
+                None => (Some(path), *file_offset, -1, 0),
             }
         }
     };
-    attr.config1 = name.as_ptr() as u64;
+    attr.config1 = name.as_ref().map_or(0, |n| n.as_ptr() as u64);
     attr.config2 = offset;
 
     // SAFETY: `attr` is a valid perf_event_attr of the size it declares; `name` outlives the
