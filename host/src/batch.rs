@@ -12,6 +12,8 @@ pub struct BatchBuilder {
     count: u32,
     lost: u64,
     capacity: usize,
+    /// Where `is_full` says stop: `capacity`, or less near the end of `--max-events`.
+    limit: usize,
 }
 
 impl BatchBuilder {
@@ -20,7 +22,7 @@ impl BatchBuilder {
         let capacity = capacity.max(1);
         let mut buf = Vec::with_capacity(BATCH_HEADER_SIZE + capacity * record_size(arch));
         buf.resize(BATCH_HEADER_SIZE, 0);
-        Self { arch, buf, count: 0, lost: 0, capacity }
+        Self { arch, buf, count: 0, lost: 0, capacity, limit: capacity }
     }
 
     pub fn arch(&self) -> Arch {
@@ -33,7 +35,12 @@ impl BatchBuilder {
         self.count == 0
     }
     pub fn is_full(&self) -> bool {
-        self.len() >= self.capacity
+        self.len() >= self.limit
+    }
+
+    /// Lowers (or restores) how many events the next batches may hold, at most `capacity`.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.clamp(1, self.capacity);
     }
     pub fn capacity(&self) -> usize {
         self.capacity

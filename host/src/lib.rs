@@ -10,11 +10,14 @@
 //! * [`sandbox`]: the wasmtime runtime: loading, limits, the WIT imports, faults.
 //! * [`session`]: the dispatcher that feeds batches from a source into a handler.
 //! * [`probe`]: the probe table (`pp()` per probe id).
+//! * [`live`]: the eBPF program, probe attachment and the ring reader.
+//! * [`run`]: the live loop: signals, `-c CMD`, `--duration`, `--max-events`.
 
 pub mod batch;
 pub mod events_file;
 pub mod live;
 pub mod probe;
+pub mod run;
 pub mod sandbox;
 pub mod session;
 

@@ -4,7 +4,10 @@
 use crate::batch::BatchBuilder;
 use crate::events_file::{EventsFileError, EventsReader};
 use crate::sandbox::{Handler, HandlerFault};
+use crate::probe::ProbeInfo;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
+use wprobe_common::EventRef;
 
 /// Where handler output goes.
 pub trait Sink {
@@ -67,11 +70,23 @@ pub struct Dispatcher<'a> {
     handler: &'a mut Handler,
     sink: &'a mut dyn Sink,
     stats: Stats,
+    /// JSON lines mode: the probe table, to name each line's probe.
+    json: Option<Arc<[ProbeInfo]>>,
+    json_buf: Vec<u8>,
 }
 
 impl<'a> Dispatcher<'a> {
     pub fn new(handler: &'a mut Handler, sink: &'a mut dyn Sink) -> Self {
-        Self { handler, sink, stats: Stats::default() }
+        Self { handler, sink, stats: Stats::default(), json: None, json_buf: Vec::new() }
+    }
+
+    /// Writes each output line as a JSON object naming the event that printed it:
+    /// `{"probe":…,"pid":…,"tid":…,"cpu":…,"timestamp_ns":…,"line":…}` (event fields are
+    /// null for lines from `init` and `end`). The caller hands over one event per batch, so
+    /// that every line belongs to exactly one event.
+    pub fn json_lines(mut self, probes: Arc<[ProbeInfo]>) -> Self {
+        self.json = Some(probes);
+        self
     }
 
     pub fn stats(&self) -> Stats {
@@ -88,9 +103,10 @@ impl<'a> Dispatcher<'a> {
         self.stats.events += batch.len() as u64;
         self.stats.lost += batch.lost();
         let result = self.handler.handle_batch(batch.finish());
-        batch.clear();
         // Output written before a fault is still shown: it says how far the handler got.
-        self.write_output()?;
+        let event = batch.view().get(0);
+        self.write_output_for(event)?;
+        batch.clear();
         Ok(result?.exit_requested)
     }
 
@@ -103,11 +119,22 @@ impl<'a> Dispatcher<'a> {
 
     /// Writes out what the handler produced so far (its `init` output, say).
     pub fn write_output(&mut self) -> Result<(), SessionError> {
+        self.write_output_for(None)
+    }
+
+    fn write_output_for(&mut self, event: Option<EventRef<'_>>) -> Result<(), SessionError> {
         let sink = &mut *self.sink;
+        let json = self.json.as_deref().map(|probes| (probes, &mut self.json_buf));
         let mut result = Ok(());
         self.handler.output().drain(|out, err| {
             result = (|| {
-                if !out.is_empty() {
+                if let Some((probes, buf)) = json {
+                    if !out.is_empty() {
+                        buf.clear();
+                        json::write_lines(buf, probes, event, out);
+                        sink.stdout(buf)?;
+                    }
+                } else if !out.is_empty() {
                     sink.stdout(out)?;
                 }
                 if !err.is_empty() {
@@ -148,5 +175,77 @@ pub fn replay<R: Read>(
     match source_error {
         Some(e) => Err(e.into()),
         None => Ok(stop),
+    }
+}
+
+mod json {
+    use crate::probe::ProbeInfo;
+    use std::io::Write;
+    use wprobe_common::EventRef;
+
+    /// One JSON object per line of `text`.
+    pub(super) fn write_lines(buf: &mut Vec<u8>, probes: &[ProbeInfo], event: Option<EventRef<'_>>, text: &[u8]) {
+        let text = String::from_utf8_lossy(text);
+        for line in text.split_inclusive('\n') {
+            let line = line.strip_suffix('\n').unwrap_or(line);
+            match event {
+                Some(e) => {
+                    buf.extend_from_slice(b"{\"probe\":");
+                    let pp = probes.get(e.probe_id() as usize).map_or("", |p| p.pp.as_str());
+                    string(buf, pp);
+                    let _ = write!(
+                        buf,
+                        ",\"pid\":{},\"tid\":{},\"cpu\":{},\"timestamp_ns\":{},\"line\":",
+                        e.pid(),
+                        e.tid(),
+                        e.cpu(),
+                        e.timestamp_ns()
+                    );
+                }
+                None => buf.extend_from_slice(
+                    b"{\"probe\":null,\"pid\":null,\"tid\":null,\"cpu\":null,\"timestamp_ns\":null,\"line\":",
+                ),
+            }
+            string(buf, line);
+            buf.extend_from_slice(b"}\n");
+        }
+    }
+
+    /// A JSON string literal.
+    fn string(buf: &mut Vec<u8>, s: &str) {
+        buf.push(b'"');
+        for c in s.chars() {
+            match c {
+                '"' => buf.extend_from_slice(b"\\\""),
+                '\\' => buf.extend_from_slice(b"\\\\"),
+                '\n' => buf.extend_from_slice(b"\\n"),
+                '\r' => buf.extend_from_slice(b"\\r"),
+                '\t' => buf.extend_from_slice(b"\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(buf, "\\u{:04x}", c as u32);
+                }
+                c => {
+                    let mut tmp = [0u8; 4];
+                    buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+            }
+        }
+        buf.push(b'"');
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn escapes_and_nulls() {
+            let mut buf = Vec::new();
+            write_lines(&mut buf, &[], None, b"a \"q\" \\ \t\x01\nsecond");
+            assert_eq!(
+                String::from_utf8(buf).unwrap(),
+                "{\"probe\":null,\"pid\":null,\"tid\":null,\"cpu\":null,\"timestamp_ns\":null,\"line\":\"a \\\"q\\\" \\\\ \\t\\u0001\"}\n\
+                 {\"probe\":null,\"pid\":null,\"tid\":null,\"cpu\":null,\"timestamp_ns\":null,\"line\":\"second\"}\n"
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod abi;
 mod cache;
 mod examples;
+mod fixtures;
 mod hostile;
 mod wasi;
 

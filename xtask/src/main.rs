@@ -3,10 +3,12 @@
 //! * `handlers`: builds every Wasm handler (examples and test handlers) into
 //!   `target/handlers/NAME.wasm` components.
 //! * `test`: builds the handlers, then runs the whole test suite (the README's test command).
+//! * `fixtures`: re-records the events files under tests/fixtures/ from real uprobe runs.
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
 
 mod bpf;
+mod fixtures;
 mod handlers;
 
 use anyhow::{Context, Result};
@@ -27,6 +29,8 @@ enum Task {
     Handlers(handlers::Args),
     /// Build the handlers, then run every test (what CI runs).
     Test,
+    /// Re-record tests/fixtures/*.events from real uprobe runs (needs root).
+    Fixtures,
     /// Rebuild the eBPF program into host/ebpf/wprobe.bpf.o (or --check that it is current).
     Bpf(bpf::Args),
 }
@@ -35,6 +39,7 @@ fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Handlers(args) => handlers::build(&args),
         Task::Bpf(args) => bpf::main(&args),
+        Task::Fixtures => fixtures::record(),
         Task::Test => {
             handlers::build(&handlers::Args::default())?;
             run(cargo().args(["test", "--release", "--workspace", "--exclude", "xtask"]))

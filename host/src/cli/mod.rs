@@ -1,7 +1,10 @@
 //! Command-line front end: parsing, and turning library errors into messages and exit codes.
 
+mod discover;
 mod handler_opts;
+mod probes;
 mod replay;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,8 +24,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Attach probes and run a handler on every event.
+    Run(run::RunArgs),
+    /// Attach probes and write their events to a file, for `wprobe replay`.
+    Record(run::RecordArgs),
     /// Run a handler over a recorded events file (no privileges needed).
     Replay(replay::Args),
+    /// List probeable kernel functions, or a binary's functions (PATH[:GLOB]).
+    List(discover::ListArgs),
+    /// Report what this kernel and these privileges support.
+    Check,
 }
 
 /// Exit status for a handler that failed or a run that could not start.
@@ -31,7 +42,11 @@ const FAILURE: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Record(args) => run::record(args),
         Command::Replay(args) => replay::run(args),
+        Command::List(args) => discover::list(args),
+        Command::Check => discover::check(),
     };
     match result {
         Ok(code) => code,

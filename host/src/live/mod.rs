@@ -46,12 +46,14 @@
 //! # }
 //! ```
 
+mod check;
 mod embedded;
 mod error;
 mod resolve;
 mod spec;
 mod sys;
 
+pub use check::{check_system, Check};
 pub use error::{LiveError, SpecError};
 pub use resolve::{glob_match, list_elf_functions, list_kernel_functions, ProbeSupport};
 pub use spec::ProbeSpec;
@@ -498,6 +500,20 @@ pub fn still_in_kernel(objects: &KernelObjects) -> Result<KernelObjects, LiveErr
         links: present(aya::programs::loaded_links(), |l| l.id(), &objects.links)?,
         maps: present(aya::maps::loaded_maps(), |m| m.id(), &objects.maps)?,
     })
+}
+
+/// Ids and names of every loaded program that is one of wprobe's (named `wp_*`), whoever
+/// loaded it: after wprobe exits there should be none.
+pub fn loaded_wprobe_programs() -> Result<Vec<(u32, String)>, LiveError> {
+    let mut found = Vec::new();
+    for p in aya::programs::loaded_programs() {
+        let p = p.map_err(|e| LiveError::Introspect(e.to_string()))?;
+        let name = p.name_as_str().unwrap_or_default().to_string();
+        if name.starts_with("wp_") {
+            found.push((p.id(), name));
+        }
+    }
+    Ok(found)
 }
 
 /// Turns on the kernel's BPF run-time statistics (as `sysctl kernel.bpf_stats_enabled=1`)

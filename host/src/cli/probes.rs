@@ -1,0 +1,138 @@
+//! Probe arguments shared by `run` and `record`, and the live session around them.
+
+use anyhow::{bail, Context, Result};
+use std::time::Duration;
+use wprobe::live::{LiveOptions, ProbeSpec};
+use wprobe::run::StopConditions;
+
+#[derive(clap::Args, Debug)]
+pub struct ProbeArgs {
+    /// Probe points in SystemTap's spelling: kprobe.function("F")[.return],
+    /// kprobe.module("M").function("F")[.return], kprobe.statement(0xADDR).absolute,
+    /// process("PATH").function("F")[.return].
+    #[arg(value_name = "PROBE")]
+    pub points: Vec<String>,
+    /// Kernel function entry (a glob such as 'tcp_v4_*' probes every match).
+    #[arg(long = "kprobe", value_name = "[MODULE:]FUNCTION")]
+    pub kprobes: Vec<String>,
+    /// Kernel function return.
+    #[arg(long = "kretprobe", value_name = "[MODULE:]FUNCTION")]
+    pub kretprobes: Vec<String>,
+    /// Raw kernel address (needs --guru).
+    #[arg(long = "kprobe-addr", value_name = "0xADDR")]
+    pub kprobe_addrs: Vec<String>,
+    /// User-space function entry, in an ELF file (or a command in $PATH).
+    #[arg(long = "uprobe", value_name = "PATH:FUNCTION[+OFFSET]")]
+    pub uprobes: Vec<String>,
+    /// User-space function return.
+    #[arg(long = "uretprobe", value_name = "PATH:FUNCTION")]
+    pub uretprobes: Vec<String>,
+    /// Guru mode, as `stap -g`: allows raw-address probes.
+    #[arg(long)]
+    pub guru: bool,
+    /// The most probes one wildcard may expand to.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_probes: usize,
+    /// Trace only this process.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Run CMD (through /bin/sh -c) once every probe is attached; stop when it exits.
+    #[arg(short = 'c', long = "command", value_name = "CMD")]
+    pub command: Option<String>,
+    /// Stop after this long (e.g. 10, 500ms, 2s, 1m).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many events.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+    /// Size of the kernel's ring buffer, in bytes (a power of two, at least a page).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 22)]
+    pub ring_size: u32,
+}
+
+impl ProbeArgs {
+    /// Every probe, SystemTap-spelled ones first, then the flags in the order listed above.
+    pub fn specs(&self) -> Result<Vec<ProbeSpec>> {
+        let mut specs = Vec::new();
+        for p in &self.points {
+            specs.push(ProbeSpec::parse_stap(p)?);
+        }
+        for k in &self.kprobes {
+            specs.push(ProbeSpec::parse_kprobe(k, false)?);
+        }
+        for k in &self.kretprobes {
+            specs.push(ProbeSpec::parse_kprobe(k, true)?);
+        }
+        for a in &self.kprobe_addrs {
+            specs.push(ProbeSpec::parse_kprobe_addr(a)?);
+        }
+        for u in &self.uprobes {
+            specs.push(ProbeSpec::parse_uprobe(u, false)?);
+        }
+        for u in &self.uretprobes {
+            specs.push(ProbeSpec::parse_uprobe(u, true)?);
+        }
+        if specs.is_empty() {
+            bail!("no probe given: name one, e.g. --kprobe tcp_v4_connect, --uprobe /bin/bash:readline or 'kprobe.function(\"tcp_v4_connect\")'");
+        }
+        Ok(specs)
+    }
+
+    pub fn live_options(&self) -> Result<LiveOptions> {
+        if !self.ring_size.is_power_of_two() || self.ring_size < 4096 {
+            bail!("--ring-size {} is not a power of two of at least 4096", self.ring_size);
+        }
+        Ok(LiveOptions {
+            pid: self.pid,
+            ring_bytes: self.ring_size,
+            wakeup_bytes: u64::from(self.ring_size / 4),
+            guru: self.guru,
+            max_probes: self.max_probes,
+            ..LiveOptions::default()
+        })
+    }
+
+    pub fn stop_conditions(&self) -> StopConditions {
+        StopConditions { duration: self.duration, max_events: self.max_events, command: self.command.clone() }
+    }
+}
+
+/// A single-threaded tokio runtime: one handler, one ring, no need for more threads.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the event loop")
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration such as 10, 500ms, 2s or 1m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{s}` (use ms, s, m or h)")),
+    };
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(format!("`{s}` is not a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+}
