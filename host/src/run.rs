@@ -122,7 +122,13 @@ pub async fn run(
         }
         let tick = Instant::now() + Duration::from_millis(250);
         let until = deadline.map_or(tick, |d| d.min(tick));
+        // Biased, in this order: a signal always wins (even under a flood of events); a ready
+        // batch wins over the command's exit, so that `--max-events` is counted exactly and
+        // the drain below has less to do.
         tokio::select! {
+            biased;
+            _ = sigint.recv() => break StopReason::Signal,
+            _ = sigterm.recv() => break StopReason::Signal,
             r = source.next_batch(batch, Some(until)) => {
                 r?;
                 summary.lost = source.lost_total();
@@ -130,8 +136,6 @@ pub async fn run(
                     break StopReason::Exit;
                 }
             }
-            _ = sigint.recv() => break StopReason::Signal,
-            _ = sigterm.recv() => break StopReason::Signal,
             exit = wait_child(&mut child) => break StopReason::CommandExited(exit.code()),
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -6,6 +6,7 @@ mod cache;
 mod examples;
 mod fixtures;
 mod hostile;
+mod live;
 mod wasi;
 
 use wprobe::batch::BatchBuilder;

@@ -1,0 +1,207 @@
+//! `wprobe run` and `wprobe record` end to end on this kernel, as root: uprobes on
+//! tests/targets/wprobe_target.c, which calls wprobe_target(7, 0xdeadbeef, 16) → 23.
+
+use super::*;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// Live tests run one at a time: each checks that no wprobe program is left afterwards.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc_geteuid() };
+    assert_eq!(euid, 0, "the live tests attach uprobes: run them as root (CI does)");
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// The target, compiled once per test run.
+fn target() -> &'static PathBuf {
+    static TARGET: OnceLock<PathBuf> = OnceLock::new();
+    TARGET.get_or_init(|| {
+        let out = scratch_dir("target").join("wprobe_target");
+        let status = std::process::Command::new(std::env::var_os("CC").unwrap_or("cc".into()))
+            .args(["-O2", "-pthread", "-o"])
+            .arg(&out)
+            .arg(workspace_root().join("tests/targets/wprobe_target.c"))
+            .status()
+            .expect("cannot run cc");
+        assert!(status.success(), "cc failed");
+        out
+    })
+}
+
+/// `pid P main-tid T1 thread-tid T2` as the target prints it.
+fn target_ids(stdout: &str) -> (u32, u32, u32) {
+    let line = stdout.lines().find(|l| l.starts_with("pid ")).unwrap_or_else(|| panic!("no pid line in {stdout}"));
+    let f: Vec<u32> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    (f[0], f[1], f[2])
+}
+
+fn assert_nothing_left() {
+    let left = wprobe::live::loaded_wprobe_programs().unwrap();
+    assert!(left.is_empty(), "wprobe programs still loaded after exit: {left:?}");
+}
+
+#[test]
+fn uprobe_run_prints_the_true_arguments_and_record_replays_the_same() {
+    require_root();
+    let _s = serial();
+    let t = target().to_str().unwrap();
+    let rec = scratch_dir("live").join("run.events");
+    let out = wprobe(&[
+        "run",
+        handler("tcp_connect").to_str().unwrap(),
+        "--uprobe",
+        &format!("{t}:wprobe_target"),
+        "--record",
+        rec.to_str().unwrap(),
+        "-c",
+        &format!("echo | {t} 4 2"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (pid, _, _) = target_ids(&text);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("process(")).collect();
+    assert_eq!(lines.len(), 8, "4 calls on 2 threads:\n{text}");
+    let pp = format!("process(\"{}\").function(\"wprobe_target\")", std::fs::canonicalize(t).unwrap().display());
+    for l in &lines {
+        let prefix = format!("{pp}, {pid}, ");
+        assert!(l.starts_with(&prefix) && l.ends_with(", 0x7, 0xdeadbeef, 16"), "{l}");
+    }
+    assert!(stderr(&out).contains("8 events seen, 8 handled, 0 lost"), "{}", stderr(&out));
+    assert_nothing_left();
+
+    // The recording replays into exactly the handler lines of the live run.
+    let replayed = wprobe(&["replay", handler("tcp_connect").to_str().unwrap(), rec.to_str().unwrap()]);
+    assert!(replayed.status.success(), "{}", stderr(&replayed));
+    assert_eq!(stdout(&replayed), lines.iter().map(|l| format!("{l}\n")).collect::<String>());
+}
+
+#[test]
+fn uretprobe_run_prints_the_true_return_value_in_systemtap_spelling() {
+    require_root();
+    let _s = serial();
+    let t = target().to_str().unwrap();
+    let out = wprobe(&[
+        "run",
+        handler("tcp_connect_ret").to_str().unwrap(),
+        &format!("process(\"{t}\").function(\"wprobe_target\").return"),
+        "-c",
+        &format!("echo | {t} 3 1"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().filter(|l| *l == "23").count(), 3, "{text}");
+    assert_nothing_left();
+}
+
+#[test]
+fn json_lines_name_the_event_of_each_line() {
+    require_root();
+    let _s = serial();
+    let t = target().to_str().unwrap();
+    let out = wprobe(&[
+        "run",
+        handler("tcp_connect_ret").to_str().unwrap(),
+        "--uretprobe",
+        &format!("{t}:wprobe_target"),
+        "--json",
+        "-c",
+        &format!("echo | {t} 2 2"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (pid, tid1, tid2) = target_ids(&text);
+    let json: Vec<&str> = text.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(json.len(), 4, "{text}");
+    for l in &json {
+        assert!(l.contains(&format!("\"pid\":{pid},")), "{l}");
+        assert!(l.contains(&format!("\"tid\":{tid1},")) || l.contains(&format!("\"tid\":{tid2},")), "{l}");
+        assert!(l.ends_with("\"line\":\"23\"}"), "{l}");
+        assert!(l.contains(".return\",\"pid\""), "{l}");
+    }
+}
+
+#[test]
+fn max_events_and_pid_filter_stop_and_select() {
+    require_root();
+    let _s = serial();
+    let t = target().to_str().unwrap();
+    let out = wprobe(&[
+        "run",
+        handler("count").to_str().unwrap(),
+        "--uprobe",
+        &format!("{t}:wprobe_target"),
+        "--max-events",
+        "5",
+        "-c",
+        &format!("echo | {t} 50 2"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("total: 5\n"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("stopped: --max-events reached"), "{}", stderr(&out));
+    assert_nothing_left();
+
+    // A pid that is not the target's: nothing is handled.
+    let out = wprobe(&[
+        "run",
+        handler("count").to_str().unwrap(),
+        "--uprobe",
+        &format!("{t}:wprobe_target"),
+        "--pid",
+        "1",
+        "-c",
+        &format!("echo | {t} 5 1"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("total: 0\n"), "{}", stdout(&out));
+}
+
+#[test]
+fn bad_probes_fail_clearly_and_attach_nothing() {
+    require_root();
+    let _s = serial();
+    let t = target().to_str().unwrap();
+    let h = handler("tcp_connect");
+    let kprobes = wprobe::live::ProbeSupport::detect().kprobes;
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--uprobe".into(), format!("{t}:wprobe_targte")], "similar: wprobe_target"),
+        (vec!["--uprobe".into(), "/nonexistent/bin:f".into()], "cannot read /nonexistent/bin"),
+        (vec!["kernel.function(\"tcp_v4_connect\")".into()], "debuginfo"),
+        (vec!["kprobe.statement(0xffffffff81000000).absolute".into()], "--guru"),
+        (vec![], "no probe given"),
+        if kprobes {
+            (vec!["--kprobe".into(), "tcp_v4_conect".into()], "similar: tcp_v4_connect")
+        } else {
+            (vec!["--kprobe".into(), "tcp_v4_connect".into()], "CONFIG_KPROBES is not set")
+        },
+    ];
+    for (probe_args, expected) in cases {
+        let mut args = vec!["run".to_string(), h.display().to_string()];
+        args.extend(probe_args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = wprobe(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: expected {expected:?} in\n{}", stderr(&out));
+        assert_nothing_left();
+    }
+}
+
+#[test]
+fn check_reports_this_kernel() {
+    let out = wprobe(&["check"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_string();
+    let kprobes = wprobe::live::ProbeSupport::detect().kprobes;
+    assert_eq!(line("kprobes ").contains(" yes "), kprobes, "{text}");
+    assert!(line("uprobes ").contains(" yes "), "{text}");
+}
