@@ -205,3 +205,35 @@ fn check_reports_this_kernel() {
     assert_eq!(line("kprobes ").contains(" yes "), kprobes, "{text}");
     assert!(line("uprobes ").contains(" yes "), "{text}");
 }
+
+#[test]
+fn sigint_and_sigterm_stop_cleanly_with_the_end_hook() {
+    require_root();
+    let _s = serial();
+    let t = target().to_str().unwrap();
+    for signal in ["INT", "TERM"] {
+        let mut wprobe = std::process::Command::new(wprobe_bin())
+            .args(["run", handler("count").to_str().unwrap(), "--uprobe", &format!("{t}:wprobe_target")])
+            .env("WPROBE_CACHE_DIR", scratch_dir("cache"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the probe is attached: wprobe's program shows up in the kernel.
+        let start = std::time::Instant::now();
+        while wprobe::live::loaded_wprobe_programs().unwrap().is_empty() {
+            assert!(start.elapsed().as_secs() < 30, "wprobe did not attach");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let target = std::process::Command::new("sh").arg("-c").arg(format!("echo | {t} 3 1")).output().unwrap();
+        let (pid, _, _) = target_ids(&String::from_utf8_lossy(&target.stdout));
+        let kill = std::process::Command::new("kill").args([&format!("-{signal}"), &wprobe.id().to_string()]).status();
+        assert!(kill.unwrap().success());
+        let out = wprobe.wait_with_output().unwrap();
+        assert!(out.status.success(), "SIG{signal}: {}", stderr(&out));
+        assert_eq!(stdout(&out), format!("pid {pid} (wprobe_target): 3\ntotal: 3\n"), "SIG{signal}");
+        assert!(stderr(&out).contains("stopped: interrupted"), "{}", stderr(&out));
+        assert_nothing_left();
+    }
+}
