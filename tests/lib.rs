@@ -77,7 +77,8 @@ pub fn seed_entry(pid: u32, cpu: u32) -> Vec<u8> {
     regs[x86_64::RSI] = 0xffff_8103_8aa2_fec8;
     regs[x86_64::RDX] = 16;
     regs[x86_64::RIP] = 0xffff_ffff_8025_b538;
-    let header = EventHeader { probe_id: 0, pid, tid: pid, cpu, comm: *b"curl\0\0\0\0\0\0\0\0\0\0\0\0", ..Default::default() };
+    let header =
+        EventHeader { probe_id: 0, pid, tid: pid, cpu, comm: *b"curl\0\0\0\0\0\0\0\0\0\0\0\0", ..Default::default() };
     make_record(Arch::X86_64, &header, &regs)
 }
 

@@ -115,7 +115,8 @@ impl<R: Read> EventsReader<R> {
         if version != VERSION {
             return Err(EventsFileError::UnsupportedVersion(version));
         }
-        let arch = Arch::from_u8(head[10]).ok_or_else(|| r.corrupt(10, format!("unknown architecture {}", head[10])))?;
+        let arch =
+            Arch::from_u8(head[10]).ok_or_else(|| r.corrupt(10, format!("unknown architecture {}", head[10])))?;
         let count = u32::from_le_bytes(head[12..16].try_into().unwrap());
         if count > MAX_PROBES {
             return Err(r.corrupt(12, format!("{count} probes, more than the limit of {MAX_PROBES}")));

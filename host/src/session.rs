@@ -3,8 +3,8 @@
 
 use crate::batch::BatchBuilder;
 use crate::events_file::{EventsFileError, EventsReader};
-use crate::sandbox::{Handler, HandlerFault};
 use crate::probe::ProbeInfo;
+use crate::sandbox::{Handler, HandlerFault};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use wprobe_common::EventRef;

@@ -77,7 +77,10 @@ fn regs_shows_the_argument_registers() {
 #[test]
 fn count_summarises_the_recording() {
     let r = recorded("target_both.events");
-    assert_eq!(replay("count", "target_both.events"), format!("pid {} (wprobe_target): 12\ntotal: 12\n", r.events[0].1));
+    assert_eq!(
+        replay("count", "target_both.events"),
+        format!("pid {} (wprobe_target): 12\ntotal: 12\n", r.events[0].1)
+    );
 }
 
 #[test]

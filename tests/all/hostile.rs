@@ -94,11 +94,7 @@ fn output_flood_is_capped() {
 
 #[test]
 fn access_errors_reach_the_handler_not_the_host() {
-    for (what, expected) in [
-        ("argument", "argument 9"),
-        ("register", "nope"),
-        ("returnval", "return probe"),
-    ] {
+    for (what, expected) in [("argument", "argument 9"), ("register", "nope"), ("returnval", "return probe")] {
         let rt = runtime();
         let mut h = start(&rt, "access_error", &[("what", what)], Limits::default()).unwrap();
         let run = run_records(&mut h, Arch::X86_64, &[seed_entry(7, 0)], 1);
@@ -120,18 +116,14 @@ fn init_refusal_is_reported() {
 fn a_fault_leaves_the_host_and_other_handlers_running() {
     let rt = runtime();
     let mut victim = start(&rt, "tcp_connect", &[], Limits::default()).unwrap();
-    let mut bomb =
-        start(&rt, "membomb", &[], Limits { memory: 8 << 20, ..Limits::default() }).unwrap();
+    let mut bomb = start(&rt, "membomb", &[], Limits { memory: 8 << 20, ..Limits::default() }).unwrap();
     let mut trap = start(&rt, "trap", &[], Limits::default()).unwrap();
     let records = [seed_entry(1, 2)];
     assert!(run_records(&mut bomb, Arch::X86_64, &records, 1).result.is_err());
     assert!(run_records(&mut trap, Arch::X86_64, &records, 1).result.is_err());
     let run = run_records(&mut victim, Arch::X86_64, &records, 1);
     run.result.unwrap();
-    assert_eq!(
-        run.stdout,
-        "kprobe.function(\"tcp_v4_connect\"), 1, 2, 0xffff81024ce51380, 0xffff81038aa2fec8, 16\n"
-    );
+    assert_eq!(run.stdout, "kprobe.function(\"tcp_v4_connect\"), 1, 2, 0xffff81024ce51380, 0xffff81038aa2fec8, 16\n");
     // And the runtime still starts new handlers.
     start(&rt, "count", &[], Limits::default()).unwrap();
 }

@@ -200,7 +200,8 @@ fn check_reports_this_kernel() {
     let out = wprobe(&["check"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    let line = |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_string();
+    let line =
+        |name: &str| text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {text}")).to_string();
     let kprobes = wprobe::live::ProbeSupport::detect().kprobes;
     assert_eq!(line("kprobes ").contains(" yes "), kprobes, "{text}");
     assert!(line("uprobes ").contains(" yes "), "{text}");
@@ -212,7 +213,7 @@ fn sigint_and_sigterm_stop_cleanly_with_the_end_hook() {
     let _s = serial();
     let t = target().to_str().unwrap();
     for signal in ["INT", "TERM"] {
-        let mut wprobe = std::process::Command::new(wprobe_bin())
+        let wprobe = std::process::Command::new(wprobe_bin())
             .args(["run", handler("count").to_str().unwrap(), "--uprobe", &format!("{t}:wprobe_target")])
             .env("WPROBE_CACHE_DIR", scratch_dir("cache"))
             .stdout(std::process::Stdio::piped())

@@ -58,9 +58,5 @@ fn run_records(handler: &mut Handler, arch: Arch, records: &[Vec<u8>], batch_siz
             d.end()
         })()
     };
-    Run {
-        stdout: String::from_utf8(sink.out).unwrap(),
-        stderr: String::from_utf8(sink.err).unwrap(),
-        result,
-    }
+    Run { stdout: String::from_utf8(sink.out).unwrap(), stderr: String::from_utf8(sink.err).unwrap(), result }
 }

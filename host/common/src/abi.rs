@@ -370,8 +370,8 @@ mod tests {
     fn every_slot_has_a_name() {
         // print_regs and register() must cover the whole snapshot.
         let x86 = [
-            "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
-            "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss",
+            "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
+            "orig_rax", "rip", "cs", "eflags", "rsp", "ss",
         ];
         for (slot, name) in x86.iter().enumerate() {
             assert_eq!(Arch::X86_64.register(name).unwrap().slot, slot);

@@ -51,11 +51,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let rt = probes::runtime()?;
     let _guard = rt.enter();
     let mut source = LiveSource::attach(&specs, live_opts)?;
-    let session = Session {
-        args: args.opts.args.clone(),
-        probes: Arc::from(source.probes().to_vec()),
-        arch: source.arch(),
-    };
+    let session =
+        Session { args: args.opts.args.clone(), probes: Arc::from(source.probes().to_vec()), arch: source.arch() };
     let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
     let mut recorder = match &args.record {
         Some(path) => Some(
@@ -104,8 +101,12 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut batch = BatchBuilder::new(source.arch(), args.batch_size.max(1) as usize);
     let stop = args.probes.stop_conditions();
-    let result =
-        rt.block_on(run::run(&mut source, &mut batch, &mut Consumers { handler: None, record: Some(&mut recorder) }, &stop));
+    let result = rt.block_on(run::run(
+        &mut source,
+        &mut batch,
+        &mut Consumers { handler: None, record: Some(&mut recorder) },
+        &stop,
+    ));
     drop(source);
     let (reason, summary) = result?;
     recorder.finish().with_context(|| format!("cannot finish {}", args.output.display()))?;

@@ -117,7 +117,9 @@ fn ringbuf_map_works() -> std::io::Result<()> {
     const BPF_MAP_TYPE_RINGBUF: u32 = 27;
     let attr = MapCreate { map_type: BPF_MAP_TYPE_RINGBUF, max_entries: 4096, ..Default::default() };
     // SAFETY: a plain bpf(2) call with a zero-initialised attribute block of the size passed.
-    let fd = unsafe { libc::syscall(libc::SYS_bpf, BPF_MAP_CREATE, &attr as *const MapCreate, std::mem::size_of_val(&attr)) };
+    let fd = unsafe {
+        libc::syscall(libc::SYS_bpf, BPF_MAP_CREATE, &attr as *const MapCreate, std::mem::size_of_val(&attr))
+    };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }

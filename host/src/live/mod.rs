@@ -579,7 +579,8 @@ fn resolve_all(specs: &[ProbeSpec], opts: &LiveOptions) -> Result<(Vec<ProbeInfo
                     vec![symbol.clone()]
                 };
                 for symbol in symbols {
-                    let one = ProbeSpec::Kernel { module: module.clone(), symbol: symbol.clone(), is_return: *is_return };
+                    let one =
+                        ProbeSpec::Kernel { module: module.clone(), symbol: symbol.clone(), is_return: *is_return };
                     plan.push(Planned {
                         pmu: Pmu::Kprobe,
                         is_return: *is_return,

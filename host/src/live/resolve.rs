@@ -322,8 +322,11 @@ pub fn list_elf_functions(path: &Path, pattern: &str) -> Result<Vec<String>, Liv
     let pp = format!("process(\"{}\")", path.display());
     let abs = resolve_executable(&pp, path)?;
     let data = fs::read(&abs).map_err(|source| LiveError::ReadTarget { pp: pp.clone(), path: abs.clone(), source })?;
-    let file = object::File::parse(&*data)
-        .map_err(|e| LiveError::NotElf { pp: pp.clone(), path: abs.clone(), reason: e.to_string() })?;
+    let file = object::File::parse(&*data).map_err(|e| LiveError::NotElf {
+        pp: pp.clone(),
+        path: abs.clone(),
+        reason: e.to_string(),
+    })?;
     let names: BTreeSet<String> = file
         .symbols()
         .chain(file.dynamic_symbols())
@@ -423,13 +426,26 @@ ffffffffc0000100 t only_in_mod\t[ext4]
 
     #[test]
     fn globs() {
-        for (p, n) in [("tcp_*", "tcp_v4_connect"), ("*connect", "tcp_v4_connect"), ("tcp_v?_connect", "tcp_v6_connect"),
-                       ("tcp_v[46]_*", "tcp_v4_connect"), ("tcp_v[!6]_*", "tcp_v4_connect"), ("*", ""), ("a*b*c", "aXbYbZc"),
-                       ("[a-c]x", "bx")] {
+        for (p, n) in [
+            ("tcp_*", "tcp_v4_connect"),
+            ("*connect", "tcp_v4_connect"),
+            ("tcp_v?_connect", "tcp_v6_connect"),
+            ("tcp_v[46]_*", "tcp_v4_connect"),
+            ("tcp_v[!6]_*", "tcp_v4_connect"),
+            ("*", ""),
+            ("a*b*c", "aXbYbZc"),
+            ("[a-c]x", "bx"),
+        ] {
             assert!(glob_match(p, n), "{p} {n}");
         }
-        for (p, n) in [("tcp_*", "udp_x"), ("tcp_v?_connect", "tcp_v44_connect"), ("tcp_v[!4]_*", "tcp_v4_connect"),
-                       ("a*b*c", "aXbYbZ"), ("[a-c]x", "dx"), ("abc", "abcd")] {
+        for (p, n) in [
+            ("tcp_*", "udp_x"),
+            ("tcp_v?_connect", "tcp_v44_connect"),
+            ("tcp_v[!4]_*", "tcp_v4_connect"),
+            ("a*b*c", "aXbYbZ"),
+            ("[a-c]x", "dx"),
+            ("abc", "abcd"),
+        ] {
             assert!(!glob_match(p, n), "{p} {n}");
         }
     }

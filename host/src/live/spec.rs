@@ -235,14 +235,23 @@ mod tests {
         let stap = |a: &str| ProbeSpec::parse_stap(a);
         assert_eq!(stap("kprobe.function(\"tcp_v4_connect\")"), ProbeSpec::parse_kprobe("tcp_v4_connect", false));
         assert_eq!(stap("kprobe.function(\"tcp_v4_connect\").return"), ProbeSpec::parse_kprobe("tcp_v4_connect", true));
-        assert_eq!(stap("kprobe.module(\"ext4\").function(\"ext4_sync_fs\")"), ProbeSpec::parse_kprobe("ext4:ext4_sync_fs", false));
+        assert_eq!(
+            stap("kprobe.module(\"ext4\").function(\"ext4_sync_fs\")"),
+            ProbeSpec::parse_kprobe("ext4:ext4_sync_fs", false)
+        );
         assert_eq!(
             stap("kprobe.module(\"ext4\").function(\"ext4_sync_fs\").return"),
             ProbeSpec::parse_kprobe("ext4:ext4_sync_fs", true)
         );
-        assert_eq!(stap("kprobe.statement(0xffffffff8025b538).absolute"), Ok(ProbeSpec::KernelAddr { addr: 0xffffffff8025b538 }));
+        assert_eq!(
+            stap("kprobe.statement(0xffffffff8025b538).absolute"),
+            Ok(ProbeSpec::KernelAddr { addr: 0xffffffff8025b538 })
+        );
         assert_eq!(stap("process(\"/bin/ls\").function(\"main\")"), ProbeSpec::parse_uprobe("/bin/ls:main", false));
-        assert_eq!(stap("process(\"/bin/ls\").function(\"main\").return"), ProbeSpec::parse_uprobe("/bin/ls:main", true));
+        assert_eq!(
+            stap("process(\"/bin/ls\").function(\"main\").return"),
+            ProbeSpec::parse_uprobe("/bin/ls:main", true)
+        );
         // Every spelling's pp() reads back as itself.
         for pp in [
             "kprobe.function(\"tcp_v4_connect\")",

@@ -87,15 +87,12 @@ impl fmt::Display for HandlerFault {
                 "exceeded its CPU limit of {} ms per call (an endless loop?); raise it with --cpu-limit-ms",
                 d.as_millis()
             ),
-            FaultCause::MemoryLimit { limit } => write!(
-                f,
-                "exceeded its memory limit of {} MiB; raise it with --memory-limit",
-                limit.div_ceil(1 << 20)
-            ),
-            FaultCause::OutputLimit { limit } => write!(
-                f,
-                "wrote more than its output limit of {limit} bytes in one call; raise it with --output-limit"
-            ),
+            FaultCause::MemoryLimit { limit } => {
+                write!(f, "exceeded its memory limit of {} MiB; raise it with --memory-limit", limit.div_ceil(1 << 20))
+            }
+            FaultCause::OutputLimit { limit } => {
+                write!(f, "wrote more than its output limit of {limit} bytes in one call; raise it with --output-limit")
+            }
             FaultCause::Trap(msg) => write!(f, "trapped: {msg}"),
             FaultCause::HandlerError(msg) => write!(f, "returned an error: {msg}"),
         }

@@ -124,14 +124,12 @@ impl Runtime {
             ),
         };
         load::check_world(name, &self.engine, &component)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::Link {
-            name: name.to_owned(),
-            message: format!("{e:#}"),
-        })?;
-        let pre = bindings::HandlerPre::new(pre).map_err(|e| LoadError::Link {
-            name: name.to_owned(),
-            message: format!("{e:#}"),
-        })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link { name: name.to_owned(), message: format!("{e:#}") })?;
+        let pre = bindings::HandlerPre::new(pre)
+            .map_err(|e| LoadError::Link { name: name.to_owned(), message: format!("{e:#}") })?;
         Ok(LoadedHandler { name: name.to_owned(), pre, cache })
     }
 
@@ -288,7 +286,13 @@ impl Handler {
     fn fault(&mut self, phase: Phase, error: wasmtime::Error) -> HandlerFault {
         let state = self.store.data();
         let cause = fault::classify(error, state, &self.limits);
-        HandlerFault { handler: self.name.clone(), phase, batch: self.batches, event: state.current_event_context(), cause }
+        HandlerFault {
+            handler: self.name.clone(),
+            phase,
+            batch: self.batches,
+            event: state.current_event_context(),
+            cause,
+        }
     }
 }
 
