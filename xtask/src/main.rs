@@ -3,11 +3,13 @@
 //! * `handlers`: builds every Wasm handler (examples and test handlers) into
 //!   `target/handlers/NAME.wasm` components.
 //! * `test`: builds the handlers, then runs the whole test suite (the README's test command).
+//! * `demo`: the main job in one command (the README's quick start).
 //! * `fixtures`: re-records the events files under tests/fixtures/ from real uprobe runs.
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
 
 mod bpf;
+mod demo;
 mod fixtures;
 mod handlers;
 
@@ -29,6 +31,8 @@ enum Task {
     Handlers(handlers::Args),
     /// Build the handlers, then run every test (what CI runs).
     Test,
+    /// Build everything and run the seed's handler live on a uprobe, then replay it.
+    Demo,
     /// Re-record tests/fixtures/*.events from real uprobe runs (needs root).
     Fixtures,
     /// Rebuild the eBPF program into host/ebpf/wprobe.bpf.o (or --check that it is current).
@@ -39,6 +43,7 @@ fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Handlers(args) => handlers::build(&args),
         Task::Bpf(args) => bpf::main(&args),
+        Task::Demo => demo::main(),
         Task::Fixtures => fixtures::record(),
         Task::Test => {
             handlers::build(&handlers::Args::default())?;
