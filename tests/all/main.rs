@@ -6,6 +6,7 @@ mod cache;
 mod examples;
 mod fixtures;
 mod hostile;
+mod languages;
 mod live;
 mod wasi;
 

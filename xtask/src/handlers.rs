@@ -29,11 +29,15 @@ const TYPES: &str = "wprobe:probe/types@0.1.0";
 /// Folders whose subfolders are handler crates.
 const HANDLER_DIRS: [&str; 2] = ["examples", "tests/handlers"];
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args, Default, Clone)]
 pub struct Args {
-    /// Build only this handler (its crate name); repeat for several.
+    /// Build only this handler (its crate name, or NAME_c / NAME_py / NAME_js for the C,
+    /// Python and JavaScript examples); repeat for several.
     #[arg(long = "only", value_name = "NAME")]
     pub only: Vec<String>,
+    /// Build only the Rust handlers, not the C, Python and JavaScript ones (see guests.rs).
+    #[arg(long)]
+    pub skip_languages: bool,
 }
 
 /// One handler crate.
@@ -45,6 +49,8 @@ struct Handler {
 }
 
 pub fn build(args: &Args) -> Result<()> {
+    // The C, Python and JavaScript handlers; what remains of `--only` is for the Rust ones.
+    let Some(args) = &crate::guests::build(args)? else { return Ok(()) };
     let mut handlers = discover(&workspace_root())?;
     for name in &args.only {
         ensure!(

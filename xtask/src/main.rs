@@ -11,6 +11,7 @@
 mod bpf;
 mod demo;
 mod fixtures;
+mod guests;
 mod handlers;
 
 use anyhow::{Context, Result};

@@ -1,0 +1,435 @@
+// wprobe handlers in JavaScript: SystemTap's accessors and a C-style printf over
+// componentize-js's bindings of wit/probe.wit.
+//
+// A handler module registers its probe body with `handler(...)` and re-exports the
+// component's exports from this module:
+//
+//     import { handler, asmlinkage, printf, pp, pid, cpu, pointer_arg, uint_arg } from './wprobe.js';
+//
+//     handler(() => {
+//       asmlinkage();
+//       printf('%s, %d, %d, 0x%x, 0x%x, %d\n', pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3));
+//     });
+//
+//     export { init, handleBatch, end } from './wprobe.js';
+//
+// `handler` takes a function (the probe body, run once per event) or a class
+// (`constructor(session)` as `probe begin`, `event()` per event, `end()` as `probe end`).
+// 64-bit values (pointer_arg, ulong_arg, returnval, register, timestamp_ns, ...) are
+// BigInts; 32-bit ones (pid, cpu, int_arg, uint_arg, ...) are Numbers. See README.md.
+
+import * as ctx from 'wprobe:probe/context@0.1.0';
+
+// ---- State: one handler per component instance ------------------------------------------
+
+let factory = null; // what handler() registered
+let instance = null; // the running handler: { event(), end() }
+let inEvent = false; // true while the cursor stands on an event
+let index = 0; // the current event's index in its batch
+let lost = 0n;
+const ppById = new Map(); // probe id -> pp, from the session's probe table
+let out = ''; // pending printf text
+
+/** Pending output is sent to the host once per batch, or as soon as this much is pending. */
+export const FLUSH_AT = 64 * 1024;
+
+// ---- Errors -----------------------------------------------------------------------------
+
+/**
+ * An accessor could not answer (`pointer_arg(9)`, `returnval()` in an entry probe, ...).
+ * Uncaught, it ends the session and is reported with the event it happened on.
+ * `kind` is the WIT variant's tag: 'no-such-argument', 'no-such-register',
+ * 'not-a-return-probe' or 'no-current-event'; `value` its payload (argument number,
+ * register name) or undefined.
+ */
+export class AccessError extends Error {
+  constructor(kind, value) {
+    super(describe(kind, value));
+    this.name = 'AccessError';
+    this.kind = kind;
+    this.value = value;
+  }
+}
+
+function describe(kind, value) {
+  switch (kind) {
+    case 'no-such-argument':
+      return `argument ${value} is not passed in a register (arguments count from 1; x86_64 passes 6 in registers, aarch64 8)`;
+    case 'no-such-register':
+      return `no register named "${value}" on this architecture`;
+    case 'not-a-return-probe':
+      return 'the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)';
+    default:
+      return 'no current event: accessors work in the event handler, not in init or end';
+  }
+}
+
+function converted(e) {
+  const p = e && e.payload;
+  if (p && typeof p.tag === 'string') return new AccessError(p.tag, p.val);
+  return e;
+}
+
+function outside(name) {
+  throw new Error(`wprobe ${name}() called outside an event: accessors read the current event, in the event handler`);
+}
+
+// ---- Context: always answer on an event; outside one they throw -------------------------
+
+/** Process id: the thread-group id of the task that hit the probe. */
+export function pid() {
+  if (!inEvent) outside('pid');
+  return ctx.pid();
+}
+/** Thread id of the task. */
+export function tid() {
+  if (!inEvent) outside('tid');
+  return ctx.tid();
+}
+/** Real user id of the task. */
+export function uid() {
+  if (!inEvent) outside('uid');
+  return ctx.uid();
+}
+/** CPU the probe fired on. */
+export function cpu() {
+  if (!inEvent) outside('cpu');
+  return ctx.cpu();
+}
+/** CLOCK_MONOTONIC at the hit, in nanoseconds (BigInt). */
+export function timestamp_ns() {
+  if (!inEvent) outside('timestamp_ns');
+  return ctx.timestampNs();
+}
+/** Index of the event's probe in the session's probe table. */
+export function probe_id() {
+  if (!inEvent) outside('probe_id');
+  return ctx.probeId();
+}
+/** True in a return probe. */
+export function is_return() {
+  if (!inEvent) outside('is_return');
+  return ctx.isReturn();
+}
+/** The probe point, `kprobe.function("tcp_v4_connect")`, from the probe table init received. */
+export function pp() {
+  if (!inEvent) outside('pp');
+  const p = ppById.get(ctx.probeId());
+  return p !== undefined ? p : ctx.pp();
+}
+/** The task's command name as captured at the hit (up to 15 bytes). */
+export function execname() {
+  if (!inEvent) outside('execname');
+  return ctx.execname();
+}
+/** Events the kernel dropped (ring buffer full) before the current batch (BigInt). */
+export function lost_events() {
+  return lost;
+}
+/** SystemTap's calling-convention hint; changes nothing on x86_64 and aarch64. */
+export function asmlinkage() {}
+
+// ---- Arguments (n from 1), return value, registers: throw AccessError -------------------
+
+function fallible(fn) {
+  return function (...a) {
+    if (!inEvent) throw new AccessError('no-current-event');
+    try {
+      return fn(...a);
+    } catch (e) {
+      throw converted(e);
+    }
+  };
+}
+
+/** Argument n as a C int: the low 32 bits, signed (Number). */
+export const int_arg = fallible(ctx.intArg);
+/** Argument n's low 32 bits, unsigned (Number). */
+export const uint_arg = fallible(ctx.uintArg);
+/** Argument n as a signed 64-bit value (BigInt). */
+export const long_arg = fallible(ctx.longArg);
+/** Argument n as an unsigned 64-bit value (BigInt). */
+export const ulong_arg = fallible(ctx.ulongArg);
+export const longlong_arg = fallible(ctx.longlongArg);
+export const ulonglong_arg = fallible(ctx.ulonglongArg);
+/** Argument n as a pointer (BigInt). */
+export const pointer_arg = fallible(ctx.pointerArg);
+export const s32_arg = fallible(ctx.s32Arg);
+export const u32_arg = fallible(ctx.u32Arg);
+export const s64_arg = fallible(ctx.s64Arg);
+export const u64_arg = fallible(ctx.u64Arg);
+/** The return value register (rax, x0), signed (BigInt). Return probes only. */
+export const returnval = fallible(ctx.returnval);
+/** The return value as text, `-111 (ECONNREFUSED)`. Return probes only. */
+export const returnstr = fallible(ctx.returnstr);
+/** A saved register by name ("rip", "eax", "x0", ...), signed (BigInt). */
+export const register = fallible(ctx.register);
+/** The same, unsigned (BigInt). */
+export const u_register = fallible(ctx.uRegister);
+
+/** Prints every saved register in SystemTap's layout, in order with printf's output. */
+export function print_regs() {
+  if (!inEvent) throw new AccessError('no-current-event');
+  flush();
+  try {
+    ctx.printRegs();
+  } catch (e) {
+    throw converted(e);
+  }
+}
+
+// ---- Output and control -----------------------------------------------------------------
+
+/**
+ * SystemTap's printf: C format directives (%d %i %u %x %X %o %c %s %p %f %e %g %%, with
+ * flags `-+ 0#`, width, precision; length modifiers like `ll` are accepted and ignored).
+ * Numbers and BigInts both work; %u, %x, %o print a negative value as its 64-bit two's
+ * complement, as SystemTap does. No newline is added.
+ */
+export function printf(fmt, ...args) {
+  out += sprintf(fmt, ...args);
+  if (out.length >= FLUSH_AT) flush();
+}
+
+/** SystemTap's warn(): `WARNING: text` on wprobe's stderr, after the output printed so far. */
+export function warn(fmt, ...args) {
+  flush();
+  ctx.warn(args.length ? sprintf(fmt, ...args) : String(fmt));
+}
+
+/** SystemTap's exit(): ends the session after the current batch; end still runs. */
+export function exit() {
+  flush();
+  ctx.exit();
+}
+
+function flush() {
+  if (out.length) {
+    const text = out;
+    out = '';
+    ctx.printf(text);
+  }
+}
+
+const DIRECTIVE = /%([-+ 0#]*)(\*|\d+)?(?:\.(\*|\d*))?(?:hh|h|ll|l|L|j|z|t|q)?([diouxXcspfFeEgG%])/g;
+const U64 = (1n << 64n) - 1n;
+
+function toBig(v) {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'boolean') return v ? 1n : 0n;
+  const n = Number(v);
+  return Number.isFinite(n) ? BigInt(Math.trunc(n)) : 0n;
+}
+
+/** C-style formatting into a string; printf's formatter. */
+export function sprintf(fmt, ...args) {
+  let next = 0;
+  const arg = () => args[next++];
+  return String(fmt).replace(DIRECTIVE, (_m, flags, width, prec, conv) => {
+    if (conv === '%') return '%';
+    if (width === '*') width = Number(arg());
+    if (prec === '*') prec = Number(arg());
+    width = width === undefined ? 0 : Number(width);
+    prec = prec === undefined ? undefined : Number(prec || 0);
+    let left = flags.includes('-');
+    if (width < 0) {
+      left = true;
+      width = -width;
+    }
+    const v = arg();
+    let sign = '';
+    let body;
+    let numeric = true;
+    switch (conv) {
+      case 'd':
+      case 'i': {
+        let b = toBig(v);
+        if (b < 0n) {
+          sign = '-';
+          b = -b;
+        } else if (flags.includes('+')) sign = '+';
+        else if (flags.includes(' ')) sign = ' ';
+        body = b.toString();
+        break;
+      }
+      case 'u':
+      case 'x':
+      case 'X':
+      case 'o': {
+        let b = toBig(v);
+        if (b < 0n) b &= U64;
+        body = b.toString(conv === 'u' ? 10 : conv === 'o' ? 8 : 16);
+        if (conv === 'X') body = body.toUpperCase();
+        if (flags.includes('#') && b !== 0n) {
+          if (conv === 'x') sign = '0x';
+          else if (conv === 'X') sign = '0X';
+          else if (conv === 'o') body = '0' + body;
+        }
+        break;
+      }
+      case 'p':
+        body = (toBig(v) & U64).toString(16);
+        sign = '0x';
+        break;
+      case 'c':
+        numeric = false;
+        body = typeof v === 'string' ? v.slice(0, 1) : String.fromCharCode(Number(v));
+        break;
+      case 's':
+        numeric = false;
+        body = String(v);
+        if (prec !== undefined) body = body.slice(0, prec);
+        break;
+      default: {
+        // f F e E g G
+        const n = Number(v);
+        const p = prec === undefined ? 6 : prec;
+        if (n < 0 || Object.is(n, -0)) sign = '-';
+        else if (flags.includes('+')) sign = '+';
+        else if (flags.includes(' ')) sign = ' ';
+        const a = Math.abs(n);
+        if (!Number.isFinite(a)) body = Number.isNaN(a) ? 'nan' : 'inf';
+        else if (conv === 'f' || conv === 'F') body = a.toFixed(p);
+        else if (conv === 'e' || conv === 'E') body = a.toExponential(p).replace(/e([+-])(\d)$/, 'e$10$2');
+        else {
+          const P = p === 0 ? 1 : p;
+          const exp = a === 0 ? 0 : Math.floor(Math.log10(a));
+          body =
+            exp < -4 || exp >= P
+              ? a.toExponential(P - 1).replace(/e([+-])(\d)$/, 'e$10$2')
+              : a.toFixed(Math.max(0, P - 1 - exp));
+          if (!flags.includes('#')) body = body.replace(/\.?0+(e|$)/, '$1');
+        }
+        if (conv === 'E' || conv === 'G' || conv === 'F') body = body.toUpperCase();
+        prec = undefined;
+        break;
+      }
+    }
+    if (numeric && prec !== undefined && conv !== 'p') {
+      body = body.padStart(prec, '0');
+      if (prec === 0 && body === '0') body = '';
+    }
+    const len = sign.length + body.length;
+    if (len >= width) return sign + body;
+    if (left) return sign + body + ' '.repeat(width - len);
+    if (numeric && flags.includes('0') && prec === undefined) return sign + '0'.repeat(width - len) + body;
+    return ' '.repeat(width - len) + sign + body;
+  });
+}
+
+// ---- Handlers ---------------------------------------------------------------------------
+
+/**
+ * What init learns: `args` (`[key, value]` pairs of `--arg key=value`, in order),
+ * `probes` (`{ id, pp, isReturn }`), `arch` ('x86_64' or 'aarch64').
+ */
+export class Session {
+  constructor(args, probes, arch) {
+    this.args = args;
+    this.probes = probes;
+    this.arch = arch;
+  }
+
+  /** The value of `--arg key=...` (the last one if repeated), or `fallback`. */
+  arg(key, fallback = undefined) {
+    for (let i = this.args.length - 1; i >= 0; i--) {
+      if (this.args[i][0] === key) return this.args[i][1];
+    }
+    return fallback;
+  }
+}
+
+/**
+ * Registers the module's handler: a function (the probe body, run once per event) or a
+ * class (constructed with the Session, then `event()` per event and `end()`). Returns it.
+ */
+export function handler(h) {
+  if (factory !== null) throw new Error('wprobe handler(): a handler is already registered');
+  factory = h;
+  return h;
+}
+
+function isClass(f) {
+  return typeof f === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(f));
+}
+
+function message(e) {
+  if (e instanceof AccessError) return e.message;
+  if (e instanceof Error) {
+    const name = e.name && e.name !== 'Error' ? `${e.name}: ` : '';
+    return `${name}${e.message}`;
+  }
+  return String(e);
+}
+
+function position() {
+  if (inEvent) {
+    try {
+      const p = ppById.get(ctx.probeId()) ?? '<unknown probe>';
+      return `event ${index + 1} of the batch (pid ${ctx.pid()}, ${p})`;
+    } catch {
+      return `event ${index + 1} of the batch`;
+    }
+  }
+  return 'handle-batch, outside any event';
+}
+
+// ---- The component's exports: re-export them from the handler module --------------------
+
+export function init(session) {
+  try {
+    for (const p of session.probes) ppById.set(p.id, p.pp);
+    const s = new Session(
+      session.args.map(([k, v]) => [k, v]),
+      session.probes.map((p) => ({ id: p.id, pp: p.pp, isReturn: p.isReturn })),
+      session.arch === 'aarch64' ? 'aarch64' : 'x86_64',
+    );
+    if (factory === null) throw new Error('no handler registered: call handler(...) in the handler module');
+    if (isClass(factory)) {
+      const h = new factory(s);
+      if (typeof h.event !== 'function') throw new Error('the handler class has no event() method');
+      instance = { event: () => h.event(), end: () => (typeof h.end === 'function' ? h.end() : undefined) };
+    } else {
+      const f = factory;
+      instance = { event: f, end: () => {} };
+    }
+  } catch (e) {
+    throw message(e);
+  } finally {
+    flush();
+  }
+  return { delivery: 'cursor' };
+}
+
+export function handleBatch(_flat) {
+  if (instance === null) throw 'handle-batch called before a successful init';
+  lost = ctx.lostEvents();
+  const event = instance.event;
+  let i = 0;
+  try {
+    while (ctx.next()) {
+      index = i;
+      inEvent = true;
+      event();
+      inEvent = false;
+      i++;
+    }
+  } catch (e) {
+    const msg = `${position()}: ${message(e)}`;
+    throw msg;
+  } finally {
+    inEvent = false;
+    flush();
+  }
+}
+
+export function end() {
+  if (instance === null) throw 'end called before a successful init';
+  try {
+    instance.end();
+  } catch (e) {
+    throw `in end: ${message(e)}`;
+  } finally {
+    flush();
+  }
+}

@@ -1,0 +1,455 @@
+"""wprobe handlers in Python: SystemTap's accessors and printf over componentize-py's bindings.
+
+A handler module does ``from wprobe import *`` and registers its probe body with
+``@handler``, either a function (stateless, run once per event) or a class (state in its
+fields, ``__init__(self, session)`` as ``probe begin``, ``event(self)`` per event,
+``end(self)`` as ``probe end``)::
+
+    from wprobe import *
+
+    @handler
+    def tcp_connect():
+        asmlinkage()
+        printf("%s, %d, %d, 0x%x, 0x%x, %d\\n", pp(), pid(), cpu(),
+               pointer_arg(1), pointer_arg(2), uint_arg(3))
+
+``from wprobe import *`` also brings in ``WitWorld``, the class componentize-py looks for
+in the app module: it implements the component's exports (``init``, ``handle-batch``,
+``end``) on top of the registered handler. See README.md beside this file.
+"""
+
+import sys as _sys
+
+import wit_world
+from wit_world.imports import context as _ctx
+from wit_world.imports import types as _types
+from componentize_py_types import Err as _Err
+
+__all__ = [
+    # lifecycle
+    "handler", "Handler", "Session", "Probe", "AccessError", "WitWorld",
+    # context
+    "pid", "tid", "uid", "cpu", "pp", "execname", "timestamp_ns", "probe_id", "is_return",
+    "lost_events", "asmlinkage",
+    # arguments
+    "int_arg", "uint_arg", "long_arg", "ulong_arg", "longlong_arg", "ulonglong_arg",
+    "pointer_arg", "s32_arg", "u32_arg", "s64_arg", "u64_arg",
+    # return value and registers
+    "returnval", "returnstr", "register", "u_register", "print_regs",
+    # output and control
+    "printf", "warn", "exit",
+]
+
+# ----------------------------------------------------------------------------------------
+# State. A component instance runs one handler; componentize-py may make a new `WitWorld`
+# object per export call, so everything lives at module level.
+
+_factory = None          # what @handler registered: a class or a function
+_instance = None         # the running handler (object with .event() / .end())
+_in_event = False        # True while the cursor stands on an event
+_index = 0               # index of the current event in its batch, from 0
+_phase = "idle"          # "init", "batch", "end", "idle": for error reports
+_lost = 0
+_pp = {}                 # probe id -> pp string, from the session's probe table
+_out = []                # pending printf text
+_out_len = 0
+
+#: Pending output is sent to the host once per batch, or as soon as this much is pending.
+FLUSH_AT = 64 * 1024
+
+
+# ----------------------------------------------------------------------------------------
+# Errors
+
+class AccessError(Exception):
+    """An accessor could not answer (``pointer_arg(9)``, ``returnval()`` in an entry probe,
+    ...). Uncaught, it ends the session and is reported with the event it happened on."""
+
+    def __init__(self, kind, value=None):
+        self.kind = kind      # "no-such-argument", "no-such-register", "not-a-return-probe", "no-current-event"
+        self.value = value    # the argument number or register name, else None
+        super().__init__(_describe(kind, value))
+
+
+def _describe(kind, value):
+    if kind == "no-such-argument":
+        return ("argument %d is not passed in a register (arguments count from 1; "
+                "x86_64 passes 6 in registers, aarch64 8)" % value)
+    if kind == "no-such-register":
+        return "no register named \"%s\" on this architecture" % value
+    if kind == "not-a-return-probe":
+        return "the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)"
+    return "no current event: accessors work in event, not in init or end"
+
+
+def _access_error(e):
+    v = e.value
+    if isinstance(v, _types.AccessError_NoSuchArgument):
+        return AccessError("no-such-argument", v.value)
+    if isinstance(v, _types.AccessError_NoSuchRegister):
+        return AccessError("no-such-register", v.value)
+    if isinstance(v, _types.AccessError_NotAReturnProbe):
+        return AccessError("not-a-return-probe")
+    return AccessError("no-current-event")
+
+
+def _outside(name):
+    raise RuntimeError("wprobe.%s() called outside an event: accessors read the current "
+                       "event, in the handler's event" % name)
+
+
+# ----------------------------------------------------------------------------------------
+# Context accessors: always answer on an event; outside one they raise RuntimeError (the
+# host would trap).
+
+def pid():
+    """Process id: the thread-group id of the task that hit the probe."""
+    if not _in_event:
+        _outside("pid")
+    return _ctx.pid()
+
+
+def tid():
+    """Thread id of the task."""
+    if not _in_event:
+        _outside("tid")
+    return _ctx.tid()
+
+
+def uid():
+    """Real user id of the task."""
+    if not _in_event:
+        _outside("uid")
+    return _ctx.uid()
+
+
+def cpu():
+    """CPU the probe fired on."""
+    if not _in_event:
+        _outside("cpu")
+    return _ctx.cpu()
+
+
+def timestamp_ns():
+    """CLOCK_MONOTONIC at the hit, in nanoseconds."""
+    if not _in_event:
+        _outside("timestamp_ns")
+    return _ctx.timestamp_ns()
+
+
+def probe_id():
+    """Index of the event's probe in the session's probe table."""
+    if not _in_event:
+        _outside("probe_id")
+    return _ctx.probe_id()
+
+
+def is_return():
+    """True in a return probe."""
+    if not _in_event:
+        _outside("is_return")
+    return _ctx.is_return()
+
+
+def pp():
+    """The probe point in SystemTap's spelling, ``kprobe.function("tcp_v4_connect")``.
+    Looked up in the probe table ``init`` received: one small import call per use."""
+    if not _in_event:
+        _outside("pp")
+    p = _pp.get(_ctx.probe_id())
+    return p if p is not None else _ctx.pp()
+
+
+def execname():
+    """The task's command name as captured at the hit (up to 15 bytes)."""
+    if not _in_event:
+        _outside("execname")
+    return _ctx.execname()
+
+
+def lost_events():
+    """Events the kernel dropped (ring buffer full) before the current batch."""
+    return _lost
+
+
+def asmlinkage():
+    """SystemTap's calling-convention hint; changes nothing on x86_64 and aarch64."""
+
+
+# ----------------------------------------------------------------------------------------
+# Arguments (n counts from 1), return value and registers: raise AccessError.
+
+def _arg_accessor(name, imp):
+    def accessor(n):
+        if not _in_event:
+            raise AccessError("no-current-event")
+        try:
+            return imp(n)
+        except _Err as e:
+            raise _access_error(e) from None
+    accessor.__name__ = name
+    accessor.__qualname__ = name
+    return accessor
+
+
+int_arg = _arg_accessor("int_arg", _ctx.int_arg)
+uint_arg = _arg_accessor("uint_arg", _ctx.uint_arg)
+long_arg = _arg_accessor("long_arg", _ctx.long_arg)
+ulong_arg = _arg_accessor("ulong_arg", _ctx.ulong_arg)
+longlong_arg = _arg_accessor("longlong_arg", _ctx.longlong_arg)
+ulonglong_arg = _arg_accessor("ulonglong_arg", _ctx.ulonglong_arg)
+pointer_arg = _arg_accessor("pointer_arg", _ctx.pointer_arg)
+s32_arg = _arg_accessor("s32_arg", _ctx.s32_arg)
+u32_arg = _arg_accessor("u32_arg", _ctx.u32_arg)
+s64_arg = _arg_accessor("s64_arg", _ctx.s64_arg)
+u64_arg = _arg_accessor("u64_arg", _ctx.u64_arg)
+register = _arg_accessor("register", _ctx.register)
+u_register = _arg_accessor("u_register", _ctx.u_register)
+
+
+def returnval():
+    """The return value register (rax, x0), signed. Return probes only."""
+    if not _in_event:
+        raise AccessError("no-current-event")
+    try:
+        return _ctx.returnval()
+    except _Err as e:
+        raise _access_error(e) from None
+
+
+def returnstr():
+    """The return value as text, ``-111 (ECONNREFUSED)``. Return probes only."""
+    if not _in_event:
+        raise AccessError("no-current-event")
+    try:
+        return _ctx.returnstr()
+    except _Err as e:
+        raise _access_error(e) from None
+
+
+def print_regs():
+    """Prints every saved register in SystemTap's layout, in order with printf's output."""
+    if not _in_event:
+        raise AccessError("no-current-event")
+    _flush()
+    try:
+        _ctx.print_regs()
+    except _Err as e:
+        raise _access_error(e) from None
+
+
+# ----------------------------------------------------------------------------------------
+# Output and control
+
+def printf(fmt, *args):
+    """SystemTap's printf with C-style ``%`` formatting: ``printf("%s: %d\\n", pp(), pid())``.
+    ``%%`` prints a percent sign. The text is buffered and reaches wprobe once per batch."""
+    global _out_len
+    text = fmt % args
+    _out.append(text)
+    _out_len += len(text)
+    if _out_len >= FLUSH_AT:
+        _flush()
+
+
+def warn(fmt, *args):
+    """SystemTap's warn(): ``WARNING: text`` on wprobe's stderr, after the output printed so far."""
+    _flush()
+    _ctx.warn(fmt % args if args else fmt)
+
+
+def exit():
+    """Ends the session after the current batch, as SystemTap's exit(); ``end`` still runs."""
+    _flush()
+    _ctx.exit()
+
+
+class _Stdout:
+    """sys.stdout: print() joins printf's buffer, so both reach the output in order."""
+
+    encoding = "utf-8"
+
+    def write(self, text):
+        global _out_len
+        _out.append(text)
+        _out_len += len(text)
+        if _out_len >= FLUSH_AT:
+            _flush()
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+_sys.stdout = _Stdout()
+
+
+def _flush():
+    global _out, _out_len
+    if _out:
+        text = "".join(_out)
+        _out = []
+        _out_len = 0
+        _ctx.printf(text)
+
+
+# ----------------------------------------------------------------------------------------
+# Handlers
+
+class Probe:
+    """One probe of the session: ``id`` (what probe_id() returns), ``pp``, ``is_return``."""
+
+    __slots__ = ("id", "pp", "is_return")
+
+    def __init__(self, id, pp, is_return):
+        self.id = id
+        self.pp = pp
+        self.is_return = is_return
+
+    def __repr__(self):
+        return "Probe(id=%d, pp=%r, is_return=%r)" % (self.id, self.pp, self.is_return)
+
+
+class Session:
+    """What ``init`` learns: ``args`` (``--arg key=value`` pairs in order), ``probes``,
+    ``arch`` ("x86_64" or "aarch64")."""
+
+    def __init__(self, args, probes, arch):
+        self.args = args
+        self.probes = probes
+        self.arch = arch
+
+    def arg(self, key, default=None):
+        """The value of ``--arg key=...`` (the last one if repeated), or ``default``."""
+        for k, v in reversed(self.args):
+            if k == key:
+                return v
+        return default
+
+
+class Handler:
+    """Base class for stateful handlers. Override ``event``; ``__init__(self, session)``
+    (probe begin; raise to refuse to start) and ``end`` (probe end) are optional."""
+
+    def __init__(self, session):
+        pass
+
+    def event(self):
+        raise NotImplementedError("a wprobe Handler must define event(self)")
+
+    def end(self):
+        pass
+
+
+class _FunctionHandler:
+    __slots__ = ("event",)
+
+    def __init__(self, fn):
+        self.event = fn
+
+    def end(self):
+        pass
+
+
+def handler(obj):
+    """Registers the module's handler: a function (the probe body, run once per event) or a
+    class (constructed with the Session, then ``event()`` per event and ``end()``).
+    Usable as a decorator; returns ``obj`` unchanged."""
+    global _factory
+    if _factory is not None:
+        raise RuntimeError("wprobe.handler: a handler is already registered (%r)" % (_factory,))
+    _factory = obj
+    return obj
+
+
+def _position():
+    if _in_event:
+        try:
+            p = _pp.get(_ctx.probe_id(), "<unknown probe>")
+            return "event %d of the batch (pid %d, %s)" % (_index + 1, _ctx.pid(), p)
+        except BaseException:
+            return "event %d of the batch" % (_index + 1)
+    return {"init": "init", "end": "end", "batch": "handle-batch, outside any event"}.get(_phase, "no export call")
+
+
+def _message(e):
+    if isinstance(e, AccessError):
+        return str(e)
+    where = ""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = " (%s:%d)" % (tb.tb_frame.f_code.co_filename.rsplit("/", 1)[-1], tb.tb_lineno)
+    text = str(e)
+    return "%s%s%s" % (type(e).__name__, ": " + text if text else "", where)
+
+
+class WitWorld(wit_world.WitWorld):
+    """The component's exports; componentize-py finds it in the app module."""
+
+    def init(self, session):
+        global _instance, _phase, _pp
+        _phase = "init"
+        try:
+            _pp = {p.id: p.pp for p in session.probes}
+            s = Session(
+                [(k, v) for (k, v) in session.args],
+                [Probe(p.id, p.pp, p.is_return) for p in session.probes],
+                "aarch64" if session.arch == _types.Arch.AARCH64 else "x86_64",
+            )
+            if _factory is None:
+                raise RuntimeError("no handler registered: decorate the probe body or handler class with @handler")
+            if isinstance(_factory, type):
+                _instance = _factory(s)
+            else:
+                _instance = _FunctionHandler(_factory)
+        except _Err:
+            raise
+        except BaseException as e:
+            raise _Err(str(e) if isinstance(e, (ValueError, RuntimeError, KeyError)) and str(e) else _message(e))
+        finally:
+            _flush()
+            _phase = "idle"
+        return _types.HandlerConfig(_types.Delivery.CURSOR)
+
+    def handle_batch(self, flat):
+        global _in_event, _index, _phase, _lost
+        if _instance is None:
+            raise _Err("handle-batch called before a successful init")
+        _phase = "batch"
+        _lost = _ctx.lost_events()
+        event = _instance.event
+        nxt = _ctx.next
+        i = 0
+        try:
+            while nxt():
+                _index = i
+                _in_event = True
+                event()
+                _in_event = False
+                i += 1
+        except BaseException as e:
+            msg = "%s: %s" % (_position(), _message(e))
+            _in_event = False
+            raise _Err(msg)
+        finally:
+            _in_event = False
+            _flush()
+            _phase = "idle"
+
+    def end(self):
+        global _phase
+        if _instance is None:
+            raise _Err("end called before a successful init")
+        _phase = "end"
+        try:
+            _instance.end()
+        except BaseException as e:
+            raise _Err("in end: %s" % _message(e))
+        finally:
+            _flush()
+            _phase = "idle"

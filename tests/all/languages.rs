@@ -1,0 +1,268 @@
+//! Handlers in C, Python and JavaScript (`examples/{c,python,js}`, built by `cargo xtask
+//! handlers` into `NAME_c.wasm`, `NAME_py.wasm`, `NAME_js.wasm`): on the same events each
+//! prints byte for byte what the Rust handler of the same name prints, and the sandbox holds
+//! for them as for Rust.
+//!
+//! Without these toolchains (`cargo xtask handlers --skip-languages`) the components are
+//! missing and these tests say so and pass, except under CI (`CI` set), where they fail.
+
+use super::*;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use wprobe::sandbox::LoadedHandler;
+
+const LANGUAGES: [&str; 3] = ["c", "py", "js"];
+const SEED_LINE: &str = "kprobe.function(\"tcp_v4_connect\"), 32372, 11, 0xffff81024ce51380, 0xffff81038aa2fec8, 16\n";
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `target/handlers/NAME.wasm` if it was built; a missing one fails only under CI.
+fn built(name: &str) -> Option<PathBuf> {
+    let path = target_dir().join("handlers").join(format!("{name}.wasm"));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing: CI builds every language with `cargo xtask handlers`",
+        path.display()
+    );
+    eprintln!("skipped: {} is missing (cargo xtask handlers builds it; see xtask/src/guests.rs)", path.display());
+    None
+}
+
+/// One runtime for the module, caching compiled code in the same directory as the `wprobe`
+/// CLI that `wprobe()` runs: Python and JavaScript components take many seconds to compile,
+/// so each is compiled once per test run, whichever path loads it first.
+fn shared_runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::new(RuntimeConfig { cache_dir: Some(scratch_dir("cache")) }).unwrap())
+}
+
+fn load(path: &std::path::Path) -> Arc<LoadedHandler> {
+    static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<LoadedHandler>>>> = OnceLock::new();
+    let mut map = LOADED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(path.to_path_buf()).or_insert_with(|| Arc::new(shared_runtime().load(path).unwrap())).clone()
+}
+
+/// Runs `records` through the handler at `path` in batches of `batch`: its stdout, or the
+/// error that ended it.
+fn output(path: &std::path::Path, args: &[(&str, &str)], records: &[Vec<u8>], batch: usize) -> Result<String, String> {
+    let loaded = load(path);
+    let mut h = shared_runtime().start(&loaded, &session(args), Limits::default()).map_err(|e| e.to_string())?;
+    let run = run_records(&mut h, Arch::X86_64, records, batch);
+    match run.result {
+        Ok(()) => Ok(run.stdout),
+        Err(e) => Err(format!("{e}\nstdout: {}\nstderr: {}", run.stdout, run.stderr)),
+    }
+}
+
+/// Asserts that every language's `name` prints what the Rust `name` prints; returns that.
+fn same_as_rust(name: &str, args: &[(&str, &str)], records: &[Vec<u8>], batch: usize) -> String {
+    let expected = output(&handler(name), args, records, batch).unwrap();
+    for lang in LANGUAGES {
+        let Some(path) = built(&format!("{name}_{lang}")) else { continue };
+        let got = output(&path, args, records, batch).unwrap_or_else(|e| panic!("{name}_{lang}: {e}"));
+        assert_eq!(got, expected, "{name}_{lang} differs from the Rust {name}");
+    }
+    expected
+}
+
+#[test]
+fn tcp_connect_prints_the_seed_line_in_every_language() {
+    let mut records = vec![seed_entry(32372, 11)];
+    records.extend((0..9).map(|i| seed_entry(4000 + i * 37, i % 3)));
+    let out = same_as_rust("tcp_connect", &[], &records, 4);
+    assert!(out.starts_with(SEED_LINE), "{out}");
+    assert_eq!(out.lines().count(), 10);
+}
+
+#[test]
+fn count_summarises_alike_in_every_language() {
+    let pids = [7, 9, 7, 7, 9, 3, 11, 3, 7, 100_000, 4_000_000, 9];
+    let records: Vec<_> = pids.iter().map(|&pid| seed_entry(pid, 0)).collect();
+    let out = same_as_rust("count", &[], &records, 4);
+    assert_eq!(
+        out,
+        "pid 7 (curl): 4\npid 9 (curl): 3\npid 3 (curl): 2\npid 11 (curl): 1\npid 100000 (curl): 1\n\
+         pid 4000000 (curl): 1\ntotal: 12\n"
+    );
+}
+
+#[test]
+fn count_exits_alike_in_every_language() {
+    let records: Vec<_> = (0..10).map(|i| seed_entry(100 + i, 0)).collect();
+    let out = same_as_rust("count", &[("exit_after", "3")], &records, 2);
+    assert!(out.ends_with("total: 4\n"), "{out}");
+}
+
+#[test]
+fn count_refuses_a_bad_argument_alike_in_every_language() {
+    let rust = output(&handler("count"), &[("exit_after", "many")], &[], 1).unwrap_err();
+    let message = "--arg exit_after=many: expected a number of events";
+    assert!(rust.contains(message), "{rust}");
+    for lang in LANGUAGES {
+        let Some(path) = built(&format!("count_{lang}")) else { continue };
+        let err = output(&path, &[("exit_after", "many")], &[], 1).unwrap_err();
+        assert!(err.contains(message), "count_{lang}: {err}");
+    }
+}
+
+/// Through `wprobe replay`, on every recording under tests/fixtures.
+#[test]
+fn recorded_runs_replay_alike_in_every_language() {
+    let dir = workspace_root().join("tests").join("fixtures");
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "events")).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    // The synthetic recording too, so that the test means something without fixtures.
+    files.push(synthetic_events("languages", 300));
+    for name in ["tcp_connect", "count"] {
+        // Compile each once into the CLI's cache (see shared_runtime).
+        load(&handler(name));
+        for lang in LANGUAGES {
+            if let Some(path) = built(&format!("{name}_{lang}")) {
+                load(&path);
+            }
+        }
+        for events in &files {
+            let replay = |path: &std::path::Path| {
+                let out = wprobe(&["replay", path.to_str().unwrap(), events.to_str().unwrap()]);
+                assert!(out.status.success(), "{} on {}: {}", path.display(), events.display(), stderr(&out));
+                stdout(&out)
+            };
+            let expected = replay(&handler(name));
+            assert!(!expected.is_empty(), "{name} printed nothing on {}", events.display());
+            for lang in LANGUAGES {
+                let Some(path) = built(&format!("{name}_{lang}")) else { continue };
+                assert_eq!(replay(&path), expected, "{name}_{lang} on {}", events.display());
+            }
+        }
+    }
+}
+
+/// The C and JavaScript components import nothing but wprobe's context, like Rust ones; the
+/// Python ones import WASI besides, which gives them nothing (next test).
+#[test]
+fn c_and_javascript_components_import_only_the_context() {
+    for name in ["tcp_connect", "count"] {
+        for lang in LANGUAGES {
+            let Some(path) = built(&format!("{name}_{lang}")) else { continue };
+            let imports = component_imports(&std::fs::read(&path).unwrap());
+            assert!(imports.iter().any(|i| i == "wprobe:probe/context@0.1.0"), "{name}_{lang}: {imports:?}");
+            let foreign: Vec<_> = imports.iter().filter(|i| !i.starts_with("wprobe:probe/")).collect();
+            if lang == "py" {
+                assert!(foreign.iter().all(|i| i.starts_with("wasi:")), "{name}_{lang}: {foreign:?}");
+            } else {
+                assert!(foreign.is_empty(), "{name}_{lang} imports {foreign:?}");
+            }
+        }
+    }
+}
+
+/// What a C or Python handler reaches through libc's or Python's own I/O: nothing.
+#[test]
+fn wasi_gives_c_and_python_handlers_nothing() {
+    let records = [seed_entry(77, 0)];
+    if let Some(path) = built("sandbox_c") {
+        let out = output(&path, &[], &records, 1).unwrap();
+        assert_eq!(
+            out,
+            "fopen /etc/hostname: error: Capabilities insufficient\n\
+             opendir /: error\n\
+             getenv PATH: (null)\n\
+             env vars: 0\n\
+             time: 0\n\
+             getentropy: error\n\
+             stdio printf: into the output\n\
+             event: pid 77\n"
+        );
+    }
+    if let Some(path) = built("sandbox_py") {
+        let out = output(&path, &[], &records, 1).unwrap();
+        assert_eq!(
+            out,
+            "open /etc/hostname: error: FileNotFoundError\n\
+             listdir /: error: FileNotFoundError\n\
+             getenv PATH: None\n\
+             env vars: 0\n\
+             time: 0\n\
+             connect: error: ModuleNotFoundError\n\
+             print: into the output\n\
+             event: pid 77\n"
+        );
+    }
+}
+
+/// The instances and functions a component imports at its top level
+/// (`wprobe:probe/context@0.1.0`, `wasi:cli/environment@0.2.6`, ...), read
+/// from its import section (id 10) as the component model's binary format lays it out.
+fn component_imports(bytes: &[u8]) -> Vec<String> {
+    fn leb(b: &[u8], i: &mut usize) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let byte = b[*i];
+            *i += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "not a component");
+    let mut names = Vec::new();
+    let mut i = 8;
+    while i < bytes.len() {
+        let id = bytes[i];
+        i += 1;
+        let size = leb(bytes, &mut i) as usize;
+        let end = i + size;
+        if id == 10 {
+            let mut j = i;
+            for _ in 0..leb(bytes, &mut j) {
+                let form = bytes[j];
+                j += 1;
+                let len = leb(bytes, &mut j) as usize;
+                let name = String::from_utf8(bytes[j..j + len].to_vec()).unwrap();
+                j += len;
+                if form == 0x01 {
+                    // A version suffix follows the name.
+                    let len = leb(bytes, &mut j) as usize;
+                    j += len;
+                }
+                // externdesc: sort byte, then an index or a bound. Types (0x03) are names
+                // for the world's own `use`d types, which grant nothing: left out.
+                if bytes[j] != 0x03 {
+                    names.push(name);
+                }
+                match bytes[j] {
+                    0x00 => {
+                        j += 2;
+                        leb(bytes, &mut j);
+                    }
+                    0x02 | 0x03 => {
+                        let bound = bytes[j + 1];
+                        j += 2;
+                        if bound == 0x00 || bytes[j - 2] == 0x02 {
+                            leb(bytes, &mut j);
+                        }
+                    }
+                    _ => {
+                        j += 1;
+                        leb(bytes, &mut j);
+                    }
+                }
+            }
+        }
+        i = end;
+    }
+    names
+}

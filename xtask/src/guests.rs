@@ -1,0 +1,444 @@
+//! Handlers in C, Python and JavaScript, built by `cargo xtask handlers` beside the Rust ones:
+//!
+//! | source                  | output                             | toolchain                          |
+//! |-------------------------|------------------------------------|------------------------------------|
+//! | `examples/c/NAME.c`     | `target/handlers/NAME_c.wasm`      | clang-19 + wasi-libc, wit-component |
+//! | `examples/python/NAME.py` | `target/handlers/NAME_py.wasm`   | componentize-py                    |
+//! | `examples/js/NAME.js`   | `target/handlers/NAME_js.wasm`     | componentize-js (guest-sdk/js)     |
+//!
+//! `--only NAME_c` (…`_py`, …`_js`) builds one of them; `--skip-languages` builds none of
+//! them, for developers without these toolchains. A missing toolchain fails the build with
+//! the command that installs it. A handler is rebuilt only when one of its inputs (its
+//! source, its language's SDK, the WIT, the tool's version) changed: these builds take
+//! seconds to a minute each.
+//!
+//! C and JavaScript components import nothing but wprobe's context (the C SDK answers
+//! wasi-libc's WASI calls itself; componentize-js runs with every WASI feature disabled).
+//! Python components import WASI, which wprobe satisfies with a context that grants nothing.
+
+use crate::handlers::Args;
+use crate::{run, target_dir, workspace_root};
+use anyhow::{bail, ensure, Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CONTEXT: &str = "wprobe:probe/context@0.1.0";
+const TYPES: &str = "wprobe:probe/types@0.1.0";
+
+/// The versions CI installs; the install hints name them.
+const CLANG: &str = "clang-19";
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+const WIT_BINDGEN: &str = "0.63.0";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lang {
+    C,
+    Python,
+    Js,
+}
+
+impl Lang {
+    const ALL: [Lang; 3] = [Lang::C, Lang::Python, Lang::Js];
+
+    fn dir(self) -> &'static str {
+        match self {
+            Lang::C => "examples/c",
+            Lang::Python => "examples/python",
+            Lang::Js => "examples/js",
+        }
+    }
+
+    fn ext(self) -> &'static str {
+        match self {
+            Lang::C => "c",
+            Lang::Python => "py",
+            Lang::Js => "js",
+        }
+    }
+
+    /// Output names end in `_c`, `_py`, `_js`.
+    fn suffix(self) -> &'static str {
+        self.ext()
+    }
+
+    fn sdk(self) -> &'static str {
+        match self {
+            Lang::C => "guest-sdk/c",
+            Lang::Python => "guest-sdk/python",
+            Lang::Js => "guest-sdk/js",
+        }
+    }
+
+    /// May the component import `wasi:*`?
+    fn allows_wasi(self) -> bool {
+        self == Lang::Python
+    }
+}
+
+/// One handler in another language.
+#[derive(Debug)]
+struct Guest {
+    /// Output name: `tcp_connect_c`.
+    name: String,
+    lang: Lang,
+    source: PathBuf,
+}
+
+/// Builds the C, Python and JavaScript handlers that `args` asks for. Returns the arguments
+/// for the Rust build that follows: `--only` without the names handled here, or `None` when
+/// `--only` named nothing but handlers in these languages.
+pub fn build(args: &Args) -> Result<Option<Args>> {
+    let root = workspace_root();
+    let guests = discover(&root)?;
+    let (mine, rust): (Vec<String>, Vec<String>) =
+        args.only.iter().cloned().partition(|name| guests.iter().any(|g| &g.name == name));
+    let selected: Vec<&Guest> = if !args.only.is_empty() {
+        guests.iter().filter(|g| mine.contains(&g.name)).collect()
+    } else if args.skip_languages {
+        Vec::new()
+    } else {
+        guests.iter().collect()
+    };
+
+    if !selected.is_empty() {
+        let mut missing = Vec::new();
+        for lang in Lang::ALL {
+            if selected.iter().any(|g| g.lang == lang) {
+                if let Err(e) = check_toolchain(&root, lang) {
+                    missing.push(format!("{e:#}"));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            bail!(
+                "cannot build the C, Python and JavaScript handlers:\n  {}\n\
+                 (or build only the Rust handlers: cargo xtask handlers --skip-languages)",
+                missing.join("\n  ")
+            );
+        }
+        if selected.iter().any(|g| g.lang == Lang::C) {
+            check_c_bindings(&root)?;
+        }
+        let out_dir =
+            std::path::absolute(target_dir()).context("cannot resolve the target directory")?.join("handlers");
+        fs::create_dir_all(out_dir.join(".stamps")).with_context(|| format!("cannot create {}", out_dir.display()))?;
+        for g in selected {
+            build_one(&root, &out_dir, g)
+                .with_context(|| format!("building {} from {}", g.name, g.source.display()))?;
+        }
+    }
+
+    if !args.only.is_empty() && rust.is_empty() {
+        return Ok(None);
+    }
+    let mut rest = args.clone();
+    rest.only = rust;
+    Ok(Some(rest))
+}
+
+/// Every `examples/{c,python,js}/NAME.{c,py,js}`, in name order.
+fn discover(root: &Path) -> Result<Vec<Guest>> {
+    let mut guests = Vec::new();
+    for lang in Lang::ALL {
+        let dir = root.join(lang.dir());
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some(lang.ext()) {
+                continue;
+            }
+            let stem = path.file_stem().and_then(|s| s.to_str()).context("a non-UTF-8 file name")?;
+            // The SDK's own module, should someone copy it next to the examples.
+            if stem == "wprobe" {
+                continue;
+            }
+            guests.push(Guest { name: format!("{stem}_{}", lang.suffix()), lang, source: path });
+        }
+    }
+    guests.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(guests)
+}
+
+fn clang() -> String {
+    std::env::var("WPROBE_CLANG").unwrap_or_else(|_| CLANG.to_string())
+}
+
+/// The JavaScript toolchain: componentize-js, installed from guest-sdk/js/package-lock.json.
+fn componentize_js(root: &Path) -> PathBuf {
+    root.join("guest-sdk/js/node_modules/@bytecodealliance/componentize-js/src/cli.js")
+}
+
+/// Fails, naming the missing tool and its install command, unless `lang` can be built.
+fn check_toolchain(root: &Path, lang: Lang) -> Result<()> {
+    match lang {
+        Lang::C => {
+            let clang = clang();
+            tool_version(Command::new(&clang).arg("--version")).with_context(|| {
+                format!(
+                    "C: `{clang}` not found; install it with: apt-get install clang-19 lld-19 wasi-libc \
+                     libclang-rt-19-dev-wasm32 (or point WPROBE_CLANG at a clang with wasm32 support)"
+                )
+            })?;
+            let sysroot = Path::new("/usr/include/wasm32-wasi/stdio.h");
+            ensure!(
+                sysroot.exists() || std::env::var_os("WPROBE_WASI_SYSROOT").is_some(),
+                "C: wasi-libc not found ({} is missing); install it with: apt-get install wasi-libc",
+                sysroot.display()
+            );
+            let out = Command::new(&clang).args(["--target=wasm32-wasi", "-print-libgcc-file-name"]).output()?;
+            let builtins = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            ensure!(
+                builtins.exists(),
+                "C: clang's wasm32 runtime ({}) is missing; install it with: apt-get install libclang-rt-19-dev-wasm32",
+                builtins.display()
+            );
+        }
+        Lang::Python => {
+            tool_version(Command::new("componentize-py").arg("--version")).with_context(|| {
+                format!("Python: `componentize-py` not found; install it with: pip install {COMPONENTIZE_PY}")
+            })?;
+        }
+        Lang::Js => {
+            tool_version(Command::new("node").arg("--version"))
+                .context("JavaScript: `node` not found; install it with: apt-get install nodejs npm")?;
+            ensure!(
+                componentize_js(root).exists(),
+                "JavaScript: componentize-js is not installed; install it with: npm ci --prefix guest-sdk/js"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The first line a tool prints for `--version`.
+fn tool_version(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("cannot run {cmd:?}"))?;
+    ensure!(out.status.success(), "{cmd:?} failed");
+    Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").trim().to_string())
+}
+
+/// The C bindings under guest-sdk/c/bindings are generated by `wit-bindgen c` and checked in,
+/// so that building a C handler needs only clang. When wit-bindgen is installed (CI installs
+/// it), they must match what it generates from wit/ now.
+fn check_c_bindings(root: &Path) -> Result<()> {
+    let Ok(version) = tool_version(Command::new("wit-bindgen").arg("--version")) else {
+        return Ok(());
+    };
+    if !version.contains(WIT_BINDGEN) {
+        println!("note: wit-bindgen is {version:?}, not {WIT_BINDGEN}: not checking guest-sdk/c/bindings");
+        return Ok(());
+    }
+    let tmp = target_dir().join("guests").join("c-bindings-check");
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp)?;
+    let status = Command::new("wit-bindgen")
+        .args(["c", "wit", "--world", "handler", "--out-dir"])
+        .arg(&tmp)
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    ensure!(status.success(), "wit-bindgen c failed");
+    for file in ["handler.c", "handler.h", "handler_component_type.o"] {
+        let fresh = fs::read(tmp.join(file))?;
+        let checked_in = fs::read(root.join("guest-sdk/c/bindings").join(file)).unwrap_or_default();
+        ensure!(
+            fresh == checked_in,
+            "guest-sdk/c/bindings/{file} is stale (wit/ changed); regenerate the C bindings with:\n    \
+             wit-bindgen c wit --world handler --out-dir guest-sdk/c/bindings"
+        );
+    }
+    Ok(())
+}
+
+fn build_one(root: &Path, out_dir: &Path, g: &Guest) -> Result<()> {
+    let output = out_dir.join(format!("{}.wasm", g.name));
+    let stamp_path = out_dir.join(".stamps").join(format!("{}.sha256", g.name));
+    let stamp = input_hash(root, g)?;
+    if output.exists() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+        let bytes = fs::read(&output)?;
+        println!("{:>9} bytes  {:<36} up to date", bytes.len(), relative(&output).display());
+        return Ok(());
+    }
+    let _ = fs::remove_file(&stamp_path);
+
+    let work = target_dir().join("guests").join(&g.name);
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let work = std::path::absolute(&work)?;
+    let start = std::time::Instant::now();
+    let component = match g.lang {
+        Lang::C => build_c(root, &work, g)?,
+        Lang::Python => build_python(root, &work, g)?,
+        Lang::Js => build_js(root, &work, g)?,
+    };
+    let imports = check_imports(g, &component)?;
+    fs::write(&output, &component).with_context(|| format!("cannot write {}", output.display()))?;
+    fs::write(&stamp_path, &stamp)?;
+    println!(
+        "{:>9} bytes  {:<36} imports {imports} ({:.1} s)",
+        component.len(),
+        relative(&output).display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// C: clang for wasm32 with wasi-libc, the SDK's runtime and the checked-in bindings, then
+/// wit-component (what `wasm-tools component new` does).
+fn build_c(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
+    let sdk = root.join(Lang::C.sdk());
+    let core = work.join(format!("{}.core.wasm", g.name));
+    let mut cmd = Command::new(clang());
+    cmd.args(["--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror"]);
+    if let Some(sysroot) = std::env::var_os("WPROBE_WASI_SYSROOT") {
+        cmd.arg("--sysroot").arg(sysroot);
+    }
+    cmd.arg("-I").arg(sdk.join("include")).arg("-I").arg(sdk.join("bindings")).arg("-I").arg(sdk.join("src"));
+    cmd.arg(&g.source);
+    for file in ["src/wprobe.c", "src/wasi_deny.c", "bindings/handler.c", "bindings/handler_component_type.o"] {
+        cmd.arg(sdk.join(file));
+    }
+    // --fatal-warnings: a WASI stub whose signature disagrees with wasi-libc's import is a
+    // linker warning, and would trap at run time.
+    cmd.args(["-Wl,--strip-debug", "-Wl,--fatal-warnings", "-o"]).arg(&core);
+    run(&mut cmd)?;
+    let module = fs::read(&core)?;
+    wit_component::ComponentEncoder::default().module(&module)?.validate(true).encode()
+}
+
+/// Python: componentize-py with the SDK module and the examples on its path.
+fn build_python(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
+    let module = g.source.file_stem().and_then(|s| s.to_str()).context("bad file name")?;
+    ensure!(
+        !["wit_world", "handler", "componentize_py_types"].contains(&module),
+        "a Python handler module may not be named {module:?} (componentize-py's own modules)"
+    );
+    let out = work.join(format!("{}.wasm", g.name));
+    let mut cmd = Command::new("componentize-py");
+    cmd.current_dir(root)
+        // Keep __pycache__ out of the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .args(["--wit-path", "wit", "--world", "handler", "componentize", "--python-path"])
+        .arg(root.join(Lang::Python.sdk()))
+        .arg("--python-path")
+        .arg(g.source.parent().context("no parent")?)
+        .arg(module)
+        .arg("--output")
+        .arg(&out);
+    run(&mut cmd)?;
+    Ok(fs::read(&out)?)
+}
+
+/// JavaScript: componentize-js with every WASI feature disabled. The handler imports
+/// `./wprobe.js`; both are copied into a work folder first (componentize-js lets a module
+/// import only files at or below its own folder).
+fn build_js(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
+    let file_name = g.source.file_name().context("no file name")?;
+    let staged = work.join(file_name);
+    fs::copy(&g.source, &staged)?;
+    fs::copy(root.join(Lang::Js.sdk()).join("wprobe.js"), work.join("wprobe.js"))?;
+    let out = work.join(format!("{}.wasm", g.name));
+    let mut cmd = Command::new("node");
+    cmd.current_dir(root)
+        .arg(componentize_js(root))
+        .args(["--wit", "wit", "--world-name", "handler"])
+        .args(["--disable", "stdio", "random", "clocks", "http", "fetch-event"])
+        .arg("--out")
+        .arg(&out)
+        .arg(&staged);
+    run(&mut cmd)?;
+    Ok(fs::read(&out)?)
+}
+
+/// Everything a handler's build reads, hashed: its source, its SDK, the WIT, the tool.
+fn input_hash(root: &Path, g: &Guest) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut files = vec![g.source.clone()];
+    collect_files(&root.join(g.lang.sdk()), &mut files)?;
+    collect_files(&root.join("wit"), &mut files)?;
+    files.sort();
+    for f in &files {
+        h.update(relative(f).to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(fs::read(f).with_context(|| format!("cannot read {}", f.display()))?);
+        h.update([0]);
+    }
+    let tool = match g.lang {
+        Lang::C => tool_version(Command::new(clang()).arg("--version"))?,
+        Lang::Python => tool_version(Command::new("componentize-py").arg("--version"))?,
+        Lang::Js => fs::read_to_string(root.join("guest-sdk/js/package-lock.json")).unwrap_or_default(),
+    };
+    h.update(tool.as_bytes());
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Files under `dir`, skipping node_modules, caches and documentation.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name == "node_modules" || name == "__pycache__" || name.ends_with(".md") {
+            continue;
+        }
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// C and JavaScript components may import only wprobe's context; Python ones WASI too.
+fn check_imports(g: &Guest, component: &[u8]) -> Result<String> {
+    let imports = match wit_component::decode(component)? {
+        wit_component::DecodedWasm::Component(resolve, world) => resolve.worlds[world]
+            .imports
+            .iter()
+            .filter(|(_, item)| !matches!(item, wit_parser::WorldItem::Type { .. }))
+            .map(|(key, _)| resolve.name_world_key(key))
+            .collect::<Vec<_>>(),
+        wit_component::DecodedWasm::WitPackage(..) => bail!("a WIT package, not a component"),
+    };
+    let is_wasi = |name: &str| g.lang.allows_wasi() && name.starts_with("wasi:");
+    let unexpected: Vec<&String> =
+        imports.iter().filter(|n| !(n.as_str() == CONTEXT || n.as_str() == TYPES || is_wasi(n))).collect();
+    ensure!(
+        unexpected.is_empty(),
+        "{}.wasm imports {unexpected:?}; a {:?} handler may import only {CONTEXT}{}",
+        g.name,
+        g.lang,
+        if g.lang.allows_wasi() { " and wasi:*" } else { "" }
+    );
+    let wasi = imports.iter().filter(|n| is_wasi(n)).count();
+    let mut summary: Vec<String> = imports.iter().filter(|n| !is_wasi(n)).cloned().collect();
+    if wasi > 0 {
+        summary.push(format!("{wasi} wasi:* interfaces"));
+    }
+    Ok(summary.join(", "))
+}
+
+fn relative(path: &Path) -> &Path {
+    path.strip_prefix(workspace_root()).unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_examples_in_every_language() {
+        let guests = discover(&workspace_root()).unwrap();
+        let names: Vec<&str> = guests.iter().map(|g| g.name.as_str()).collect();
+        for name in ["count_c", "count_js", "count_py", "tcp_connect_c", "tcp_connect_js", "tcp_connect_py"] {
+            assert!(names.contains(&name), "{name} not in {names:?}");
+        }
+    }
+}
