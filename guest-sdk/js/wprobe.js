@@ -29,6 +29,29 @@ let index = 0; // the current event's index in its batch
 let lost = 0n;
 const ppById = new Map(); // probe id -> pp, from the session's probe table
 let out = ''; // pending printf text
+let view = null; // a DataView of the flat batch, or null on the cursor path
+let off = 0; // the current record's offset in it
+let hostNext = 0; // next() calls made this batch: the host's cursor is on event hostNext - 1
+
+// Record header offsets of the flat batch layout (wit/probe.wit, `delivery::flat`).
+const R_PROBE_ID = 0,
+  R_FLAGS = 4,
+  R_PID = 8,
+  R_TID = 12,
+  R_UID = 16,
+  R_CPU = 20,
+  R_TIME = 24,
+  R_COMM = 32;
+
+/** Moves the host's cursor to the current event, for the accessors that ask the host. */
+function sync() {
+  while (hostNext <= index) {
+    ctx.next();
+    hostNext++;
+  }
+}
+
+const decoder = new TextDecoder();
 
 /** Pending output is sent to the host once per batch, or as soon as this much is pending. */
 export const FLUSH_AT = 64 * 1024;
@@ -79,47 +102,61 @@ function outside(name) {
 /** Process id: the thread-group id of the task that hit the probe. */
 export function pid() {
   if (!inEvent) outside('pid');
+  if (view !== null) return view.getUint32(off + R_PID, true);
   return ctx.pid();
 }
 /** Thread id of the task. */
 export function tid() {
   if (!inEvent) outside('tid');
+  if (view !== null) return view.getUint32(off + R_TID, true);
   return ctx.tid();
 }
 /** Real user id of the task. */
 export function uid() {
   if (!inEvent) outside('uid');
+  if (view !== null) return view.getUint32(off + R_UID, true);
   return ctx.uid();
 }
 /** CPU the probe fired on. */
 export function cpu() {
   if (!inEvent) outside('cpu');
+  if (view !== null) return view.getUint32(off + R_CPU, true);
   return ctx.cpu();
 }
 /** CLOCK_MONOTONIC at the hit, in nanoseconds (BigInt). */
 export function timestamp_ns() {
   if (!inEvent) outside('timestamp_ns');
+  if (view !== null) return view.getBigUint64(off + R_TIME, true);
   return ctx.timestampNs();
 }
 /** Index of the event's probe in the session's probe table. */
 export function probe_id() {
   if (!inEvent) outside('probe_id');
+  if (view !== null) return view.getUint32(off + R_PROBE_ID, true);
   return ctx.probeId();
 }
 /** True in a return probe. */
 export function is_return() {
   if (!inEvent) outside('is_return');
+  if (view !== null) return (view.getUint32(off + R_FLAGS, true) & 1) === 1;
   return ctx.isReturn();
 }
 /** The probe point, `kprobe.function("tcp_v4_connect")`, from the probe table init received. */
 export function pp() {
   if (!inEvent) outside('pp');
-  const p = ppById.get(ctx.probeId());
-  return p !== undefined ? p : ctx.pp();
+  const p = ppById.get(probe_id());
+  if (p !== undefined) return p;
+  if (view !== null) sync();
+  return ctx.pp();
 }
 /** The task's command name as captured at the hit (up to 15 bytes). */
 export function execname() {
   if (!inEvent) outside('execname');
+  if (view !== null) {
+    let end = off + R_COMM;
+    while (end < off + R_COMM + 16 && view.getUint8(end) !== 0) end++;
+    return decoder.decode(new Uint8Array(view.buffer, view.byteOffset + off + R_COMM, end - off - R_COMM));
+  }
   return ctx.execname();
 }
 /** Events the kernel dropped (ring buffer full) before the current batch (BigInt). */
@@ -134,6 +171,7 @@ export function asmlinkage() {}
 function fallible(fn) {
   return function (...a) {
     if (!inEvent) throw new AccessError('no-current-event');
+    if (view !== null) sync();
     try {
       return fn(...a);
     } catch (e) {
@@ -171,6 +209,7 @@ export const u_register = fallible(ctx.uRegister);
 export function print_regs() {
   if (!inEvent) throw new AccessError('no-current-event');
   flush();
+  if (view !== null) sync();
   try {
     ctx.printRegs();
   } catch (e) {
@@ -221,100 +260,154 @@ function toBig(v) {
   return Number.isFinite(n) ? BigInt(Math.trunc(n)) : 0n;
 }
 
+/** Format strings parsed once: literal text and directives, in order. */
+const compiled = new Map();
+
+function compile(fmt) {
+  const parts = [];
+  let last = 0;
+  DIRECTIVE.lastIndex = 0;
+  for (let m = DIRECTIVE.exec(fmt); m !== null; m = DIRECTIVE.exec(fmt)) {
+    if (m.index > last) parts.push(fmt.slice(last, m.index));
+    if (m[4] === '%') parts.push('%');
+    else parts.push({ flags: m[1], width: m[2], prec: m[3], conv: m[4] });
+    last = DIRECTIVE.lastIndex;
+  }
+  if (last < fmt.length) parts.push(fmt.slice(last));
+  return parts;
+}
+
 /** C-style formatting into a string; printf's formatter. */
 export function sprintf(fmt, ...args) {
+  fmt = String(fmt);
+  let parts = compiled.get(fmt);
+  if (parts === undefined) {
+    parts = compile(fmt);
+    if (compiled.size < 256) compiled.set(fmt, parts);
+  }
+  let s = '';
   let next = 0;
-  const arg = () => args[next++];
-  return String(fmt).replace(DIRECTIVE, (_m, flags, width, prec, conv) => {
-    if (conv === '%') return '%';
-    if (width === '*') width = Number(arg());
-    if (prec === '*') prec = Number(arg());
-    width = width === undefined ? 0 : Number(width);
-    prec = prec === undefined ? undefined : Number(prec || 0);
-    let left = flags.includes('-');
-    if (width < 0) {
-      left = true;
-      width = -width;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (typeof p === 'string') {
+      s += p;
+      continue;
     }
-    const v = arg();
-    let sign = '';
-    let body;
-    let numeric = true;
+    let width = p.width;
+    let prec = p.prec;
+    if (width === '*') width = Number(args[next++]);
+    if (prec === '*') prec = Number(args[next++]);
+    s += directive(p.flags, width, prec, p.conv, args[next++]);
+  }
+  return s;
+}
+
+function directive(flags, width, prec, conv, v) {
+  // The common cases first: no flags, width or precision.
+  if (flags === '' && width === undefined && prec === undefined) {
     switch (conv) {
-      case 'd':
-      case 'i': {
-        let b = toBig(v);
-        if (b < 0n) {
-          sign = '-';
-          b = -b;
-        } else if (flags.includes('+')) sign = '+';
-        else if (flags.includes(' ')) sign = ' ';
-        body = b.toString();
-        break;
-      }
-      case 'u':
-      case 'x':
-      case 'X':
-      case 'o': {
-        let b = toBig(v);
-        if (b < 0n) b &= U64;
-        body = b.toString(conv === 'u' ? 10 : conv === 'o' ? 8 : 16);
-        if (conv === 'X') body = body.toUpperCase();
-        if (flags.includes('#') && b !== 0n) {
-          if (conv === 'x') sign = '0x';
-          else if (conv === 'X') sign = '0X';
-          else if (conv === 'o') body = '0' + body;
-        }
-        break;
-      }
-      case 'p':
-        body = (toBig(v) & U64).toString(16);
-        sign = '0x';
-        break;
-      case 'c':
-        numeric = false;
-        body = typeof v === 'string' ? v.slice(0, 1) : String.fromCharCode(Number(v));
-        break;
       case 's':
-        numeric = false;
-        body = String(v);
-        if (prec !== undefined) body = body.slice(0, prec);
+        return String(v);
+      case 'd':
+      case 'i':
+        if (typeof v === 'number' && Number.isInteger(v)) return String(v);
+        if (typeof v === 'bigint') return v.toString();
         break;
-      default: {
-        // f F e E g G
-        const n = Number(v);
-        const p = prec === undefined ? 6 : prec;
-        if (n < 0 || Object.is(n, -0)) sign = '-';
-        else if (flags.includes('+')) sign = '+';
-        else if (flags.includes(' ')) sign = ' ';
-        const a = Math.abs(n);
-        if (!Number.isFinite(a)) body = Number.isNaN(a) ? 'nan' : 'inf';
-        else if (conv === 'f' || conv === 'F') body = a.toFixed(p);
-        else if (conv === 'e' || conv === 'E') body = a.toExponential(p).replace(/e([+-])(\d)$/, 'e$10$2');
-        else {
-          const P = p === 0 ? 1 : p;
-          const exp = a === 0 ? 0 : Math.floor(Math.log10(a));
-          body =
-            exp < -4 || exp >= P
-              ? a.toExponential(P - 1).replace(/e([+-])(\d)$/, 'e$10$2')
-              : a.toFixed(Math.max(0, P - 1 - exp));
-          if (!flags.includes('#')) body = body.replace(/\.?0+(e|$)/, '$1');
+      case 'x':
+        if (typeof v === 'bigint' && v >= 0n) return v.toString(16);
+        if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v.toString(16);
+        break;
+      case 'u':
+        if ((typeof v === 'bigint' && v >= 0n) || (typeof v === 'number' && Number.isInteger(v) && v >= 0)) {
+          return v.toString();
         }
-        if (conv === 'E' || conv === 'G' || conv === 'F') body = body.toUpperCase();
-        prec = undefined;
         break;
+    }
+  }
+  width = width === undefined ? 0 : Number(width);
+  prec = prec === undefined ? undefined : Number(prec || 0);
+  let left = flags.includes('-');
+  if (width < 0) {
+    left = true;
+    width = -width;
+  }
+  let sign = '';
+  let body;
+  let numeric = true;
+  switch (conv) {
+    case 'd':
+    case 'i': {
+      let b = toBig(v);
+      if (b < 0n) {
+        sign = '-';
+        b = -b;
+      } else if (flags.includes('+')) sign = '+';
+      else if (flags.includes(' ')) sign = ' ';
+      body = b.toString();
+      break;
+    }
+    case 'u':
+    case 'x':
+    case 'X':
+    case 'o': {
+      let b = toBig(v);
+      if (b < 0n) b &= U64;
+      body = b.toString(conv === 'u' ? 10 : conv === 'o' ? 8 : 16);
+      if (conv === 'X') body = body.toUpperCase();
+      if (flags.includes('#') && b !== 0n) {
+        if (conv === 'x') sign = '0x';
+        else if (conv === 'X') sign = '0X';
+        else if (conv === 'o') body = '0' + body;
       }
+      break;
     }
-    if (numeric && prec !== undefined && conv !== 'p') {
-      body = body.padStart(prec, '0');
-      if (prec === 0 && body === '0') body = '';
+    case 'p':
+      body = (toBig(v) & U64).toString(16);
+      sign = '0x';
+      break;
+    case 'c':
+      numeric = false;
+      body = typeof v === 'string' ? v.slice(0, 1) : String.fromCharCode(Number(v));
+      break;
+    case 's':
+      numeric = false;
+      body = String(v);
+      if (prec !== undefined) body = body.slice(0, prec);
+      break;
+    default: {
+      // f F e E g G
+      const n = Number(v);
+      const p = prec === undefined ? 6 : prec;
+      if (n < 0 || Object.is(n, -0)) sign = '-';
+      else if (flags.includes('+')) sign = '+';
+      else if (flags.includes(' ')) sign = ' ';
+      const a = Math.abs(n);
+      if (!Number.isFinite(a)) body = Number.isNaN(a) ? 'nan' : 'inf';
+      else if (conv === 'f' || conv === 'F') body = a.toFixed(p);
+      else if (conv === 'e' || conv === 'E') body = a.toExponential(p).replace(/e([+-])(\d)$/, 'e$10$2');
+      else {
+        const P = p === 0 ? 1 : p;
+        const exp = a === 0 ? 0 : Math.floor(Math.log10(a));
+        body =
+          exp < -4 || exp >= P
+            ? a.toExponential(P - 1).replace(/e([+-])(\d)$/, 'e$10$2')
+            : a.toFixed(Math.max(0, P - 1 - exp));
+        if (!flags.includes('#')) body = body.replace(/\.?0+(e|$)/, '$1');
+      }
+      if (conv === 'E' || conv === 'G' || conv === 'F') body = body.toUpperCase();
+      prec = undefined;
+      break;
     }
-    const len = sign.length + body.length;
-    if (len >= width) return sign + body;
-    if (left) return sign + body + ' '.repeat(width - len);
-    if (numeric && flags.includes('0') && prec === undefined) return sign + '0'.repeat(width - len) + body;
-    return ' '.repeat(width - len) + sign + body;
-  });
+  }
+  if (numeric && prec !== undefined && conv !== 'p') {
+    body = body.padStart(prec, '0');
+    if (prec === 0 && body === '0') body = '';
+  }
+  const len = sign.length + body.length;
+  if (len >= width) return sign + body;
+  if (left) return sign + body + ' '.repeat(width - len);
+  if (numeric && flags.includes('0') && prec === undefined) return sign + '0'.repeat(width - len) + body;
+  return ' '.repeat(width - len) + sign + body;
 }
 
 // ---- Handlers ---------------------------------------------------------------------------
@@ -365,8 +458,8 @@ function message(e) {
 function position() {
   if (inEvent) {
     try {
-      const p = ppById.get(ctx.probeId()) ?? '<unknown probe>';
-      return `event ${index + 1} of the batch (pid ${ctx.pid()}, ${p})`;
+      const p = ppById.get(probe_id()) ?? '<unknown probe>';
+      return `event ${index + 1} of the batch (pid ${pid()}, ${p})`;
     } catch {
       return `event ${index + 1} of the batch`;
     }
@@ -398,27 +491,48 @@ export function init(session) {
   } finally {
     flush();
   }
-  return { delivery: 'cursor' };
+  return { delivery: 'flat' };
 }
 
-export function handleBatch(_flat) {
+export function handleBatch(flat) {
   if (instance === null) throw 'handle-batch called before a successful init';
-  lost = ctx.lostEvents();
   const event = instance.event;
-  let i = 0;
+  hostNext = 0;
   try {
-    while (ctx.next()) {
-      index = i;
-      inEvent = true;
-      event();
-      inEvent = false;
-      i++;
+    if (flat !== undefined && flat !== null) {
+      // 24-byte header: magic, arch, count, record size, lost; then the records.
+      const v = new DataView(flat.buffer, flat.byteOffset, flat.byteLength);
+      const count = flat.byteLength >= 24 ? v.getUint32(8, true) : 0;
+      const size = flat.byteLength >= 24 ? v.getUint32(12, true) : 0;
+      if (flat.byteLength < 24 || v.getUint32(0, true) !== 0x31425057 || size < 48 || 24 + count * size > flat.byteLength) {
+        throw new Error('the host sent a malformed flat batch');
+      }
+      lost = v.getBigUint64(16, true);
+      view = v;
+      for (let i = 0; i < count; i++) {
+        index = i;
+        off = 24 + i * size;
+        inEvent = true;
+        event();
+        inEvent = false;
+      }
+    } else {
+      lost = ctx.lostEvents();
+      let i = 0;
+      while (ctx.next()) {
+        index = i;
+        inEvent = true;
+        event();
+        inEvent = false;
+        i++;
+      }
     }
   } catch (e) {
     const msg = `${position()}: ${message(e)}`;
     throw msg;
   } finally {
     inEvent = false;
+    view = null;
     flush();
   }
 }

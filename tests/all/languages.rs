@@ -10,7 +10,8 @@ use super::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use wprobe::sandbox::LoadedHandler;
+use wprobe::sandbox::{FaultCause, LoadedHandler};
+use wprobe::session::SessionError;
 
 const LANGUAGES: [&str; 3] = ["c", "py", "js"];
 const SEED_LINE: &str = "kprobe.function(\"tcp_v4_connect\"), 32372, 11, 0xffff81024ce51380, 0xffff81038aa2fec8, 16\n";
@@ -108,6 +109,45 @@ fn count_refuses_a_bad_argument_alike_in_every_language() {
         let Some(path) = built(&format!("count_{lang}")) else { continue };
         let err = output(&path, &[("exit_after", "many")], &[], 1).unwrap_err();
         assert!(err.contains(message), "count_{lang}: {err}");
+    }
+}
+
+/// The message a handler's error ends the session with, and what it printed before.
+fn handler_error(path: &std::path::Path, args: &[(&str, &str)], records: &[Vec<u8>]) -> (String, String) {
+    let loaded = load(path);
+    let mut h = shared_runtime().start(&loaded, &session(args), Limits::default()).unwrap();
+    let run = run_records(&mut h, Arch::X86_64, records, records.len());
+    let Err(SessionError::Handler(fault)) = run.result else { panic!("{}: no error", path.display()) };
+    let FaultCause::HandlerError(msg) = &fault.cause else { panic!("{}: {fault}", path.display()) };
+    (msg.clone(), run.stdout)
+}
+
+/// An accessor's error ends the session with the same words, naming the same event, in
+/// every language (the C SDK's recorded error, Python's and JavaScript's AccessError, Rust's
+/// `?`); the output printed before it is kept, the failing event's is not.
+#[test]
+fn access_errors_read_alike_in_every_language() {
+    let records = [seed_entry(7, 0), seed_entry(8, 1)];
+    for what in ["argument", "register", "returnval"] {
+        let args = [("what", what)];
+        let (expected, out) = handler_error(&handler("access_error"), &args, &records);
+        assert!(
+            expected.starts_with("event 1 of the batch (pid 7, kprobe.function(\"tcp_v4_connect\")): "),
+            "{expected}"
+        );
+        assert_eq!(out, "");
+        for lang in LANGUAGES {
+            let Some(path) = built(&format!("access_error_{lang}")) else { continue };
+            assert_eq!(handler_error(&path, &args, &records), (expected.clone(), out.clone()), "access_error_{lang}");
+        }
+    }
+    for lang in LANGUAGES {
+        let Some(path) = built(&format!("access_error_{lang}")) else { continue };
+        let err = output(&path, &[("what", "bogus")], &[], 1).unwrap_err();
+        assert!(
+            err.contains("--arg what=bogus: expected argument, register or returnval"),
+            "access_error_{lang}: {err}"
+        );
     }
 }
 

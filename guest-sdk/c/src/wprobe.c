@@ -2,8 +2,13 @@
  * The C handler runtime: implements the component's exports (init, handle-batch, end) over
  * the `wit-bindgen c` bindings in ../bindings, and SystemTap's accessors on the current event.
  *
- * Delivery is `cursor`: the host keeps the batch, next() moves to each event and every
- * accessor is one import call. Output collects in one buffer sent once per batch.
+ * Delivery is `flat`: the host hands over the whole batch as one buffer in the layout that
+ * wit/probe.wit documents, and the record header's fields (pid, tid, uid, cpu, timestamp,
+ * probe id, return flag, command name) are read from it with no import call. Arguments,
+ * the return value and registers need the calling convention, which only the host decodes:
+ * those accessors are import calls on the host's cursor, which the runtime moves to the
+ * current event (next()) only when one of them is used. Output collects in one buffer sent
+ * once per batch.
  */
 #include "wprobe.h"
 
@@ -23,6 +28,11 @@
 static bool started;
 static bool in_event;
 static uint32_t event_index;
+/* The current event's record in the flat batch, or NULL on the cursor path. */
+static const uint8_t *current;
+/* How many times next() was called in this batch: the host's cursor is on event
+ * host_next - 1. */
+static uint32_t host_next;
 static uint64_t lost;
 static wprobe_session session;
 
@@ -211,19 +221,37 @@ __attribute__((noreturn, cold)) static void outside(const char *name) {
     __builtin_trap();
 }
 
-#define CONTEXT_ACCESSOR(type, name)                                                        \
+/* Moves the host's cursor to the current event, for the accessors that ask the host. */
+static void sync_cursor(void) {
+    while (host_next <= event_index) {
+        wprobe_probe_context_next();
+        host_next++;
+    }
+}
+
+static uint32_t u32_at(size_t off) {
+    uint32_t v;
+    memcpy(&v, current + off, 4);
+    return v;
+}
+
+/* Record header offsets (wit/probe.wit, `delivery::flat`). */
+enum { R_PROBE_ID = 0, R_FLAGS = 4, R_PID = 8, R_TID = 12, R_UID = 16, R_CPU = 20, R_TIME = 24, R_COMM = 32 };
+
+#define CONTEXT_ACCESSOR(type, name, read)                                                  \
     type wprobe_##name(void) {                                                              \
         if (!in_event) outside(#name);                                                      \
+        if (current) return read;                                                            \
         return wprobe_probe_context_##name();                                               \
     }
 
-CONTEXT_ACCESSOR(uint32_t, pid)
-CONTEXT_ACCESSOR(uint32_t, tid)
-CONTEXT_ACCESSOR(uint32_t, uid)
-CONTEXT_ACCESSOR(uint32_t, cpu)
-CONTEXT_ACCESSOR(uint64_t, timestamp_ns)
-CONTEXT_ACCESSOR(uint32_t, probe_id)
-CONTEXT_ACCESSOR(bool, is_return)
+CONTEXT_ACCESSOR(uint32_t, pid, u32_at(R_PID))
+CONTEXT_ACCESSOR(uint32_t, tid, u32_at(R_TID))
+CONTEXT_ACCESSOR(uint32_t, uid, u32_at(R_UID))
+CONTEXT_ACCESSOR(uint32_t, cpu, u32_at(R_CPU))
+CONTEXT_ACCESSOR(uint64_t, timestamp_ns, u32_at(R_TIME) | (uint64_t)u32_at(R_TIME + 4) << 32)
+CONTEXT_ACCESSOR(uint32_t, probe_id, u32_at(R_PROBE_ID))
+CONTEXT_ACCESSOR(bool, is_return, (u32_at(R_FLAGS) & 1) != 0)
 
 static const char *pp_of(uint32_t id) {
     if (id < session.nprobes && session.probes[id].id == id) return session.probes[id].pp;
@@ -235,9 +263,10 @@ static const char *pp_of(uint32_t id) {
 
 const char *wprobe_pp(void) {
     if (!in_event) outside("pp");
-    const char *p = pp_of(wprobe_probe_context_probe_id());
+    const char *p = pp_of(wprobe_probe_id());
     if (p) return p;
     /* Not in the table: ask the host. */
+    if (current) sync_cursor();
     handler_string_t s;
     wprobe_probe_context_pp(&s);
     free(pp_fallback);
@@ -248,6 +277,12 @@ const char *wprobe_pp(void) {
 
 const char *wprobe_execname(void) {
     if (!in_event) outside("execname");
+    if (!execname_valid && current) {
+        /* NUL-padded, up to 16 bytes. */
+        memcpy(execname_buf, current + R_COMM, 16);
+        execname_buf[16] = '\0';
+        execname_valid = true;
+    }
     if (!execname_valid) {
         handler_string_t s;
         wprobe_probe_context_execname(&s);
@@ -270,6 +305,7 @@ void wprobe_asmlinkage(void) {}
     wprobe_error wprobe_##name##_checked(uint32_t n, type *out) {                            \
         *out = 0;                                                                           \
         if (!in_event) return WPROBE_NO_CURRENT_EVENT;                                      \
+        if (current) sync_cursor();                                                          \
         wprobe_probe_context_access_error_t err;                                            \
         if (wprobe_probe_context_##name(n, out, &err)) return WPROBE_OK;                    \
         return convert(&err);                                                               \
@@ -297,6 +333,7 @@ ARG_ACCESSOR(uint64_t, u64_arg)
 wprobe_error wprobe_returnval_checked(int64_t *out) {
     *out = 0;
     if (!in_event) return WPROBE_NO_CURRENT_EVENT;
+    if (current) sync_cursor();
     wprobe_probe_context_access_error_t err;
     if (wprobe_probe_context_returnval(out, &err)) return WPROBE_OK;
     return convert(&err);
@@ -313,6 +350,7 @@ const char *wprobe_returnstr(void) {
         record(WPROBE_NO_CURRENT_EVENT, 0, NULL);
         return "";
     }
+    if (current) sync_cursor();
     handler_string_t s;
     wprobe_probe_context_access_error_t err;
     if (!wprobe_probe_context_returnstr(&s, &err)) {
@@ -328,6 +366,7 @@ const char *wprobe_returnstr(void) {
 wprobe_error wprobe_register_checked(const char *name, int64_t *out) {
     *out = 0;
     if (!in_event) return WPROBE_NO_CURRENT_EVENT;
+    if (current) sync_cursor();
     handler_string_t s = {(uint8_t *)name, strlen(name)};
     wprobe_probe_context_access_error_t err;
     if (wprobe_probe_context_register(&s, out, &err)) return WPROBE_OK;
@@ -337,6 +376,7 @@ wprobe_error wprobe_register_checked(const char *name, int64_t *out) {
 wprobe_error wprobe_u_register_checked(const char *name, uint64_t *out) {
     *out = 0;
     if (!in_event) return WPROBE_NO_CURRENT_EVENT;
+    if (current) sync_cursor();
     handler_string_t s = {(uint8_t *)name, strlen(name)};
     wprobe_probe_context_access_error_t err;
     if (wprobe_probe_context_u_register(&s, out, &err)) return WPROBE_OK;
@@ -362,6 +402,7 @@ void wprobe_print_regs(void) {
     }
     if (error_msg) return;
     flush();
+    if (current) sync_cursor();
     wprobe_probe_context_access_error_t err;
     if (!wprobe_probe_context_print_regs(&err)) record(convert(&err), 0, NULL);
 }
@@ -424,30 +465,59 @@ bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, h
     if (e) return fail_with(err, e);
     if (rc != 0) return fail_with(err, format("wprobe_init returned %d", rc));
     started = true;
-    ret->delivery = WPROBE_PROBE_TYPES_DELIVERY_CURSOR;
+    ret->delivery = WPROBE_PROBE_TYPES_DELIVERY_FLAT;
     return true;
 }
 
-bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_t *err) {
-    if (maybe_flat) handler_list_u8_free(maybe_flat); /* cursor delivery: none expected */
-    if (!started) return fail_with(err, strdup("handle-batch called before a successful init"));
-    lost = wprobe_probe_context_lost_events();
+/* Runs the handler on the current event; on an error, the message for the host. */
+static char *run_event(uint32_t i) {
+    event_index = i;
+    execname_valid = false;
+    in_event = true;
+    wprobe_event();
     char *failure = NULL;
-    for (uint32_t i = 0; wprobe_probe_context_next(); i++) {
-        event_index = i;
-        execname_valid = false;
-        in_event = true;
-        wprobe_event();
-        if (error_msg) {
-            char *e = take_error();
-            const char *p = pp_of(wprobe_probe_context_probe_id());
-            failure = format("event %u of the batch (pid %u, %s): %s", event_index + 1,
-                             wprobe_probe_context_pid(), p ? p : "<unknown probe>", e);
-            free(e);
-            in_event = false;
-            break;
+    if (error_msg) {
+        char *e = take_error();
+        const char *p = pp_of(wprobe_probe_id());
+        failure = format("event %u of the batch (pid %u, %s): %s", i + 1, wprobe_pid(), p ? p : "<unknown probe>", e);
+        free(e);
+    }
+    in_event = false;
+    return failure;
+}
+
+static uint32_t le32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_t *err) {
+    if (!started) {
+        if (maybe_flat) handler_list_u8_free(maybe_flat);
+        return fail_with(err, strdup("handle-batch called before a successful init"));
+    }
+    char *failure = NULL;
+    host_next = 0;
+    if (maybe_flat) {
+        /* The flat layout: a 24-byte header, then `count` records of `size` bytes. */
+        const uint8_t *b = maybe_flat->ptr;
+        size_t len = maybe_flat->len;
+        uint32_t count = len >= 24 ? le32(b + 8) : 0, size = len >= 24 ? le32(b + 12) : 0;
+        if (len < 24 || memcmp(b, "WPB1", 4) != 0 || size < 48 || (len - 24) / size < count) {
+            handler_list_u8_free(maybe_flat);
+            return fail_with(err, strdup("the host sent a malformed flat batch"));
         }
-        in_event = false;
+        memcpy(&lost, b + 16, 8);
+        for (uint32_t i = 0; i < count && !failure; i++) {
+            current = b + 24 + (size_t)i * size;
+            failure = run_event(i);
+        }
+        current = NULL;
+        handler_list_u8_free(maybe_flat);
+    } else {
+        lost = wprobe_probe_context_lost_events();
+        for (uint32_t i = 0; !failure && wprobe_probe_context_next(); i++) failure = run_event(i);
     }
     flush();
     if (failure) return fail_with(err, failure);
