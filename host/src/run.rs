@@ -113,7 +113,7 @@ pub async fn run(
     };
     let mut summary = RunSummary::default();
     let mut status = StatusLine::new();
-    let reason = loop {
+    let mut reason = loop {
         if let Some(max) = stop.max_events {
             if summary.handled >= max {
                 break StopReason::MaxEvents;
@@ -147,6 +147,10 @@ pub async fn run(
     // Whatever the kernel recorded before the stop is still owed to the handler.
     if matches!(reason, StopReason::Signal | StopReason::Duration | StopReason::CommandExited(_)) {
         drain(source, batch, consumers, &mut summary, stop.max_events).await?;
+        // The command may exit before its events are read: the limit is still what cut them.
+        if stop.max_events.is_some_and(|max| summary.handled >= max) {
+            reason = StopReason::MaxEvents;
+        }
     }
     summary.seen = source.events_total();
     summary.lost = source.lost_total();
