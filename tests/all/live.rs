@@ -238,3 +238,18 @@ fn sigint_and_sigterm_stop_cleanly_with_the_end_hook() {
         assert_nothing_left();
     }
 }
+
+#[test]
+fn list_shows_a_binarys_functions_and_kernel_functions() {
+    let t = target().to_str().unwrap();
+    let out = wprobe(&["list", &format!("{t}:wprobe_*")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "wprobe_target\n");
+    let out = wprobe(&["list", &format!("{t}:no_such_*")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nothing matches"), "{}", stderr(&out));
+    // Kernel functions come from /proc/kallsyms, which every kernel has.
+    let out = wprobe(&["list", "tcp_v4_conn*"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).lines().any(|l| l == "tcp_v4_connect"), "{}", stdout(&out));
+}
