@@ -1,7 +1,7 @@
 /*
  * A process for wprobe's live tests to probe.
  *
- *   wprobe_target N [THREADS]
+ *   wprobe_target N [THREADS [RATE]]
  *
  * prints "pid P main-tid T1 thread-tid T2", waits for one line on stdin (so that the test
  * can attach to this pid before anything fires), then calls wprobe_target(7, 0xdeadbeef, 16)
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 __attribute__((noinline, used, visibility("default"))) long wprobe_target(long a, long b, long c) {
@@ -31,10 +32,24 @@ static int threads;
 static pthread_barrier_t go;
 static long thread_tid;
 
+static long rate; /* calls per second per thread; 0: as fast as possible */
+
+static long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
 static long run(void) {
     long sum = 0;
-    for (long i = 0; i < calls; i++)
+    long start = now_ns();
+    for (long i = 0; i < calls; i++) {
+        /* Paced by spinning: sleeping is far coarser than the gaps at high rates. */
+        if (rate > 0)
+            while (now_ns() - start < i * (1000000000L / rate))
+                ;
         sum += target(7, 0xdeadbeef, 16);
+    }
     return sum;
 }
 
@@ -49,6 +64,7 @@ static void *second_thread(void *unused) {
 int main(int argc, char **argv) {
     calls = argc > 1 ? atol(argv[1]) : 1;
     threads = argc > 2 ? atoi(argv[2]) : 2;
+    rate = argc > 3 ? atol(argv[3]) : 0;
 
     pthread_barrier_init(&go, NULL, 2);
     pthread_t thread;
