@@ -7,12 +7,15 @@
 //! * `fixtures`: re-records the events files under tests/fixtures/ from real uprobe runs.
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
+//! * `vm-test`: kprobe scenarios on Debian kernels under QEMU; `vm -- CMD`: one command in
+//!   such a VM (see `vm.rs`).
 
 mod bpf;
 mod demo;
 mod fixtures;
 mod guests;
 mod handlers;
+mod vm;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -38,12 +41,18 @@ enum Task {
     Fixtures,
     /// Rebuild the eBPF program into host/ebpf/wprobe.bpf.o (or --check that it is current).
     Bpf(bpf::Args),
+    /// Run the kprobe scenarios on Debian kernels under QEMU (TCG) and check their output.
+    VmTest(vm::TestArgs),
+    /// Boot a Debian kernel under QEMU and run one command in it: `vm -- wprobe run …`.
+    Vm(vm::RunArgs),
 }
 
 fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Handlers(args) => handlers::build(&args),
         Task::Bpf(args) => bpf::main(&args),
+        Task::VmTest(args) => vm::test(&args),
+        Task::Vm(args) => vm::run(&args),
         Task::Demo => demo::main(),
         Task::Fixtures => fixtures::record(),
         Task::Test => {

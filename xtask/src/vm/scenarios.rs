@@ -1,0 +1,604 @@
+//! The VM scenarios: each is a guest shell script (run by tests/vm/init.sh, whose helpers
+//! it uses) and a check, in Rust, of what the guest reported.
+//!
+//! Guest helpers: `wp LABEL ARGS…` runs `wprobe ARGS…` to the end and reports its stdout,
+//! stderr, exit status, time and whatever it left in the kernel; `wp_start`/`wp_stop` do the
+//! same for a wprobe in the background; `fact KEY VALUE` reports a value measured in the
+//! guest; `ksym NAME` prints NAME's /proc/kallsyms address; `listen PORT` starts a one-shot
+//! TCP listener on 127.0.0.1:PORT; `modload NAME` insmods a module with its dependencies.
+//!
+//! Every wprobe step is also checked for what it leaves behind: after it exits the kernel
+//! must list no kprobe (`/sys/kernel/debug/kprobes/list`), no kprobe/uprobe trace event and
+//! no pinned BPF object. Nothing else in the guest creates kprobes, so any is wprobe's.
+//!
+//! Most scenarios make a process whose pid they know trigger the probe: the `-c` command
+//! writes its own pid (`$$`) to a file, then `exec`s the real command, which keeps that pid.
+
+use super::console::{Run, Scenario as Seen};
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    /// Kernel modules the initramfs must carry (with their dependencies).
+    pub modules: &'static [&'static str],
+    pub script: &'static str,
+    pub check: fn(&Seen, &Ctx, &mut Checker),
+}
+
+/// What the checks know besides the scenario's own report.
+pub struct Ctx {
+    pub ncpus: u32,
+    /// Page-table levels the guest kernel runs with: 4, or 5 with LA57.
+    pub paging: u32,
+    /// Flip one expectation (tcp-connect's `uint_arg(3)`), to show that the harness fails.
+    pub break_expectation: bool,
+}
+
+impl Ctx {
+    /// The start of the kernel half of the x86_64 address space: a pointer at or above it is a
+    /// kernel address. 0xffff800000000000 with 4-level paging (the seed's pointers,
+    /// 0xffff81…), 0xff00000000000000 with 5-level paging (LA57: pointers such as 0xff38…).
+    pub fn kernel_min(&self) -> u64 {
+        if self.paging == 5 {
+            0xff00_0000_0000_0000
+        } else {
+            0xffff_8000_0000_0000
+        }
+    }
+
+    /// The end of user space: a user pointer lies below it (47 or 56 address bits).
+    pub fn user_end(&self) -> u64 {
+        if self.paging == 5 {
+            0x0100_0000_0000_0000
+        } else {
+            0x0000_8000_0000_0000
+        }
+    }
+}
+
+/// Collects what differed (failures) and what was seen (notes, shown for passing scenarios).
+#[derive(Default, Debug)]
+pub struct Checker {
+    pub failures: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Checker {
+    pub fn fail(&mut self, msg: impl Into<String>) {
+        self.failures.push(msg.into());
+    }
+
+    pub fn note(&mut self, msg: impl Into<String>) {
+        self.notes.push(msg.into());
+    }
+
+    /// Fails with "WHAT: expected E, saw S" unless `ok`.
+    pub fn that(
+        &mut self,
+        ok: bool,
+        what: &str,
+        expected: impl std::fmt::Display,
+        seen: impl std::fmt::Display,
+    ) -> bool {
+        if !ok {
+            self.fail(format!("{what}: expected {expected}, saw {seen}"));
+        }
+        ok
+    }
+
+    pub fn eq<T: PartialEq + Debug>(&mut self, what: &str, expected: T, seen: T) -> bool {
+        let ok = expected == seen;
+        if !ok {
+            self.fail(format!("{what}: expected {expected:?}, saw {seen:?}"));
+        }
+        ok
+    }
+}
+
+/// One line of `tcp_connect.wasm`: `pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3)`
+/// (the seed's format), used for every entry probe here, whatever the function's arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArgsLine {
+    pub pp: String,
+    pub pid: u32,
+    pub cpu: u32,
+    pub arg1: u64,
+    pub arg2: u64,
+    pub arg3: u64,
+}
+
+pub fn parse_args_line(line: &str) -> Option<ArgsLine> {
+    let mut p = line.rsplitn(6, ", ");
+    let arg3 = p.next()?.parse().ok()?;
+    let arg2 = u64::from_str_radix(p.next()?.strip_prefix("0x")?, 16).ok()?;
+    let arg1 = u64::from_str_radix(p.next()?.strip_prefix("0x")?, 16).ok()?;
+    let cpu = p.next()?.parse().ok()?;
+    let pid = p.next()?.parse().ok()?;
+    let pp = p.next()?.to_string();
+    Some(ArgsLine { pp, pid, cpu, arg1, arg2, arg3 })
+}
+
+fn hex(s: &str) -> Option<u64> {
+    u64::from_str_radix(s.trim().trim_start_matches("0x"), 16).ok()
+}
+
+fn tail(lines: &[String], n: usize) -> String {
+    let start = lines.len().saturating_sub(n);
+    if lines.is_empty() {
+        "(nothing)".to_string()
+    } else {
+        lines[start..].join(" | ")
+    }
+}
+
+/// The step ran, exited 0 and left nothing in the kernel. Returns it when it exited 0.
+fn finished<'a>(s: &'a Seen, label: &str, c: &mut Checker) -> Option<&'a Run> {
+    let Some(run) = s.run(label) else {
+        c.fail(format!("step {label:?} did not run (the guest stopped before it?)"));
+        return None;
+    };
+    watchdog(run, c);
+    left_nothing(run, c);
+    match run.exit {
+        Some(0) if run.killed.is_empty() => Some(run),
+        Some(0) => None,
+        Some(code) => {
+            c.fail(format!(
+                "[{label}] `{}`: exit status: expected 0, saw {code}; stderr: {}",
+                run.command,
+                tail(&run.stderr, 4)
+            ));
+            None
+        }
+        None => {
+            c.fail(format!("[{label}] `{}`: no exit status reported", run.command));
+            None
+        }
+    }
+}
+
+fn watchdog(run: &Run, c: &mut Checker) {
+    if !run.killed.is_empty() {
+        c.fail(format!("[{}] `{}` did not end by itself: {}", run.label, run.command, run.killed.join("; ")));
+    }
+}
+
+fn left_nothing(run: &Run, c: &mut Checker) {
+    if !run.leftovers.is_empty() {
+        c.fail(format!(
+            "[{}] after wprobe exited: expected no kprobe, trace event or BPF pin left, saw: {}",
+            run.label,
+            run.leftovers.join(" | ")
+        ));
+    }
+}
+
+fn fact_num(s: &Seen, key: &str, c: &mut Checker) -> Option<u64> {
+    match s.fact(key).and_then(|v| v.parse().ok()) {
+        Some(v) => Some(v),
+        None => {
+            c.fail(format!("the guest reported no number for {key:?} (saw {:?})", s.fact(key)));
+            None
+        }
+    }
+}
+
+fn fact_hex(s: &Seen, key: &str, c: &mut Checker) -> Option<u64> {
+    match s.fact(key).and_then(hex) {
+        Some(v) => Some(v),
+        None => {
+            c.fail(format!("the guest reported no address for {key:?} (saw {:?})", s.fact(key)));
+            None
+        }
+    }
+}
+
+/// Every stdout line of `run` in tcp_connect.wasm's format; a line that is not fails.
+/// (A killed run's last line may be cut short: it is left out.)
+fn args_lines(run: &Run, c: &mut Checker) -> Vec<ArgsLine> {
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let cut = usize::from(!run.killed.is_empty());
+    for line in &run.stdout[..run.stdout.len().saturating_sub(cut)] {
+        match parse_args_line(line) {
+            Some(l) => out.push(l),
+            None => bad.push(line),
+        }
+    }
+    if let Some(first) = bad.first() {
+        c.fail(format!(
+            "[{}] stdout: expected lines `PP, PID, CPU, 0xARG1, 0xARG2, ARG3`, saw {} other lines, the first {first:?}",
+            run.label,
+            bad.len()
+        ));
+    }
+    out
+}
+
+/// The run printed exactly one tcp_connect.wasm line: returns it.
+fn one_line(run: &Run, c: &mut Checker) -> Option<ArgsLine> {
+    let lines = args_lines(run, c);
+    if !c.that(
+        lines.len() == 1,
+        &format!("[{}] events", run.label),
+        "exactly 1 line",
+        format!("{} lines: {}", run.stdout.len(), tail(&run.stdout, 6)),
+    ) {
+        return None;
+    }
+    lines.into_iter().next()
+}
+
+/// Checks the seed's tcp_v4_connect line: pp, the connecting pid, a valid cpu, two kernel
+/// pointers (`struct sock *`, `struct sockaddr *`) and `addr_len` = 16.
+fn check_connect_line(l: &ArgsLine, pp: &str, pid: Option<u64>, ctx: &Ctx, c: &mut Checker) {
+    c.eq("pp()", pp, &l.pp);
+    if let Some(pid) = pid {
+        c.eq("pid() (the connecting nc's)", pid, l.pid as u64);
+    }
+    c.that(l.cpu < ctx.ncpus, "cpu()", format!("< {} (the guest's cpus)", ctx.ncpus), l.cpu);
+    let min = ctx.kernel_min();
+    c.that(
+        l.arg1 >= min,
+        "pointer_arg(1) (struct sock *)",
+        format!("a kernel address >= {min:#x}"),
+        format!("{:#x}", l.arg1),
+    );
+    c.that(
+        l.arg2 >= min,
+        "pointer_arg(2) (struct sockaddr *)",
+        format!("a kernel address >= {min:#x}"),
+        format!("{:#x}", l.arg2),
+    );
+    let len = if ctx.break_expectation { 17 } else { 16 };
+    c.eq("uint_arg(3) (addr_len of a sockaddr_in)", len, l.arg3);
+}
+
+fn show(l: &ArgsLine) -> String {
+    format!("{}, {}, {}, {:#x}, {:#x}, {}", l.pp, l.pid, l.cpu, l.arg1, l.arg2, l.arg3)
+}
+
+const CONNECT_PP: &str = "kprobe.function(\"tcp_v4_connect\")";
+
+pub fn all() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "wprobe-starts",
+            about: "the wprobe binary and its shared libraries work in the guest",
+            modules: &[],
+            script: r#"
+wp version --version
+wp help run --help
+"#,
+            check: |s, _, c| {
+                if let Some(r) = finished(s, "version", c) {
+                    let first = r.stdout.first().map(String::as_str).unwrap_or("");
+                    if c.that(first.starts_with("wprobe "), "wprobe --version", "`wprobe VERSION`", first) {
+                        c.note(first.to_string());
+                    }
+                }
+                finished(s, "help", c);
+            },
+        },
+        Scenario {
+            name: "tcp-connect",
+            about: "--kprobe tcp_v4_connect: the seed's line, the connecting pid, kernel pointers, addr_len 16",
+            modules: &[],
+            script: r#"
+listen 4001
+wp main run /handlers/tcp_connect.wasm --kprobe tcp_v4_connect -c 'echo $$ >/tmp/pid; exec nc 127.0.0.1 4001 </dev/null'
+fact pid "$(cat /tmp/pid)"
+"#,
+            check: |s, ctx, c| {
+                let pid = fact_num(s, "pid", c);
+                if let Some(l) = finished(s, "main", c).and_then(|r| one_line(r, c)) {
+                    check_connect_line(&l, CONNECT_PP, pid, ctx, c);
+                    c.note(show(&l));
+                }
+            },
+        },
+        Scenario {
+            name: "tcp-connect-return",
+            about: "--kretprobe tcp_v4_connect: returnval() is 0 for a connect to a listening port",
+            modules: &[],
+            script: r#"
+listen 4002
+wp main run /handlers/tcp_connect_ret.wasm --kretprobe tcp_v4_connect -c 'exec nc 127.0.0.1 4002 </dev/null'
+"#,
+            check: |s, _, c| {
+                if let Some(r) = finished(s, "main", c) {
+                    if c.eq("returnval() lines", vec!["0".to_string()], r.stdout.clone()) {
+                        c.note("returnval() = 0");
+                    }
+                }
+            },
+        },
+        Scenario {
+            name: "stap-spelling",
+            about: "kprobe.function(\"tcp_v4_connect\") and its .return as positional probes give what the flags give",
+            modules: &[],
+            script: r#"
+listen 4003
+wp entry run /handlers/tcp_connect.wasm 'kprobe.function("tcp_v4_connect")' -c 'echo $$ >/tmp/pid; exec nc 127.0.0.1 4003 </dev/null'
+fact pid "$(cat /tmp/pid)"
+listen 4004
+wp return run /handlers/tcp_connect_ret.wasm 'kprobe.function("tcp_v4_connect").return' -c 'exec nc 127.0.0.1 4004 </dev/null'
+"#,
+            check: |s, ctx, c| {
+                let pid = fact_num(s, "pid", c);
+                if let Some(l) = finished(s, "entry", c).and_then(|r| one_line(r, c)) {
+                    check_connect_line(&l, CONNECT_PP, pid, ctx, c);
+                    c.note(show(&l));
+                }
+                if let Some(r) = finished(s, "return", c) {
+                    c.eq("returnval() lines of the .return probe", vec!["0".to_string()], r.stdout.clone());
+                }
+            },
+        },
+        Scenario {
+            name: "regs-rip",
+            about: "register(\"rip\") is the kprobe's address (from the kernel's kprobes list, at or just after the kallsyms address) + 1",
+            modules: &[],
+            script: r#"
+listen 4005
+fact kallsyms "$(ksym tcp_v4_connect)"
+wp main run /handlers/regs.wasm 'kprobe.function("tcp_v4_connect")' -c 'cat /sys/kernel/debug/kprobes/list >/tmp/kprobes; echo $$ >/tmp/pid; exec nc 127.0.0.1 4005 </dev/null'
+fact pid "$(cat /tmp/pid)"
+fact kprobe "$(grep -m1 tcp_v4_connect /tmp/kprobes)"
+"#,
+            check: |s, _, c| {
+                let pid = fact_num(s, "pid", c);
+                let sym = fact_hex(s, "kallsyms", c);
+                // "ffffffff88b61dd4  k  tcp_v4_connect+0x4    [FTRACE]"
+                let kprobe = s.fact("kprobe").unwrap_or("");
+                let mut words = kprobe.split_whitespace();
+                let listed = words.next().and_then(hex);
+                let offset = words.nth(1).and_then(|w| w.strip_prefix("tcp_v4_connect+")).and_then(hex);
+                let (Some(listed), Some(offset)) = (listed, offset) else {
+                    c.fail(format!("kprobes list while attached: expected a `ADDR k tcp_v4_connect+OFF` line, saw {kprobe:?}"));
+                    return;
+                };
+                if let Some(sym) = sym {
+                    c.eq("kprobe address (kprobes list) - kallsyms address", offset, listed.wrapping_sub(sym));
+                    // 0, or 4 when the function starts with ENDBR64 (IBT kernels probe after it).
+                    c.that(offset == 0 || offset == 4, "kprobe offset into tcp_v4_connect", "+0x0 or +0x4 (after ENDBR64)", format!("{offset:#x}"));
+                }
+                let Some(r) = finished(s, "main", c) else { return };
+                // "PID, CPU, RIPHEX", then print_regs().
+                let first = r.stdout.first().map(String::as_str).unwrap_or("");
+                let parts: Vec<&str> = first.split(", ").collect();
+                let (Some(seen_pid), Some(rip)) = (parts.first().and_then(|p| p.parse::<u64>().ok()), parts.get(2).and_then(|h| hex(h))) else {
+                    c.fail(format!("first line: expected `PID, CPU, RIP`, saw {first:?}"));
+                    return;
+                };
+                if let Some(pid) = pid {
+                    c.eq("pid()", pid, seen_pid);
+                }
+                // x86 reports the ip just past the int3 byte; ftrace-based kprobes emulate the same.
+                c.that(rip == listed + 1, "register(\"rip\")", format!("{:#x} (kprobe address + 1)", listed + 1), format!("{rip:#x}"));
+                let rip_line = format!("RIP: {rip:016x}");
+                c.that(r.stdout.iter().any(|l| l == &rip_line), "print_regs()", &rip_line, tail(&r.stdout, 8));
+                c.that(r.stdout.iter().any(|l| l.starts_with("RDX: 0000000000000010 ")), "print_regs() RDX (addr_len)", "RDX: 0000000000000010", tail(&r.stdout, 8));
+                c.note(format!("rip = tcp_v4_connect+{:#x} = kprobe at +{offset:#x} ({}) + 1", rip.wrapping_sub(sym.unwrap_or(0)), kprobe.split_whitespace().skip(3).collect::<Vec<_>>().join(" ")));
+            },
+        },
+        Scenario {
+            name: "module",
+            about: "kprobe.module(\"tun\").function(\"tun_chr_open\") and --kprobe tun:tun_chr_open: insmod tun.ko, open /dev/net/tun once",
+            modules: &["tun"],
+            // tun_chr_open(struct inode *, struct file *) is the open() of the misc device
+            // /dev/net/tun, which devtmpfs creates when tun.ko loads: a shell redirection opens
+            // it exactly once, from the shell's own pid, and `:` succeeds.
+            script: r#"
+modload tun && fact loaded yes
+fact kallsyms "$(ksym tun_chr_open)"
+wp stap run /handlers/tcp_connect.wasm 'kprobe.module("tun").function("tun_chr_open")' -c 'echo $$ >/tmp/pid.stap; : </dev/net/tun'
+fact pid.stap "$(cat /tmp/pid.stap)"
+wp flag run /handlers/tcp_connect.wasm --kprobe tun:tun_chr_open -c 'echo $$ >/tmp/pid.flag; : </dev/net/tun'
+fact pid.flag "$(cat /tmp/pid.flag)"
+"#,
+            check: |s, ctx, c| {
+                let min = ctx.kernel_min();
+                c.eq("insmod tun.ko", Some("yes"), s.fact("loaded"));
+                if let Some(a) = fact_hex(s, "kallsyms", c) {
+                    c.that(a >= min, "tun_chr_open in /proc/kallsyms", "a kernel (module) address", format!("{a:#x}"));
+                }
+                for label in ["stap", "flag"] {
+                    let pid = fact_num(s, &format!("pid.{label}"), c);
+                    if let Some(l) = finished(s, label, c).and_then(|r| one_line(r, c)) {
+                        c.eq(&format!("[{label}] pp()"), "kprobe.module(\"tun\").function(\"tun_chr_open\")", &l.pp);
+                        if let Some(pid) = pid {
+                            c.eq(&format!("[{label}] pid() (the shell that opened /dev/net/tun)"), pid, l.pid as u64);
+                        }
+                        c.that(l.arg1 >= min, &format!("[{label}] pointer_arg(1) (struct inode *)"), "a kernel address", format!("{:#x}", l.arg1));
+                        c.that(l.arg2 >= min, &format!("[{label}] pointer_arg(2) (struct file *)"), "a kernel address", format!("{:#x}", l.arg2));
+                        c.note(format!("[{label}] {}", show(&l)));
+                    }
+                }
+            },
+        },
+        Scenario {
+            name: "statement-guru",
+            about: "kprobe.statement(0xADDR).absolute (and --kprobe-addr) at tcp_v4_connect's address works with --guru, is refused without",
+            modules: &[],
+            script: r#"
+a=$(ksym tcp_v4_connect)
+fact addr "$a"
+listen 4006
+wp guru run /handlers/tcp_connect.wasm "kprobe.statement(0x$a).absolute" --guru -c 'echo $$ >/tmp/pid.guru; exec nc 127.0.0.1 4006 </dev/null'
+fact pid.guru "$(cat /tmp/pid.guru)"
+wp noguru run /handlers/tcp_connect.wasm "kprobe.statement(0x$a).absolute" -c true
+listen 4007
+wp flag run /handlers/tcp_connect.wasm --kprobe-addr "0x$a" --guru -c 'echo $$ >/tmp/pid.flag; exec nc 127.0.0.1 4007 </dev/null'
+fact pid.flag "$(cat /tmp/pid.flag)"
+"#,
+            check: |s, ctx, c| {
+                let Some(addr) = fact_hex(s, "addr", c) else { return };
+                let pp = format!("kprobe.statement({addr:#x}).absolute");
+                for label in ["guru", "flag"] {
+                    let pid = fact_num(s, &format!("pid.{label}"), c);
+                    if let Some(l) = finished(s, label, c).and_then(|r| one_line(r, c)) {
+                        check_connect_line(&l, &pp, pid, ctx, c);
+                        c.note(format!("[{label}] {}", show(&l)));
+                    }
+                }
+                match s.run("noguru") {
+                    None => c.fail("step \"noguru\" did not run"),
+                    Some(r) => {
+                        left_nothing(r, c);
+                        c.that(r.exit.is_some_and(|e| e != 0), "without --guru: exit status", "non-zero (refused)", format!("{:?}", r.exit));
+                        c.that(r.stdout.is_empty(), "without --guru: stdout", "nothing", tail(&r.stdout, 3));
+                        let err = r.stderr.join("\n");
+                        if c.that(err.to_lowercase().contains("guru"), "without --guru: stderr", "a message naming --guru", tail(&r.stderr, 3)) {
+                            c.note(format!("refused: {}", r.stderr.first().map(String::as_str).unwrap_or("")));
+                        }
+                    }
+                }
+            },
+        },
+        Scenario {
+            name: "syscall-args",
+            about: "--kprobe ksys_write(fd, buf, count) while tee copies a 777-byte file to fd 3 and fd 1",
+            modules: &[],
+            // tee opens its file as the lowest free descriptor, 3 (higher would mean wprobe
+            // leaked one into the command), then writes each 777-byte read to the file and to
+            // stdout from one buffer. wprobe's own output writes are events too; only the tee
+            // process's are checked.
+            script: r#"
+head -c 777 /dev/zero >/tmp/in
+wp main run /handlers/tcp_connect.wasm --kprobe ksys_write -c 'echo $$ >/tmp/pid; exec tee /tmp/tee.out </tmp/in >/dev/null'
+fact pid "$(cat /tmp/pid)"
+fact copied "$(wc -c </tmp/tee.out)"
+"#,
+            check: |s, ctx, c| {
+                let pid = fact_num(s, "pid", c);
+                c.eq("bytes tee copied", Some("777"), s.fact("copied"));
+                finished(s, "main", c);
+                // The arguments are checked even when the run did not end cleanly.
+                let (Some(pid), Some(r)) = (pid, s.run("main")) else { return };
+                let lines = args_lines(r, c);
+                let pp = "kprobe.function(\"ksys_write\")";
+                if let Some(l) = lines.iter().find(|l| l.pp != pp) {
+                    c.fail(format!("pp(): expected {pp:?} on every line, saw {:?}", l.pp));
+                }
+                let mine: Vec<&ArgsLine> = lines.iter().filter(|l| l.pid as u64 == pid).collect();
+                let seen = mine.iter().map(|l| format!("(fd {}, buf {:#x}, count {})", l.arg1, l.arg2, l.arg3)).collect::<Vec<_>>().join(" ");
+                let to_file = mine.iter().find(|l| l.arg1 == 3 && l.arg3 == 777);
+                let to_stdout = mine.iter().find(|l| l.arg1 == 1 && l.arg3 == 777);
+                c.that(to_file.is_some(), "tee's write to its file", "ksys_write(fd 3, buf, count 777)", &seen);
+                c.that(to_stdout.is_some(), "tee's write to stdout", "ksys_write(fd 1, buf, count 777)", &seen);
+                if let (Some(f), Some(o)) = (to_file, to_stdout) {
+                    c.that(f.arg2 != 0 && f.arg2 < ctx.user_end(), "buf (pointer_arg(2))", "a user-space address", format!("{:#x}", f.arg2));
+                    c.eq("buf of both writes (one buffer)", f.arg2, o.arg2);
+                    c.note(format!("{} ({} events in all, {} from tee)", show(f), lines.len(), mine.len()));
+                }
+            },
+        },
+        Scenario {
+            name: "wildcard",
+            about: "--kprobe 'tcp_v4_conn*': a connect hits tcp_v4_connect and, on the listener's side, tcp_v4_conn_request, each with its own pp",
+            modules: &[],
+            script: r#"
+fact matches "$(awk '$3 ~ /^tcp_v4_conn/ && ($2 == "t" || $2 == "T") { print $3 }' /proc/kallsyms | sort -u | tr '\n' ' ')"
+listen 4008
+wp main run /handlers/tcp_connect.wasm --kprobe 'tcp_v4_conn*' -c 'echo $$ >/tmp/pid; exec nc 127.0.0.1 4008 </dev/null'
+fact pid "$(cat /tmp/pid)"
+"#,
+            check: |s, ctx, c| {
+                let pid = fact_num(s, "pid", c);
+                let matches: BTreeSet<String> = s.fact("matches").unwrap_or("").split_whitespace().map(String::from).collect();
+                let Some(r) = finished(s, "main", c) else { return };
+                let lines = args_lines(r, c);
+                let mut pps = BTreeSet::new();
+                for l in &lines {
+                    let f = l.pp.strip_prefix("kprobe.function(\"").and_then(|f| f.strip_suffix("\")"));
+                    match f {
+                        Some(f) if matches.contains(f) => {
+                            pps.insert(f.to_string());
+                        }
+                        _ => c.fail(format!("pp(): expected kprobe.function(\"F\") with F one of {matches:?}, saw {:?}", l.pp)),
+                    }
+                }
+                let want: BTreeSet<String> = ["tcp_v4_connect", "tcp_v4_conn_request"].map(String::from).into();
+                c.that(want.is_subset(&pps), "functions with events", format!("{want:?}"), format!("{pps:?}"));
+                match lines.iter().find(|l| l.pp == CONNECT_PP) {
+                    Some(l) => check_connect_line(l, CONNECT_PP, pid, ctx, c),
+                    None => c.fail(format!("expected a {CONNECT_PP} event, saw {}", tail(&r.stdout, 6))),
+                }
+                c.note(format!("{} events from {pps:?} (kallsyms matches: {matches:?})", lines.len()));
+            },
+        },
+        Scenario {
+            name: "cleanup",
+            about: "probes are gone after SIGINT and after --duration; three probes (one kretprobe) listed while running",
+            modules: &[],
+            script: r#"
+wp_start sig run /handlers/count.wasm --kprobe tcp_v4_connect --kretprobe tcp_v4_connect --kprobe ksys_read
+wait_kprobes sig 3
+fact during "$(tr '\n' ';' </sys/kernel/debug/kprobes/list)"
+listen 4009
+nc 127.0.0.1 4009 </dev/null
+sleep 1
+wp_stop sig INT
+wp duration run /handlers/count.wasm --kprobe tcp_v4_connect --duration 1
+"#,
+            check: |s, _, c| {
+                c.eq("kprobes listed while wprobe ran", Some("3"), s.fact("kprobes_listed"));
+                let during = s.fact("during").unwrap_or("");
+                c.that(during.contains(" r ") || during.contains("  r  "), "a kretprobe in the list while running", "an `r` entry", during);
+                for label in ["sig", "duration"] {
+                    if let Some(r) = finished(s, label, c) {
+                        let total = r.stdout.iter().find_map(|l| l.strip_prefix("total: ")).and_then(|n| n.trim().parse::<u64>().ok());
+                        c.that(total.is_some(), &format!("[{label}] count.wasm's summary"), "a `total: N` line", tail(&r.stdout, 3));
+                        if label == "sig" {
+                            c.that(total.unwrap_or(0) >= 2, "[sig] events counted (connect entry + return at least)", ">= 2", format!("{total:?}"));
+                        }
+                        c.note(format!("[{label}] total {}", total.map_or("?".into(), |t| t.to_string())));
+                    }
+                }
+            },
+        },
+    ]
+}
+
+/// Checks one scenario's report.
+pub fn evaluate(sc: &Scenario, seen: Option<&Seen>, ctx: &Ctx) -> Checker {
+    let mut c = Checker::default();
+    match seen {
+        None => c.fail("did not run (the guest stopped before it)"),
+        Some(s) => {
+            (sc.check)(s, ctx, &mut c);
+            if !s.ended {
+                c.fail("did not finish (the guest stopped during it)");
+            }
+        }
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_line() {
+        let l = parse_args_line(
+            "kprobe.function(\"tcp_v4_connect\"), 32372, 11, 0xffff81024ce51380, 0xffff81038aa2fec8, 16",
+        )
+        .unwrap();
+        assert_eq!(l.pp, CONNECT_PP);
+        assert_eq!((l.pid, l.cpu, l.arg1, l.arg2, l.arg3), (32372, 11, 0xffff81024ce51380, 0xffff81038aa2fec8, 16));
+        assert!(parse_args_line("0").is_none());
+        assert!(parse_args_line("a, 1, 2, 3, 4, 5").is_none());
+    }
+
+    #[test]
+    fn names_are_unique_and_shell_safe() {
+        let all = all();
+        let names: BTreeSet<_> = all.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), all.len());
+        assert!(all.iter().all(|s| s.name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-')));
+    }
+}
