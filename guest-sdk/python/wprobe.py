@@ -18,7 +18,6 @@ in the app module: it implements the component's exports (``init``, ``handle-bat
 ``end``) on top of the registered handler. See README.md beside this file.
 """
 
-import struct as _struct
 import sys as _sys
 
 import wit_world
@@ -53,14 +52,6 @@ _phase = "idle"          # "init", "batch", "end", "idle": for error reports
 _lost = 0
 _pp = {}                 # probe id -> pp string, from the session's probe table
 _out = []                # pending printf text
-_buf = None              # the flat batch (bytes), or None on the cursor path
-_off = 0                 # the current record's offset in it
-_host_next = 0           # next() calls made this batch: the host's cursor is on event _host_next - 1
-
-# The flat batch layout (wit/probe.wit, `delivery::flat`): a record header holds probe-id,
-# flags, pid, tid, uid, cpu (u32 each), timestamp-ns (u64), comm (16 bytes).
-_U32 = _struct.Struct("<I")
-_U64 = _struct.Struct("<Q")
 _out_len = 0
 
 #: Pending output is sent to the host once per batch, or as soon as this much is pending.
@@ -115,8 +106,6 @@ def pid():
     """Process id: the thread-group id of the task that hit the probe."""
     if not _in_event:
         _outside("pid")
-    if _buf is not None:
-        return _U32.unpack_from(_buf, _off + 8)[0]
     return _ctx.pid()
 
 
@@ -124,8 +113,6 @@ def tid():
     """Thread id of the task."""
     if not _in_event:
         _outside("tid")
-    if _buf is not None:
-        return _U32.unpack_from(_buf, _off + 12)[0]
     return _ctx.tid()
 
 
@@ -133,8 +120,6 @@ def uid():
     """Real user id of the task."""
     if not _in_event:
         _outside("uid")
-    if _buf is not None:
-        return _U32.unpack_from(_buf, _off + 16)[0]
     return _ctx.uid()
 
 
@@ -142,8 +127,6 @@ def cpu():
     """CPU the probe fired on."""
     if not _in_event:
         _outside("cpu")
-    if _buf is not None:
-        return _U32.unpack_from(_buf, _off + 20)[0]
     return _ctx.cpu()
 
 
@@ -151,8 +134,6 @@ def timestamp_ns():
     """CLOCK_MONOTONIC at the hit, in nanoseconds."""
     if not _in_event:
         _outside("timestamp_ns")
-    if _buf is not None:
-        return _U64.unpack_from(_buf, _off + 24)[0]
     return _ctx.timestamp_ns()
 
 
@@ -160,8 +141,6 @@ def probe_id():
     """Index of the event's probe in the session's probe table."""
     if not _in_event:
         _outside("probe_id")
-    if _buf is not None:
-        return _U32.unpack_from(_buf, _off + 0)[0]
     return _ctx.probe_id()
 
 
@@ -169,38 +148,23 @@ def is_return():
     """True in a return probe."""
     if not _in_event:
         _outside("is_return")
-    if _buf is not None:
-        return (_U32.unpack_from(_buf, _off + 4)[0] & 1) == 1
     return _ctx.is_return()
 
 
 def pp():
     """The probe point in SystemTap's spelling, ``kprobe.function("tcp_v4_connect")``.
-    Looked up in the probe table ``init`` received: no call into the host."""
+    Looked up in the probe table ``init`` received: one small import call (probe_id) per use."""
     if not _in_event:
         _outside("pp")
-    p = _pp.get(probe_id())
-    if p is not None:
-        return p
-    _sync()
-    return _ctx.pp()
+    p = _pp.get(_ctx.probe_id())
+    return p if p is not None else _ctx.pp()
 
 
 def execname():
     """The task's command name as captured at the hit (up to 15 bytes)."""
     if not _in_event:
         _outside("execname")
-    if _buf is not None:
-        return _buf[_off + 32:_off + 48].split(b"\0", 1)[0].decode("utf-8", "replace")
     return _ctx.execname()
-
-
-def _sync():
-    """Moves the host's cursor to the current event, for the accessors that ask the host."""
-    global _host_next
-    while _host_next <= _index:
-        _ctx.next()
-        _host_next += 1
 
 
 def lost_events():
@@ -219,8 +183,6 @@ def _arg_accessor(name, imp):
     def accessor(n):
         if not _in_event:
             raise AccessError("no-current-event")
-        if _buf is not None:
-            _sync()
         try:
             return imp(n)
         except _Err as e:
@@ -249,8 +211,6 @@ def returnval():
     """The return value register (rax, x0), signed. Return probes only."""
     if not _in_event:
         raise AccessError("no-current-event")
-    if _buf is not None:
-        _sync()
     try:
         return _ctx.returnval()
     except _Err as e:
@@ -261,8 +221,6 @@ def returnstr():
     """The return value as text, ``-111 (ECONNREFUSED)``. Return probes only."""
     if not _in_event:
         raise AccessError("no-current-event")
-    if _buf is not None:
-        _sync()
     try:
         return _ctx.returnstr()
     except _Err as e:
@@ -274,8 +232,6 @@ def print_regs():
     if not _in_event:
         raise AccessError("no-current-event")
     _flush()
-    if _buf is not None:
-        _sync()
     try:
         _ctx.print_regs()
     except _Err as e:
@@ -412,8 +368,8 @@ def handler(obj):
 def _position():
     if _in_event:
         try:
-            p = _pp.get(probe_id(), "<unknown probe>")
-            return "event %d of the batch (pid %d, %s)" % (_index + 1, pid(), p)
+            p = _pp.get(_ctx.probe_id(), "<unknown probe>")
+            return "event %d of the batch (pid %d, %s)" % (_index + 1, _ctx.pid(), p)
         except BaseException:
             return "event %d of the batch" % (_index + 1)
     return {"init": "init", "end": "end", "batch": "handle-batch, outside any event"}.get(_phase, "no export call")
@@ -458,130 +414,7 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush()
             _phase = "idle"
-        return _types.HandlerConfig(_types.Delivery.FLAT)
-
-    def handle_batch(self, flat):
-        global _in_event, _index, _phase, _lost, _buf, _off, _host_next
-        if _instance is None:
-            raise _Err("handle-batch called before a successful init")
-        _phase = "batch"
-        event = _instance.event
-        _host_next = 0
-        try:
-            if flat is not None:
-                # 24-byte header: magic, arch, count, record size, lost; then the records.
-                if len(flat) < 24 or flat[:4] != b"WPB1":
-                    raise _Err("the host sent a malformed flat batch")
-                count, size = _U32.unpack_from(flat, 8)[0], _U32.unpack_from(flat, 12)[0]
-                if size < 48 or 24 + count * size > len(flat):
-                    raise _Err("the host sent a malformed flat batch")
-                _lost = _U64.unpack_from(flat, 16)[0]
-                _buf = flat
-                off = 24
-                for i in range(count):
-                    _index = i
-                    _off = off
-                    _in_event = True
-                    event()
-                    _in_event = False
-                    off += size
-            else:
-                _lost = _ctx.lost_events()
-                nxt = _ctx.next
-                i = 0
-                while nxt():
-                    _index = i
-                    _in_event = True
-                    event()
-                    _in_event = False
-                    i += 1
-        except _Err:
-            raise
-        except BaseException as e:
-            msg = "%s: %s" % (_position(), _message(e))
-            _in_event = False
-            raise _Err(msg)
-        finally:
-            _in_event = False
-            _buf = None
-            _flush()
-            _phase = "idle"
-
-    def end(self):
-        pass
-
-
-class _FunctionHandler:
-    __slots__ = ("event",)
-
-    def __init__(self, fn):
-        self.event = fn
-
-    def end(self):
-        pass
-
-
-def handler(obj):
-    """Registers the module's handler: a function (the probe body, run once per event) or a
-    class (constructed with the Session, then ``event()`` per event and ``end()``).
-    Usable as a decorator; returns ``obj`` unchanged."""
-    global _factory
-    if _factory is not None:
-        raise RuntimeError("wprobe.handler: a handler is already registered (%r)" % (_factory,))
-    _factory = obj
-    return obj
-
-
-def _position():
-    if _in_event:
-        try:
-            p = _pp.get(probe_id(), "<unknown probe>")
-            return "event %d of the batch (pid %d, %s)" % (_index + 1, pid(), p)
-        except BaseException:
-            return "event %d of the batch" % (_index + 1)
-    return {"init": "init", "end": "end", "batch": "handle-batch, outside any event"}.get(_phase, "no export call")
-
-
-def _message(e):
-    if isinstance(e, AccessError):
-        return str(e)
-    where = ""
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is not None:
-        where = " (%s:%d)" % (tb.tb_frame.f_code.co_filename.rsplit("/", 1)[-1], tb.tb_lineno)
-    text = str(e)
-    return "%s%s%s" % (type(e).__name__, ": " + text if text else "", where)
-
-
-class WitWorld(wit_world.WitWorld):
-    """The component's exports; componentize-py finds it in the app module."""
-
-    def init(self, session):
-        global _instance, _phase, _pp
-        _phase = "init"
-        try:
-            _pp = {p.id: p.pp for p in session.probes}
-            s = Session(
-                [(k, v) for (k, v) in session.args],
-                [Probe(p.id, p.pp, p.is_return) for p in session.probes],
-                "aarch64" if session.arch == _types.Arch.AARCH64 else "x86_64",
-            )
-            if _factory is None:
-                raise RuntimeError("no handler registered: decorate the probe body or handler class with @handler")
-            if isinstance(_factory, type):
-                _instance = _factory(s)
-            else:
-                _instance = _FunctionHandler(_factory)
-        except _Err:
-            raise
-        except BaseException as e:
-            raise _Err(str(e) if isinstance(e, (ValueError, RuntimeError, KeyError)) and str(e) else _message(e))
-        finally:
-            _flush()
-            _phase = "idle"
-        return _types.HandlerConfig(_types.Delivery.FLAT)
+        return _types.HandlerConfig(_types.Delivery.CURSOR)
 
     def handle_batch(self, flat):
         global _in_event, _index, _phase, _lost
