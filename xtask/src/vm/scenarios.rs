@@ -492,7 +492,7 @@ fact copied "$(wc -c </tmp/tee.out)"
                 if let (Some(f), Some(o)) = (to_file, to_stdout) {
                     c.that(f.arg2 != 0 && f.arg2 < ctx.user_end(), "buf (pointer_arg(2))", "a user-space address", format!("{:#x}", f.arg2));
                     c.eq("buf of both writes (one buffer)", f.arg2, o.arg2);
-                    c.note(format!("{} ({} events in all, {} from tee)", show(f), lines.len(), mine.len()));
+                    c.note(format!("tee's writes: {} | {} ({} events in all, {} from tee)", show(f), show(o), r.stdout_lines.unwrap_or(lines.len()), mine.len()));
                 }
             },
         },
@@ -528,6 +528,33 @@ fact pid "$(cat /tmp/pid)"
                     None => c.fail(format!("expected a {CONNECT_PP} event, saw {}", tail(&r.stdout, 6))),
                 }
                 c.note(format!("{} events from {pps:?} (kallsyms matches: {matches:?})", lines.len()));
+            },
+        },
+        Scenario {
+            name: "stop-under-load",
+            about: "a probe that never stops firing (ksys_write of a busy `yes`, --pid) still ends at -c's exit and at SIGINT",
+            modules: &[],
+            script: r#"
+yes >/dev/null &
+y=$!
+fact yes "$y"
+wp command run /handlers/count.wasm --kprobe ksys_write --pid "$y" -c 'sleep 1'
+wp_start signal run /handlers/count.wasm --kprobe ksys_write --pid "$y"
+wait_kprobes signal 1
+sleep 1
+wp_stop signal INT
+kill "$y"
+"#,
+            check: |s, _, c| {
+                let yes = fact_num(s, "yes", c);
+                for label in ["command", "signal"] {
+                    if let Some(r) = finished(s, label, c) {
+                        let line = yes.map(|p| format!("pid {p} (yes): "));
+                        let n = r.stdout.iter().find_map(|l| line.as_deref().and_then(|p| l.strip_prefix(p))).and_then(|n| n.trim().parse::<u64>().ok());
+                        c.that(n.is_some_and(|n| n > 0), &format!("[{label}] count.wasm's summary"), "`pid PID (yes): N` with N > 0", tail(&r.stdout, 3));
+                        c.note(format!("[{label}] {} ({})", n.map_or("?".into(), |n| format!("{n} writes by yes")), tail(&r.stderr, 1)));
+                    }
+                }
             },
         },
         Scenario {
