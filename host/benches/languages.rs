@@ -90,7 +90,8 @@ fn start_times() {
         for (label, suffix) in LANGUAGES {
             let Some(path) = handler_path(&format!("{name}{suffix}")) else { continue };
             let size = std::fs::metadata(&path).unwrap().len();
-            let cache = std::env::temp_dir().join(format!("wprobe-bench-languages-{}-{name}{suffix}", std::process::id()));
+            let cache =
+                std::env::temp_dir().join(format!("wprobe-bench-languages-{}-{name}{suffix}", std::process::id()));
             let _ = std::fs::remove_dir_all(&cache);
             let t = Instant::now();
             let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()) }).unwrap();
