@@ -15,7 +15,10 @@ fn main() {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let wprobe = target_dir.join("release/wprobe");
     let handler = target_dir.join("handlers/bench_flat.wasm");
-    assert!(wprobe.exists() && handler.exists(), "build first: cargo build --release -p wprobe && cargo xtask handlers");
+    assert!(
+        wprobe.exists() && handler.exists(),
+        "build first: cargo build --release -p wprobe && cargo xtask handlers"
+    );
     let target = target_dir.join("tmp/wprobe_target_bench");
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     let status = Command::new("cc")
@@ -48,11 +51,7 @@ fn main() {
         };
         let (handled, lost, secs) = (num(" handled"), num(" lost"), num(" s ("));
         let asked = if rate == 0 { "max".to_string() } else { rate.to_string() };
-        println!(
-            "{asked:>12} {calls:>10} {:>12.0} {lost:>10.0} {:>12.0}",
-            handled / secs,
-            lost / secs
-        );
+        println!("{asked:>12} {calls:>10} {:>12.0} {lost:>10.0} {:>12.0}", handled / secs, lost / secs);
         assert_eq!(handled + lost, calls as f64, "every call is handled or counted as lost");
     }
 }

@@ -16,6 +16,9 @@ use std::process::ExitStatus;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How long events recorded before a stop may still be read after it.
+const DRAIN_LIMIT: Duration = Duration::from_millis(250);
+
 /// What ends a run, besides the handler's `exit()` and signals.
 #[derive(Clone, Debug, Default)]
 pub struct StopConditions {
@@ -141,12 +144,26 @@ pub async fn run(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break StopReason::Duration;
         }
+        // Under a flood the batch branch is always ready and the select never gets to the
+        // command's branch: look at the command here too.
+        if let Some(Ok(Some(exit))) = child.as_mut().map(|c| c.try_wait()) {
+            break StopReason::CommandExited(exit.code());
+        }
         status.update(&summary, start.elapsed());
     };
     status.clear();
     // Whatever the kernel recorded before the stop is still owed to the handler.
     if matches!(reason, StopReason::Signal | StopReason::Duration | StopReason::CommandExited(_)) {
-        drain(source, batch, consumers, &mut summary, stop.max_events).await?;
+        // Bounded: a probe that keeps firing (say, on write(2), which wprobe's own output
+        // calls) would otherwise keep the ring from ever running dry. A second signal cuts
+        // the drain short.
+        tokio::select! {
+            biased;
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+            _ = tokio::time::sleep(DRAIN_LIMIT) => {}
+            r = drain(source, batch, consumers, &mut summary, stop.max_events) => r?,
+        }
         // The command may exit before its events are read: the limit is still what cut them.
         if stop.max_events.is_some_and(|max| summary.handled >= max) {
             reason = StopReason::MaxEvents;

@@ -253,3 +253,27 @@ fn list_shows_a_binarys_functions_and_kernel_functions() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).lines().any(|l| l == "tcp_v4_connect"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_flood_of_events_does_not_keep_wprobe_from_stopping() {
+    require_root();
+    let _s = serial();
+    let t = target().to_str().unwrap();
+    let started = std::time::Instant::now();
+    // The target calls without pause for minutes; --duration must still end the run.
+    let out = wprobe(&[
+        "run",
+        handler("bench_flat").to_str().unwrap(),
+        "--uprobe",
+        &format!("{t}:wprobe_target"),
+        "--duration",
+        "1s",
+        "-c",
+        &format!("echo | {t} 100000000 1"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stopped: --duration reached"), "{}", stderr(&out));
+    // Generous: the point is that it stops at all (it used to drain forever).
+    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+    assert_nothing_left();
+}
