@@ -71,11 +71,12 @@ impl fmt::Display for HandlerFault {
             write!(f, " (batch {}", self.batch)?;
             match &self.event {
                 Some(e) => {
-                    write!(f, ", event {}", e.index)?;
+                    // Counted from 1, as the SDKs count them in their own messages.
+                    write!(f, ", event {} of the batch: ", e.index + 1)?;
                     if let Some(pp) = &e.pp {
-                        write!(f, " of probe {pp}")?;
+                        write!(f, "{pp}, ")?;
                     }
-                    write!(f, ", pid {}, tid {})", e.pid, e.tid)?;
+                    write!(f, "pid {}, tid {})", e.pid, e.tid)?;
                 }
                 None => f.write_str(")")?,
             }
