@@ -1,32 +1,22 @@
-//! Benchmark handler, flat delivery: reads `pid()` and `uint_arg(3)` on every event and
-//! prints one summary line at the end. Identical to bench_cursor but for `DELIVERY`.
-use wprobe_sdk::prelude::*;
+//! Benchmark handler, flat delivery (see bench.rs for the work it does).
+mod bench;
 
-#[derive(Default)]
-struct Bench {
-    events: u64,
-    pid_sum: u64,
-    arg3_sum: u64,
-}
+use wprobe_sdk::{Delivery, Error, Handler, Session};
 
-impl Handler for Bench {
+impl Handler for bench::Bench {
     const DELIVERY: Delivery = Delivery::Flat;
 
     fn init(_: &Session) -> Result<Self, String> {
-        Ok(Bench::default())
+        Ok(bench::Bench::default())
     }
 
     fn event(&mut self) -> Result<(), Error> {
-        self.events += 1;
-        self.pid_sum += u64::from(pid());
-        self.arg3_sum += u64::from(uint_arg(3)?);
-        Ok(())
+        bench::Bench::event(self)
     }
 
     fn end(&mut self) -> Result<(), Error> {
-        printf!("events {} pid_sum {} arg3_sum {}\n", self.events, self.pid_sum, self.arg3_sum);
-        Ok(())
+        bench::Bench::end(self)
     }
 }
 
-wprobe_sdk::handler!(Bench);
+wprobe_sdk::handler!(bench::Bench);
