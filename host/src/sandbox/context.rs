@@ -96,8 +96,7 @@ impl Host for HandlerState {
     }
 
     fn asmlinkage(&mut self) -> Trappable<()> {
-        // Arguments travel in registers on every architecture wprobe supports; noted only.
-        self.asmlinkage = true;
+        // Arguments travel in registers on every architecture wprobe supports: nothing to do.
         Ok(())
     }
     fn int_arg(&mut self, n: u32) -> Trappable<Result<i32, AccessError>> {

@@ -2,7 +2,6 @@
 
 use super::limits::{Limits, MemoryLimitExceeded};
 use super::output::OutputLimitExceeded;
-use super::HandlerState;
 use std::fmt;
 use std::time::Duration;
 
@@ -101,8 +100,7 @@ impl fmt::Display for HandlerFault {
 }
 
 /// Turns a wasmtime error from a call into the cause the user needs to know.
-pub(crate) fn classify(error: wasmtime::Error, state: &HandlerState, limits: &Limits) -> FaultCause {
-    let _ = state;
+pub(crate) fn classify(error: wasmtime::Error, limits: &Limits) -> FaultCause {
     if let Some(e) = error.downcast_ref::<MemoryLimitExceeded>() {
         return FaultCause::MemoryLimit { limit: e.limit };
     }

@@ -285,7 +285,7 @@ impl Handler {
 
     fn fault(&mut self, phase: Phase, error: wasmtime::Error) -> HandlerFault {
         let state = self.store.data();
-        let cause = fault::classify(error, state, &self.limits);
+        let cause = fault::classify(error, &self.limits);
         HandlerFault {
             handler: self.name.clone(),
             phase,
@@ -318,7 +318,6 @@ pub(crate) struct HandlerState {
     cursor: Cursor,
     probes: Arc<[ProbeInfo]>,
     exit_requested: bool,
-    asmlinkage: bool,
     output: Output,
     memory: limits::MemoryLimiter,
     wasi: wasi::DenyAll,
@@ -335,7 +334,6 @@ impl HandlerState {
             cursor: Cursor::Outside,
             probes: session.probes.clone(),
             exit_requested: false,
-            asmlinkage: false,
             wasi: wasi::DenyAll::new(&output),
             output,
             memory: limits::MemoryLimiter::new(limits.memory),
