@@ -18,7 +18,7 @@
 // 64-bit values (pointer_arg, ulong_arg, returnval, register, timestamp_ns, ...) are
 // BigInts; 32-bit ones (pid, cpu, int_arg, uint_arg, ...) are Numbers. See README.md.
 
-import * as ctx from 'wprobe:probe/context@0.1.0';
+import * as ctx from 'wprobe:probe/context@0.2.0';
 
 // ---- State: one handler per component instance ------------------------------------------
 

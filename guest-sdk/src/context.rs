@@ -10,6 +10,8 @@ use crate::error::AccessError;
 use crate::text::ShortStr;
 use crate::{host, output};
 use core::cell::Cell;
+use wprobe_common::ext::{write_escaped, Space};
+use wprobe_common::tracepoint::{field_int, field_str, Field};
 use wprobe_common::EventRef;
 
 /// Where the accessors find the current event.
@@ -42,6 +44,8 @@ pub struct Probe {
     pub pp: &'static str,
     /// True for return probes.
     pub is_return: bool,
+    /// Tracepoint probes: the fields [`field`] reads; empty for other probes.
+    pub fields: &'static [Field<'static>],
 }
 
 thread_local! {
@@ -352,6 +356,175 @@ pub fn print_regs() -> Result<(), AccessError> {
             output::flush();
             ctx::print_regs().map_err(AccessError::from)
         }
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// In a return probe: CLOCK_MONOTONIC at the paired entry. Fails with
+/// [`AccessError::NoEntry`] when the entry was not seen.
+pub fn entry_timestamp_ns() -> Result<u64, AccessError> {
+    match current() {
+        Current::Flat(e) => e.entry_timestamp_ns().map_err(|e| AccessError::from_common(e, "")),
+        Current::Cursor => ctx::entry_timestamp_ns().map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// In a return probe: nanoseconds from the paired entry to this return.
+pub fn latency_ns() -> Result<u64, AccessError> {
+    match current() {
+        Current::Flat(e) => e.latency_ns().map_err(|e| AccessError::from_common(e, "")),
+        Current::Cursor => ctx::latency_ns().map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// The pid of the `-c` command (or of `--pid`), SystemTap's `target()`; 0 without either.
+pub fn target() -> u32 {
+    ctx::target()
+}
+
+/// The longest string the memory accessors return without an explicit `n`.
+const MAX_STRING: u32 = 4096;
+
+fn mem_string(space: Space, addr: u64, n: u32) -> Result<String, AccessError> {
+    match current() {
+        Current::Flat(e) => {
+            let bytes = e.read_string(space, addr, n as usize).map_err(|e| AccessError::from_common(e, ""))?;
+            let mut s = String::with_capacity(bytes.len());
+            // Writing into a String cannot fail.
+            let _ = write_escaped(bytes, &mut s);
+            Ok(s)
+        }
+        Current::Cursor => match space {
+            Space::Kernel => ctx::kernel_string_n(addr, n),
+            Space::User => ctx::user_string_n(addr, n),
+        }
+        .map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+fn mem_bytes(space: Space, addr: u64, n: u32) -> Result<Vec<u8>, AccessError> {
+    match current() {
+        Current::Flat(e) => e
+            .read(space, addr, n.min(MAX_STRING) as usize)
+            .map(<[u8]>::to_vec)
+            .map_err(|e| AccessError::from_common(e, "")),
+        Current::Cursor => match space {
+            Space::Kernel => ctx::kernel_bytes(addr, n),
+            Space::User => ctx::user_bytes(addr, n),
+        }
+        .map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+fn mem_int<const N: usize>(space: Space, addr: u64) -> Result<[u8; N], AccessError> {
+    let bytes = mem_bytes(space, addr, N as u32)?;
+    Ok(bytes.try_into().expect("the host gives exactly the bytes asked for"))
+}
+
+/// The NUL-terminated string at kernel address `addr`, from the memory captured at the hit
+/// (see [`Capture`](crate::Capture)); bytes that are not UTF-8 are shown as `\xNN`.
+pub fn kernel_string(addr: u64) -> Result<String, AccessError> {
+    mem_string(Space::Kernel, addr, MAX_STRING)
+}
+/// [`kernel_string`], at most `n` bytes.
+pub fn kernel_string_n(addr: u64, n: u32) -> Result<String, AccessError> {
+    mem_string(Space::Kernel, addr, n)
+}
+/// The NUL-terminated string at user address `addr`, from the memory captured at the hit.
+pub fn user_string(addr: u64) -> Result<String, AccessError> {
+    mem_string(Space::User, addr, MAX_STRING)
+}
+/// [`user_string`], at most `n` bytes.
+pub fn user_string_n(addr: u64, n: u32) -> Result<String, AccessError> {
+    mem_string(Space::User, addr, n)
+}
+/// `n` raw bytes of kernel memory at `addr`, from the memory captured at the hit.
+pub fn kernel_bytes(addr: u64, n: u32) -> Result<Vec<u8>, AccessError> {
+    mem_bytes(Space::Kernel, addr, n)
+}
+/// `n` raw bytes of user memory at `addr`, from the memory captured at the hit.
+pub fn user_bytes(addr: u64, n: u32) -> Result<Vec<u8>, AccessError> {
+    mem_bytes(Space::User, addr, n)
+}
+
+macro_rules! mem_int_accessor {
+    ($($(#[$doc:meta])* $name:ident($space:ident) -> $t:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(addr: u64) -> Result<$t, AccessError> {
+                mem_int::<{ core::mem::size_of::<$t>() }>(Space::$space, addr).map(<$t>::from_le_bytes)
+            }
+        )*
+    };
+}
+
+mem_int_accessor! {
+    /// A C `char` at kernel address `addr`, from the captured memory.
+    kernel_char(Kernel) -> i8;
+    /// A C `short` at kernel address `addr`.
+    kernel_short(Kernel) -> i16;
+    /// A C `int` at kernel address `addr`.
+    kernel_int(Kernel) -> i32;
+    /// A C `long` at kernel address `addr`.
+    kernel_long(Kernel) -> i64;
+    /// A pointer at kernel address `addr`.
+    kernel_pointer(Kernel) -> u64;
+    /// A C `char` at user address `addr`.
+    user_char(User) -> i8;
+    /// A C `short` at user address `addr`.
+    user_short(User) -> i16;
+    /// A C `int` at user address `addr`.
+    user_int(User) -> i32;
+    /// A C `long` at user address `addr`.
+    user_long(User) -> i64;
+}
+
+/// The current tracepoint event's field table entry `name` and the record's bytes.
+fn flat_field(e: EventRef<'static>, name: &str) -> Result<(&'static [u8], &'static Field<'static>), AccessError> {
+    let raw = e.tracepoint_data().map_err(|e| AccessError::from_common(e, name))?;
+    let fields = probes().get(e.probe_id() as usize).map_or(&[][..], |p| p.fields);
+    match fields.iter().find(|f| f.name == name) {
+        Some(f) => Ok((raw, f)),
+        None => {
+            let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+            let shown = &name[..name.floor_char_boundary(256)];
+            Err(AccessError::NoSuchField(format!("{shown:?} (the fields are: {})", names.join(", "))))
+        }
+    }
+}
+
+fn wrong_type(name: &str, f: &Field<'_>) -> AccessError {
+    AccessError::NoSuchField(format!("{name:?} of that type (it is a {} of {} bytes)", f.kind, f.size))
+}
+
+/// A tracepoint's integer field, signed as its format says (an unsigned value above
+/// `i64::MAX` wraps: use `as u64`).
+pub fn field(name: &str) -> Result<i64, AccessError> {
+    match current() {
+        Current::Flat(e) => {
+            let (raw, f) = flat_field(e, name)?;
+            field_int(raw, f).map(|v| v.as_i64()).map_err(|_| wrong_type(name, f))
+        }
+        Current::Cursor => ctx::field(name).map_err(AccessError::from),
+        Current::None => Err(AccessError::NoCurrentEvent),
+    }
+}
+
+/// A tracepoint's string field (`char[N]`, `__data_loc char[]`).
+pub fn field_string(name: &str) -> Result<String, AccessError> {
+    match current() {
+        Current::Flat(e) => {
+            let (raw, f) = flat_field(e, name)?;
+            let bytes = field_str(raw, f).map_err(|_| wrong_type(name, f))?;
+            let mut s = String::with_capacity(bytes.len());
+            let _ = write_escaped(bytes, &mut s);
+            Ok(s)
+        }
+        Current::Cursor => ctx::field_string(name).map_err(AccessError::from),
         Current::None => Err(AccessError::NoCurrentEvent),
     }
 }

@@ -17,6 +17,18 @@ pub enum AccessError {
     NotAReturnProbe,
     /// The accessor was called outside [`Handler::event`](crate::Handler::event).
     NoCurrentEvent,
+    /// The memory at `addr` was not captured at probe time (declare a
+    /// [`Capture`](crate::Capture) in `init`); `arg` is the argument whose value `addr` is,
+    /// or 0.
+    NotCaptured { addr: u64, arg: u32 },
+    /// The capture at this address faulted in the kernel.
+    Fault(u64),
+    /// A return probe whose entry was not seen: entry arguments and latency are unknown.
+    NoEntry,
+    /// `field()` on a probe that is not a tracepoint.
+    NotATracepoint,
+    /// No such field, or not of the accessor's type; the text says which and lists them.
+    NoSuchField(String),
 }
 
 impl fmt::Display for AccessError {
@@ -33,6 +45,14 @@ impl fmt::Display for AccessError {
             AccessError::NoCurrentEvent => {
                 f.write_str("no current event: accessors work in Handler::event, not in init or end")
             }
+            AccessError::NotCaptured { addr, arg } => {
+                let arg = (*arg).min(255) as u8;
+                fmt::Display::fmt(&wprobe_common::AccessError::NotCaptured { addr: *addr, arg }, f)
+            }
+            AccessError::Fault(addr) => fmt::Display::fmt(&wprobe_common::AccessError::Fault { addr: *addr }, f),
+            AccessError::NoEntry => fmt::Display::fmt(&wprobe_common::AccessError::NoEntry, f),
+            AccessError::NotATracepoint => fmt::Display::fmt(&wprobe_common::AccessError::NotATracepoint, f),
+            AccessError::NoSuchField(what) => write!(f, "no tracepoint field {what}"),
         }
     }
 }
@@ -46,6 +66,11 @@ impl From<wit::AccessError> for AccessError {
             wit::AccessError::NoSuchRegister(name) => AccessError::NoSuchRegister(name),
             wit::AccessError::NotAReturnProbe => AccessError::NotAReturnProbe,
             wit::AccessError::NoCurrentEvent => AccessError::NoCurrentEvent,
+            wit::AccessError::NotCaptured(u) => AccessError::NotCaptured { addr: u.addr, arg: u.arg },
+            wit::AccessError::Fault(addr) => AccessError::Fault(addr),
+            wit::AccessError::NoEntry => AccessError::NoEntry,
+            wit::AccessError::NotATracepoint => AccessError::NotATracepoint,
+            wit::AccessError::NoSuchField(what) => AccessError::NoSuchField(what),
         }
     }
 }
@@ -58,6 +83,12 @@ impl AccessError {
             wprobe_common::AccessError::NoSuchArgument { n, .. } => AccessError::NoSuchArgument(n),
             wprobe_common::AccessError::NoSuchRegister => AccessError::NoSuchRegister(register.into()),
             wprobe_common::AccessError::NotAReturnProbe => AccessError::NotAReturnProbe,
+            wprobe_common::AccessError::NotCaptured { addr, arg } => AccessError::NotCaptured { addr, arg: arg.into() },
+            wprobe_common::AccessError::Fault { addr } => AccessError::Fault(addr),
+            wprobe_common::AccessError::NoEntry => AccessError::NoEntry,
+            wprobe_common::AccessError::NotATracepoint => AccessError::NotATracepoint,
+            // The flat path words this itself, with the field list (see `context::field`).
+            wprobe_common::AccessError::NoSuchField => AccessError::NoSuchField(register.into()),
         }
     }
 }

@@ -24,6 +24,7 @@
 // The generated bindings name the runtime as `wprobe_sdk::…`, which must resolve here too.
 extern crate self as wprobe_sdk;
 
+mod capture;
 mod context;
 mod error;
 mod host;
@@ -44,10 +45,13 @@ pub mod bindings {
     });
 }
 
+pub use capture::{Base, Capture};
 pub use context::{
-    asmlinkage, cpu, execname, exit, int_arg, is_return, long_arg, longlong_arg, lost_events, pid, pointer_arg, pp,
-    print_regs, probe_id, register, returnstr, returnval, s32_arg, s64_arg, tid, timestamp_ns, u32_arg, u64_arg,
-    u_register, uid, uint_arg, ulong_arg, ulonglong_arg, Probe,
+    asmlinkage, cpu, entry_timestamp_ns, execname, exit, field, field_string, int_arg, is_return, kernel_bytes,
+    kernel_char, kernel_int, kernel_long, kernel_pointer, kernel_short, kernel_string, kernel_string_n, latency_ns,
+    long_arg, longlong_arg, lost_events, pid, pointer_arg, pp, print_regs, probe_id, register, returnstr, returnval,
+    s32_arg, s64_arg, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid, uint_arg, ulong_arg, ulonglong_arg,
+    user_bytes, user_char, user_int, user_long, user_short, user_string, user_string_n, Probe,
 };
 pub use error::{AccessError, Error};
 pub use runtime::{Delivery, Handler, Session};
@@ -60,11 +64,13 @@ pub use wprobe_common::Arch;
 /// built-in `#[warn(…)]` attribute ambiguous. Write `wprobe_sdk::warn!`.
 pub mod prelude {
     pub use crate::{
-        asmlinkage, cpu, execname, exit, int_arg, is_return, long_arg, longlong_arg, lost_events, pid, pointer_arg, pp,
-        print_regs, printf, probe_id, register, returnstr, returnval, s32_arg, s64_arg, tid, timestamp_ns, u32_arg,
-        u64_arg, u_register, uid, uint_arg, ulong_arg, ulonglong_arg,
+        asmlinkage, cpu, entry_timestamp_ns, execname, exit, field, field_string, int_arg, is_return, kernel_bytes,
+        kernel_char, kernel_int, kernel_long, kernel_pointer, kernel_short, kernel_string, kernel_string_n, latency_ns,
+        long_arg, longlong_arg, lost_events, pid, pointer_arg, pp, print_regs, printf, probe_id, register, returnstr,
+        returnval, s32_arg, s64_arg, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid, uint_arg, ulong_arg,
+        ulonglong_arg, user_bytes, user_char, user_int, user_long, user_short, user_string, user_string_n,
     };
-    pub use crate::{AccessError, Delivery, Error, Handler, Session};
+    pub use crate::{AccessError, Base, Capture, Delivery, Error, Handler, Session};
 }
 
 /// Formats like `format!` and appends to the handler's output, SystemTap's `printf`.

@@ -6,7 +6,9 @@ use crate::bindings::wprobe::probe::types as wit;
 use crate::context::{self, EventScope, Phase, Probe};
 use crate::error::Error;
 use crate::output;
+use crate::Capture;
 use core::cell::RefCell;
+use wprobe_common::tracepoint::{Field, FieldKind};
 use wprobe_common::{Arch, BatchRef};
 
 /// How the handler wants its batches.
@@ -55,12 +57,25 @@ pub struct Session {
     args: Vec<(String, String)>,
     probes: &'static [Probe],
     arch: Arch,
+    captures: RefCell<Vec<Capture>>,
 }
 
 impl Session {
     /// Builds a session by hand, for testing a handler's `init` natively.
     pub fn new(args: Vec<(String, String)>, probes: &'static [Probe], arch: Arch) -> Self {
-        Self { args, probes, arch }
+        Self { args, probes, arch, captures: RefCell::new(Vec::new()) }
+    }
+
+    /// Declares memory to take at every hit (of every probe, or of the one
+    /// [`Capture::probe`] names), for the memory accessors to read in `event`.
+    pub fn capture(&self, capture: Capture) -> &Self {
+        self.captures.borrow_mut().push(capture);
+        self
+    }
+
+    /// The captures declared so far.
+    pub fn captures(&self) -> Vec<Capture> {
+        self.captures.borrow().clone()
     }
 
     /// The `--arg key=value` pairs, in command-line order.
@@ -168,7 +183,8 @@ pub fn init<H: Handler>(session: wit::Session) -> Result<wit::HandlerConfig, Str
         Delivery::Flat => wit::Delivery::Flat,
         Delivery::Cursor => wit::Delivery::Cursor,
     };
-    Ok(wit::HandlerConfig { delivery })
+    let captures = session.captures.borrow().iter().map(Capture::to_wit).collect();
+    Ok(wit::HandlerConfig { delivery, captures })
 }
 
 /// The `handle-batch` export.
@@ -198,13 +214,35 @@ pub fn end() -> Result<(), String> {
 fn convert_session(s: wit::Session) -> Session {
     // Leaked once per instance: `pp()` hands out `&'static str` so that it costs nothing per
     // event, and the table lives as long as the instance anyway.
-    let probes: Vec<Probe> =
-        s.probes.into_iter().map(|p| Probe { id: p.id, pp: String::leak(p.pp), is_return: p.is_return }).collect();
+    let probes: Vec<Probe> = s
+        .probes
+        .into_iter()
+        .map(|p| Probe {
+            id: p.id,
+            pp: String::leak(p.pp),
+            is_return: p.is_return,
+            fields: Vec::leak(p.fields.into_iter().map(convert_field).collect()),
+        })
+        .collect();
     let arch = match s.arch {
         wit::Arch::X8664 => Arch::X86_64,
         wit::Arch::Aarch64 => Arch::Aarch64,
     };
-    Session { args: s.args, probes: Vec::leak(probes), arch }
+    Session::new(s.args, Vec::leak(probes), arch)
+}
+
+fn convert_field(f: wit::FieldInfo) -> Field<'static> {
+    let kind = match f.kind {
+        wit::FieldKind::Unsigned => FieldKind::Int { signed: false },
+        wit::FieldKind::Signed => FieldKind::Int { signed: true },
+        wit::FieldKind::Chars => FieldKind::Chars,
+        wit::FieldKind::DataLocString => FieldKind::DataLoc { string: true, relative: false },
+        wit::FieldKind::DataLocBytes => FieldKind::DataLoc { string: false, relative: false },
+        wit::FieldKind::RelLocString => FieldKind::DataLoc { string: true, relative: true },
+        wit::FieldKind::RelLocBytes => FieldKind::DataLoc { string: false, relative: true },
+        wit::FieldKind::Bytes => FieldKind::Bytes,
+    };
+    Field { name: String::leak(f.name), offset: f.offset, size: f.size, kind }
 }
 
 /// Reports a panic before the trap: the host only sees `unreachable`, the author needs the

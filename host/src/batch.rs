@@ -50,11 +50,13 @@ impl BatchBuilder {
         self.lost
     }
 
-    /// Appends one record, which must be exactly `record_size(arch)` bytes (the caller has
-    /// checked it: the ring reader and the events file reader both do).
+    /// Appends one record, which must be one well-formed record of the builder's
+    /// architecture (the caller has checked it: the ring reader and the events file reader
+    /// both do). Records with an extension area are longer than `record_size(arch)`; the
+    /// buffer grows for them once and is reused after.
     #[inline]
     pub fn push_record(&mut self, record: &[u8]) {
-        debug_assert_eq!(record.len(), record_size(self.arch));
+        debug_assert!(wprobe_common::EventRef::new(self.arch, record).is_some());
         debug_assert!(!self.is_full());
         self.buf.extend_from_slice(record);
         self.count += 1;

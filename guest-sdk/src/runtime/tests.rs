@@ -50,7 +50,7 @@ fn batch(arch: Arch, lost: u64, events: &[Ev]) -> Vec<u8> {
 }
 
 fn session(args: &[(&str, &str)]) -> wit::Session {
-    let probe = |id, pp: &str, is_return| wit::ProbeInfo { id, pp: pp.into(), is_return };
+    let probe = |id, pp: &str, is_return| wit::ProbeInfo { id, pp: pp.into(), is_return, fields: vec![] };
     wit::Session {
         args: args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         probes: vec![
@@ -194,7 +194,8 @@ fn flat_accessors_decode_like_systemtap() {
         lines[1],
         format!(
             "7 8 1000 3 5000000007 1 true 42 \"kprobe.function(\\\"tcp_v4_connect\\\").return\" \
-             \"a-very-long-comm\" Ok(0) Ok(0) Ok(0) Ok(0) Ok(0) Ok(0) Ok(0) Ok(0) Ok(0) Err(NoSuchArgument(7)) \
+             \"a-very-long-comm\" Err(NoEntry) Err(NoEntry) Err(NoEntry) Err(NoEntry) Err(NoEntry) Err(NoEntry) \
+             Err(NoEntry) Err(NoEntry) Err(NoEntry) Err(NoSuchArgument(7)) \
              Ok(-111) Ok(\"-111 (ECONNREFUSED)\") Ok(-111) Ok(4294967185) Ok({}) {nope}",
             0xffff_ffff_8025_b538u64 as i64
         )
@@ -295,14 +296,17 @@ fn infallible_accessors_outside_an_event_panic() {
 #[test]
 fn aarch64_batches_decode_with_aarch64_rules() {
     init::<Recorder>(session(&[])).unwrap();
-    let mut e = Ev::new(1, 0, &[(0, 0x1_ffff_ffff), (6, 66), (32, 0x40_0000)]);
-    e.flags = FLAG_RETURN;
-    handle_batch(Some(batch(Arch::Aarch64, 0, &[e]))).unwrap();
+    let e = Ev::new(1, 0, &[(0, 0x1_ffff_ffff), (6, 66), (32, 0x40_0000)]);
+    let mut r = Ev::new(1, 0, &[(0, 0x1_ffff_ffff), (6, 66), (32, 0x40_0000)]);
+    r.flags = FLAG_RETURN;
+    handle_batch(Some(batch(Arch::Aarch64, 0, &[e, r]))).unwrap();
     end().unwrap();
     let out = printed(&take());
-    // x0 is argument 1 and the return value; argument 7 exists on aarch64; rip does not.
+    // x0 is argument 1 and, in the return, the return value; argument 7 exists on aarch64;
+    // rip does not; a return without its entry has no arguments.
     assert!(out.contains("Ok(-1) Ok(4294967295) Ok(8589934591)"), "{out}");
-    assert!(out.contains("Ok(0) Ok(66) Ok(8589934591)"), "{out}");
+    assert!(out.contains("Ok(0) Ok(66) Err(NotAReturnProbe)"), "{out}");
+    assert!(out.contains("Err(NoEntry) Err(NoEntry) Ok(8589934591) Ok(\"8589934591\")"), "{out}");
     assert!(out.ends_with("Err(NoSuchRegister(\"rip\")) Err(NoSuchRegister(\"nope\"))\n"), "{out}");
 }
 

@@ -76,6 +76,17 @@ pub enum AccessError {
     NoSuchRegister,
     /// `returnval()` or `returnstr()` in an entry probe.
     NotAReturnProbe,
+    /// The memory at `addr` was not captured at probe time. `arg` names the argument
+    /// (from 1) whose value `addr` is, when one is; 0 otherwise.
+    NotCaptured { addr: u64, arg: u8 },
+    /// The capture at `addr` faulted in the kernel (a bad or paged-out address).
+    Fault { addr: u64 },
+    /// A return probe whose entry was not seen: the entry arguments and latency are unknown.
+    NoEntry,
+    /// A tracepoint accessor on a probe that is not a tracepoint.
+    NotATracepoint,
+    /// The tracepoint has no field of that name.
+    NoSuchField,
 }
 
 impl fmt::Display for AccessError {
@@ -89,6 +100,25 @@ impl fmt::Display for AccessError {
             AccessError::NotAReturnProbe => {
                 f.write_str("the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)")
             }
+            AccessError::NotCaptured { addr, arg: 0 } => write!(
+                f,
+                "memory at {addr:#x} was not captured at probe time: declare a capture that covers it in init"
+            ),
+            AccessError::NotCaptured { addr, arg } => write!(
+                f,
+                "memory at {addr:#x} was not captured at probe time: add a capture of pointer_arg({arg}) in init"
+            ),
+            AccessError::Fault { addr } => {
+                write!(f, "reading memory at {addr:#x} faulted at probe time (a bad or paged-out address)")
+            }
+            AccessError::NoEntry => f.write_str(
+                "the entry of this return was not seen (attached mid-call, or the entry event was lost): \
+                 entry arguments and latency are unknown",
+            ),
+            AccessError::NotATracepoint => {
+                f.write_str("fields exist only in tracepoint probes (--tracepoint, kernel.trace(\"CAT:NAME\"))")
+            }
+            AccessError::NoSuchField => f.write_str("the tracepoint has no field of that name"),
         }
     }
 }

@@ -19,6 +19,7 @@ extern crate std;
 pub mod abi;
 pub mod batch;
 pub mod errno;
+pub mod ext;
 pub mod record;
 pub mod tracepoint;
 

@@ -11,6 +11,8 @@
 //!     24     8  timestamp_ns  CLOCK_MONOTONIC at the hit (bpf_ktime_get_ns)
 //!     32    16  comm          task command name, NUL-padded
 //!     48  8*N   regs          the architecture's snapshot, N = Arch::nregs()
+//!      …     …  extension     only with FLAG_EXT: entry values, captures, tracepoint data
+//!                             (layout in [`crate::ext`])
 //! ```
 //!
 //! All integers are little-endian. The eBPF program writes exactly these bytes into the ring
@@ -19,12 +21,15 @@
 
 use crate::abi::{self, AccessError, Arch};
 use crate::errno;
+use crate::ext::{self, Ext, Space};
 use core::fmt;
 
 /// Flag bit: the event comes from a return probe.
 pub const FLAG_RETURN: u32 = 1;
+/// Flag bit: an extension area follows the registers ([`crate::ext`]).
+pub const FLAG_EXT: u32 = 2;
 /// Every flag bit this version defines; decoders refuse others.
-pub const KNOWN_FLAGS: u32 = FLAG_RETURN;
+pub const KNOWN_FLAGS: u32 = FLAG_RETURN | FLAG_EXT;
 
 /// Size of [`EventHeader`] in bytes.
 pub const HEADER_SIZE: usize = 48;
@@ -64,9 +69,21 @@ impl EventHeader {
     }
 }
 
-/// Size of one record of `arch`.
+/// Size of the fixed part of a record of `arch` (header and registers): the whole record
+/// unless it carries an extension area.
 pub const fn record_size(arch: Arch) -> usize {
     HEADER_SIZE + 8 * arch.nregs()
+}
+
+/// The length of the record at the start of `bytes`, from its flags and extension header;
+/// `None` when `bytes` is too short to hold it.
+pub fn record_len(arch: Arch, bytes: &[u8]) -> Option<usize> {
+    let base = record_size(arch);
+    let flags = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
+    if flags & FLAG_EXT == 0 {
+        return (bytes.len() >= base).then_some(base);
+    }
+    Some(base + Ext::size_at(bytes.get(base..)?)?)
 }
 
 /// A read-only view of one record. Every SystemTap accessor is a method here, so the host
@@ -75,12 +92,28 @@ pub const fn record_size(arch: Arch) -> usize {
 pub struct EventRef<'a> {
     arch: Arch,
     bytes: &'a [u8],
+    ext: Ext<'a>,
 }
 
 impl<'a> EventRef<'a> {
-    /// Wraps `bytes`, which must be exactly [`record_size`]`(arch)` long.
+    /// Wraps `bytes`, which must be exactly one record: [`record_size`]`(arch)` bytes, plus a
+    /// well-formed extension area when the flags say there is one.
     pub fn new(arch: Arch, bytes: &'a [u8]) -> Option<Self> {
-        (bytes.len() == record_size(arch)).then_some(Self { arch, bytes })
+        let base = record_size(arch);
+        let flags = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
+        let ext = if flags & FLAG_EXT != 0 {
+            Ext::parse(bytes.get(base..)?).ok()?
+        } else if bytes.len() == base {
+            Ext::default()
+        } else {
+            return None;
+        };
+        Some(Self { arch, bytes, ext })
+    }
+
+    /// The extension area (empty for a record without one).
+    pub fn ext(&self) -> Ext<'a> {
+        self.ext
     }
 
     #[inline]
@@ -152,10 +185,89 @@ impl<'a> EventRef<'a> {
         self.bytes[HEADER_SIZE..].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()))
     }
 
-    /// Argument `n` (from 1) as the raw 64-bit register value.
+    /// Argument `n` (from 1) as the raw 64-bit register value. In a return probe the
+    /// argument registers are clobbered by the time the function returns, so this reads the
+    /// paired entry's snapshot (SystemTap's `@entry`), or fails with
+    /// [`AccessError::NoEntry`] when the entry was not seen.
     #[inline]
     pub fn arg(&self, n: u32) -> Result<u64, AccessError> {
-        Ok(self.reg(self.arch.arg_slot(n)?))
+        let slot = self.arch.arg_slot(n)?;
+        if !self.is_return() {
+            return Ok(self.reg(slot));
+        }
+        let (_, regs) = self.entry().ok_or(AccessError::NoEntry)?;
+        Ok(u64::from_le_bytes(regs[8 * slot..8 * slot + 8].try_into().unwrap()))
+    }
+
+    /// A return probe's paired entry: its timestamp and its register snapshot's bytes.
+    pub fn entry(&self) -> Option<(u64, &'a [u8])> {
+        let item = self.ext.find(ext::KIND_ENTRY)?;
+        let regs = item.data.get(8..8 + 8 * self.arch.nregs())?;
+        Some((u64::from_le_bytes(item.data[..8].try_into().unwrap()), regs))
+    }
+
+    /// When the paired entry hit, CLOCK_MONOTONIC ns. Return probes only.
+    pub fn entry_timestamp_ns(&self) -> Result<u64, AccessError> {
+        if !self.is_return() {
+            return Err(AccessError::NotAReturnProbe);
+        }
+        self.entry().map(|(ts, _)| ts).ok_or(AccessError::NoEntry)
+    }
+
+    /// Time from the paired entry to this return, in ns. Return probes only.
+    pub fn latency_ns(&self) -> Result<u64, AccessError> {
+        Ok(self.timestamp_ns().saturating_sub(self.entry_timestamp_ns()?))
+    }
+
+    /// The tracepoint's raw record (tracepoint probes only).
+    pub fn tracepoint_data(&self) -> Result<&'a [u8], AccessError> {
+        self.ext.find(ext::KIND_TRACEPOINT).map(|i| i.data).ok_or(AccessError::NotATracepoint)
+    }
+
+    /// `len` bytes of `space` memory at `addr`, from the regions captured at the hit.
+    pub fn read(&self, space: Space, addr: u64, len: usize) -> Result<&'a [u8], AccessError> {
+        let end = addr.checked_add(len as u64).ok_or(AccessError::NotCaptured { addr, arg: 0 })?;
+        for item in self.ext.iter().filter(|i| i.kind == ext::KIND_CAPTURE && i.space == space.code()) {
+            if item.status == ext::STATUS_FAULT {
+                if item.addr == addr {
+                    return Err(AccessError::Fault { addr });
+                }
+                continue;
+            }
+            let item_end = item.addr + item.data.len() as u64;
+            if addr >= item.addr && end <= item_end {
+                let from = (addr - item.addr) as usize;
+                return Ok(&item.data[from..from + len]);
+            }
+        }
+        Err(self.not_captured(addr))
+    }
+
+    /// The NUL-terminated string at `addr`, at most `max` bytes (without the NUL), from the
+    /// captured regions. A region captured as a string ends where the string ended.
+    pub fn read_string(&self, space: Space, addr: u64, max: usize) -> Result<&'a [u8], AccessError> {
+        for item in self.ext.iter().filter(|i| i.kind == ext::KIND_CAPTURE && i.space == space.code()) {
+            if item.status == ext::STATUS_FAULT {
+                if item.addr == addr {
+                    return Err(AccessError::Fault { addr });
+                }
+                continue;
+            }
+            let item_end = item.addr + item.data.len() as u64;
+            // `<=`: an empty string captured at `addr` is still an answer.
+            if addr >= item.addr && addr <= item_end {
+                let rest = &item.data[(addr - item.addr) as usize..];
+                let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len()).min(max);
+                return Ok(&rest[..len]);
+            }
+        }
+        Err(self.not_captured(addr))
+    }
+
+    /// Names the argument that held `addr`, so the error can say which capture to declare.
+    fn not_captured(&self, addr: u64) -> AccessError {
+        let arg = (1..=self.arch.arg_slots().len() as u32).find(|&n| self.arg(n) == Ok(addr)).unwrap_or(0);
+        AccessError::NotCaptured { addr, arg: arg as u8 }
     }
 
     /// `int_arg(n)`: the low 32 bits, signed.

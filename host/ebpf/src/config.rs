@@ -12,15 +12,66 @@ pub const EVENTS_MAP: &str = "WP_EVENTS";
 pub const LOST_MAP: &str = "WP_LOST";
 /// One [`Config`] entry, written by the host before anything is attached.
 pub const CONFIG_MAP: &str = "WP_CONFIG";
+/// One [`ProbeConf`] per probe id: what to take besides the registers. Sized by the host to
+/// the number of probes.
+pub const PROBES_MAP: &str = "WP_PROBES";
+/// LRU hash [`EntryKey`] → [`EntryVal`]: the entries of calls whose return probe has not
+/// fired yet. LRU, so that calls that never return (longjmp, a thread killed mid-call) age
+/// out instead of filling it.
+pub const ENTRY_MAP: &str = "WP_ENTRY";
+/// LRU hash [`EntryKey`] → [`EntryExt`]: captures taken at entry for return probes.
+pub const ENTRY_EXT_MAP: &str = "WP_ENTRY_EXT";
+/// Hash `u32` → `u8`: the thread groups in scope when [`Config::scope_tree`] is set.
+pub const SCOPE_MAP: &str = "WP_SCOPE";
 
 /// Entry probe programs (kprobe and uprobe are the same program type, but aya picks its
-/// attach API from the ELF section, so each probe family has its own copy).
+/// attach API from the ELF section, so each probe family has its own copy). They take
+/// the registers only: the cheapest path, used by every probe without captures.
 pub const PROG_UPROBE: &str = "wp_uprobe";
-pub const PROG_URETPROBE: &str = "wp_uretprobe";
 pub const PROG_KPROBE: &str = "wp_kprobe";
+/// The same with the probe's [`ProbeConf`]: captures.
+pub const PROG_UPROBE_X: &str = "wp_uprobe_x";
+pub const PROG_KPROBE_X: &str = "wp_kprobe_x";
+/// Entry halves of return probes: remember the entry, emit nothing.
+pub const PROG_UPROBE_ENTRY: &str = "wp_uprobe_entry";
+pub const PROG_KPROBE_ENTRY: &str = "wp_kprobe_entry";
+/// Return probes: the return registers, the paired entry and the probe's captures.
+pub const PROG_URETPROBE: &str = "wp_uretprobe";
 pub const PROG_KRETPROBE: &str = "wp_kretprobe";
+/// Syscalls through their `__x64_sys_*` wrapper (kernels with kprobes): the wrapper's one
+/// argument is the user's `struct pt_regs *`, whose argument registers are copied into the
+/// function-call argument slots, so the accessors give the syscall's arguments.
+pub const PROG_KPROBE_SYSCALL: &str = "wp_kprobe_syscall";
+pub const PROG_KPROBE_SYSCALL_ENTRY: &str = "wp_kprobe_syscall_entry";
+pub const PROG_KRETPROBE_SYSCALL: &str = "wp_kretprobe_syscall";
+/// Syscalls through the `syscalls:sys_enter_*` / `sys_exit_*` tracepoints (kernels without
+/// kprobes): the arguments are copied into the same slots.
+pub const PROG_TP_SYS_ENTER: &str = "wp_tp_sys_enter";
+pub const PROG_TP_SYS_ENTER_ENTRY: &str = "wp_tp_sys_enter_entry";
+pub const PROG_TP_SYS_EXIT: &str = "wp_tp_sys_exit";
+/// Any tracepoint: its raw record and the probe's captures.
+pub const PROG_TRACEPOINT: &str = "wp_tracepoint";
+/// `sched:sched_process_fork`: adds children of scoped processes to [`SCOPE_MAP`].
+pub const PROG_FORK: &str = "wp_fork";
 /// A uprobe program that does nothing: the baseline when measuring the snapshot's cost.
 pub const PROG_EMPTY: &str = "wp_empty";
+
+/// Captures per probe.
+pub const MAX_CAPTURES: usize = 8;
+/// Pointer dereferences per capture.
+pub const MAX_DEREFS: usize = 4;
+/// Bytes one capture may take.
+pub const MAX_CAPTURE_BYTES: u32 = 4096;
+/// Bytes of extension items one event may carry (captures, tracepoint data).
+pub const MAX_EXT_BYTES: u32 = 4096;
+/// Bytes of captures taken at entry for one return probe.
+pub const MAX_ENTRY_EXT_BYTES: u32 = 4096;
+/// Bytes of a tracepoint's raw record the program copies at most.
+pub const MAX_TRACEPOINT_BYTES: u32 = 1024;
+/// The per-CPU buffer records with an extension area are assembled in. Big enough for the
+/// verifier's view of every write: a start masked to 14 bits, a length masked to 13 (the
+/// logical bounds, POS_MAX and MAX_CAPTURE_BYTES, are checked before the masks).
+pub const SCRATCH_BYTES: usize = 25600;
 
 /// The eBPF program's settings, entry 0 of [`CONFIG_MAP`]. Until the host writes it, every
 /// field is zero, which means "trace every process, wake the reader on every event".
@@ -29,9 +80,96 @@ pub const PROG_EMPTY: &str = "wp_empty";
 pub struct Config {
     /// Record only this thread group (SystemTap's pid); 0 records every process.
     pub filter_tgid: u32,
-    /// Zero; keeps `wakeup_bytes` 8-aligned with no implicit padding.
-    pub reserved: u32,
+    /// Never record this thread group (wprobe itself); 0 excludes nothing.
+    pub exclude_tgid: u32,
     /// Submit with `BPF_RB_FORCE_WAKEUP` once the ring holds more than this many bytes,
     /// `BPF_RB_NO_WAKEUP` below it. The reader polls on a short timer for the rest.
     pub wakeup_bytes: u64,
+    /// Non-zero: record only thread groups in [`SCOPE_MAP`] (the `-c` command's tree).
+    pub scope_tree: u32,
+    /// Non-zero: record only tasks whose command name is `comm`.
+    pub filter_comm: u32,
+    /// `--comm NAME`, NUL-padded.
+    pub comm: [u8; 16],
+    /// Offsets of `parent_pid` and `child_pid` in `sched_process_fork`'s record (from its
+    /// format file: they moved between kernel versions).
+    pub fork_parent_off: u32,
+    pub fork_child_off: u32,
+}
+
+/// Base values a capture's address starts from.
+pub const BASE_ABSOLUTE: u8 = 0;
+/// A slot of the register snapshot taken at this hit.
+pub const BASE_REG: u8 = 1;
+/// A slot of the paired entry's snapshot (return probes: the entry arguments).
+pub const BASE_ENTRY_REG: u8 = 2;
+/// An integer field of the tracepoint's raw record, at `base_arg`, `field_size` bytes.
+pub const BASE_FIELD: u8 = 3;
+
+/// Capture flags.
+pub const CAP_STRING: u8 = 1;
+pub const CAP_USER: u8 = 2;
+/// Return probes: take this capture at the entry, not at the return.
+pub const CAP_AT_ENTRY: u8 = 4;
+
+/// One capture: `addr = base + offset`, then for each deref `addr = *(u64 *)addr + deref`,
+/// then `size` bytes (or a string of at most `size - 1` bytes) at `addr`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct CaptureConf {
+    pub base_kind: u8,
+    pub flags: u8,
+    /// Position in the handler's capture list, reported in each item.
+    pub index: u8,
+    pub nderef: u8,
+    /// Register slot, or field offset.
+    pub base_arg: u16,
+    /// Field size in bytes (1, 2, 4, 8) for `BASE_FIELD`.
+    pub field_size: u16,
+    pub size: u32,
+    pub reserved: u32,
+    pub offset: i64,
+    pub derefs: [i64; MAX_DEREFS],
+}
+
+/// What one probe takes besides the registers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ProbeConf {
+    /// Captures in use, at most [`MAX_CAPTURES`].
+    pub ncap: u32,
+    /// Bytes of the tracepoint's raw record to copy (tracepoint probes), at most
+    /// [`MAX_TRACEPOINT_BYTES`].
+    pub tp_bytes: u32,
+    pub caps: [CaptureConf; MAX_CAPTURES],
+}
+
+/// Pairs a return with its entry: the thread, the probe, and the stack pointer the return
+/// will see (x86_64: the entry's plus 8, the popped return address), so that recursive
+/// calls pair exactly. Syscalls (which do not nest) use 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct EntryKey {
+    pub tid: u32,
+    pub probe_id: u32,
+    pub sp: u64,
+}
+
+/// A remembered entry: its time and registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct EntryVal {
+    pub timestamp_ns: u64,
+    pub regs: [u64; 21],
+}
+
+/// Captures taken at entry: `len` bytes of extension items holding `count` items. `len` is
+/// at most [`MAX_ENTRY_EXT_BYTES`]; the buffer is twice that because the verifier bounds the
+/// copy's length from how it was computed, not from the check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct EntryExt {
+    pub len: u32,
+    pub count: u32,
+    pub items: [u8; 2 * MAX_ENTRY_EXT_BYTES as usize],
 }

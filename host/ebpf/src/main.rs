@@ -1,41 +1,54 @@
-//! wprobe's only kernel code: at each probe hit, one register snapshot into a ring buffer.
+//! wprobe's only kernel code: at each probe hit, one snapshot into a ring buffer.
 //!
-//! Every program here does the same fixed, bounded work and never runs user code:
+//! Every program here does fixed, bounded work and never runs user code. What a probe takes
+//! beyond the registers is *data* the host wrote into [`WP_PROBES`] before attaching
+//! (captures: a base, an offset, a bounded chain of dereferences, a size), never code.
 //!
-//! 1. drop the hit early if a process filter is set and the hit is from another process;
-//! 2. reserve one record in [`WP_EVENTS`] — when the ring is full, count the loss in
-//!    [`WP_LOST`] and return;
-//! 3. fill the record in exactly the layout of `wprobe_common::record` (48-byte header, then
-//!    the raw `struct pt_regs`);
-//! 4. submit it without waking the reader unless the ring holds more than
-//!    `Config::wakeup_bytes`: the reader polls on a short timer anyway, so per-event wake-ups
-//!    would only cost a context switch each.
+//! 1. drop the hit early if a filter says so ([`admit`]: `--pid`, wprobe's own process, the
+//!    `-c` command's process tree, `--comm`);
+//! 2. a probe without captures reserves one fixed-size record in [`WP_EVENTS`] and fills it
+//!    in exactly the layout of `wprobe_common::record` (48-byte header, then the raw
+//!    registers): the cheapest path, unchanged by everything below;
+//! 3. a probe with captures, a return probe (which carries its paired entry) or a tracepoint
+//!    assembles the record and its extension area (`wprobe_common::ext`) in a per-CPU
+//!    scratch buffer, then copies it into the ring with `bpf_ringbuf_output`;
+//! 4. records are submitted without waking the reader unless the ring holds more than
+//!    `Config::wakeup_bytes`: the reader polls on a short timer anyway.
+//!
+//! When the ring is full (or the scratch buffer is in use by a preempted program on the same
+//! CPU), the hit is counted in [`WP_LOST`].
 //!
 //! The probe id comes from the BPF attach cookie (kernel ≥ 5.15), which the host sets per
 //! attachment to the probe's index in its probe table. One loaded program thus serves every
 //! probe of its kind, and the id cannot disagree with the attachment.
 #![no_std]
 #![no_main]
-// For the one atomic add below: core's atomics offer no fetch_add on bpfel-unknown-none.
+// For the atomic operations below: core's atomics offer no fetch_add on bpfel-unknown-none.
 #![feature(asm_experimental_arch)]
 
-// The names in `config` are for the host; only `Config` is used here.
+// The names in `config` are for the host; the eBPF side uses only some of them.
 #[allow(dead_code)]
 mod config;
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
     bpf_get_attach_cookie, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-    bpf_get_smp_processor_id, bpf_ktime_get_ns,
+    bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
+    bpf_probe_read_user_str,
 };
-use aya_ebpf::macros::{kprobe, kretprobe, map, uprobe, uretprobe};
-use aya_ebpf::maps::{Array, PerCpuArray, RingBuf};
-use aya_ebpf::programs::{ProbeContext, RetProbeContext};
+use aya_ebpf::macros::{kprobe, kretprobe, map, tracepoint, uprobe, uretprobe};
+use aya_ebpf::maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf};
+use aya_ebpf::programs::{ProbeContext, RetProbeContext, TracePointContext};
+use aya_ebpf::EbpfContext;
 use core::ffi::c_void;
-use wprobe_common::abi::x86_64::NREGS;
-use wprobe_common::record::{EventHeader, FLAG_RETURN, HEADER_SIZE};
+use wprobe_common::abi::x86_64::{self, NREGS};
+use wprobe_common::ext::{
+    EXT_HEADER_SIZE, ITEM_HEADER_SIZE, KIND_CAPTURE, KIND_ENTRY, KIND_TRACEPOINT, SPACE_KERNEL, SPACE_USER,
+    STATUS_FAULT, STATUS_OK, STATUS_TRUNCATED,
+};
+use wprobe_common::record::{EventHeader, FLAG_EXT, FLAG_RETURN, HEADER_SIZE};
 
-use config::Config;
+use config::*;
 
 /// One record as it sits in the ring: the shared header, then the registers.
 #[repr(C)]
@@ -48,6 +61,47 @@ struct Record {
 const _: () = assert!(core::mem::size_of::<Record>() == HEADER_SIZE + 8 * NREGS);
 const _: () = assert!(core::mem::size_of::<aya_ebpf::bindings::pt_regs>() == 8 * NREGS);
 
+const BASE: usize = HEADER_SIZE + 8 * NREGS;
+/// Where items start in the scratch record.
+const ITEMS: usize = BASE + EXT_HEADER_SIZE;
+/// The entry item: header, timestamp, registers.
+const ENTRY_ITEM: usize = ITEM_HEADER_SIZE + 8 + 8 * NREGS;
+/// The furthest an item may start: the entry item, the entry's captures and this hit's
+/// captures and tracepoint data, each bounded by the host.
+const POS_MAX: usize = ITEMS + ENTRY_ITEM + MAX_ENTRY_EXT_BYTES as usize + MAX_EXT_BYTES as usize;
+
+/// The per-CPU buffer an extended record is assembled in. `busy` guards it (and
+/// [`WP_ENTRY_SCRATCH`]): uprobe programs run preemptible (migration disabled only), so two
+/// tasks on one CPU can both be here.
+#[repr(C)]
+struct Scratch {
+    busy: u64,
+    rec: [u8; SCRATCH_BYTES],
+}
+
+/// Offsets into `rec` are masked with this before use, lengths with [`LEN_MASK`]: the
+/// verifier bounds a pointer by the register the compiler passes, which need not be the one
+/// that was checked, so the masks make the bound hold for any register.
+const POS_MASK: usize = 0x3fff;
+const LEN_MASK: u64 = 0x1fff;
+const _: () = assert!(POS_MAX <= POS_MASK);
+const _: () = assert!(MAX_CAPTURE_BYTES as u64 <= LEN_MASK && MAX_ENTRY_EXT_BYTES as u64 <= LEN_MASK);
+// Every masked write (a start up to POS_MASK plus an item header, a length up to LEN_MASK)
+// stays inside `rec`, and a masked entry-captures length inside `EntryExt::items`.
+const _: () = assert!(POS_MASK + ITEM_HEADER_SIZE + LEN_MASK as usize <= SCRATCH_BYTES);
+const _: () = assert!(LEN_MASK as usize <= 2 * MAX_ENTRY_EXT_BYTES as usize);
+const _: () = assert!(MAX_TRACEPOINT_BYTES <= MAX_CAPTURE_BYTES);
+
+/// `v & mask`, in a way the compiler cannot drop (it knows `v` is already in range, but the
+/// verifier may look at another register).
+#[inline(always)]
+fn bound(v: u64, mask: u64) -> u64 {
+    let mut v = v;
+    // SAFETY: arithmetic on a register.
+    unsafe { core::arch::asm!("{v} &= {m}", v = inout(reg) v, m = in(reg) mask) };
+    v
+}
+
 /// 1 MiB by default; the host may resize it at load time (a power of two, in pages).
 #[map]
 static WP_EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
@@ -58,24 +112,141 @@ static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 #[map]
 static WP_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 
+/// Sized by the host to its probe count.
+#[map]
+static WP_PROBES: Array<ProbeConf> = Array::with_max_entries(1, 0);
+
+/// Sized by the host (it shrinks them to one entry when no probe needs them).
+#[map]
+static WP_ENTRY: LruHashMap<EntryKey, EntryVal> = LruHashMap::with_max_entries(10240, 0);
+#[map]
+static WP_ENTRY_EXT: LruHashMap<EntryKey, EntryExt> = LruHashMap::with_max_entries(1, 0);
+
+#[map]
+static WP_SCOPE: HashMap<u32, u8> = HashMap::with_max_entries(4096, 0);
+
+#[map]
+static WP_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+/// Where the entry half of a return probe assembles its captures for [`WP_ENTRY_EXT`].
+#[map]
+static WP_ENTRY_SCRATCH: PerCpuArray<EntryExt> = PerCpuArray::with_max_entries(1, 0);
+
+// ---- Function probes -------------------------------------------------------------------
+
 #[uprobe]
 pub fn wp_uprobe(ctx: ProbeContext) -> u32 {
-    snapshot(ctx.regs.cast(), 0)
-}
-
-#[uretprobe]
-pub fn wp_uretprobe(ctx: RetProbeContext) -> u32 {
-    snapshot(ctx.regs.cast(), FLAG_RETURN)
+    snapshot(ctx.regs.cast())
 }
 
 #[kprobe]
 pub fn wp_kprobe(ctx: ProbeContext) -> u32 {
-    snapshot(ctx.regs.cast(), 0)
+    snapshot(ctx.regs.cast())
+}
+
+#[uprobe]
+pub fn wp_uprobe_x(ctx: ProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    extended(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+}
+
+#[kprobe]
+pub fn wp_kprobe_x(ctx: ProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    extended(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+}
+
+#[uprobe]
+pub fn wp_uprobe_entry(ctx: ProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
+    remember_entry(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+}
+
+#[kprobe]
+pub fn wp_kprobe_entry(ctx: ProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
+    remember_entry(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+}
+
+#[uretprobe]
+pub fn wp_uretprobe(ctx: RetProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
+    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
 }
 
 #[kretprobe]
 pub fn wp_kretprobe(ctx: RetProbeContext) -> u32 {
-    snapshot(ctx.regs.cast(), FLAG_RETURN)
+    let regs: *const u64 = ctx.regs.cast();
+    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
+    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
+}
+
+// ---- Syscalls through the __x64_sys_* wrappers (kprobes) --------------------------------
+
+#[kprobe]
+pub fn wp_kprobe_syscall(ctx: ProbeContext) -> u32 {
+    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
+    extended(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) }, None, Phase::Hit)
+}
+
+#[kprobe]
+pub fn wp_kprobe_syscall_entry(ctx: ProbeContext) -> u32 {
+    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
+    remember_entry(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) })
+}
+
+#[kretprobe]
+pub fn wp_kretprobe_syscall(ctx: RetProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let ret = unsafe { core::ptr::read_volatile(regs.add(x86_64::RAX)) };
+    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
+}
+
+// ---- Syscalls through the syscalls:sys_enter_* / sys_exit_* tracepoints ----------------
+
+#[tracepoint]
+pub fn wp_tp_sys_enter(ctx: TracePointContext) -> u32 {
+    let raw = ctx.as_ptr() as *const u8;
+    extended(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) }, None, Phase::Hit)
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_enter_entry(ctx: TracePointContext) -> u32 {
+    let raw = ctx.as_ptr() as *const u8;
+    remember_entry(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) })
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_exit(ctx: TracePointContext) -> u32 {
+    // `long ret` follows `int __syscall_nr` and its padding in every sys_exit_* record.
+    let ret: u64 = unsafe { ctx.read_at(16) }.unwrap_or(0);
+    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
+}
+
+// ---- Any tracepoint --------------------------------------------------------------------
+
+#[tracepoint]
+pub fn wp_tracepoint(ctx: TracePointContext) -> u32 {
+    extended(ctx.as_ptr(), 0, |dst| unsafe { zero_regs(dst) }, None, Phase::Tracepoint)
+}
+
+/// `sched:sched_process_fork`: a child of a scoped process is in scope too.
+#[tracepoint]
+pub fn wp_fork(ctx: TracePointContext) -> u32 {
+    let Some(c) = WP_CONFIG.get(0) else { return 0 };
+    if c.scope_tree == 0 {
+        return 0;
+    }
+    let parent: u32 = unsafe { ctx.read_at(c.fork_parent_off as usize) }.unwrap_or(0);
+    let child: u32 = unsafe { ctx.read_at(c.fork_child_off as usize) }.unwrap_or(0);
+    // SAFETY: hash map lookups and updates with keys on the stack.
+    if unsafe { WP_SCOPE.get(&parent) }.is_some() {
+        let _ = WP_SCOPE.insert(&child, &1u8, 0);
+    }
+    0
 }
 
 /// Does nothing: attached next to a snapshot program on the same probe, its run time is the
@@ -85,53 +256,409 @@ pub fn wp_empty(_ctx: ProbeContext) -> u32 {
     0
 }
 
+// ---- The work -----------------------------------------------------------------------------
+
+/// The filters; `Some(wakeup_bytes)` when the hit is to be recorded.
 #[inline(always)]
-fn snapshot(regs: *const u64, flags: u32) -> u32 {
-    // SAFETY (all helpers below): they take no pointers, or pointers into the record we
-    // reserved, which is ours until submitted.
-    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let tgid = (pid_tgid >> 32) as u32;
-
-    let (filter_tgid, wakeup_bytes) = match WP_CONFIG.get(0) {
-        Some(c) => (c.filter_tgid, c.wakeup_bytes),
-        None => (0, 0),
-    };
-    if filter_tgid != 0 && filter_tgid != tgid {
-        return 0;
+fn admit(tgid: u32) -> Option<u64> {
+    let Some(c) = WP_CONFIG.get(0) else { return Some(0) };
+    if (c.filter_tgid != 0 && c.filter_tgid != tgid) || (c.exclude_tgid != 0 && c.exclude_tgid == tgid) {
+        return None;
     }
-
-    let Some(mut entry) = WP_EVENTS.reserve::<Record>(0) else {
-        if let Some(lost) = WP_LOST.get_ptr_mut(0) {
-            // Per-CPU, yet atomic: uprobe programs run preemptible (migration disabled only),
-            // so two tasks on one CPU can both be in here.
-            // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
-            unsafe { core::arch::asm!("lock *(u64 *)({p} + 0) += {one}", p = in(reg) lost, one = in(reg) 1u64) };
+    // SAFETY: a hash map lookup with a key on the stack.
+    if c.scope_tree != 0 && unsafe { WP_SCOPE.get(&tgid) }.is_none() {
+        return None;
+    }
+    if c.filter_comm != 0 {
+        let mut comm = [0u8; 16];
+        // SAFETY: writes 16 bytes into `comm`.
+        unsafe { bpf_get_current_comm(comm.as_mut_ptr().cast(), 16) };
+        if comm != c.comm {
+            return None;
         }
-        return 0;
-    };
-    let rec = entry.as_mut_ptr();
+    }
+    Some(c.wakeup_bytes)
+}
 
-    // SAFETY: `rec` points to a reserved, writable record of the right size; `regs` is the
-    // program's context (the probed task's saved `struct pt_regs`).
+#[inline(always)]
+fn count_lost() {
+    if let Some(lost) = WP_LOST.get_ptr_mut(0) {
+        // Per-CPU, yet atomic: uprobe programs run preemptible (migration disabled only),
+        // so two tasks on one CPU can both be in here.
+        // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
+        unsafe { core::arch::asm!("lock *(u64 *)({p} + 0) += {one}", p = in(reg) lost, one = in(reg) 1u64) };
+    }
+}
+
+/// Fills a header for the current task.
+///
+/// SAFETY: `h` points to a writable header.
+#[inline(always)]
+unsafe fn fill_header(h: *mut EventHeader, ctx: *mut c_void, flags: u32, pid_tgid: u64) {
     unsafe {
-        let h = &raw mut (*rec).header;
-        (*h).probe_id = bpf_get_attach_cookie(regs as *mut c_void) as u32;
+        (*h).probe_id = bpf_get_attach_cookie(ctx) as u32;
         (*h).flags = flags;
-        (*h).pid = tgid;
+        (*h).pid = (pid_tgid >> 32) as u32;
         (*h).tid = pid_tgid as u32;
         (*h).uid = bpf_get_current_uid_gid() as u32;
         (*h).cpu = bpf_get_smp_processor_id();
         (*h).timestamp_ns = bpf_ktime_get_ns();
         // Writes straight into the record; on failure the kernel zero-fills the buffer.
         bpf_get_current_comm((&raw mut (*h).comm).cast(), (*h).comm.len() as u32);
-        copy_regs(regs, (&raw mut (*rec).regs).cast());
     }
+}
 
+#[inline(always)]
+fn wake_flag(wakeup_bytes: u64) -> u64 {
     // Bytes not yet consumed, this record included.
     let pending = WP_EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    let wake = if pending > wakeup_bytes { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP };
-    entry.submit(wake as u64);
+    (if pending > wakeup_bytes { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }) as u64
+}
+
+/// The cheapest path: header and registers straight into a reserved ring record.
+#[inline(always)]
+fn snapshot(regs: *const u64) -> u32 {
+    // SAFETY (all helpers below): they take no pointers, or pointers into the record we
+    // reserved, which is ours until submitted.
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+
+    let Some(mut entry) = WP_EVENTS.reserve::<Record>(0) else {
+        count_lost();
+        return 0;
+    };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: `rec` points to a reserved, writable record of the right size; `regs` is the
+    // program's context (the probed task's saved `struct pt_regs`).
+    unsafe {
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
+        copy_regs(regs, (&raw mut (*rec).regs).cast());
+    }
+    entry.submit(wake_flag(wakeup_bytes));
     0
+}
+
+/// What kind of hit a program serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// A function or syscall probe.
+    Hit,
+    /// A tracepoint: its raw record goes into the event, and captures may start at fields.
+    Tracepoint,
+}
+
+/// Claims this CPU's scratch buffer, or `None` (counted as lost) when a preempted program
+/// on this CPU holds it.
+#[inline(always)]
+fn claim_scratch() -> Option<*mut Scratch> {
+    let s = WP_SCRATCH.get_ptr_mut(0)?;
+    let mut was = 1u64;
+    // SAFETY: `busy` is an 8-aligned u64 in the map value.
+    unsafe {
+        core::arch::asm!("{v} = xchg_64({p} + 0, {v})", p = in(reg) &raw mut (*s).busy, v = inout(reg) was);
+    }
+    if was != 0 {
+        count_lost();
+        return None;
+    }
+    Some(s)
+}
+
+#[inline(always)]
+fn release_scratch(s: *mut Scratch) {
+    // SAFETY: as in `claim_scratch`.
+    unsafe { core::ptr::write_volatile(&raw mut (*s).busy, 0) };
+}
+
+/// A record with an extension area: `fill_regs` writes the register slots; `ret_sp` (return
+/// probes) is the stack pointer keying the paired entry.
+#[inline(always)]
+fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_sp: Option<u64>, phase: Phase) -> u32 {
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
+    let Some(s) = claim_scratch() else { return 0 };
+    // SAFETY: `s` is this CPU's scratch buffer, ours until released; every offset below is
+    // bounded as the constants above prove.
+    unsafe {
+        let rec = (&raw mut (*s).rec) as *mut u8;
+        fill_header(rec.cast(), ctx, flags | FLAG_EXT, pid_tgid);
+        fill_regs(rec.add(HEADER_SIZE).cast());
+        let mut pos = ITEMS;
+        let mut count = 0u32;
+
+        let mut entry_regs: *const u64 = core::ptr::null();
+        if let Some(sp) = ret_sp {
+            let key = EntryKey { tid: pid_tgid as u32, probe_id: id, sp };
+            if let Some(e) = WP_ENTRY.get_ptr(&key) {
+                write_item_header(rec.add(pos), KIND_ENTRY, STATUS_OK, 0, 0, (8 + 8 * NREGS) as u32, 0);
+                bpf_probe_read_kernel(rec.add(pos + ITEM_HEADER_SIZE).cast(), (8 + 8 * NREGS) as u32, e.cast());
+                // The copy, not the map value: the value is freed for reuse by `remove`.
+                entry_regs = rec.add(pos + ITEM_HEADER_SIZE + 8) as *const u64;
+                pos += ENTRY_ITEM;
+                count += 1;
+                if let Some(x) = WP_ENTRY_EXT.get_ptr(&key) {
+                    let len = (*x).len;
+                    if len > 0 && len <= MAX_ENTRY_EXT_BYTES {
+                        let n = bound(len as u64, LEN_MASK) as u32;
+                        bpf_probe_read_kernel(rec.add(pos).cast(), n, (&raw const (*x).items).cast());
+                        pos += len as usize;
+                        count += (*x).count;
+                    }
+                    let _ = WP_ENTRY_EXT.remove(&key);
+                }
+                let _ = WP_ENTRY.remove(&key);
+            }
+        }
+
+        if let Some(conf) = WP_PROBES.get(id) {
+            let tp = if phase == Phase::Tracepoint { ctx as *const u8 } else { core::ptr::null() };
+            let regs = rec.add(HEADER_SIZE) as *const u64;
+            let select = if ret_sp.is_some() { Take::AtReturn } else { Take::All };
+            let (p, n) = take_captures(conf, rec, pos, regs, entry_regs, tp, select);
+            pos = p;
+            count += n;
+            if phase == Phase::Tracepoint && conf.tp_bytes > 0 && pos <= POS_MAX {
+                let at = bound(pos as u64, POS_MASK as u64) as usize;
+                let len = bound(conf.tp_bytes.min(MAX_TRACEPOINT_BYTES) as u64, LEN_MASK) as u32;
+                write_item_header(rec.add(at), KIND_TRACEPOINT, STATUS_OK, 0, 0, len, 0);
+                let r = bpf_probe_read_kernel(rec.add(at + ITEM_HEADER_SIZE).cast(), len, ctx);
+                let len = if r == 0 { len } else { 0 };
+                (*(rec.add(at + 4) as *mut u32)) = len;
+                pos += ITEM_HEADER_SIZE + pad8(len as usize);
+                count += 1;
+            }
+        }
+
+        (*(rec.add(BASE) as *mut u32)) = (pos - ITEMS) as u32;
+        (*(rec.add(BASE + 4) as *mut u32)) = count;
+        let size = bound(pos as u64, POS_MASK as u64) as usize;
+        let bytes = core::slice::from_raw_parts(rec as *const u8, size);
+        if WP_EVENTS.output::<[u8]>(bytes, wake_flag(wakeup_bytes)).is_err() {
+            count_lost();
+        }
+    }
+    release_scratch(s);
+    0
+}
+
+/// The entry half of a return probe: remembers the time, the registers and the captures
+/// marked `CAP_AT_ENTRY`, keyed so that the return finds exactly its own entry.
+#[inline(always)]
+fn remember_entry(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -> u32 {
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    if admit((pid_tgid >> 32) as u32).is_none() {
+        return 0;
+    }
+    let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
+    let Some(s) = claim_scratch() else { return 0 };
+    // SAFETY: as in `extended`.
+    unsafe {
+        let rec = (&raw mut (*s).rec) as *mut u8;
+        // The entry value is laid out as [timestamp, registers] at the start of `rec`.
+        *(rec as *mut u64) = bpf_ktime_get_ns();
+        fill_regs(rec.add(8).cast());
+        let key = EntryKey { tid: pid_tgid as u32, probe_id: id, sp };
+        let _ = WP_ENTRY.insert(&key, &*(rec as *const EntryVal), 0);
+
+        if let Some(conf) = WP_PROBES.get(id) {
+            // Items go after the entry value, then move into the entry-captures map.
+            let at = 8 + 8 * NREGS;
+            let regs = rec.add(8) as *const u64;
+            let (end, n) = take_captures(conf, rec, at, regs, core::ptr::null(), core::ptr::null(), Take::AtEntry);
+            let len = (end - at) as u32;
+            if let Some(x) = WP_ENTRY_SCRATCH.get_ptr_mut(0) {
+                if n > 0 && len <= MAX_ENTRY_EXT_BYTES {
+                    (*x).len = len;
+                    (*x).count = n;
+                    let copy = bound(len as u64, LEN_MASK) as u32;
+                    bpf_probe_read_kernel((&raw mut (*x).items).cast(), copy, rec.add(at).cast());
+                    let _ = WP_ENTRY_EXT.insert(&key, &*x, 0);
+                }
+            }
+        }
+    }
+    release_scratch(s);
+    0
+}
+
+/// Which of a probe's captures a program takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u64)]
+enum Take {
+    /// Entry probes and tracepoints: every capture.
+    All,
+    /// The entry half of a return probe: those marked `CAP_AT_ENTRY`.
+    AtEntry,
+    /// The return half: the others.
+    AtReturn,
+}
+
+/// Takes the probe's captures that `select` picks, as items from `pos`. Returns the new
+/// position and the number of items.
+///
+/// After each capture the position and count are masked: every path through a capture (a
+/// string, bytes, a fault) then leaves the same verifier state, which it prunes, instead of
+/// multiplying the paths through eight captures past its complexity limit. (`bpf_loop`
+/// would do the same but needs BTF in the object, which this build leaves out.)
+///
+/// SAFETY: `rec` is the scratch record; `regs` points at a register snapshot; `entry_regs`
+/// and `tp` are null or valid.
+#[inline(always)]
+unsafe fn take_captures(
+    conf: &ProbeConf,
+    rec: *mut u8,
+    pos: usize,
+    regs: *const u64,
+    entry_regs: *const u64,
+    tp: *const u8,
+    select: Take,
+) -> (usize, u32) {
+    let mut state = Captures {
+        conf,
+        rec,
+        regs,
+        entry_regs,
+        tp,
+        pos: pos as u64,
+        count: 0,
+        select: select as u64,
+    };
+    let n = conf.ncap as usize;
+    for i in 0..MAX_CAPTURES {
+        if i >= n || capture_one(i, &mut state) {
+            break;
+        }
+        state.pos = bound(state.pos, POS_MASK as u64);
+        state.count = bound(state.count, 0xff);
+    }
+    (state.pos as usize, state.count as u32)
+}
+
+/// What [`capture_one`] works on.
+#[repr(C)]
+struct Captures {
+    conf: *const ProbeConf,
+    rec: *mut u8,
+    regs: *const u64,
+    entry_regs: *const u64,
+    tp: *const u8,
+    pos: u64,
+    count: u64,
+    select: u64,
+}
+
+/// Takes capture `i` of the probe into the record at `st.pos`. Returns true to stop.
+#[inline(always)]
+fn capture_one(i: usize, st: &mut Captures) -> bool {
+    // SAFETY: `conf` is the probe's map value, valid for the program's run.
+    let c = unsafe { &(*st.conf).caps[i] };
+    let at_entry = c.flags & CAP_AT_ENTRY != 0;
+    let skip = match st.select {
+        s if s == Take::AtEntry as u64 => !at_entry,
+        s if s == Take::AtReturn as u64 => at_entry,
+        _ => false,
+    };
+    if skip {
+        return false;
+    }
+    let pos = st.pos as usize;
+    if pos > POS_MAX {
+        return true;
+    }
+    let user = c.flags & CAP_USER != 0;
+    let slot = c.base_arg as usize;
+    // SAFETY (this block): reads of bounded slots and offsets.
+    let base = unsafe {
+        match c.base_kind {
+            BASE_REG if slot < NREGS => core::ptr::read_volatile(st.regs.add(slot)),
+            BASE_ENTRY_REG if slot < NREGS && !st.entry_regs.is_null() => {
+                core::ptr::read_volatile(st.entry_regs.add(slot))
+            }
+            BASE_FIELD if !st.tp.is_null() => {
+                let mut v = 0u64;
+                let size = if c.field_size >= 8 { 8 } else { c.field_size as u32 };
+                bpf_probe_read_kernel((&raw mut v).cast(), size, st.tp.add(slot & 0xfff).cast());
+                v
+            }
+            BASE_ABSOLUTE => 0,
+            _ => return false,
+        }
+    };
+    let mut addr = base.wrapping_add(c.offset as u64);
+    let mut status = STATUS_OK;
+    for d in 0..MAX_DEREFS {
+        if d >= c.nderef as usize {
+            break;
+        }
+        let mut next = 0u64;
+        // SAFETY: reads 8 bytes of kernel or user memory into `next`; failure is reported.
+        let r = unsafe {
+            if user {
+                bpf_probe_read_user((&raw mut next).cast(), 8, addr as *const c_void)
+            } else {
+                bpf_probe_read_kernel((&raw mut next).cast(), 8, addr as *const c_void)
+            }
+        };
+        if r != 0 {
+            status = STATUS_FAULT;
+            break;
+        }
+        addr = next.wrapping_add(c.derefs[d] as u64);
+    }
+    let size = bound(c.size.min(MAX_CAPTURE_BYTES) as u64, LEN_MASK) as u32;
+    let at = bound(pos as u64, POS_MASK as u64) as usize;
+    let rec = st.rec;
+    // SAFETY: `at` plus an item header plus `size` stays inside the scratch record (the
+    // asserts on the masks above).
+    let dst = unsafe { rec.add(at + ITEM_HEADER_SIZE) };
+    let mut len = 0u32;
+    if status == STATUS_OK && size > 0 {
+        // SAFETY: `dst` has room for `size` bytes; the helpers read any source safely.
+        let r = unsafe {
+            match (c.flags & CAP_STRING != 0, user) {
+                (true, true) => bpf_probe_read_user_str(dst.cast(), size, addr as *const c_void),
+                (true, false) => bpf_probe_read_kernel_str(dst.cast(), size, addr as *const c_void),
+                (false, true) => bpf_probe_read_user(dst.cast(), size, addr as *const c_void),
+                (false, false) => bpf_probe_read_kernel(dst.cast(), size, addr as *const c_void),
+            }
+        };
+        if r < 0 {
+            status = STATUS_FAULT;
+        } else if c.flags & CAP_STRING != 0 {
+            // The helpers count the NUL they always write; a full buffer may have cut it.
+            len = (r as u32).saturating_sub(1);
+            if r as u32 >= size {
+                status = STATUS_TRUNCATED;
+            }
+        } else {
+            len = size;
+        }
+    }
+    let space = if user { SPACE_USER } else { SPACE_KERNEL };
+    // SAFETY: the item header fits at `at`.
+    unsafe { write_item_header(rec.add(at), KIND_CAPTURE, status, space, c.index, len, addr) };
+    st.pos = (pos + ITEM_HEADER_SIZE + pad8(len as usize)) as u64;
+    st.count += 1;
+    false
+}
+
+/// SAFETY: `at` has room for an item header.
+#[inline(always)]
+unsafe fn write_item_header(at: *mut u8, kind: u8, status: u8, space: u8, index: u8, len: u32, addr: u64) {
+    unsafe {
+        *at = kind;
+        *at.add(1) = status;
+        *at.add(2) = space;
+        *at.add(3) = index;
+        *(at.add(4) as *mut u32) = len;
+        *(at.add(8) as *mut u64) = addr;
+    }
+}
+
+#[inline(always)]
+const fn pad8(n: usize) -> usize {
+    (n + 7) & !7
 }
 
 /// Copies the context's registers with one fixed-offset load each. The verifier accepts
@@ -151,6 +678,60 @@ unsafe fn copy_regs(src: *const u64, dst: *mut u64) {
     }
 }
 const _: () = assert!(NREGS == 21, "copy_regs lists x86_64's 21 slots");
+
+/// SAFETY: `dst` is a register array.
+#[inline(always)]
+unsafe fn zero_regs(dst: *mut u64) {
+    for i in 0..NREGS {
+        unsafe { dst.add(i).write(0) };
+    }
+}
+
+/// The user's registers at a syscall (`struct pt_regs *` from the wrapper's argument), with
+/// the syscall's arguments (rdi, rsi, rdx, r10, r8, r9) moved into the function-call argument
+/// slots (rdi, rsi, rdx, rcx, r8, r9), so that `pointer_arg(n)` is the syscall's argument n.
+///
+/// SAFETY: `dst` is a register array; `user` is read with a checked helper.
+#[inline(always)]
+unsafe fn user_syscall_regs(user: *const u64, dst: *mut u64) {
+    unsafe {
+        if bpf_probe_read_kernel(dst.cast(), (8 * NREGS) as u32, user.cast()) != 0 {
+            zero_regs(dst);
+        }
+        dst.add(x86_64::RCX).write(dst.add(x86_64::R10).read());
+    }
+}
+
+/// A `sys_enter_*` record: `int __syscall_nr` at 8, then the arguments as 8-byte fields from
+/// 16 on (as many as the syscall has; the rest of the 48 bytes is whatever follows, which
+/// the accessors never reach because the host knows the argument count).
+///
+/// SAFETY: `dst` is a register array; `raw` is the tracepoint's record.
+#[inline(always)]
+unsafe fn tracepoint_syscall_regs(raw: *const u8, dst: *mut u64) {
+    unsafe {
+        zero_regs(dst);
+        let mut args = [0u64; 6];
+        bpf_probe_read_kernel(args.as_mut_ptr().cast(), 48, raw.add(16).cast());
+        let mut nr = 0i32;
+        bpf_probe_read_kernel((&raw mut nr).cast(), 4, raw.add(8).cast());
+        for (i, slot) in x86_64::ARGS.iter().enumerate() {
+            dst.add(*slot).write(args[i]);
+        }
+        dst.add(x86_64::ORIG_RAX).write(nr as i64 as u64);
+    }
+}
+
+/// A syscall's return: only the return value is known (in rax); the entry carries the rest.
+///
+/// SAFETY: `dst` is a register array.
+#[inline(always)]
+unsafe fn return_regs(ret: u64, dst: *mut u64) {
+    unsafe {
+        zero_regs(dst);
+        dst.add(x86_64::RAX).write(ret);
+    }
+}
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -2,14 +2,15 @@
 
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
-use wprobe::live::{LiveOptions, ProbeSpec};
+use wprobe::live::{LiveOptions, ProbeSpec, SyscallPath};
 use wprobe::run::StopConditions;
 
 #[derive(clap::Args, Debug)]
 pub struct ProbeArgs {
     /// Probe points in SystemTap's spelling: kprobe.function("F")[.return],
     /// kprobe.module("M").function("F")[.return], kprobe.statement(0xADDR).absolute,
-    /// process("PATH").function("F")[.return].
+    /// process("PATH").function("F")[.return], nd_syscall.NAME[.return],
+    /// kernel.trace("CAT:NAME") (also bpftrace's tracepoint:CAT:NAME).
     #[arg(value_name = "PROBE")]
     pub points: Vec<String>,
     /// Kernel function entry (a glob such as 'tcp_v4_*' probes every match).
@@ -27,6 +28,26 @@ pub struct ProbeArgs {
     /// User-space function return.
     #[arg(long = "uretprobe", value_name = "PATH:FUNCTION")]
     pub uretprobes: Vec<String>,
+    /// System call entry, with the syscall's own arguments (a glob such as 'open*' probes
+    /// every match); SystemTap's nd_syscall.NAME.
+    #[arg(long = "syscall", value_name = "NAME")]
+    pub syscalls: Vec<String>,
+    /// System call return: returnval() is its result, the argument accessors give the entry's.
+    #[arg(long = "syscall-return", value_name = "NAME")]
+    pub syscall_returns: Vec<String>,
+    /// A tracepoint (CATEGORY:NAME, globs allowed); its fields are read with field(name).
+    #[arg(long = "tracepoint", value_name = "CAT:NAME")]
+    pub tracepoints: Vec<String>,
+    /// How syscall probes attach: through the __x64_sys_* wrappers (kprobes), the
+    /// syscalls:* tracepoints, or auto (wrappers where the kernel has kprobes).
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = SyscallPath::Auto)]
+    pub syscall_path: SyscallPath,
+    /// Also record wprobe's own process (left out by default, in the kernel).
+    #[arg(long)]
+    pub include_self: bool,
+    /// Record only tasks with this command name (at most 15 bytes, as the kernel keeps it).
+    #[arg(long, value_name = "NAME")]
+    pub comm: Option<String>,
     /// Guru mode, as `stap -g`: allows raw-address probes.
     #[arg(long)]
     pub guru: bool,
@@ -72,13 +93,27 @@ impl ProbeArgs {
         for u in &self.uretprobes {
             specs.push(ProbeSpec::parse_uprobe(u, true)?);
         }
+        for s in &self.syscalls {
+            specs.push(ProbeSpec::parse_syscall(s, false)?);
+        }
+        for s in &self.syscall_returns {
+            specs.push(ProbeSpec::parse_syscall(s, true)?);
+        }
+        for t in &self.tracepoints {
+            specs.push(ProbeSpec::parse_tracepoint(t)?);
+        }
         if specs.is_empty() {
-            bail!("no probe given: name one, e.g. --kprobe tcp_v4_connect, --uprobe /bin/bash:readline or 'kprobe.function(\"tcp_v4_connect\")'");
+            bail!("no probe given: name one, e.g. --kprobe tcp_v4_connect, --uprobe /bin/bash:readline, --syscall openat or 'kprobe.function(\"tcp_v4_connect\")'");
         }
         Ok(specs)
     }
 
     pub fn live_options(&self) -> Result<LiveOptions> {
+        if let Some(comm) = &self.comm {
+            if comm.is_empty() || comm.len() > 15 {
+                bail!("--comm {comm:?}: a command name is 1 to 15 bytes, as the kernel keeps it (see `ps -o comm`)");
+            }
+        }
         if !self.ring_size.is_power_of_two() || self.ring_size < 4096 {
             bail!("--ring-size {} is not a power of two of at least 4096", self.ring_size);
         }
@@ -88,6 +123,9 @@ impl ProbeArgs {
             wakeup_bytes: u64::from(self.ring_size / 4),
             guru: self.guru,
             max_probes: self.max_probes,
+            syscall_path: self.syscall_path,
+            include_self: self.include_self,
+            comm: self.comm.clone(),
             ..LiveOptions::default()
         })
     }

@@ -50,10 +50,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let loaded = runtime.load(&args.handler)?;
     let rt = probes::runtime()?;
     let _guard = rt.enter();
-    let mut source = LiveSource::attach(&specs, live_opts)?;
+    // Resolve first, so that `init` sees the probe table; its captures then decide what
+    // each attachment takes.
+    let resolved = LiveSource::resolve(&specs, live_opts)?;
     let session =
-        Session { args: args.opts.args.clone(), probes: Arc::from(source.probes().to_vec()), arch: source.arch() };
+        Session { args: args.opts.args.clone(), probes: Arc::from(resolved.probes().to_vec()), arch: resolved.arch() };
     let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
+    let mut source = resolved.attach(handler.captures())?;
     let mut recorder = match &args.record {
         Some(path) => Some(
             EventsWriter::create(path, source.arch(), source.probes())

@@ -7,12 +7,15 @@
 /// Names and the `Config` record, compiled from the eBPF crate's own file so that both sides
 /// cannot disagree about them.
 #[path = "../../ebpf/src/config.rs"]
+// Some names are for the eBPF side only (the entry map's layout, the scratch size).
+#[allow(dead_code)]
 mod config;
 
 pub(crate) use config::*;
 
-// SAFETY: `Config` is `#[repr(C)]`, made of integers only, with no padding.
+// SAFETY: each is `#[repr(C)]`, made of integers only, with no padding.
 unsafe impl aya::Pod for Config {}
+unsafe impl aya::Pod for ProbeConf {}
 
 /// The object's bytes, 8-aligned as ELF parsing wants.
 pub(crate) fn bytes() -> &'static [u8] {

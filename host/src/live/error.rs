@@ -30,6 +30,10 @@ pub enum SpecError {
          DWARF-less probes do"
     )]
     NeedsDebuginfo { arg: String },
+    #[error("`{arg}`: expected a system call name such as openat, or a glob such as 'open*'")]
+    SyscallSyntax { arg: String },
+    #[error("`{arg}`: expected a tracepoint CATEGORY:NAME such as sched:sched_process_exec (see `wprobe list 'tracepoint:*'`)")]
+    TracepointSyntax { arg: String },
 }
 
 /// Why probes could not be attached, or live events not read.
@@ -40,6 +44,12 @@ pub enum SpecError {
 pub enum LiveError {
     #[error(transparent)]
     Spec(#[from] SpecError),
+
+    #[error(transparent)]
+    Tracefs(#[from] super::tracefs::TracefsError),
+
+    #[error(transparent)]
+    Capture(#[from] super::captures::CaptureError),
 
     #[error(
         "cannot attach {pp}: this kernel has no kprobe support (CONFIG_KPROBES is not set: there is no kprobe \

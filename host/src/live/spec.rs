@@ -15,6 +15,12 @@ pub enum ProbeSpec {
     /// A kprobe on a raw kernel address: SystemTap's `kprobe.statement(ADDR).absolute`.
     /// It can point anywhere, so attaching it needs guru mode ([`super::LiveOptions::guru`]).
     KernelAddr { addr: u64 },
+    /// A system call's entry or return, SystemTap's `nd_syscall.NAME[.return]`; `name` may
+    /// be a glob (`open*`). The argument accessors give the syscall's arguments.
+    Syscall { name: String, is_return: bool },
+    /// A tracepoint, `CAT:NAME` (either part may be a glob): SystemTap's
+    /// `kernel.trace("CAT:NAME")`, bpftrace's `tracepoint:CAT:NAME`.
+    Tracepoint { category: String, name: String },
 }
 
 impl ProbeSpec {
@@ -68,20 +74,57 @@ impl ProbeSpec {
         }
     }
 
+    /// `--syscall NAME` / `--syscall-return NAME`: a syscall name or glob.
+    pub fn parse_syscall(arg: &str, is_return: bool) -> Result<Self, SpecError> {
+        let valid = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_*?[]".contains(c));
+        if !valid {
+            return Err(SpecError::SyscallSyntax { arg: arg.to_string() });
+        }
+        Ok(ProbeSpec::Syscall { name: arg.to_string(), is_return })
+    }
+
+    /// `--tracepoint CAT:NAME` (also `tracepoint:CAT:NAME` and `kernel.trace("CAT:NAME")`).
+    pub fn parse_tracepoint(arg: &str) -> Result<Self, SpecError> {
+        let body = arg.trim();
+        let body = body.strip_prefix("tracepoint:").unwrap_or(body);
+        let body = match body.strip_prefix("kernel.trace(") {
+            Some(rest) => match quoted(rest) {
+                Some((inner, ")")) => inner,
+                _ => return Err(SpecError::TracepointSyntax { arg: arg.to_string() }),
+            },
+            None => body,
+        };
+        let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-*?[]".contains(c));
+        match body.split_once(':') {
+            Some((c, n)) if valid(c) && valid(n) => {
+                Ok(ProbeSpec::Tracepoint { category: c.to_string(), name: n.to_string() })
+            }
+            _ => Err(SpecError::TracepointSyntax { arg: arg.to_string() }),
+        }
+    }
+
     /// SystemTap's spelling of a probe point:
     ///
     /// * `kprobe.function("F")`, `kprobe.function("F").return`
     /// * `kprobe.module("M").function("F")` and its `.return`
     /// * `kprobe.statement(0xADDR).absolute`
     /// * `process("PATH").function("F")` and its `.return` (a uprobe)
+    /// * `nd_syscall.NAME` and its `.return` (a system call; NAME may be a glob)
+    /// * `kernel.trace("CAT:NAME")` (a tracepoint), and bpftrace's `tracepoint:CAT:NAME`
     pub fn parse_stap(arg: &str) -> Result<Self, SpecError> {
         let syntax = || SpecError::StapSyntax { arg: arg.to_string() };
         let mut rest = arg.trim();
+        if rest.starts_with("kernel.trace(") || rest.starts_with("tracepoint:") {
+            return Self::parse_tracepoint(rest);
+        }
         let (base, is_return) = match rest.strip_suffix(".return") {
             Some(b) => (b, true),
             None => (rest, false),
         };
         rest = base;
+        if let Some(name) = rest.strip_prefix("nd_syscall.") {
+            return Self::parse_syscall(name, is_return);
+        }
         if let Some(after) = rest.strip_prefix("kprobe.statement(") {
             let (addr, tail) = after.split_once(')').ok_or_else(syntax)?;
             if tail != ".absolute" || is_return {
@@ -125,8 +168,10 @@ impl ProbeSpec {
 
     pub fn is_return(&self) -> bool {
         match self {
-            ProbeSpec::User { is_return, .. } | ProbeSpec::Kernel { is_return, .. } => *is_return,
-            ProbeSpec::KernelAddr { .. } => false,
+            ProbeSpec::User { is_return, .. }
+            | ProbeSpec::Kernel { is_return, .. }
+            | ProbeSpec::Syscall { is_return, .. } => *is_return,
+            ProbeSpec::KernelAddr { .. } | ProbeSpec::Tracepoint { .. } => false,
         }
     }
 
@@ -149,6 +194,8 @@ impl ProbeSpec {
                 format!("kprobe.module(\"{m}\").function(\"{symbol}\"){suffix}")
             }
             ProbeSpec::KernelAddr { addr } => format!("kprobe.statement({addr:#x}).absolute"),
+            ProbeSpec::Syscall { name, .. } => format!("nd_syscall.{name}{suffix}"),
+            ProbeSpec::Tracepoint { category, name } => format!("kernel.trace(\"{category}:{name}\")"),
         }
     }
 }
@@ -274,5 +321,24 @@ mod tests {
             assert!(stap(bad).is_err(), "{bad}");
         }
         assert!(matches!(stap("kernel.function(\"tcp_v4_connect\")"), Err(SpecError::NeedsDebuginfo { .. })));
+    }
+
+    #[test]
+    fn syscall_and_tracepoint_forms() {
+        let stap = |a: &str| ProbeSpec::parse_stap(a);
+        assert_eq!(stap("nd_syscall.openat"), ProbeSpec::parse_syscall("openat", false));
+        assert_eq!(stap("nd_syscall.open*.return"), ProbeSpec::parse_syscall("open*", true));
+        assert_eq!(stap("nd_syscall.openat.return").unwrap().pp(), "nd_syscall.openat.return");
+        let tp = Ok(ProbeSpec::Tracepoint { category: "sched".into(), name: "sched_process_exec".into() });
+        assert_eq!(stap("kernel.trace(\"sched:sched_process_exec\")"), tp);
+        assert_eq!(stap("tracepoint:sched:sched_process_exec"), tp);
+        assert_eq!(ProbeSpec::parse_tracepoint("sched:sched_process_exec"), tp);
+        assert_eq!(tp.unwrap().pp(), "kernel.trace(\"sched:sched_process_exec\")");
+        for bad in ["nd_syscall.", "nd_syscall.open at", "nd_syscall.a/b"] {
+            assert!(matches!(stap(bad), Err(SpecError::SyscallSyntax { .. })), "{bad}");
+        }
+        for bad in ["sched", "sched:", ":x", "kernel.trace(sched:x)", "tracepoint:a:b:c"] {
+            assert!(ProbeSpec::parse_tracepoint(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Attaching a loaded program to a kprobe or uprobe with a BPF attach cookie.
+//! Attaching a loaded program to a kprobe, uprobe or tracepoint with a BPF attach cookie.
 //!
 //! aya 0.14 sets attach cookies for uprobes but not for kprobes, and wprobe needs the cookie
 //! for both: it is how the one shared program learns the probe id of the attachment that
@@ -8,6 +8,7 @@
 //! 1. `perf_event_open` on the `kprobe` / `uprobe` PMU (dynamic PMUs since Linux 4.17): the
 //!    probe exists as long as this perf event does, and nothing is written to tracefs, so
 //!    nothing can be left behind if wprobe dies;
+//!    (tracepoints: `PERF_TYPE_TRACEPOINT` with the event's ID, the same way bpftrace does);
 //! 2. `BPF_LINK_CREATE` with attach type `BPF_PERF_EVENT` and the cookie (Linux 5.15). The
 //!    link holds the perf event, so the perf event's fd is closed right away; closing the
 //!    link's fd detaches the program and removes the probe.
@@ -17,21 +18,8 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// Which dynamic PMU a probe lives on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Pmu {
-    Kprobe,
-    Uprobe,
-}
-
-impl Pmu {
-    fn name(self) -> &'static str {
-        match self {
-            Pmu::Kprobe => "kprobe",
-            Pmu::Uprobe => "uprobe",
-        }
-    }
-}
+/// `perf_event_attr.type` of tracepoints.
+const PERF_TYPE_TRACEPOINT: u32 = 2;
 
 /// Where to put the probe.
 pub(crate) enum Target<'a> {
@@ -41,6 +29,18 @@ pub(crate) enum Target<'a> {
     KernelAddr { addr: u64 },
     /// A file offset in an ELF file (absolute path), optionally only for one process.
     User { path: &'a std::path::Path, file_offset: u64, pid: Option<u32> },
+    /// A tracepoint, by the ID in its tracefs `format` file.
+    Tracepoint { id: u32 },
+}
+
+impl Target<'_> {
+    /// The dynamic PMU the probe lives on, in /sys/bus/event_source/devices.
+    fn pmu(&self) -> &'static str {
+        match self {
+            Target::User { .. } => "uprobe",
+            _ => "kprobe",
+        }
+    }
 }
 
 /// `struct perf_event_attr` up to `PERF_ATTR_SIZE_VER5`, which every kernel with BPF links
@@ -94,12 +94,14 @@ const BPF_PERF_EVENT: u32 = 41;
 /// Creates the probe and links `prog` to it with `cookie`; the returned fd is the attachment.
 pub(crate) fn attach_probe(
     prog: BorrowedFd<'_>,
-    pmu: Pmu,
     target: &Target<'_>,
     is_return: bool,
     cookie: u64,
 ) -> io::Result<OwnedFd> {
-    let perf = open_probe(pmu, target, is_return)?;
+    let perf = match target {
+        Target::Tracepoint { id } => open_tracepoint(*id)?,
+        _ => open_probe(target, is_return)?,
+    };
     let attr = LinkCreateAttr {
         prog_fd: prog.as_raw_fd() as u32,
         target_fd: perf.as_raw_fd() as u32,
@@ -118,8 +120,31 @@ pub(crate) fn attach_probe(
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn open_probe(pmu: Pmu, target: &Target<'_>, is_return: bool) -> io::Result<OwnedFd> {
-    let dir = format!("/sys/bus/event_source/devices/{}", pmu.name());
+fn open_tracepoint(id: u32) -> io::Result<OwnedFd> {
+    let attr = PerfEventAttr {
+        type_: PERF_TYPE_TRACEPOINT,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: u64::from(id),
+        ..Default::default()
+    };
+    perf_event_open(&attr, -1, 0)
+}
+
+fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
+    // SAFETY: `attr` is a valid perf_event_attr of the size it declares; strings it points
+    // to outlive the call, which copies them.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_perf_event_open, attr as *const PerfEventAttr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn open_probe(target: &Target<'_>, is_return: bool) -> io::Result<OwnedFd> {
+    let dir = format!("/sys/bus/event_source/devices/{}", target.pmu());
     let pmu_type: u32 = read_trimmed(&format!("{dir}/type"))?
         .parse()
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("{dir}/type is not a number")))?;
@@ -145,20 +170,14 @@ fn open_probe(pmu: Pmu, target: &Target<'_>, is_return: bool) -> io::Result<Owne
                 None => (Some(path), *file_offset, -1, 0),
             }
         }
+        Target::Tracepoint { .. } => unreachable!("tracepoints open through open_tracepoint"),
     };
     attr.config1 = name.as_ref().map_or(0, |n| n.as_ptr() as u64);
     attr.config2 = offset;
-
-    // SAFETY: `attr` is a valid perf_event_attr of the size it declares; `name` outlives the
-    // call, which copies the string.
-    let fd = unsafe {
-        libc::syscall(libc::SYS_perf_event_open, &attr as *const PerfEventAttr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    // `name` lives until here, past the call that copies it.
+    let fd = perf_event_open(&attr, pid, cpu);
+    drop(name);
+    fd
 }
 
 /// The `config` bit that makes a return probe, from `format/retprobe` (`config:0`).

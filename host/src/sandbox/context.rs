@@ -4,10 +4,12 @@
 //! the same code the Rust SDK uses on the fast path, so both paths agree bit for bit.
 
 use super::bindings::wprobe::probe::context::Host;
-use super::bindings::wprobe::probe::types::{AccessError, Host as TypesHost};
+use super::bindings::wprobe::probe::types::{AccessError, Host as TypesHost, Uncaptured};
 use super::{Cursor, HandlerState};
 use std::fmt::Write as _;
 use wprobe_common::abi::AccessError as RawAccessError;
+use wprobe_common::ext::{write_escaped, Space};
+use wprobe_common::tracepoint::{field_int, field_str};
 use wprobe_common::EventRef;
 
 impl TypesHost for HandlerState {}
@@ -17,8 +19,26 @@ fn convert(e: RawAccessError, register: &str) -> AccessError {
         RawAccessError::NoSuchArgument { n, .. } => AccessError::NoSuchArgument(n),
         RawAccessError::NoSuchRegister => AccessError::NoSuchRegister(register.to_owned()),
         RawAccessError::NotAReturnProbe => AccessError::NotAReturnProbe,
+        RawAccessError::NotCaptured { addr, arg } => AccessError::NotCaptured(Uncaptured { addr, arg: arg.into() }),
+        RawAccessError::Fault { addr } => AccessError::Fault(addr),
+        RawAccessError::NoEntry => AccessError::NoEntry,
+        RawAccessError::NotATracepoint => AccessError::NotATracepoint,
+        RawAccessError::NoSuchField => AccessError::NoSuchField(register.to_owned()),
     }
 }
+
+/// A name the handler passed, cut to a length fit to hand back in an error.
+fn capped(name: &str) -> &str {
+    let mut end = name.len().min(256);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// The longest string `kernel_string` and friends return without an explicit `n`: as long
+/// as any capture can be.
+const MAX_STRING: usize = 4096;
 
 /// Trap raised when a context accessor is called where there is no event.
 #[derive(Debug, thiserror::Error)]
@@ -45,17 +65,51 @@ impl HandlerState {
     fn arg<T>(&self, n: u32, f: impl FnOnce(u64) -> T) -> Result<T, AccessError> {
         self.event()?.arg(n).map(f).map_err(|e| convert(e, ""))
     }
+
+    fn string(&self, space: Space, addr: u64, max: usize) -> Result<String, AccessError> {
+        let bytes = self.event()?.read_string(space, addr, max).map_err(|e| convert(e, ""))?;
+        let mut s = String::with_capacity(bytes.len());
+        let _ = write_escaped(bytes, &mut s);
+        Ok(s)
+    }
+
+    fn bytes(&self, space: Space, addr: u64, n: u32) -> Result<Vec<u8>, AccessError> {
+        let n = (n as usize).min(MAX_STRING);
+        Ok(self.event()?.read(space, addr, n).map_err(|e| convert(e, ""))?.to_vec())
+    }
+
+    fn int<const N: usize>(&self, space: Space, addr: u64) -> Result<[u8; N], AccessError> {
+        let b = self.event()?.read(space, addr, N).map_err(|e| convert(e, ""))?;
+        Ok(b.try_into().expect("read gives N bytes"))
+    }
+
+    /// The current tracepoint event's field `name`, or the error that lists the fields.
+    fn with_field<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&[u8], &crate::probe::FieldInfo) -> Option<T>,
+    ) -> Result<T, AccessError> {
+        let e = self.event()?;
+        let raw = e.tracepoint_data().map_err(|e| convert(e, name))?;
+        let probe = &self.probes[e.probe_id() as usize];
+        let field = probe.field(name).ok_or_else(|| {
+            AccessError::NoSuchField(format!("{:?} (the fields are: {})", capped(name), probe.field_names()))
+        })?;
+        read(raw, field).ok_or_else(|| {
+            AccessError::NoSuchField(format!("{name:?} of that type (it is a {} of {} bytes)", field.kind, field.size))
+        })
+    }
 }
 
 impl Host for HandlerState {
     fn next(&mut self) -> Trappable<bool> {
         self.cursor = match self.cursor {
-            Cursor::Before if self.batch_len > 0 => Cursor::At(0),
-            Cursor::At(i) if i + 1 < self.batch_len => Cursor::At(i + 1),
+            Cursor::Before => self.record_at(0, wprobe_common::batch::BATCH_HEADER_SIZE),
+            Cursor::At { index, offset, len } => self.record_at(index + 1, offset + len),
             Cursor::Outside => Cursor::Outside,
-            _ => Cursor::Done,
+            Cursor::Done => Cursor::Done,
         };
-        Ok(matches!(self.cursor, Cursor::At(_)))
+        Ok(matches!(self.cursor, Cursor::At { .. }))
     }
 
     fn lost_events(&mut self) -> Trappable<u64> {
@@ -159,6 +213,75 @@ impl Host for HandlerState {
         }
         self.output.stdout(text.as_bytes())?;
         Ok(Ok(()))
+    }
+
+    fn target(&mut self) -> Trappable<u32> {
+        Ok(self.target)
+    }
+
+    fn entry_timestamp_ns(&mut self) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.event().and_then(|e| e.entry_timestamp_ns().map_err(|e| convert(e, ""))))
+    }
+    fn latency_ns(&mut self) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.event().and_then(|e| e.latency_ns().map_err(|e| convert(e, ""))))
+    }
+
+    fn kernel_string(&mut self, addr: u64) -> Trappable<Result<String, AccessError>> {
+        Ok(self.string(Space::Kernel, addr, MAX_STRING))
+    }
+    fn kernel_string_n(&mut self, addr: u64, n: u32) -> Trappable<Result<String, AccessError>> {
+        Ok(self.string(Space::Kernel, addr, n as usize))
+    }
+    fn user_string(&mut self, addr: u64) -> Trappable<Result<String, AccessError>> {
+        Ok(self.string(Space::User, addr, MAX_STRING))
+    }
+    fn user_string_n(&mut self, addr: u64, n: u32) -> Trappable<Result<String, AccessError>> {
+        Ok(self.string(Space::User, addr, n as usize))
+    }
+    fn kernel_bytes(&mut self, addr: u64, n: u32) -> Trappable<Result<Vec<u8>, AccessError>> {
+        Ok(self.bytes(Space::Kernel, addr, n))
+    }
+    fn user_bytes(&mut self, addr: u64, n: u32) -> Trappable<Result<Vec<u8>, AccessError>> {
+        Ok(self.bytes(Space::User, addr, n))
+    }
+    fn kernel_char(&mut self, addr: u64) -> Trappable<Result<i8, AccessError>> {
+        Ok(self.int::<1>(Space::Kernel, addr).map(i8::from_le_bytes))
+    }
+    fn kernel_short(&mut self, addr: u64) -> Trappable<Result<i16, AccessError>> {
+        Ok(self.int::<2>(Space::Kernel, addr).map(i16::from_le_bytes))
+    }
+    fn kernel_int(&mut self, addr: u64) -> Trappable<Result<i32, AccessError>> {
+        Ok(self.int::<4>(Space::Kernel, addr).map(i32::from_le_bytes))
+    }
+    fn kernel_long(&mut self, addr: u64) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.int::<8>(Space::Kernel, addr).map(i64::from_le_bytes))
+    }
+    fn kernel_pointer(&mut self, addr: u64) -> Trappable<Result<u64, AccessError>> {
+        Ok(self.int::<8>(Space::Kernel, addr).map(u64::from_le_bytes))
+    }
+    fn user_char(&mut self, addr: u64) -> Trappable<Result<i8, AccessError>> {
+        Ok(self.int::<1>(Space::User, addr).map(i8::from_le_bytes))
+    }
+    fn user_short(&mut self, addr: u64) -> Trappable<Result<i16, AccessError>> {
+        Ok(self.int::<2>(Space::User, addr).map(i16::from_le_bytes))
+    }
+    fn user_int(&mut self, addr: u64) -> Trappable<Result<i32, AccessError>> {
+        Ok(self.int::<4>(Space::User, addr).map(i32::from_le_bytes))
+    }
+    fn user_long(&mut self, addr: u64) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.int::<8>(Space::User, addr).map(i64::from_le_bytes))
+    }
+
+    fn field(&mut self, name: String) -> Trappable<Result<i64, AccessError>> {
+        Ok(self.with_field(&name, |raw, f| field_int(raw, &f.as_field()).ok().map(|v| v.as_i64())))
+    }
+    fn field_string(&mut self, name: String) -> Trappable<Result<String, AccessError>> {
+        Ok(self.with_field(&name, |raw, f| {
+            let bytes = field_str(raw, &f.as_field()).ok()?;
+            let mut s = String::with_capacity(bytes.len());
+            let _ = write_escaped(bytes, &mut s);
+            Some(s)
+        }))
     }
 
     fn printf(&mut self, text: String) -> Trappable<()> {

@@ -6,10 +6,12 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The world every handler implements.
-pub const WORLD: &str = "wprobe:probe/handler@0.1.0";
+pub const WORLD: &str = "wprobe:probe/handler@0.2.0";
 const EXPORTS: [&str; 3] = ["init", "handle-batch", "end"];
-const CONTEXT: &str = "wprobe:probe/context@0.1.0";
-const TYPES: &str = "wprobe:probe/types@0.1.0";
+const CONTEXT: &str = "wprobe:probe/context@0.2.0";
+const TYPES: &str = "wprobe:probe/types@0.2.0";
+/// The package, without a version: imports of it at another version mean an old handler.
+const PACKAGE: &str = "wprobe:probe/";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -27,6 +29,8 @@ pub enum LoadError {
     MissingExport { name: String, missing: &'static str, exports: String },
     #[error("{name} imports `{import}`, which wprobe does not provide; a handler may import only {CONTEXT} (and WASI, which wprobe satisfies with a deny-all stub)")]
     UnknownImport { name: String, import: String },
+    #[error("{name} was built against {import}, but this wprobe speaks {CONTEXT}; rebuild the handler with this wprobe's SDK (or its wit/): `cargo xtask handlers` for the repo's own")]
+    OldVersion { name: String, import: String },
     #[error("{name} cannot be linked against wprobe's imports: {message}; it was probably built against another version of wprobe's wit/")]
     Link { name: String, message: String },
 }
@@ -69,6 +73,9 @@ pub(crate) fn check_world(name: &str, engine: &Engine, component: &Component) ->
         return Err(LoadError::MissingExport { name: name.to_owned(), missing, exports: listed });
     }
     for (import, _) in ty.imports(engine) {
+        if import.starts_with(PACKAGE) && import != CONTEXT && import != TYPES {
+            return Err(LoadError::OldVersion { name: name.to_owned(), import: import.to_owned() });
+        }
         if import != CONTEXT && import != TYPES && !import.starts_with("wasi:") {
             return Err(LoadError::UnknownImport { name: name.to_owned(), import: import.to_owned() });
         }

@@ -29,7 +29,7 @@ pub use limits::Limits;
 pub use load::LoadError;
 pub use output::Output;
 
-use crate::probe::ProbeInfo;
+use crate::probe::{CaptureBase, CaptureSpec, ProbeInfo};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,6 +145,7 @@ impl Runtime {
             limits,
             batches: 0,
             delivery: wit::Delivery::Cursor,
+            captures: Vec::new(),
         };
         handler.arm_deadline();
         let bindings = match loaded.pre.instantiate(&mut handler.store) {
@@ -157,7 +158,12 @@ impl Runtime {
                 .probes
                 .iter()
                 .enumerate()
-                .map(|(id, p)| wit::ProbeInfo { id: id as u32, pp: p.pp.clone(), is_return: p.is_return })
+                .map(|(id, p)| wit::ProbeInfo {
+                    id: id as u32,
+                    pp: p.pp.clone(),
+                    is_return: p.is_return,
+                    fields: p.fields.iter().map(field_info).collect(),
+                })
                 .collect(),
             arch: match session.arch {
                 Arch::X86_64 => wit::Arch::X8664,
@@ -169,6 +175,7 @@ impl Runtime {
         match result {
             Ok(Ok(config)) => {
                 handler.delivery = config.delivery;
+                handler.captures = config.captures.into_iter().map(capture_spec).collect();
                 Ok(handler)
             }
             Ok(Err(message)) => Err(handler.refused(Phase::Init, message)),
@@ -217,9 +224,21 @@ pub struct Handler {
     limits: Limits,
     batches: u64,
     delivery: wit::Delivery,
+    captures: Vec<CaptureSpec>,
 }
 
 impl Handler {
+    /// The memory the handler asked to take at each hit (from its `init`), for the live
+    /// source to check and configure.
+    pub fn captures(&self) -> &[CaptureSpec] {
+        &self.captures
+    }
+
+    /// The pid `target()` answers: the `-c` command's, or `--pid`'s.
+    pub fn set_target(&mut self, pid: u32) {
+        self.store.data_mut().target = pid;
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -303,8 +322,8 @@ enum Cursor {
     Outside,
     /// In `handle-batch`, before the first `next()`.
     Before,
-    /// On record `i`.
-    At(usize),
+    /// On record `index`, `len` bytes at `offset` in the batch.
+    At { index: usize, offset: usize, len: usize },
     /// `next()` returned false.
     Done,
 }
@@ -318,6 +337,8 @@ pub(crate) struct HandlerState {
     cursor: Cursor,
     probes: Arc<[ProbeInfo]>,
     exit_requested: bool,
+    /// What `target()` answers.
+    target: u32,
     output: Output,
     memory: limits::MemoryLimiter,
     wasi: wasi::DenyAll,
@@ -334,6 +355,7 @@ impl HandlerState {
             cursor: Cursor::Outside,
             probes: session.probes.clone(),
             exit_requested: false,
+            target: 0,
             wasi: wasi::DenyAll::new(&output),
             output,
             memory: limits::MemoryLimiter::new(limits.memory),
@@ -362,18 +384,28 @@ impl HandlerState {
 
     fn current(&self) -> Option<wprobe_common::EventRef<'_>> {
         match self.cursor {
-            Cursor::At(i) => {
-                let size = wprobe_common::record::record_size(self.batch_arch);
-                let start = wprobe_common::batch::BATCH_HEADER_SIZE + i * size;
-                wprobe_common::EventRef::new(self.batch_arch, &self.batch[start..start + size])
+            Cursor::At { offset, len, .. } => {
+                wprobe_common::EventRef::new(self.batch_arch, &self.batch[offset..offset + len])
             }
             _ => None,
         }
     }
 
+    /// The cursor on the record that starts at `offset`, or `Done` past the last.
+    fn record_at(&self, index: usize, offset: usize) -> Cursor {
+        if index >= self.batch_len {
+            return Cursor::Done;
+        }
+        // The batch was checked when it was built (BatchRef::parse), so the length is there.
+        match wprobe_common::record::record_len(self.batch_arch, &self.batch[offset..]) {
+            Some(len) => Cursor::At { index, offset, len },
+            None => Cursor::Done,
+        }
+    }
+
     fn current_event_context(&self) -> Option<fault::EventContext> {
         let index = match self.cursor {
-            Cursor::At(i) => i,
+            Cursor::At { index, .. } => index,
             _ => return None,
         };
         let e = self.current()?;
@@ -383,6 +415,46 @@ impl HandlerState {
             pid: e.pid(),
             tid: e.tid(),
         })
+    }
+}
+
+fn field_info(f: &crate::probe::FieldInfo) -> wit::FieldInfo {
+    use wprobe_common::tracepoint::FieldKind as K;
+    wit::FieldInfo {
+        name: f.name.clone(),
+        offset: f.offset,
+        size: f.size,
+        kind: match f.kind {
+            K::Int { signed: false } => wit::FieldKind::Unsigned,
+            K::Int { signed: true } => wit::FieldKind::Signed,
+            K::Chars => wit::FieldKind::Chars,
+            K::DataLoc { string: true, relative: false } => wit::FieldKind::DataLocString,
+            K::DataLoc { string: false, relative: false } => wit::FieldKind::DataLocBytes,
+            K::DataLoc { string: true, relative: true } => wit::FieldKind::RelLocString,
+            K::DataLoc { string: false, relative: true } => wit::FieldKind::RelLocBytes,
+            K::Bytes => wit::FieldKind::Bytes,
+        },
+    }
+}
+
+fn capture_spec(c: wit::Capture) -> CaptureSpec {
+    CaptureSpec {
+        probe: c.probe,
+        base: match c.base {
+            wit::CaptureBase::Arg(n) => CaptureBase::Arg(n),
+            wit::CaptureBase::Register(r) => CaptureBase::Register(r),
+            wit::CaptureBase::Returnval => CaptureBase::ReturnValue,
+            wit::CaptureBase::Field(f) => CaptureBase::Field(f),
+        },
+        offset: c.offset,
+        derefs: c.derefs,
+        string: matches!(c.kind, wit::CaptureKind::String),
+        size: c.size,
+        space: match c.space {
+            wit::AddressSpace::Kernel => wprobe_common::ext::Space::Kernel,
+            wit::AddressSpace::User => wprobe_common::ext::Space::User,
+        },
+        at_entry: matches!(c.at, wit::CaptureTime::Entry),
     }
 }
 

@@ -1,0 +1,526 @@
+//! The live source: the loaded eBPF object, its attachments, and the ring reader.
+
+use super::captures::{self, ProbeShape};
+use super::embedded::{self, Config, ProbeConf};
+use super::plan::{self, Attach, Planned};
+use super::sys::{self, Target};
+use super::tracefs::{EventName, Tracefs};
+use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
+use crate::batch::BatchBuilder;
+use crate::probe::{CaptureSpec, ProbeInfo};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::{KProbe, Program, TracePoint, UProbe};
+use aya::{Ebpf, EbpfLoader};
+use std::collections::BTreeSet;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::time::Instant;
+use wprobe_common::{Arch, EventRef};
+
+/// Attached probes and the reader of their events. See the module docs.
+pub struct LiveSource {
+    // Fields drop in this order: links first (the probes disappear), then the reader and the
+    // maps, then the object with its programs.
+    links: Vec<OwnedFd>,
+    ring: Ring,
+    lost: PerCpuArray<MapData, u64>,
+    config: Array<MapData, Config>,
+    settings: Config,
+    /// The thread groups in scope (`-c`'s process tree), when scoping is on.
+    scope: HashMap<MapData, u32, u8>,
+    ebpf: Ebpf,
+    probes: Vec<ProbeInfo>,
+    loaded: Vec<(&'static str, u32)>,
+    kernel_objects: KernelObjects,
+    opts: LiveOptions,
+    arch: Arch,
+    /// Kernel timestamp of the first event in the batch being filled.
+    batch_first_ns: Option<u64>,
+    lost_seen: u64,
+    lost_total: u64,
+    events_total: u64,
+    /// Ring records that were not well-formed records (never expected; counted as lost).
+    malformed: u64,
+}
+
+/// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
+enum Ring {
+    Plain(RingBuf<MapData>),
+    Async(AsyncFd<RingBuf<MapData>>),
+    Poisoned,
+}
+
+/// Probes resolved and checked, nothing loaded yet: the probe table a handler's `init` sees,
+/// before its captures decide what each attachment takes.
+pub struct Resolved {
+    probes: Vec<ProbeInfo>,
+    plan: Vec<Planned>,
+    opts: LiveOptions,
+    arch: Arch,
+}
+
+impl Resolved {
+    /// The probe table: `probes()[id]` is the probe whose events will carry probe id `id`.
+    pub fn probes(&self) -> &[ProbeInfo] {
+        &self.probes
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// Loads the eBPF program, configures each probe's captures and attaches. On error
+    /// nothing stays attached or loaded.
+    pub fn attach(self, captures: &[CaptureSpec]) -> Result<LiveSource, LiveError> {
+        let Resolved { probes, plan, opts, arch } = self;
+        let shapes: Vec<ProbeShape> = plan.iter().map(|p| p.shape).collect();
+        let planned = captures::plan(arch, &probes, &shapes, captures)?;
+        let has_return = plan.iter().any(|p| p.is_return);
+        let scope = opts.scope_tree.then(|| fork_offsets()).transpose()?;
+
+        raise_memlock_limit();
+        // Maps a session does not use shrink to one entry, so that they cost no memory.
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
+            .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
+            .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
+            .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 })
+            .load(embedded::bytes())
+            .map_err(|source| LiveError::LoadObject { source })?;
+
+        // Configure before attaching, so that the filters and captures hold from the first hit.
+        let mut confs: Array<MapData, ProbeConf> = take_map(&mut ebpf, embedded::PROBES_MAP)?;
+        for (id, conf) in planned.confs.iter().enumerate() {
+            confs.set(id as u32, *conf, 0).map_err(|source| LiveError::Map {
+                map: embedded::PROBES_MAP,
+                what: "writing",
+                source,
+            })?;
+        }
+        let mut settings = Config {
+            filter_tgid: opts.pid.unwrap_or(0),
+            exclude_tgid: if opts.include_self { 0 } else { std::process::id() },
+            wakeup_bytes: opts.wakeup_bytes,
+            scope_tree: opts.scope_tree as u32,
+            ..Config::default()
+        };
+        if let Some(comm) = &opts.comm {
+            settings.filter_comm = 1;
+            let n = comm.len().min(15);
+            settings.comm[..n].copy_from_slice(&comm.as_bytes()[..n]);
+        }
+        if let Some((parent, child)) = scope {
+            settings.fork_parent_off = parent;
+            settings.fork_child_off = child;
+        }
+        let mut config: Array<MapData, Config> = take_map(&mut ebpf, embedded::CONFIG_MAP)?;
+        config.set(0, settings, 0).map_err(|source| LiveError::Map {
+            map: embedded::CONFIG_MAP,
+            what: "writing",
+            source,
+        })?;
+        let lost: PerCpuArray<MapData, u64> = take_map(&mut ebpf, embedded::LOST_MAP)?;
+        let ring: RingBuf<MapData> = take_map(&mut ebpf, embedded::EVENTS_MAP)?;
+        let scope_map: HashMap<MapData, u32, u8> = take_map(&mut ebpf, embedded::SCOPE_MAP)?;
+
+        let mut source = LiveSource {
+            links: Vec::with_capacity(plan.len()),
+            ring: Ring::Plain(ring),
+            lost,
+            config,
+            settings,
+            scope: scope_map,
+            ebpf,
+            probes,
+            loaded: Vec::new(),
+            kernel_objects: KernelObjects::default(),
+            opts,
+            arch,
+            batch_first_ns: None,
+            lost_seen: 0,
+            lost_total: 0,
+            events_total: 0,
+            malformed: 0,
+        };
+        if let Some((_, _)) = scope {
+            let id = fork_event_id()?;
+            source.attach_one(usize::MAX, &Target::Tracepoint { id }, false, embedded::PROG_FORK)?;
+        }
+        for (id, p) in plan.iter().enumerate() {
+            let with_captures = planned.confs[id].ncap > 0;
+            for (target, is_return, program) in attachments(p, with_captures) {
+                source.attach_one(id, &target, is_return, program)?;
+            }
+            if source.opts.measure_baseline {
+                if let Attach::Uprobe { path, file_offset } = &p.attach {
+                    let target = Target::User { path, file_offset: *file_offset, pid: source.opts.pid };
+                    source.attach_one(id, &target, false, embedded::PROG_EMPTY)?;
+                }
+            }
+        }
+        source.kernel_objects = source.collect_kernel_objects()?;
+        Ok(source)
+    }
+}
+
+/// Return probes in flight at once (per thread, per recursion level) before the oldest
+/// entries age out of the LRU map.
+const ENTRY_SLOTS: u32 = 10240;
+/// The same for entries holding captures (each up to 4 KiB).
+const ENTRY_EXT_SLOTS: u32 = 1024;
+
+/// The programs and probes one planned probe takes: `(target, is_return, program)`. A return
+/// probe takes two, its entry half first, so that the return finds its entry.
+fn attachments(p: &Planned, with_captures: bool) -> Vec<(Target<'_>, bool, &'static str)> {
+    use embedded::*;
+    let entry = |x: &'static str, plain: &'static str| if with_captures { x } else { plain };
+    match (&p.attach, p.is_return) {
+        (Attach::Uprobe { path, file_offset }, false) => {
+            vec![(
+                Target::User { path, file_offset: *file_offset, pid: None },
+                false,
+                entry(PROG_UPROBE_X, PROG_UPROBE),
+            )]
+        }
+        (Attach::Uprobe { path, file_offset }, true) => vec![
+            (Target::User { path, file_offset: *file_offset, pid: None }, false, PROG_UPROBE_ENTRY),
+            (Target::User { path, file_offset: *file_offset, pid: None }, true, PROG_URETPROBE),
+        ],
+        (Attach::Kprobe { function }, false) => {
+            vec![(Target::Kernel { function }, false, entry(PROG_KPROBE_X, PROG_KPROBE))]
+        }
+        (Attach::Kprobe { function }, true) => vec![
+            (Target::Kernel { function }, false, PROG_KPROBE_ENTRY),
+            (Target::Kernel { function }, true, PROG_KRETPROBE),
+        ],
+        (Attach::KprobeAddr { addr }, _) => {
+            vec![(Target::KernelAddr { addr: *addr }, false, entry(PROG_KPROBE_X, PROG_KPROBE))]
+        }
+        (Attach::SyscallKprobe { wrapper }, false) => {
+            vec![(Target::Kernel { function: wrapper }, false, PROG_KPROBE_SYSCALL)]
+        }
+        (Attach::SyscallKprobe { wrapper }, true) => vec![
+            (Target::Kernel { function: wrapper }, false, PROG_KPROBE_SYSCALL_ENTRY),
+            (Target::Kernel { function: wrapper }, true, PROG_KRETPROBE_SYSCALL),
+        ],
+        (Attach::SyscallTracepoint { enter_id, .. }, false) => {
+            vec![(Target::Tracepoint { id: *enter_id }, false, PROG_TP_SYS_ENTER)]
+        }
+        (Attach::SyscallTracepoint { enter_id, exit_id }, true) => vec![
+            (Target::Tracepoint { id: *enter_id }, false, PROG_TP_SYS_ENTER_ENTRY),
+            (Target::Tracepoint { id: *exit_id }, false, PROG_TP_SYS_EXIT),
+        ],
+        (Attach::Tracepoint { id }, _) => vec![(Target::Tracepoint { id: *id }, false, PROG_TRACEPOINT)],
+    }
+}
+
+/// `sched:sched_process_fork`'s ID.
+fn fork_event_id() -> Result<u32, LiveError> {
+    let tf = Tracefs::open()?;
+    Ok(tf.format(&EventName { category: "sched".into(), name: "sched_process_fork".into() })?.id)
+}
+
+/// Where `sched_process_fork` keeps the parent's and the child's pid (they moved between
+/// kernel versions, so they come from the format file).
+fn fork_offsets() -> Result<(u32, u32), LiveError> {
+    let tf = Tracefs::open()?;
+    let format = tf.format(&EventName { category: "sched".into(), name: "sched_process_fork".into() })?;
+    let parent = format.field("parent_pid")?.offset as u32;
+    let child = format.field("child_pid")?.offset as u32;
+    Ok((parent, child))
+}
+
+impl LiveSource {
+    /// Resolves every probe (nothing is loaded or attached): see [`Resolved::attach`].
+    pub fn resolve(specs: &[ProbeSpec], opts: LiveOptions) -> Result<Resolved, LiveError> {
+        let arch = match Arch::native() {
+            Some(Arch::X86_64) => Arch::X86_64,
+            Some(other) => return Err(LiveError::UnsupportedArch { arch: other.name() }),
+            None => return Err(LiveError::UnsupportedArch { arch: std::env::consts::ARCH }),
+        };
+        let (probes, plan) = plan::resolve_all(specs, &opts)?;
+        Ok(Resolved { probes, plan, opts, arch })
+    }
+
+    /// Resolves every probe, then loads the eBPF program and attaches it to each, taking no
+    /// captures. On error nothing stays attached or loaded.
+    pub fn attach(specs: &[ProbeSpec], opts: LiveOptions) -> Result<LiveSource, LiveError> {
+        Self::resolve(specs, opts)?.attach(&[])
+    }
+
+    /// The probe table: `probes()[id]` is the probe whose events carry probe id `id`.
+    pub fn probes(&self) -> &[ProbeInfo] {
+        &self.probes
+    }
+
+    /// The architecture of the records (the machine's).
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// Events the kernel dropped because the ring was full, since attach.
+    pub fn lost_total(&self) -> u64 {
+        self.lost_total
+    }
+
+    /// Events delivered into batches since attach.
+    pub fn events_total(&self) -> u64 {
+        self.events_total
+    }
+
+    /// Changes the eBPF program's process filter after attach; `None` lets every process
+    /// through. Kprobes, and uprobes attached without [`LiveOptions::pid`], then follow the
+    /// new filter. Uprobes attached with a pid stay armed in that process only, so for them
+    /// this can only narrow. (For `-c CMD`, start the command stopped and attach with its
+    /// pid instead: that filters from the first instruction and spares other processes the
+    /// uprobe trap.)
+    pub fn set_pid_filter(&mut self, pid: Option<u32>) -> Result<(), LiveError> {
+        self.settings.filter_tgid = pid.unwrap_or(0);
+        self.write_settings()
+    }
+
+    /// Adds a process (and, from now on, every process it forks) to the scope, when the
+    /// source was attached with [`LiveOptions::scope_tree`]. Call it with the `-c`
+    /// command's pid before the command runs, so that none of its events is missed.
+    pub fn add_to_scope(&mut self, pid: u32) -> Result<(), LiveError> {
+        self.scope.insert(pid, 1, 0).map_err(|source| LiveError::Map {
+            map: embedded::SCOPE_MAP,
+            what: "writing",
+            source,
+        })
+    }
+
+    fn write_settings(&mut self) -> Result<(), LiveError> {
+        self.config.set(0, self.settings, 0).map_err(|source| LiveError::Map {
+            map: embedded::CONFIG_MAP,
+            what: "writing",
+            source,
+        })
+    }
+
+    /// The ids of the programs, links and maps this source holds in the kernel.
+    pub fn kernel_objects(&self) -> &KernelObjects {
+        &self.kernel_objects
+    }
+
+    /// Run counts and times of the loaded programs (zero unless BPF statistics are on).
+    pub fn program_stats(&self) -> Result<Vec<ProgramStats>, LiveError> {
+        self.loaded
+            .iter()
+            .map(|&(name, id)| {
+                let info =
+                    self.program(name)?.info().map_err(|source| LiveError::LoadProgram { program: name, source })?;
+                Ok(ProgramStats {
+                    name,
+                    id,
+                    run_time_ns: info.run_time().as_nanos() as u64,
+                    run_count: info.run_count(),
+                })
+            })
+            .collect()
+    }
+
+    /// Fills `batch` with live events. Returns when the batch is full, when
+    /// [`LiveOptions::batch_delay`] has passed since its first event, or at `until` (if
+    /// given) — whichever comes first. Lost events since the previous call are added to the
+    /// batch with [`BatchBuilder::add_lost`]. Must run inside a tokio runtime with I/O and
+    /// time enabled.
+    pub async fn next_batch(
+        &mut self,
+        batch: &mut BatchBuilder,
+        until: Option<Instant>,
+    ) -> Result<BatchStatus, LiveError> {
+        debug_assert_eq!(batch.arch(), self.arch);
+        if batch.is_empty() {
+            self.batch_first_ns = None;
+        } else if self.batch_first_ns.is_none() {
+            self.batch_first_ns = Some(monotonic_ns());
+        }
+        let status = loop {
+            self.drain(batch)?;
+            if batch.is_full() {
+                break BatchStatus::Full;
+            }
+            let now = Instant::now();
+            let flush_at = self.batch_first_ns.map(|first| {
+                let age = Duration::from_nanos(monotonic_ns().saturating_sub(first));
+                now + self.opts.batch_delay.saturating_sub(age)
+            });
+            if flush_at.is_some_and(|f| f <= now) {
+                break BatchStatus::Flushed;
+            }
+            if until.is_some_and(|u| u <= now) {
+                break BatchStatus::TimedOut;
+            }
+            let wake_at =
+                [Some(now + self.opts.poll_interval), flush_at, until].into_iter().flatten().min().unwrap_or(now);
+            let ring = self.async_ring()?;
+            tokio::select! {
+                ready = ring.readable_mut() => {
+                    // Cleared before draining: whatever arrives after the drain wakes us again.
+                    ready.map_err(LiveError::Ring)?.clear_ready();
+                }
+                () = tokio::time::sleep_until(wake_at) => {}
+            }
+        };
+        let lost = self.take_lost()?;
+        batch.add_lost(lost);
+        self.batch_first_ns = None;
+        Ok(status)
+    }
+
+    /// Moves records from the ring into `batch` until it is full or the ring is empty.
+    fn drain(&mut self, batch: &mut BatchBuilder) -> Result<(), LiveError> {
+        let arch = self.arch;
+        let ring = match &mut self.ring {
+            Ring::Plain(r) => r,
+            Ring::Async(a) => a.get_mut(),
+            Ring::Poisoned => unreachable!("the ring is only poisoned while being moved"),
+        };
+        while !batch.is_full() {
+            let Some(item) = ring.next() else { break };
+            // The program writes only well-formed records; one that is not (it cannot
+            // happen short of a bug) is dropped and counted rather than handed on.
+            if EventRef::new(arch, &item).is_none() {
+                self.malformed += 1;
+                continue;
+            }
+            if batch.is_empty() && self.batch_first_ns.is_none() {
+                let ts = u64::from_le_bytes(item[24..32].try_into().expect("8 bytes"));
+                self.batch_first_ns = Some(ts);
+            }
+            batch.push_record(&item);
+            self.events_total += 1;
+        }
+        Ok(())
+    }
+
+    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingBuf<MapData>>, LiveError> {
+        if let Ring::Plain(_) = self.ring {
+            let Ring::Plain(ring) = std::mem::replace(&mut self.ring, Ring::Poisoned) else { unreachable!() };
+            // SAFETY: the RingBuf owns its map fd, keeps it open and returns the same fd for
+            // as long as it lives, which is as long as the AsyncFd.
+            match unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) } {
+                Ok(registered) => self.ring = Ring::Async(registered),
+                Err(e) => {
+                    let (ring, cause) = e.into_parts();
+                    self.ring = Ring::Plain(ring);
+                    return Err(LiveError::Ring(cause));
+                }
+            }
+        }
+        match &mut self.ring {
+            Ring::Async(a) => Ok(a),
+            _ => unreachable!("registered above"),
+        }
+    }
+
+    /// Lost events since the previous call. The kernel only ever increments its per-CPU
+    /// counters; resetting them from here would race with increments on other CPUs, so the
+    /// difference to the previous sum is what was lost in between.
+    fn take_lost(&mut self) -> Result<u64, LiveError> {
+        let per_cpu = self.lost.get(&0, 0).map_err(|source| LiveError::Map {
+            map: embedded::LOST_MAP,
+            what: "reading",
+            source,
+        })?;
+        let sum = per_cpu.iter().fold(0u64, |a, &b| a.wrapping_add(b));
+        let new = sum.wrapping_sub(self.lost_seen);
+        self.lost_seen = sum;
+        let new = new + std::mem::take(&mut self.malformed);
+        self.lost_total += new;
+        Ok(new)
+    }
+
+    fn program(&self, name: &'static str) -> Result<&Program, LiveError> {
+        self.ebpf.program(name).ok_or_else(|| LiveError::ObjectMismatch { what: format!("the program {name}") })
+    }
+
+    /// Loads `program` if needed and links it to `target` with cookie `id`.
+    fn attach_one(
+        &mut self,
+        id: usize,
+        target: &Target<'_>,
+        is_return: bool,
+        program: &'static str,
+    ) -> Result<(), LiveError> {
+        if !self.loaded.iter().any(|&(n, _)| n == program) {
+            let prog = self
+                .ebpf
+                .program_mut(program)
+                .ok_or_else(|| LiveError::ObjectMismatch { what: format!("the program {program}") })?;
+            let load_err = |source| LiveError::LoadProgram { program, source };
+            match prog {
+                Program::UProbe(u) => UProbe::load(u).map_err(load_err)?,
+                Program::KProbe(k) => KProbe::load(k).map_err(load_err)?,
+                Program::TracePoint(t) => TracePoint::load(t).map_err(load_err)?,
+                _ => return Err(LiveError::ObjectMismatch { what: format!("{program} as a probe program") }),
+            }
+            let info = self.program(program)?.info().map_err(load_err)?;
+            self.loaded.push((program, info.id()));
+        }
+        let prog_fd = self.program(program)?.fd().map_err(|source| LiveError::LoadProgram { program, source })?;
+        let target = match target {
+            // `--pid` arms uprobes in that process only, so that others do not even trap.
+            Target::User { path, file_offset, .. } => {
+                Target::User { path, file_offset: *file_offset, pid: self.opts.pid }
+            }
+            Target::Kernel { function } => Target::Kernel { function },
+            Target::KernelAddr { addr } => Target::KernelAddr { addr: *addr },
+            Target::Tracepoint { id } => Target::Tracepoint { id: *id },
+        };
+        let link = sys::attach_probe(prog_fd.as_fd(), &target, is_return, id as u64).map_err(|source| {
+            let pp = self
+                .probes
+                .get(id)
+                .map_or_else(|| "sched:sched_process_fork (for -c's process tree)".to_string(), |p| p.pp.clone());
+            LiveError::Attach { pp, source }
+        })?;
+        self.links.push(link);
+        Ok(())
+    }
+
+    fn collect_kernel_objects(&self) -> Result<KernelObjects, LiveError> {
+        let programs: Vec<u32> = self.loaded.iter().map(|&(_, id)| id).collect();
+        let mut maps = BTreeSet::new();
+        for &(name, _) in &self.loaded {
+            let info = self.program(name)?.info().map_err(|source| LiveError::LoadProgram { program: name, source })?;
+            if let Ok(Some(ids)) = info.map_ids() {
+                maps.extend(ids);
+            }
+        }
+        let links = aya::programs::loaded_links()
+            .filter_map(Result::ok)
+            .filter(|l| programs.contains(&l.program_id()))
+            .map(|l| l.id())
+            .collect();
+        Ok(KernelObjects { programs, links, maps: maps.into_iter().collect() })
+    }
+}
+
+fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, LiveError>
+where
+    M: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf.take_map(name).ok_or_else(|| LiveError::ObjectMismatch { what: format!("the map {name}") })?;
+    M::try_from(map).map_err(|source| LiveError::Map { map: name, what: "opening", source })
+}
+
+/// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the cgroup. Raising
+/// the limit needs CAP_SYS_RESOURCE, which a container may lack, so failing is not an error:
+/// if the kernel really needed it, loading fails next with a clear EPERM.
+fn raise_memlock_limit() {
+    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    // SAFETY: plain syscall with a valid pointer.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+}
+
+/// CLOCK_MONOTONIC in ns, the clock of `bpf_ktime_get_ns` and of the records' timestamps.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
