@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// Live tests run one at a time: each checks that no wprobe program is left afterwards.
-fn serial() -> MutexGuard<'static, ()> {
+pub(super) fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn require_root() {
+pub(super) fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc_geteuid() };
     assert_eq!(euid, 0, "the live tests attach uprobes: run them as root (CI does)");
@@ -23,7 +23,7 @@ extern "C" {
 }
 
 /// The target, compiled once per test run.
-fn target() -> &'static PathBuf {
+pub(super) fn target() -> &'static PathBuf {
     static TARGET: OnceLock<PathBuf> = OnceLock::new();
     TARGET.get_or_init(|| {
         let out = scratch_dir("target").join("wprobe_target");
@@ -45,7 +45,7 @@ fn target_ids(stdout: &str) -> (u32, u32, u32) {
     (f[0], f[1], f[2])
 }
 
-fn assert_nothing_left() {
+pub(super) fn assert_nothing_left() {
     let left = wprobe::live::loaded_wprobe_programs().unwrap();
     assert!(left.is_empty(), "wprobe programs still loaded after exit: {left:?}");
 }

@@ -8,6 +8,7 @@ mod fixtures;
 mod hostile;
 mod languages;
 mod live;
+mod probe_data;
 mod wasi;
 
 use wprobe::batch::BatchBuilder;
