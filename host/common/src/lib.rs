@@ -20,6 +20,7 @@ pub mod abi;
 pub mod batch;
 pub mod errno;
 pub mod record;
+pub mod tracepoint;
 
 pub use abi::{AccessError, Arch, RegisterRef};
 pub use batch::{BatchError, BatchHeader, BatchRef};
