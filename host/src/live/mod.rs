@@ -52,6 +52,8 @@ mod error;
 mod resolve;
 mod spec;
 mod sys;
+pub mod syscalls;
+pub mod tracefs;
 
 pub use check::{check_system, Check};
 pub use error::{LiveError, SpecError};
