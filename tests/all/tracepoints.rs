@@ -26,7 +26,8 @@ fn columns(row: &str) -> Vec<String> {
 /// `$WPROBE` set to the binary.
 fn without_tracefs(script: &str) -> std::process::Output {
     require_root();
-    let unmount = "for m in $(awk '$3 == \"tracefs\" || $3 == \"debugfs\" { print $2 }' /proc/self/mounts | sort -r); do \
+    let unmount =
+        "for m in $(awk '$3 == \"tracefs\" || $3 == \"debugfs\" { print $2 }' /proc/self/mounts | sort -r); do \
                    umount -l \"$m\" || exit 99; done; \
                    if grep -q tracefs /proc/self/mounts; then exit 98; fi";
     Command::new("unshare")
@@ -115,7 +116,8 @@ fn fields_show_strings_and_arrays() {
     // A glob shows every match, one block each.
     let out = wprobe(&["list", "--fields", "syscalls:sys_e*_openat"]);
     let text = stdout(&out);
-    let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("tracepoint:")).map(|l| l.split(' ').next().unwrap()).collect();
+    let heads: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("tracepoint:")).map(|l| l.split(' ').next().unwrap()).collect();
     assert_eq!(heads, ["tracepoint:syscalls:sys_enter_openat", "tracepoint:syscalls:sys_exit_openat"]);
 }
 
@@ -156,7 +158,8 @@ fn mounts_tracefs_when_nothing_has_and_says_so() {
 
 #[test]
 fn without_root_mounting_fails_with_the_reason() {
-    let out = without_tracefs("exec setpriv --reuid 65534 --regid 65534 --clear-groups \"$WPROBE\" list tracepoint:sched:*");
+    let out =
+        without_tracefs("exec setpriv --reuid 65534 --regid 65534 --clear-groups \"$WPROBE\" list tracepoint:sched:*");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("tracefs is not mounted, and mounting it at /sys/kernel/tracing failed"), "{err}");

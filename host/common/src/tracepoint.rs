@@ -189,11 +189,8 @@ pub fn field_bytes<'r>(raw: &'r [u8], field: &Field<'_>) -> Result<&'r [u8], Fie
         return Ok(fixed);
     };
     // A locator is 4 bytes; a hand-made Field claiming otherwise must not be trusted.
-    let loc: [u8; 4] = fixed.try_into().map_err(|_| FieldError::Truncated {
-        offset: field.offset,
-        size: 4,
-        record_len: raw.len(),
-    })?;
+    let loc: [u8; 4] =
+        fixed.try_into().map_err(|_| FieldError::Truncated { offset: field.offset, size: 4, record_len: raw.len() })?;
     let loc = u32::from_le_bytes(loc);
     let (mut begin, len) = ((loc & 0xffff) as usize, (loc >> 16) as usize);
     if relative {
@@ -266,7 +263,9 @@ pub enum FormatError {
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FormatError::NotAField => f.write_str("not a field line (expected `field:TYPE NAME; offset:N; size:N; signed:N;`)"),
+            FormatError::NotAField => {
+                f.write_str("not a field line (expected `field:TYPE NAME; offset:N; size:N; signed:N;`)")
+            }
             FormatError::MissingKey(k) => write!(f, "the field has no `{k}:`"),
             FormatError::BadNumber(k) => write!(f, "`{k}:` is not a number below 65536"),
             FormatError::NoName => f.write_str("the declaration has no `TYPE NAME`"),
@@ -308,9 +307,7 @@ pub fn parse_field_line(line: &str) -> Result<FieldDecl<'_>, FormatError> {
         Some(open) => (&decl[..open], Some(&decl[open..])),
         None => (decl, None),
     };
-    let name_start = before_array
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+    let name_start = before_array.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
     let name = &before_array[name_start..];
     let c_type = before_array[..name_start].trim();
     if name.is_empty() || c_type.is_empty() {
@@ -559,9 +556,15 @@ mod tests {
         assert_eq!(d.field, Field { name: "common_type", offset: 0, size: 2, kind: FieldKind::Int { signed: false } });
         assert_eq!((d.c_type, d.array), ("unsigned short", None));
         let d = decl("\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;");
-        assert_eq!((d.field.name, d.c_type, d.field.kind), ("filename", "const char *", FieldKind::Int { signed: false }));
+        assert_eq!(
+            (d.field.name, d.c_type, d.field.kind),
+            ("filename", "const char *", FieldKind::Int { signed: false })
+        );
         let d = decl("\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;");
-        assert_eq!((d.field.name, d.c_type, d.array, d.field.kind), ("prev_comm", "char", Some("[16]"), FieldKind::Chars));
+        assert_eq!(
+            (d.field.name, d.c_type, d.array, d.field.kind),
+            ("prev_comm", "char", Some("[16]"), FieldKind::Chars)
+        );
         let d = decl("\tfield:__data_loc char[] filename;\toffset:8;\tsize:4;\tsigned:0;");
         assert_eq!((d.field.name, d.c_type), ("filename", "__data_loc char[]"));
         assert_eq!(d.field.kind, FieldKind::DataLoc { string: true, relative: false });
@@ -575,7 +578,10 @@ mod tests {
         let d = decl("\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;");
         assert_eq!((d.field.size, d.field.kind), (8, FieldKind::Int { signed: false }));
         let d = decl("\tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;");
-        assert_eq!((d.field.name, d.c_type, d.array, d.field.kind), ("args", "unsigned long", Some("[6]"), FieldKind::Bytes));
+        assert_eq!(
+            (d.field.name, d.c_type, d.array, d.field.kind),
+            ("args", "unsigned long", Some("[6]"), FieldKind::Bytes)
+        );
         let d = decl("\tfield:unsigned char addr[6];\toffset:8;\tsize:6;\tsigned:0;");
         assert_eq!(d.field.kind, FieldKind::Bytes, "unsigned char arrays are bytes, not text");
         let d = decl("\tfield:unsigned long args[];\toffset:24;\tsize:0;\tsigned:0;");
@@ -671,7 +677,10 @@ mod tests {
         assert_eq!(field_int(&raw, &f(0, 2, true)), Ok(FieldInt::Signed(-2)));
         assert_eq!(field_int(&raw, &f(2, 2, true)), Ok(FieldInt::Signed(0x7f80)));
         assert_eq!(field_int(&raw, &f(0, 4, true)), Ok(FieldInt::Signed(0x7f80_fffe)));
-        assert_eq!(field_int(&raw, &f(0, 3, true)), Err(FieldError::NotAnInteger { kind: FieldKind::Int { signed: true }, size: 3 }));
+        assert_eq!(
+            field_int(&raw, &f(0, 3, true)),
+            Err(FieldError::NotAnInteger { kind: FieldKind::Int { signed: true }, size: 3 })
+        );
     }
 
     #[test]
@@ -724,7 +733,8 @@ mod tests {
         let mut raw = record!("sched_process_exec").to_vec();
         let len = raw.len();
         // Past the end, reaching the end exactly, and the largest offset and length.
-        for (loc, ok) in [(0x0001_0000 | len as u32, false), (0x0004_0000 | (len as u32 - 4), true), (u32::MAX, false)] {
+        for (loc, ok) in [(0x0001_0000 | len as u32, false), (0x0004_0000 | (len as u32 - 4), true), (u32::MAX, false)]
+        {
             raw[8..12].copy_from_slice(&loc.to_le_bytes());
             let got = field_str(&raw, &filename);
             assert_eq!(got.is_ok(), ok, "{loc:#x}: {got:?}");

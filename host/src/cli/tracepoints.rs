@@ -58,7 +58,11 @@ fn print_format(out: &mut impl Write, f: &EventFormat) -> std::io::Result<()> {
     writeln!(out, "  {:name_w$}  {:type_w$}  OFFSET  SIZE  SIGNED  KIND", "FIELD", "TYPE")?;
     for x in &f.fields {
         let signed = if x.signed() { "yes" } else { "no" };
-        writeln!(out, "  {:name_w$}  {:type_w$}  {:>6}  {:>4}  {signed:6}  {}", x.name, x.c_type, x.offset, x.size, x.kind)?;
+        writeln!(
+            out,
+            "  {:name_w$}  {:type_w$}  {:>6}  {:>4}  {signed:6}  {}",
+            x.name, x.c_type, x.offset, x.size, x.kind
+        )?;
     }
     if f.fields.is_empty() {
         writeln!(out, "  (no fields besides the common ones)")?;

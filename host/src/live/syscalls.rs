@@ -49,7 +49,10 @@ impl Syscall {
         let int = |event: &EventFormat, field: &str, size: u16| -> Result<FieldDef, TracefsError> {
             let f = event.field(field)?;
             if !matches!(f.kind, FieldKind::Int { .. }) || f.size != size {
-                return Err(bad(event, format!("`{field}` is {} bytes of {}, expected a {size}-byte integer", f.size, f.kind)));
+                return Err(bad(
+                    event,
+                    format!("`{field}` is {} bytes of {}, expected a {size}-byte integer", f.size, f.kind),
+                ));
             }
             Ok(f.clone())
         };
@@ -135,13 +138,19 @@ mod tests {
     #[test]
     fn names_come_from_the_enter_tracepoints() {
         let names = syscall_names(&fixtures()).unwrap();
-        assert_eq!(names, ["exit_group", "getpid", "mmap", "open", "open_by_handle_at", "open_tree", "openat", "openat2"]);
+        assert_eq!(
+            names,
+            ["exit_group", "getpid", "mmap", "open", "open_by_handle_at", "open_tree", "openat", "openat2"]
+        );
     }
 
     #[test]
     fn globs_expand_and_typos_suggest() {
         let t = fixtures();
-        assert_eq!(expand_syscalls(&t, "open*").unwrap(), ["open", "open_by_handle_at", "open_tree", "openat", "openat2"]);
+        assert_eq!(
+            expand_syscalls(&t, "open*").unwrap(),
+            ["open", "open_by_handle_at", "open_tree", "openat", "openat2"]
+        );
         assert_eq!(expand_syscalls(&t, "openat").unwrap(), ["openat"]);
         let err = expand_syscalls(&t, "opnat").unwrap_err();
         assert!(matches!(&err, TracefsError::UnknownSyscall { close, .. } if close[0] == "openat"), "{err:?}");
@@ -153,8 +162,12 @@ mod tests {
     #[test]
     fn openat_has_four_arguments_and_a_return() {
         let s = syscall(&fixtures(), "openat").unwrap();
-        let args: Vec<(&str, &str, u16)> = s.args.iter().map(|a| (a.name.as_str(), a.c_type.as_str(), a.offset)).collect();
-        assert_eq!(args, [("dfd", "int", 16), ("filename", "const char *", 24), ("flags", "int", 32), ("mode", "umode_t", 40)]);
+        let args: Vec<(&str, &str, u16)> =
+            s.args.iter().map(|a| (a.name.as_str(), a.c_type.as_str(), a.offset)).collect();
+        assert_eq!(
+            args,
+            [("dfd", "int", 16), ("filename", "const char *", 24), ("flags", "int", 32), ("mode", "umode_t", 40)]
+        );
         assert_eq!(s.arg(2).unwrap().name, "filename");
         assert!(s.arg(0).is_none() && s.arg(5).is_none());
         assert_eq!((s.ret.offset, s.ret.size, s.ret.signed()), (16, 8, true));
@@ -182,7 +195,10 @@ mod tests {
         let mut gap = enter.clone();
         gap.fields[2].offset = 32;
         let err = Syscall::from_formats("openat", gap, exit.clone()).unwrap_err();
-        assert!(err.to_string().contains("argument 2 `filename` is 8 bytes at offset 32, expected 8 bytes at offset 24"), "{err}");
+        assert!(
+            err.to_string().contains("argument 2 `filename` is 8 bytes at offset 32, expected 8 bytes at offset 24"),
+            "{err}"
+        );
         let mut no_ret = exit.clone();
         no_ret.fields.retain(|f| f.name != "ret");
         let err = Syscall::from_formats("openat", enter.clone(), no_ret).unwrap_err();

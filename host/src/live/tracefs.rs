@@ -208,7 +208,10 @@ impl Tracefs {
             // A typo in a glob is most likely in the category; name the near ones.
             let mut cats: Vec<&str> = all.iter().map(|e| e.category.as_str()).collect();
             cats.dedup();
-            close_matches(&pattern.category, cats.into_iter()).into_iter().map(|c| format!("{c}:{}", pattern.name)).collect()
+            close_matches(&pattern.category, cats.into_iter())
+                .into_iter()
+                .map(|c| format!("{c}:{}", pattern.name))
+                .collect()
         } else {
             close_events(&pattern.to_string(), &pattern.name, &all)
         };
@@ -236,8 +239,11 @@ impl Tracefs {
     pub fn format(&self, event: &EventName) -> Result<EventFormat, TracefsError> {
         let path = self.events_dir().join(&event.category).join(&event.name).join("format");
         match fs::read_to_string(&path) {
-            Ok(text) => EventFormat::parse(event.clone(), &text)
-                .map_err(|(line, reason)| TracefsError::Format { path, line, reason }),
+            Ok(text) => EventFormat::parse(event.clone(), &text).map_err(|(line, reason)| TracefsError::Format {
+                path,
+                line,
+                reason,
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let all = self.all_events()?;
                 Err(TracefsError::UnknownEvent {
@@ -270,9 +276,7 @@ fn mount_tracefs(target: &Path) -> io::Result<()> {
     let target = CString::new(target.as_os_str().as_bytes()).map_err(io::Error::other)?;
     // SAFETY: every pointer is a NUL-terminated string that outlives the call; tracefs takes
     // no mount data.
-    let rc = unsafe {
-        libc::mount(c"nodev".as_ptr(), target.as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null())
-    };
+    let rc = unsafe { libc::mount(c"nodev".as_ptr(), target.as_ptr(), c"tracefs".as_ptr(), 0, std::ptr::null()) };
     if rc == 0 {
         Ok(())
     } else {
@@ -501,7 +505,12 @@ pub(crate) mod tests {
     #[test]
     fn spellings_parse_to_one_pattern() {
         let want = EventPattern { category: "sched".into(), name: "sched_switch".into() };
-        for s in ["sched:sched_switch", "tracepoint:sched:sched_switch", "kernel.trace(\"sched:sched_switch\")", " kernel.trace( \"sched:sched_switch\" ) "] {
+        for s in [
+            "sched:sched_switch",
+            "tracepoint:sched:sched_switch",
+            "kernel.trace(\"sched:sched_switch\")",
+            " kernel.trace( \"sched:sched_switch\" ) ",
+        ] {
             assert_eq!(EventPattern::parse(s).unwrap(), want, "{s}");
         }
         let bare = EventPattern::parse("kernel.trace(\"sched_switch\")").unwrap();
@@ -509,7 +518,8 @@ pub(crate) mod tests {
         assert!(bare.is_glob() && bare.exact().is_none());
         assert!(EventPattern::parse("tracepoint:sched:*").unwrap().is_glob());
         assert!(!want.is_glob());
-        for bad in ["", "tracepoint:", "sched:", ":x", "a:b:c", "kernel.trace(sched:x)", "sched:sched switch", "s/x:y"] {
+        for bad in ["", "tracepoint:", "sched:", ":x", "a:b:c", "kernel.trace(sched:x)", "sched:sched switch", "s/x:y"]
+        {
             assert!(matches!(EventPattern::parse(bad), Err(TracefsError::Syntax { .. })), "{bad}");
         }
         assert_eq!(strip_tracepoint_spelling("tcp_*"), None);
@@ -545,7 +555,10 @@ pub(crate) mod tests {
         let f = fixtures().format(&event("syscalls:sys_enter_openat")).unwrap();
         assert_eq!(f.id, 782);
         let common: Vec<(&str, u16, u16)> = f.common.iter().map(|c| (c.name.as_str(), c.offset, c.size)).collect();
-        assert_eq!(common, [("common_type", 0, 2), ("common_flags", 2, 1), ("common_preempt_count", 3, 1), ("common_pid", 4, 4)]);
+        assert_eq!(
+            common,
+            [("common_type", 0, 2), ("common_flags", 2, 1), ("common_preempt_count", 3, 1), ("common_pid", 4, 4)]
+        );
         let fields: Vec<(&str, &str, u16, u16, bool)> =
             f.fields.iter().map(|x| (x.name.as_str(), x.c_type.as_str(), x.offset, x.size, x.signed())).collect();
         assert_eq!(
@@ -584,7 +597,10 @@ pub(crate) mod tests {
 
         let raw = t.format(&event("raw_syscalls:sys_enter")).unwrap();
         let args = raw.field("args").unwrap();
-        assert_eq!((args.c_type.as_str(), args.offset, args.size, args.kind), ("unsigned long[6]", 16, 48, FieldKind::Bytes));
+        assert_eq!(
+            (args.c_type.as_str(), args.offset, args.size, args.kind),
+            ("unsigned long[6]", 16, 48, FieldKind::Bytes)
+        );
         let exit = t.format(&event("syscalls:sys_exit_openat")).unwrap();
         let ret = exit.field("ret").unwrap();
         assert_eq!((ret.c_type.as_str(), ret.offset, ret.size, ret.signed()), ("long", 16, 8, true));
@@ -612,10 +628,18 @@ pub(crate) mod tests {
         let err = t.format(&event("sched:sched_proces_exec")).unwrap_err();
         let TracefsError::UnknownEvent { close, .. } = &err else { panic!("{err:?}") };
         assert_eq!(close.first().map(String::as_str), Some("sched:sched_process_exec"));
-        assert!(err.to_string().starts_with("no tracepoint `sched:sched_proces_exec` in this kernel (did you mean sched:sched_process_exec"), "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "no tracepoint `sched:sched_proces_exec` in this kernel (did you mean sched:sched_process_exec"
+            ),
+            "{err}"
+        );
         // The right name in the wrong category.
         let err = t.format(&event("syscalls:sched_switch")).unwrap_err();
-        assert!(matches!(&err, TracefsError::UnknownEvent { close, .. } if close[0] == "sched:sched_switch"), "{err:?}");
+        assert!(
+            matches!(&err, TracefsError::UnknownEvent { close, .. } if close[0] == "sched:sched_switch"),
+            "{err:?}"
+        );
         // Nothing near: no suggestion, still the hint.
         let err = t.format(&event("zzz:qqqqqqqq")).unwrap_err();
         assert!(matches!(&err, TracefsError::UnknownEvent { close, .. } if close.is_empty()), "{err:?}");
@@ -627,7 +651,10 @@ pub(crate) mod tests {
             "tracepoint sched:sched_process_exec has no field `filenme` (did you mean filename?); \
              its fields are: filename, pid, old_pid"
         );
-        assert!(matches!(exec.field("common_pid"), Err(TracefsError::UnknownField { .. })), "common fields are not user fields");
+        assert!(
+            matches!(exec.field("common_pid"), Err(TracefsError::UnknownField { .. })),
+            "common fields are not user fields"
+        );
     }
 
     #[test]
@@ -650,7 +677,10 @@ pub(crate) mod tests {
         fs::create_dir_all(dir.join("events/x/y")).unwrap();
         fs::write(dir.join("events/x/y/format"), &bad_field).unwrap();
         let err = Tracefs::at(&dir).format(&e()).unwrap_err();
-        assert!(err.to_string().ends_with("events/x/y/format, line 10: `offset:` is not a number below 65536"), "{err}");
+        assert!(
+            err.to_string().ends_with("events/x/y/format, line 10: `offset:` is not a number below 65536"),
+            "{err}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -663,7 +693,8 @@ pub(crate) mod tests {
 
     #[test]
     fn mount_errors_say_what_to_do() {
-        let err = |errno| TracefsError::Mount { path: TRACEFS_PATH.into(), source: io::Error::from_raw_os_error(errno) };
+        let err =
+            |errno| TracefsError::Mount { path: TRACEFS_PATH.into(), source: io::Error::from_raw_os_error(errno) };
         assert!(err(libc::EPERM).to_string().contains("needs root (CAP_SYS_ADMIN)"));
         assert!(err(libc::ENODEV).to_string().contains("CONFIG_TRACING"));
         let read = TracefsError::Read { path: "/x".into(), source: io::Error::from_raw_os_error(libc::EACCES) };
@@ -676,7 +707,9 @@ pub(crate) mod tests {
         let t = Tracefs::open().expect("tracefs: the tests run as root");
         assert!(t.root().join("events").is_dir());
         let ours = fixtures();
-        for name in ["syscalls:sys_enter_openat", "syscalls:sys_exit_openat", "sched:sched_process_exec", "sched:sched_switch"] {
+        for name in
+            ["syscalls:sys_enter_openat", "syscalls:sys_exit_openat", "sched:sched_process_exec", "sched:sched_switch"]
+        {
             let live = t.format(&event(name)).unwrap();
             let copy = ours.format(&event(name)).unwrap();
             // IDs differ between boots and kernels; the layout is what the fixtures stand for.
