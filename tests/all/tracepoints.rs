@@ -175,3 +175,28 @@ fn without_root_a_mounted_tracefs_says_it_needs_root() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("tracefs is readable by root only; run wprobe as root"), "{}", stderr(&out));
 }
+
+#[test]
+fn finds_tracefs_mounted_elsewhere_without_mounting_it_again() {
+    let dir = scratch_dir("tracefs-elsewhere");
+    let out = without_tracefs(&format!(
+        "mount -t tracefs nodev '{}' && \"$WPROBE\" list tracepoint:sched:sched_switch && \
+         grep -c ' /sys/kernel/tracing ' /proc/self/mounts",
+        dir.display()
+    ));
+    assert_eq!(stderr(&out), "", "no mount message");
+    // grep counts 0 mounts at /sys/kernel/tracing, and exits 1 for it.
+    assert_eq!(stdout(&out), "tracepoint:sched:sched_switch\n0\n");
+}
+
+#[test]
+fn finds_tracefs_under_debugfs() {
+    let out = without_tracefs(
+        "mount -t debugfs nodev /sys/kernel/debug && \"$WPROBE\" list --fields sched:sched_process_exec && \
+         grep -c ' /sys/kernel/tracing ' /proc/self/mounts",
+    );
+    assert_eq!(stderr(&out), "", "no mount message");
+    let text = stdout(&out);
+    assert!(text.starts_with("tracepoint:sched:sched_process_exec (ID "), "{text}");
+    assert!(text.ends_with("\n0\n"), "nothing mounted at /sys/kernel/tracing: {text}");
+}
