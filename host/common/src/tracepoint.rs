@@ -50,7 +50,7 @@ impl FieldKind {
         matches!(self, FieldKind::Chars | FieldKind::DataLoc { string: true, .. })
     }
 
-    /// One byte for [`encode_table`].
+    /// One byte for [`encode_table`] and the events file.
     pub const fn to_u8(self) -> u8 {
         match self {
             FieldKind::Int { signed: false } => 0,

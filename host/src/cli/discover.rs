@@ -10,10 +10,19 @@ pub struct ListArgs {
     /// `PATH[:GLOB]`, the functions of that binary for uprobes.
     #[arg(value_name = "PATTERN", default_value = "*")]
     pub pattern: String,
+    /// Show the fields of the tracepoints PATTERN names (`syscalls:sys_enter_openat`); list
+    /// tracepoints themselves with `tracepoint:CAT:NAME` (globs allowed).
+    #[arg(long)]
+    pub fields: bool,
 }
 
 pub fn list(args: ListArgs) -> Result<ExitCode> {
     let pattern = &args.pattern;
+    if args.fields {
+        return super::tracepoints::fields(pattern);
+    } else if super::tracepoints::is_tracepoint_pattern(pattern) {
+        return super::tracepoints::list(pattern);
+    }
     let names = if pattern.contains('/') {
         let (path, glob) = match pattern.rsplit_once(':') {
             Some((p, g)) if !g.contains('/') => (p, g),

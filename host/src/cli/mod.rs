@@ -5,6 +5,7 @@ mod handler_opts;
 mod probes;
 mod replay;
 mod run;
+mod tracepoints;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -32,7 +32,9 @@ use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use wprobe_common::tracepoint::{encode_table_vec, parse_field_line, Field, FieldKind, FormatError};
+use wprobe_common::tracepoint::{
+    encode_table_vec, field_int, field_str, parse_field_line, Field, FieldError, FieldInt, FieldKind, FormatError,
+};
 
 /// Where tracefs is mounted when nothing else mounted it, and where wprobe mounts it.
 pub const TRACEFS_PATH: &str = "/sys/kernel/tracing";
@@ -75,6 +77,14 @@ pub enum TracefsError {
 
     #[error("tracepoint {event} has no field `{field}`{}; its fields are: {}", similar(close), fields.join(", "))]
     UnknownField { event: String, field: String, close: Vec<String>, fields: Vec<String> },
+
+    #[error("tracepoint {event}, field `{field}`: {source}")]
+    FieldRead {
+        event: String,
+        field: String,
+        #[source]
+        source: FieldError,
+    },
 
     #[error(
         "no syscall `{name}` among this kernel's syscall tracepoints (events/syscalls/sys_enter_*){}",
@@ -438,6 +448,25 @@ impl EventFormat {
         })
     }
 
+    /// `field(name)` as a handler asks it: the integer field `name` of the record `raw`,
+    /// signed as the format says. Unknown names and unreadable bytes are errors naming the
+    /// event and the field.
+    pub fn read_int(&self, raw: &[u8], name: &str) -> Result<FieldInt, TracefsError> {
+        let f = self.field(name)?;
+        field_int(raw, &f.as_field()).map_err(|source| self.read_error(name, source))
+    }
+
+    /// `field_string(name)`: a `char[N]` or `__data_loc char[]` field up to its NUL, as the
+    /// kernel wrote it (not necessarily UTF-8).
+    pub fn read_str<'r>(&self, raw: &'r [u8], name: &str) -> Result<&'r [u8], TracefsError> {
+        let f = self.field(name)?;
+        field_str(raw, &f.as_field()).map_err(|source| self.read_error(name, source))
+    }
+
+    fn read_error(&self, name: &str, source: FieldError) -> TracefsError {
+        TracefsError::FieldRead { event: self.event.to_string(), field: name.to_string(), source }
+    }
+
     /// The event's own fields as a [`wprobe_common::tracepoint::FieldTable`], to hand to a
     /// guest.
     pub fn table(&self) -> Vec<u8> {
@@ -620,6 +649,29 @@ pub(crate) mod tests {
         let raw = fs::read(fixtures().root().join("records/sched_process_exec.bin")).unwrap();
         let name = wprobe_common::tracepoint::field_str(&raw, &table.get("filename").unwrap()).unwrap();
         assert_eq!(name, b"/tmp/wpfx/exec_me_wprobe");
+    }
+
+    #[test]
+    fn reads_fields_of_real_records_by_name() {
+        let t = fixtures();
+        let record = |name: &str| fs::read(t.root().join("records").join(format!("{name}.bin"))).unwrap();
+        let exec = t.format(&event("sched:sched_process_exec")).unwrap();
+        let raw = record("sched_process_exec");
+        assert_eq!(exec.read_str(&raw, "filename").unwrap(), b"/tmp/wpfx/exec_me_wprobe");
+        assert_eq!(exec.read_int(&raw, "pid").unwrap(), FieldInt::Signed(8792));
+        let exit = t.format(&event("syscalls:sys_exit_openat")).unwrap();
+        assert_eq!(exit.read_int(&record("sys_exit_openat"), "ret").unwrap(), FieldInt::Signed(-2));
+
+        let err = exec.read_int(&raw, "filename").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tracepoint sched:sched_process_exec, field `filename`: the field is a dynamic string of 4 bytes, \
+             not an integer; read it as a string or as bytes"
+        );
+        let err = exec.read_str(&raw[..10], "filename").unwrap_err();
+        assert!(matches!(err, TracefsError::FieldRead { source: FieldError::Truncated { .. }, .. }), "{err:?}");
+        assert!(err.to_string().contains("the record is 10 bytes"), "{err}");
+        assert!(matches!(exec.read_str(&raw, "nope"), Err(TracefsError::UnknownField { .. })));
     }
 
     #[test]
