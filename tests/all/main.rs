@@ -8,6 +8,7 @@ mod fixtures;
 mod hostile;
 mod languages;
 mod live;
+mod probes;
 mod wasi;
 
 use wprobe::batch::BatchBuilder;

@@ -2,14 +2,15 @@
 
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
-use wprobe::live::{LiveOptions, ProbeSpec};
+use wprobe::live::{LiveOptions, LiveSource, ProbeSpec};
 use wprobe::run::StopConditions;
 
 #[derive(clap::Args, Debug)]
 pub struct ProbeArgs {
     /// Probe points in SystemTap's spelling: kprobe.function("F")[.return],
     /// kprobe.module("M").function("F")[.return], kprobe.statement(0xADDR).absolute,
-    /// process("PATH").function("F")[.return].
+    /// process("PATH").function("F")[.return], process("PATH").statement(0xADDR).absolute.
+    /// F may be a glob. `wprobe list` prints probe points in this spelling.
     #[arg(value_name = "PROBE")]
     pub points: Vec<String>,
     /// Kernel function entry (a glob such as 'tcp_v4_*' probes every match).
@@ -21,16 +22,19 @@ pub struct ProbeArgs {
     /// Raw kernel address (needs --guru).
     #[arg(long = "kprobe-addr", value_name = "0xADDR")]
     pub kprobe_addrs: Vec<String>,
-    /// User-space function entry, in an ELF file (or a command in $PATH).
-    #[arg(long = "uprobe", value_name = "PATH:FUNCTION[+OFFSET]")]
+    /// User-space function entry, in an ELF file (or a command in $PATH). FUNCTION may be a
+    /// glob ('str*': one probe per matching function); 0xADDR is a virtual address of the
+    /// file as `nm` or `objdump -d` print it (not a file offset), for stripped binaries.
+    #[arg(long = "uprobe", value_name = "PATH:FUNCTION[+OFFSET]|PATH:GLOB|PATH:0xADDR")]
     pub uprobes: Vec<String>,
-    /// User-space function return.
-    #[arg(long = "uretprobe", value_name = "PATH:FUNCTION")]
+    /// User-space function return (FUNCTION may be a glob, or 0xADDR a function's address).
+    #[arg(long = "uretprobe", value_name = "PATH:FUNCTION|PATH:0xADDR")]
     pub uretprobes: Vec<String>,
     /// Guru mode, as `stap -g`: allows raw-address probes.
     #[arg(long)]
     pub guru: bool,
-    /// The most probes one wildcard may expand to.
+    /// The most probes one wildcard (kernel or user-space) may expand to. Matches the kernel
+    /// refuses to probe are skipped with a warning; a wildcard of which none attaches fails.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_probes: usize,
     /// Trace only this process.
@@ -95,6 +99,15 @@ impl ProbeArgs {
     pub fn stop_conditions(&self) -> StopConditions {
         StopConditions { duration: self.duration, max_events: self.max_events, command: self.command.clone() }
     }
+}
+
+/// Attaches the probes, and shows once what a wildcard had to skip.
+pub fn attach(specs: &[ProbeSpec], opts: LiveOptions) -> Result<LiveSource> {
+    let source = LiveSource::attach(specs, opts)?;
+    if let Some(warning) = source.attach_warning() {
+        eprintln!("wprobe: warning: {warning}");
+    }
+    Ok(source)
 }
 
 /// A single-threaded tokio runtime: one handler, one ring, no need for more threads.

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use wprobe::batch::BatchBuilder;
 use wprobe::events_file::EventsWriter;
-use wprobe::live::LiveSource;
 use wprobe::run::{self, Consumers, RunSummary, StopReason};
 use wprobe::sandbox::Session;
 use wprobe::session::{Dispatcher, WriterSink};
@@ -50,7 +49,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let loaded = runtime.load(&args.handler)?;
     let rt = probes::runtime()?;
     let _guard = rt.enter();
-    let mut source = LiveSource::attach(&specs, live_opts)?;
+    let mut source = probes::attach(&specs, live_opts)?;
     let session =
         Session { args: args.opts.args.clone(), probes: Arc::from(source.probes().to_vec()), arch: source.arch() };
     let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
@@ -96,7 +95,7 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
     let live_opts = args.probes.live_options()?;
     let rt = probes::runtime()?;
     let _guard = rt.enter();
-    let mut source = LiveSource::attach(&specs, live_opts)?;
+    let mut source = probes::attach(&specs, live_opts)?;
     let mut recorder = EventsWriter::create(&args.output, source.arch(), source.probes())
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut batch = BatchBuilder::new(source.arch(), args.batch_size.max(1) as usize);

@@ -49,13 +49,14 @@
 mod check;
 mod embedded;
 mod error;
+mod partial;
 mod resolve;
 mod spec;
 mod sys;
 
 pub use check::{check_system, Check};
-pub use error::{LiveError, SpecError};
-pub use resolve::{glob_match, list_elf_functions, list_kernel_functions, ProbeSupport};
+pub use error::{ListError, LiveError, SpecError};
+pub use resolve::{glob_match, list_functions, Listing, ProbeSupport};
 pub use spec::ProbeSpec;
 
 use crate::batch::BatchBuilder;
@@ -172,6 +173,8 @@ pub struct LiveSource {
     lost_seen: u64,
     lost_total: u64,
     events_total: u64,
+    /// What a glob skipped because the kernel rejected it, to show once.
+    attach_warning: Option<String>,
 }
 
 /// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
@@ -185,8 +188,10 @@ enum Ring {
 struct Planned {
     pmu: Pmu,
     is_return: bool,
-    /// Kernel: `sym` or `module:sym`. User: unused.
+    /// Kernel: `sym` or `module:sym`. User: the symbol, for messages only.
     function: String,
+    /// The pp of the glob probe point this is one match of; None for a probe named exactly.
+    glob: Option<String>,
     /// User: the absolute path and file offset. Kernel address: the address.
     path: PathBuf,
     file_offset: u64,
@@ -237,19 +242,32 @@ impl LiveSource {
             lost_seen: 0,
             lost_total: 0,
             events_total: 0,
+            attach_warning: None,
         };
-        for (id, p) in plan.iter().enumerate() {
+        // A glob's match the kernel rejects is skipped (see `partial`); the probe table keeps
+        // only what attached, so ids (the attach cookies) stay the table's indices.
+        let mut partial = partial::PartialAttach::default();
+        let resolved = std::mem::take(&mut source.probes);
+        for (p, info) in plan.iter().zip(resolved) {
             let program = match (p.pmu, p.is_return) {
                 (Pmu::Uprobe, false) => embedded::PROG_UPROBE,
                 (Pmu::Uprobe, true) => embedded::PROG_URETPROBE,
                 (Pmu::Kprobe, false) => embedded::PROG_KPROBE,
                 (Pmu::Kprobe, true) => embedded::PROG_KRETPROBE,
             };
-            source.attach_one(id, p, program)?;
-            if source.opts.measure_baseline && p.pmu == Pmu::Uprobe {
+            let id = source.probes.len();
+            source.probes.push(info);
+            let result = source.attach_one(id, p, program);
+            if result.is_err() {
+                source.probes.pop();
+            }
+            let attached = result.is_ok();
+            partial.record(p.glob.as_deref(), &p.function, result)?;
+            if attached && source.opts.measure_baseline && p.pmu == Pmu::Uprobe {
                 source.attach_one(id, p, embedded::PROG_EMPTY)?;
             }
         }
+        source.attach_warning = partial.finish()?;
         source.kernel_objects = source.collect_kernel_objects()?;
         Ok(source)
     }
@@ -257,6 +275,12 @@ impl LiveSource {
     /// The probe table: `probes()[id]` is the probe whose events carry probe id `id`.
     pub fn probes(&self) -> &[ProbeInfo] {
         &self.probes
+    }
+
+    /// When a glob attached only some of its matches because the kernel rejected the others:
+    /// a line saying how many attached and which were skipped, to show the user once.
+    pub fn attach_warning(&self) -> Option<&str> {
+        self.attach_warning.as_deref()
     }
 
     /// The architecture of the records (the machine's).
@@ -546,21 +570,53 @@ fn resolve_all(specs: &[ProbeSpec], opts: &LiveOptions) -> Result<(Vec<ProbeInfo
                 if !support.uprobes {
                     return Err(LiveError::UprobesUnsupported { pp });
                 }
-                let f = resolve::elf_function(&pp, &abs, symbol)?;
-                if *offset != 0 && f.size != 0 && *offset >= f.size {
-                    return Err(LiveError::OffsetOutsideFunction {
-                        pp,
-                        symbol: symbol.clone(),
+                // A glob becomes one probe per function, each with its own pp().
+                let (found, glob) = if spec::is_glob(symbol) {
+                    (resolve::expand_elf_glob(&pp, &abs, symbol, opts.max_probes)?, Some(pp))
+                } else {
+                    let f = resolve::elf_function(&pp, &abs, symbol)?;
+                    if *offset != 0 && f.size != 0 && *offset >= f.size {
+                        return Err(LiveError::OffsetOutsideFunction {
+                            pp,
+                            symbol: symbol.clone(),
+                            offset: *offset,
+                            size: f.size,
+                        });
+                    }
+                    (vec![(symbol.clone(), f.file_offset + offset)], None)
+                };
+                for (name, file_offset) in found {
+                    let one = ProbeSpec::User {
+                        path: abs.clone(),
+                        symbol: name.clone(),
                         offset: *offset,
-                        size: f.size,
+                        is_return: *is_return,
+                    };
+                    probes.push(ProbeInfo::new(one.pp(), *is_return));
+                    plan.push(Planned {
+                        pmu: Pmu::Uprobe,
+                        is_return: *is_return,
+                        function: name,
+                        glob: glob.clone(),
+                        path: abs.clone(),
+                        file_offset,
                     });
                 }
+            }
+            ProbeSpec::UserAddr { path, addr, is_return } => {
+                let abs = resolve::resolve_executable(&spec.pp(), path)?;
+                let pp = ProbeSpec::UserAddr { path: abs.clone(), addr: *addr, is_return: *is_return }.pp();
+                if !support.uprobes {
+                    return Err(LiveError::UprobesUnsupported { pp });
+                }
+                let file_offset = resolve::elf_address(&pp, &abs, *addr)?;
                 plan.push(Planned {
                     pmu: Pmu::Uprobe,
                     is_return: *is_return,
-                    function: String::new(),
+                    function: format!("{addr:#x}"),
+                    glob: None,
                     path: abs,
-                    file_offset: f.file_offset + offset,
+                    file_offset,
                 });
                 probes.push(ProbeInfo::new(pp, *is_return));
             }
@@ -570,13 +626,13 @@ fn resolve_all(specs: &[ProbeSpec], opts: &LiveOptions) -> Result<(Vec<ProbeInfo
                     return Err(LiveError::KprobesUnsupported { pp });
                 }
                 // A glob becomes one probe per function, each with its own pp().
-                let symbols = if spec::is_glob(symbol) {
+                let (symbols, glob) = if spec::is_glob(symbol) {
                     let text = read_kallsyms(&mut kallsyms)?;
                     let bl = resolve::blacklist_names(blacklist.get_or_insert_with(resolve::read_blacklist));
-                    resolve::expand_kernel_glob(&pp, text, &bl, module.as_deref(), symbol, opts.max_probes)?
+                    (resolve::expand_kernel_glob(&pp, text, &bl, module.as_deref(), symbol, opts.max_probes)?, Some(pp))
                 } else {
                     resolve::check_kernel_function(&pp, module.as_deref(), symbol)?;
-                    vec![symbol.clone()]
+                    (vec![symbol.clone()], None)
                 };
                 for symbol in symbols {
                     let one =
@@ -588,6 +644,7 @@ fn resolve_all(specs: &[ProbeSpec], opts: &LiveOptions) -> Result<(Vec<ProbeInfo
                             Some(m) => format!("{m}:{symbol}"),
                             None => symbol,
                         },
+                        glob: glob.clone(),
                         path: PathBuf::new(),
                         file_offset: 0,
                     });
@@ -609,6 +666,7 @@ fn resolve_all(specs: &[ProbeSpec], opts: &LiveOptions) -> Result<(Vec<ProbeInfo
                     pmu: Pmu::Kprobe,
                     is_return: false,
                     function: String::new(),
+                    glob: None,
                     path: PathBuf::new(),
                     file_offset: *addr,
                 });
