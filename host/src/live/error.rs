@@ -185,8 +185,11 @@ pub enum ListError {
     #[error("kernel module `{module}` is not loaded (load it with `modprobe {module}`){}", similar(close))]
     ModuleNotLoaded { module: String, close: Vec<String> },
 
+    #[error("no loaded kernel module matches `{pattern}` (loaded ones are in /proc/modules){}", similar(close))]
+    NoModuleMatches { pattern: String, close: Vec<String> },
+
     #[error(
-        "`{name}` is neither a loaded kernel module (load one with `modprobe {name}`) nor a program in $PATH \
+        "`{name}` is neither a loaded kernel module (load it with `modprobe {name}`) nor a program in $PATH \
          (give a path for a binary elsewhere){}",
         similar(close)
     )]

@@ -328,11 +328,15 @@ fn match_set(p: &[char], c: char) -> Option<usize> {
 /// the kernel puts before functions (CONFIG_CALL_PADDING), not code anyone calls; `f.cold`,
 /// `f.part.0`, `f.isra.0`, `f.constprop.0`, `f.llvm.123` are pieces or specialised copies of
 /// `f` made by the compiler, which see only some of `f`'s calls, with arguments that need not
-/// follow the calling convention. A pattern that spells them out (`__pfx_*`, `*.cold`) still
-/// picks them, and an exact name always works.
+/// follow the calling convention; `.name` symbols are assembler labels inside functions. A
+/// pattern that spells them out (`__pfx_*`, `*.cold`) still picks them, and an exact name
+/// always works.
 pub(crate) fn is_glob_target(pattern: &str, name: &str) -> bool {
     if name.starts_with("__pfx_") && !pattern.starts_with("__pfx_") {
         return false;
+    }
+    if name.starts_with('.') {
+        return pattern.contains('.');
     }
     let clone = name.split_once('.').is_some_and(|(_, suffix)| {
         suffix.split('.').all(|part| {
@@ -462,9 +466,11 @@ pub(crate) fn list_kernel_functions(
     if let Some(mp) = module {
         if !kernel_functions(kallsyms).any(|f| f.module.is_some_and(|m| glob_match(mp, m))) {
             let modules: BTreeSet<&str> = kernel_functions(kallsyms).filter_map(|f| f.module).collect();
-            return Err(ListError::ModuleNotLoaded {
-                module: mp.to_string(),
-                close: close_matches(mp, modules.iter().copied()),
+            let close = close_matches(mp, modules.iter().copied());
+            return Err(if spec::is_glob(mp) {
+                ListError::NoModuleMatches { pattern: mp.to_string(), close }
+            } else {
+                ListError::ModuleNotLoaded { module: mp.to_string(), close }
             });
         }
     }
@@ -637,6 +643,7 @@ ffffffffc0000100 t only_in_mod\t[ext4]
         }
         for name in [
             "__pfx_tcp_v4_connect",
+            ".E_copy",
             "f.cold",
             "f.part.0",
             "f.isra.12",
@@ -671,6 +678,8 @@ ffffffffc0000100 t only_in_mod\t[ext4]
         let msg = err.to_string();
         assert!(matches!(&err, ListError::ModuleNotLoaded { close, .. } if close == &["ext4"]), "{msg}");
         assert!(msg.contains("`ext3` is not loaded") && msg.contains("modprobe ext3"), "{msg}");
+        let err = list_kernel_functions(KALLSYMS, "", Some("xfs*"), "*").unwrap_err();
+        assert!(err.to_string().starts_with("no loaded kernel module matches `xfs*`"), "{err}");
     }
 
     #[test]
