@@ -69,6 +69,15 @@ fn list_resolves_a_bare_program_name_through_path_as_uprobe_does() {
     let out = Command::new(wprobe_bin()).args(["list", "wprobe_target:wprobe_*"]).env("PATH", &path).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), format!("{}\n", target_pp(t)));
+    // SystemTap's spelling lists what it would attach, the program found the same way.
+    let stap = "process(\"wprobe_target\").function(\"wprobe_*\")";
+    let out = Command::new(wprobe_bin()).args(["list", stap]).env("PATH", &path).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}\n", target_pp(t)));
+    // A bare program name is a kernel function pattern, but the miss says what to type.
+    let out = Command::new(wprobe_bin()).args(["list", "wprobe_target"]).env("PATH", &path).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("use `wprobe list 'wprobe_target:*'`"), "{}", stderr(&out));
 
     // Neither a module nor a program: both are said, and nothing about attaching.
     let out = wprobe(&["list", "wprobe_no_such_thing:*"]);
@@ -100,6 +109,8 @@ fn listed_kernel_functions_are_probe_points_and_a_kernel_without_kprobes_is_note
     for line in text.lines() {
         assert_eq!(wprobe::live::ProbeSpec::parse_stap(line).map(|s| s.pp()).as_deref(), Ok(line));
     }
+    let same = wprobe(&["list", "kprobe.function(\"tcp_v4_conn*\")"]);
+    assert_eq!(stdout(&same), text, "{}", stderr(&same));
     let err = stderr(&out);
     assert!(!err.contains("cannot attach"), "{err}");
     if wprobe::live::ProbeSupport::detect().kprobes {

@@ -9,7 +9,8 @@ use wprobe::live::ProbeSupport;
 pub struct ListArgs {
     /// What to list: kernel functions matching a glob (`tcp_*`), a loaded module's
     /// (`ext4:*`), or a binary's functions for uprobes: `PATH[:GLOB]`, or `NAME:GLOB` for a
-    /// program in $PATH. Each line is a probe point that `run` and `record` take as it is.
+    /// program in $PATH; or a probe point in SystemTap's spelling, for what it would attach.
+    /// Each line is a probe point that `run` and `record` take as it is.
     #[arg(value_name = "PATTERN", default_value = "*")]
     pub pattern: String,
 }
@@ -34,7 +35,10 @@ pub fn list(args: ListArgs) -> Result<ExitCode> {
         Err(e) => return Err(e.into()),
     }
     if listing.probes.is_empty() {
-        eprintln!("wprobe: nothing matches `{pattern}`");
+        match &listing.hint {
+            Some(hint) => eprintln!("wprobe: nothing matches `{pattern}`; {hint}"),
+            None => eprintln!("wprobe: nothing matches `{pattern}`"),
+        }
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

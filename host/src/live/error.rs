@@ -99,7 +99,10 @@ pub enum LiveError {
     )]
     AddressNotMapped { pp: String, addr: u64, path: PathBuf },
 
-    #[error("cannot attach {pp}: the kernel rejected every one of the {count} functions it matches: {skipped}{hint}")]
+    #[error(
+        "cannot attach {pp}: the kernel rejected {} it matches: {skipped}{hint}",
+        if *count == 1 { "the one function".to_string() } else { format!("every one of the {count} functions") }
+    )]
     NothingAttached { pp: String, count: usize, skipped: String, hint: &'static str },
 
     #[error("cannot attach {pp}: the pattern matches {count} functions, more than the limit of {cap}; narrow it, or raise the limit with --max-probes")]
@@ -184,6 +187,12 @@ pub enum ListError {
 
     #[error("kernel module `{module}` is not loaded (load it with `modprobe {module}`){}", similar(close))]
     ModuleNotLoaded { module: String, close: Vec<String> },
+
+    #[error(
+        "`{pattern}` names one address or an offset, not functions to list; list the functions with \
+         process(\"PATH\").function(\"GLOB\") or PATH:GLOB"
+    )]
+    NotAList { pattern: String },
 
     #[error("no loaded kernel module matches `{pattern}` (loaded ones are in /proc/modules){}", similar(close))]
     NoModuleMatches { pattern: String, close: Vec<String> },

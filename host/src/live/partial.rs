@@ -180,6 +180,10 @@ mod tests {
         assert!(msg.starts_with("cannot attach kprobe.function(\"*_init\"): the kernel rejected every one"), "{msg}");
         assert!(msg.contains("tcp_v4_init (rejected by the kernel: EINVAL), udp_init"), "{msg}");
         assert!(msg.contains("__init, notrace or blacklisted"), "{msg}");
+        let mut p = PartialAttach::default();
+        p.record(Some("kprobe.function(\"tcp_v4_ini[t]\")"), "tcp_v4_init", refused(libc::EINVAL)).unwrap();
+        let msg = p.finish().unwrap_err().to_string();
+        assert!(msg.contains("the kernel rejected the one function it matches: tcp_v4_init"), "{msg}");
     }
 
     #[test]

@@ -418,15 +418,27 @@ pub struct Listing {
     pub probes: Vec<String>,
     /// Kernel functions (kprobes), as opposed to a binary's functions (uprobes).
     pub kernel: bool,
+    /// When nothing matched: a guess at what was meant.
+    pub hint: Option<String>,
 }
 
 /// `wprobe list PATTERN` for functions: `GLOB` (kernel functions), `MODULE:GLOB` (a loaded
 /// module's; the module may be a glob too), `PATH[:GLOB]` (an ELF file's), and `NAME:GLOB`
 /// where NAME is a program in `$PATH` rather than a loaded module, as `--uprobe NAME:F` takes it.
+/// A probe point in SystemTap's spelling (`process("bash").function("read*")`) lists what it
+/// would attach.
 pub fn list_functions(pattern: &str) -> Result<Listing, ListError> {
     let read_kallsyms = || {
         fs::read_to_string("/proc/kallsyms").map_err(|source| ListError::KernelInfo { what: "/proc/kallsyms", source })
     };
+    match ProbeSpec::parse_stap(pattern) {
+        Ok(ProbeSpec::Kernel { module, symbol, .. }) => {
+            return list_kernel_functions(&read_kallsyms()?, &read_blacklist(), module.as_deref(), &symbol);
+        }
+        Ok(ProbeSpec::User { path, symbol, offset: 0, .. }) => return list_elf_functions(&path, &symbol),
+        Ok(_) => return Err(ListError::NotAList { pattern: pattern.to_string() }),
+        Err(_) => {}
+    }
     if pattern.contains('/') {
         let (path, glob) = match pattern.rsplit_once(':') {
             Some((p, g)) if !g.contains('/') => (p, g),
@@ -435,7 +447,16 @@ pub fn list_functions(pattern: &str) -> Result<Listing, ListError> {
         return list_elf_functions(Path::new(path), glob);
     }
     let Some((left, glob)) = pattern.split_once(':') else {
-        return list_kernel_functions(&read_kallsyms()?, &read_blacklist(), None, pattern);
+        let mut listing = list_kernel_functions(&read_kallsyms()?, &read_blacklist(), None, pattern)?;
+        if listing.probes.is_empty() && !spec::is_glob(pattern) {
+            if let Some(program) = program_candidate(Path::new(pattern)) {
+                listing.hint = Some(format!(
+                    "for the functions of the program {}, use `wprobe list '{pattern}:*'`",
+                    program.display()
+                ));
+            }
+        }
+        return Ok(listing);
     };
     let kallsyms = read_kallsyms()?;
     if spec::is_glob(left) || kernel_functions(&kallsyms).any(|f| f.module == Some(left)) {
@@ -493,7 +514,7 @@ pub(crate) fn list_kernel_functions(
             out.insert(spec.pp());
         }
     }
-    Ok(Listing { probes: out.into_iter().collect(), kernel: true })
+    Ok(Listing { probes: out.into_iter().collect(), kernel: true, hint: None })
 }
 
 /// Functions of the ELF file at `path` (a path or a command in `$PATH`) matching `pattern`,
@@ -516,7 +537,7 @@ pub(crate) fn list_elf_functions(path: &Path, pattern: &str) -> Result<Listing, 
         .into_iter()
         .map(|symbol| ProbeSpec::User { path: abs.clone(), symbol, offset: 0, is_return: false }.pp())
         .collect();
-    Ok(Listing { probes, kernel: false })
+    Ok(Listing { probes, kernel: false, hint: None })
 }
 
 const MAX_SUGGESTIONS: usize = 5;
