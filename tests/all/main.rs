@@ -9,6 +9,7 @@ mod hostile;
 mod languages;
 mod live;
 mod probe_data;
+mod probes;
 mod tracepoints;
 mod wasi;
 

@@ -31,7 +31,7 @@ enum Command {
     Record(run::RecordArgs),
     /// Run a handler over a recorded events file (no privileges needed).
     Replay(replay::Args),
-    /// List probeable kernel functions, or a binary's functions (PATH[:GLOB]).
+    /// List probe points (kernel functions, or a binary's with PATH[:GLOB]) as `run` takes them.
     List(discover::ListArgs),
     /// Report what this kernel and these privileges support.
     Check,

@@ -2,15 +2,17 @@
 
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
-use wprobe::live::{LiveOptions, ProbeSpec, SyscallPath};
+use wprobe::live::{LiveOptions, LiveSource, ProbeSpec, Resolved, SyscallPath};
+use wprobe::probe::CaptureSpec;
 use wprobe::run::StopConditions;
 
 #[derive(clap::Args, Debug)]
 pub struct ProbeArgs {
     /// Probe points in SystemTap's spelling: kprobe.function("F")[.return],
     /// kprobe.module("M").function("F")[.return], kprobe.statement(0xADDR).absolute,
-    /// process("PATH").function("F")[.return], nd_syscall.NAME[.return],
-    /// kernel.trace("CAT:NAME") (also bpftrace's tracepoint:CAT:NAME).
+    /// process("PATH").function("F")[.return], process("PATH").statement(0xADDR).absolute,
+    /// nd_syscall.NAME[.return], kernel.trace("CAT:NAME") (also bpftrace's tracepoint:CAT:NAME).
+    /// F and NAME may be globs. `wprobe list` prints probe points in this spelling.
     #[arg(value_name = "PROBE")]
     pub points: Vec<String>,
     /// Kernel function entry (a glob such as 'tcp_v4_*' probes every match).
@@ -22,11 +24,13 @@ pub struct ProbeArgs {
     /// Raw kernel address (needs --guru).
     #[arg(long = "kprobe-addr", value_name = "0xADDR")]
     pub kprobe_addrs: Vec<String>,
-    /// User-space function entry, in an ELF file (or a command in $PATH).
-    #[arg(long = "uprobe", value_name = "PATH:FUNCTION[+OFFSET]")]
+    /// User-space function entry, in an ELF file (or a command in $PATH). FUNCTION may be a
+    /// glob ('str*': one probe per matching function); 0xADDR is a virtual address of the
+    /// file as `nm` or `objdump -d` print it (not a file offset), for stripped binaries.
+    #[arg(long = "uprobe", value_name = "PATH:FUNCTION[+OFFSET]|PATH:GLOB|PATH:0xADDR")]
     pub uprobes: Vec<String>,
-    /// User-space function return.
-    #[arg(long = "uretprobe", value_name = "PATH:FUNCTION")]
+    /// User-space function return (FUNCTION may be a glob, or 0xADDR a function's address).
+    #[arg(long = "uretprobe", value_name = "PATH:FUNCTION|PATH:0xADDR")]
     pub uretprobes: Vec<String>,
     /// System call entry, with the syscall's own arguments (a glob such as 'open*' probes
     /// every match); SystemTap's nd_syscall.NAME.
@@ -51,7 +55,8 @@ pub struct ProbeArgs {
     /// Guru mode, as `stap -g`: allows raw-address probes.
     #[arg(long)]
     pub guru: bool,
-    /// The most probes one wildcard may expand to.
+    /// The most probes one wildcard (kernel or user-space) may expand to. Matches the kernel
+    /// refuses to probe are skipped with a warning; a wildcard of which none attaches fails.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_probes: usize,
     /// Trace only this process.
@@ -133,6 +138,20 @@ impl ProbeArgs {
     pub fn stop_conditions(&self) -> StopConditions {
         StopConditions { duration: self.duration, max_events: self.max_events, command: self.command.clone() }
     }
+}
+
+/// Attaches the probes, and shows once what a wildcard had to skip.
+pub fn attach(specs: &[ProbeSpec], opts: LiveOptions) -> Result<LiveSource> {
+    attach_resolved(LiveSource::resolve(specs, opts)?, &[])
+}
+
+/// Attaches resolved probes with a handler's captures, saying what a glob had to skip.
+pub fn attach_resolved(resolved: Resolved, captures: &[CaptureSpec]) -> Result<LiveSource> {
+    let source = resolved.attach(captures)?;
+    if let Some(warning) = source.attach_warning() {
+        eprintln!("wprobe: warning: {warning}");
+    }
+    Ok(source)
 }
 
 /// A single-threaded tokio runtime: one handler, one ring, no need for more threads.

@@ -56,7 +56,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let session =
         Session { args: args.opts.args.clone(), probes: Arc::from(resolved.probes().to_vec()), arch: resolved.arch() };
     let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
-    let mut source = resolved.attach(handler.captures())?;
+    let mut source = probes::attach_resolved(resolved, handler.captures())?;
     let mut recorder = match &args.record {
         Some(path) => Some(
             EventsWriter::create(path, source.arch(), source.probes())
@@ -99,7 +99,7 @@ pub fn record(args: RecordArgs) -> Result<ExitCode> {
     let live_opts = args.probes.live_options()?;
     let rt = probes::runtime()?;
     let _guard = rt.enter();
-    let mut source = LiveSource::attach(&specs, live_opts)?;
+    let mut source = probes::attach(&specs, live_opts)?;
     let mut recorder = EventsWriter::create(&args.output, source.arch(), source.probes())
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     let mut batch = BatchBuilder::new(source.arch(), args.batch_size.max(1) as usize);

@@ -6,22 +6,29 @@ use std::path::PathBuf;
 /// A probe argument that does not parse (`--uprobe`, `--kprobe` … values).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("`{arg}`: expected PATH:FUNCTION or PATH:FUNCTION+OFFSET")]
+    #[error("`{arg}`: expected PATH:FUNCTION, PATH:FUNCTION+OFFSET, PATH:GLOB or PATH:0xADDR")]
     UprobeSyntax { arg: String },
+    #[error(
+        "`{arg}`: expected a hexadecimal virtual address of the ELF file, such as 0x401136 (as `nm` or \
+         `objdump -d` print it)"
+    )]
+    UserAddressSyntax { arg: String },
+    #[error("`{arg}`: a wildcard cannot take an offset; name one function for FUNCTION+OFFSET")]
+    GlobWithOffset { arg: String },
     #[error("`{arg}`: expected FUNCTION or MODULE:FUNCTION")]
     KprobeSyntax { arg: String },
     #[error("`{arg}`: `{offset}` is not an offset (decimal, or hexadecimal with 0x)")]
     BadOffset { arg: String, offset: String },
     #[error("`{arg}`: a return probe cannot take an offset; it fires when the function returns")]
     ReturnWithOffset { arg: String },
-    #[error("`{arg}`: wildcards are allowed only in kernel function names; name one module or user function")]
+    #[error("`{arg}`: wildcards are allowed in function names, not in module names; name one module")]
     Wildcard { arg: String },
     #[error("`{arg}`: expected a hexadecimal kernel address such as 0xffffffff81a00000")]
     AddressSyntax { arg: String },
     #[error(
         "`{arg}` is not a probe point wprobe knows; use kprobe.function(\"F\")[.return], \
-         kprobe.module(\"M\").function(\"F\")[.return], kprobe.statement(0xADDR).absolute or \
-         process(\"PATH\").function(\"F\")[.return]"
+         kprobe.module(\"M\").function(\"F\")[.return], kprobe.statement(0xADDR).absolute, \
+         process(\"PATH\").function(\"F\")[.return] or process(\"PATH\").statement(0xADDR).absolute"
     )]
     StapSyntax { arg: String },
     #[error(
@@ -92,8 +99,21 @@ pub enum LiveError {
     #[error("cannot attach {pp}: kernel module `{module}` is not loaded{}", similar(close))]
     UnknownModule { pp: String, module: String, close: Vec<String> },
 
-    #[error("cannot attach {pp}: no kernel function matches `{pattern}` (see `wprobe list PATTERN`)")]
-    NoMatch { pp: String, pattern: String },
+    #[error("cannot attach {pp}: no function in {where_} matches `{pattern}` (see `wprobe list '{list}'`)")]
+    NoMatch { pp: String, pattern: String, where_: String, list: String },
+
+    #[error(
+        "cannot attach {pp}: {addr:#x} is not in an executable segment of {} (the address is a virtual \
+         address of the file, as `nm` or `objdump -d` print it, not a file offset)",
+        path.display()
+    )]
+    AddressNotMapped { pp: String, addr: u64, path: PathBuf },
+
+    #[error(
+        "cannot attach {pp}: the kernel rejected {} it matches: {skipped}{hint}",
+        if *count == 1 { "the one function".to_string() } else { format!("every one of the {count} functions") }
+    )]
+    NothingAttached { pp: String, count: usize, skipped: String, hint: &'static str },
 
     #[error("cannot attach {pp}: the pattern matches {count} functions, more than the limit of {cap}; narrow it, or raise the limit with --max-probes")]
     TooManyMatches { pp: String, count: usize, cap: usize },
@@ -156,6 +176,50 @@ pub enum LiveError {
 
     #[error("a runtime error in the kernel introspection: {0}")]
     Introspect(String),
+}
+
+/// Why `wprobe list` could not list. Listing attaches nothing, so none of these speak of
+/// attaching.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("cannot find the program `{name}`: it is not a path, and not in $PATH")]
+    ProgramNotFound { name: String },
+
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{} is not an ELF file wprobe can read ({reason})", path.display())]
+    NotElf { path: PathBuf, reason: String },
+
+    #[error("kernel module `{module}` is not loaded (load it with `modprobe {module}`){}", similar(close))]
+    ModuleNotLoaded { module: String, close: Vec<String> },
+
+    #[error(
+        "`{pattern}` names one address or an offset, not functions to list; list the functions with \
+         process(\"PATH\").function(\"GLOB\") or PATH:GLOB"
+    )]
+    NotAList { pattern: String },
+
+    #[error("no loaded kernel module matches `{pattern}` (loaded ones are in /proc/modules){}", similar(close))]
+    NoModuleMatches { pattern: String, close: Vec<String> },
+
+    #[error(
+        "`{name}` is neither a loaded kernel module (load it with `modprobe {name}`) nor a program in $PATH \
+         (give a path for a binary elsewhere){}",
+        similar(close)
+    )]
+    NotLoadedNorProgram { name: String, close: Vec<String> },
+
+    #[error("cannot read {what}: {source}")]
+    KernelInfo {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn similar(close: &[String]) -> String {

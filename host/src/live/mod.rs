@@ -51,6 +51,7 @@ mod check;
 mod embedded;
 mod error;
 mod introspect;
+mod partial;
 mod plan;
 mod resolve;
 mod source;
@@ -61,10 +62,10 @@ pub mod tracefs;
 
 pub use captures::CaptureError;
 pub use check::{check_system, Check};
-pub use error::{LiveError, SpecError};
+pub use error::{ListError, LiveError, SpecError};
 pub use introspect::{enable_run_time_stats, loaded_wprobe_programs, still_in_kernel};
 pub use plan::SyscallPath;
-pub use resolve::{glob_match, list_elf_functions, list_kernel_functions, ProbeSupport};
+pub use resolve::{glob_match, list_functions, Listing, ProbeSupport};
 pub use source::{LiveSource, Resolved};
 pub use spec::ProbeSpec;
 

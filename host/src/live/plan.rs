@@ -36,6 +36,11 @@ pub(crate) struct Planned {
     pub attach: Attach,
     pub is_return: bool,
     pub shape: ProbeShape,
+    /// The function (or address, or event), for messages.
+    pub function: String,
+    /// The pp of the glob probe point this is one match of; None for a probe named exactly
+    /// (a glob's matches that the kernel rejects are skipped, see `partial`).
+    pub glob: Option<String>,
 }
 
 /// How syscall probes attach.
@@ -90,19 +95,51 @@ pub(crate) fn resolve_all(
                 if !support.uprobes {
                     return Err(LiveError::UprobesUnsupported { pp });
                 }
-                let f = resolve::elf_function(&pp, &abs, symbol)?;
-                if *offset != 0 && f.size != 0 && *offset >= f.size {
-                    return Err(LiveError::OffsetOutsideFunction {
-                        pp,
-                        symbol: symbol.clone(),
+                // A glob becomes one probe per function, each with its own pp().
+                let (found, glob) = if spec::is_glob(symbol) {
+                    (resolve::expand_elf_glob(&pp, &abs, symbol, opts.max_probes)?, Some(pp))
+                } else {
+                    let f = resolve::elf_function(&pp, &abs, symbol)?;
+                    if *offset != 0 && f.size != 0 && *offset >= f.size {
+                        return Err(LiveError::OffsetOutsideFunction {
+                            pp,
+                            symbol: symbol.clone(),
+                            offset: *offset,
+                            size: f.size,
+                        });
+                    }
+                    (vec![(symbol.clone(), f.file_offset + offset)], None)
+                };
+                for (name, file_offset) in found {
+                    let one = ProbeSpec::User {
+                        path: abs.clone(),
+                        symbol: name.clone(),
                         offset: *offset,
-                        size: f.size,
+                        is_return: *is_return,
+                    };
+                    probes.push(ProbeInfo::new(one.pp(), *is_return));
+                    plan.push(Planned {
+                        attach: Attach::Uprobe { path: abs.clone(), file_offset },
+                        is_return: *is_return,
+                        shape: function(*is_return),
+                        function: name,
+                        glob: glob.clone(),
                     });
                 }
+            }
+            ProbeSpec::UserAddr { path, addr, is_return } => {
+                let abs = resolve::resolve_executable(&spec.pp(), path)?;
+                let pp = ProbeSpec::UserAddr { path: abs.clone(), addr: *addr, is_return: *is_return }.pp();
+                if !support.uprobes {
+                    return Err(LiveError::UprobesUnsupported { pp });
+                }
+                let file_offset = resolve::elf_address(&pp, &abs, *addr)?;
                 plan.push(Planned {
-                    attach: Attach::Uprobe { path: abs, file_offset: f.file_offset + offset },
+                    attach: Attach::Uprobe { path: abs, file_offset },
                     is_return: *is_return,
                     shape: function(*is_return),
+                    function: format!("{addr:#x}"),
+                    glob: None,
                 });
                 probes.push(ProbeInfo::new(pp, *is_return));
             }
@@ -111,13 +148,13 @@ pub(crate) fn resolve_all(
                 if !support.kprobes {
                     return Err(LiveError::KprobesUnsupported { pp });
                 }
-                let symbols = if spec::is_glob(symbol) {
+                let (symbols, glob) = if spec::is_glob(symbol) {
                     let text = read_kallsyms(&mut kallsyms)?;
                     let bl = resolve::blacklist_names(blacklist.get_or_insert_with(resolve::read_blacklist));
-                    resolve::expand_kernel_glob(&pp, text, &bl, module.as_deref(), symbol, opts.max_probes)?
+                    (resolve::expand_kernel_glob(&pp, text, &bl, module.as_deref(), symbol, opts.max_probes)?, Some(pp))
                 } else {
                     resolve::check_kernel_function(&pp, module.as_deref(), symbol)?;
-                    vec![symbol.clone()]
+                    (vec![symbol.clone()], None)
                 };
                 for symbol in symbols {
                     let one =
@@ -127,9 +164,11 @@ pub(crate) fn resolve_all(
                         None => symbol,
                     };
                     plan.push(Planned {
-                        attach: Attach::Kprobe { function: function_name },
+                        attach: Attach::Kprobe { function: function_name.clone() },
                         is_return: *is_return,
                         shape: function(*is_return),
+                        function: function_name,
+                        glob: glob.clone(),
                     });
                     probes.push(ProbeInfo::new(one.pp(), *is_return));
                 }
@@ -149,6 +188,8 @@ pub(crate) fn resolve_all(
                     attach: Attach::KprobeAddr { addr: *addr },
                     is_return: false,
                     shape: function(false),
+                    function: format!("{addr:#x}"),
+                    glob: None,
                 });
                 probes.push(ProbeInfo::new(pp, false));
             }
@@ -160,6 +201,7 @@ pub(crate) fn resolve_all(
                     return Err(LiveError::TooManyMatches { pp, count: names.len(), cap: opts.max_probes });
                 }
                 let path = opts.syscall_path.resolve(&support);
+                let glob = spec::is_glob(name).then(|| pp.clone());
                 for name in names {
                     let one = ProbeSpec::Syscall { name: name.clone(), is_return: *is_return };
                     let attach = match path {
@@ -176,7 +218,13 @@ pub(crate) fn resolve_all(
                             Attach::SyscallTracepoint { enter_id: sc.enter.id, exit_id: sc.exit.id }
                         }
                     };
-                    plan.push(Planned { attach, is_return: *is_return, shape: function(*is_return) });
+                    plan.push(Planned {
+                        attach,
+                        is_return: *is_return,
+                        shape: function(*is_return),
+                        function: name,
+                        glob: glob.clone(),
+                    });
                     probes.push(ProbeInfo::new(one.pp(), *is_return));
                 }
             }
@@ -187,6 +235,7 @@ pub(crate) fn resolve_all(
                 if events.len() > opts.max_probes {
                     return Err(LiveError::TooManyMatches { pp: spec.pp(), count: events.len(), cap: opts.max_probes });
                 }
+                let glob = pattern.is_glob().then(|| spec.pp());
                 for event in events {
                     let format = tf.format(&event)?;
                     let one = ProbeSpec::Tracepoint { category: event.category.clone(), name: event.name.clone() };
@@ -202,6 +251,8 @@ pub(crate) fn resolve_all(
                         attach: Attach::Tracepoint { id: format.id },
                         is_return: false,
                         shape: ProbeShape::Tracepoint { tp_bytes },
+                        function: event.to_string(),
+                        glob: glob.clone(),
                     });
                     probes.push(info);
                 }

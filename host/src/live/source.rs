@@ -3,6 +3,7 @@
 use super::captures::{self, ProbeShape};
 use super::embedded::{self, Config, ProbeConf};
 use super::plan::{self, Attach, Planned};
+use super::partial;
 use super::sys::{self, Target};
 use super::tracefs::{EventName, Tracefs};
 use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
@@ -43,6 +44,8 @@ pub struct LiveSource {
     events_total: u64,
     /// Ring records that were not well-formed records (never expected; counted as lost).
     malformed: u64,
+    /// What a glob skipped because the kernel rejected it, to show once.
+    attach_warning: Option<String>,
 }
 
 /// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
@@ -143,23 +146,30 @@ impl Resolved {
             lost_total: 0,
             events_total: 0,
             malformed: 0,
+            attach_warning: None,
         };
         if let Some((_, _)) = scope {
             let id = fork_event_id()?;
             source.attach_one(usize::MAX, &Target::Tracepoint { id }, false, embedded::PROG_FORK)?;
         }
+        // A glob's match the kernel rejects is skipped (see `partial`); its id stays in the
+        // table the handler saw, and never fires.
+        let mut partial = partial::PartialAttach::default();
         for (id, p) in plan.iter().enumerate() {
             let with_captures = planned.confs[id].ncap > 0;
-            for (target, is_return, program) in attachments(p, with_captures) {
-                source.attach_one(id, &target, is_return, program)?;
-            }
-            if source.opts.measure_baseline {
+            let result = attachments(p, with_captures)
+                .into_iter()
+                .try_for_each(|(target, is_return, program)| source.attach_one(id, &target, is_return, program));
+            let attached = result.is_ok();
+            partial.record(p.glob.as_deref(), &p.function, result)?;
+            if attached && source.opts.measure_baseline {
                 if let Attach::Uprobe { path, file_offset } = &p.attach {
                     let target = Target::User { path, file_offset: *file_offset, pid: source.opts.pid };
                     source.attach_one(id, &target, false, embedded::PROG_EMPTY)?;
                 }
             }
         }
+        source.attach_warning = partial.finish()?;
         source.kernel_objects = source.collect_kernel_objects()?;
         Ok(source)
     }
@@ -253,6 +263,12 @@ impl LiveSource {
     /// The probe table: `probes()[id]` is the probe whose events carry probe id `id`.
     pub fn probes(&self) -> &[ProbeInfo] {
         &self.probes
+    }
+
+    /// When a glob attached only some of its matches because the kernel rejected the others:
+    /// a line saying how many attached and which were skipped, to show the user once.
+    pub fn attach_warning(&self) -> Option<&str> {
+        self.attach_warning.as_deref()
     }
 
     /// The architecture of the records (the machine's).

@@ -7,8 +7,13 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeSpec {
     /// A uprobe (`is_return: false`) or uretprobe on `symbol` (+ `offset` bytes) in the ELF
-    /// file `path` (a path, or a command name looked up in `$PATH`).
+    /// file `path` (a path, or a command name looked up in `$PATH`). `symbol` may be a glob
+    /// (`str*`, never with an offset), expanded against the file's symbol tables when attaching.
     User { path: PathBuf, symbol: String, offset: u64, is_return: bool },
+    /// A uprobe on a virtual address of the ELF file `path` (as `nm` or `objdump` print it, not
+    /// a file offset): SystemTap's `process("PATH").statement(ADDR).absolute`. It needs no
+    /// symbol table, so stripped binaries can be probed.
+    UserAddr { path: PathBuf, addr: u64, is_return: bool },
     /// A kprobe or kretprobe on the kernel function `symbol`, in `module` if given. `symbol`
     /// may be a glob (`tcp_v4_*`), expanded against `/proc/kallsyms` when attaching.
     Kernel { module: Option<String>, symbol: String, is_return: bool },
@@ -24,13 +29,19 @@ pub enum ProbeSpec {
 }
 
 impl ProbeSpec {
-    /// `--uprobe PATH:FUNCTION[+OFFSET]` (`is_return: false`) or `--uretprobe PATH:FUNCTION`.
+    /// `--uprobe PATH:FUNCTION[+OFFSET]`, `--uprobe PATH:GLOB` or `--uprobe PATH:0xADDR`
+    /// (`is_return: false`), and `--uretprobe PATH:FUNCTION|GLOB|0xADDR`.
     pub fn parse_uprobe(arg: &str, is_return: bool) -> Result<Self, SpecError> {
         let syntax = || SpecError::UprobeSyntax { arg: arg.to_string() };
         // The path may itself contain ':'; the function name never does.
         let (path, target) = arg.rsplit_once(':').ok_or_else(syntax)?;
         if path.is_empty() || target.is_empty() {
             return Err(syntax());
+        }
+        // No C or Rust symbol starts with a digit, so `0x…` is always an address.
+        if target.starts_with("0x") || target.starts_with("0X") {
+            let addr = parse_hex(target).ok_or_else(|| SpecError::UserAddressSyntax { arg: arg.to_string() })?;
+            return Ok(ProbeSpec::UserAddr { path: PathBuf::from(path), addr, is_return });
         }
         let (symbol, offset) = match target.split_once('+') {
             Some((symbol, off)) => (symbol, parse_offset(arg, off)?),
@@ -39,7 +50,9 @@ impl ProbeSpec {
         if symbol.is_empty() {
             return Err(syntax());
         }
-        check_no_wildcard(arg, symbol)?;
+        if is_glob(symbol) && offset != 0 {
+            return Err(SpecError::GlobWithOffset { arg: arg.to_string() });
+        }
         if is_return && offset != 0 {
             return Err(SpecError::ReturnWithOffset { arg: arg.to_string() });
         }
@@ -67,10 +80,9 @@ impl ProbeSpec {
 
     /// `--kprobe-addr 0xADDR`.
     pub fn parse_kprobe_addr(arg: &str) -> Result<Self, SpecError> {
-        let digits = arg.strip_prefix("0x").or_else(|| arg.strip_prefix("0X"));
-        match digits.map(|d| u64::from_str_radix(d, 16)) {
-            Some(Ok(addr)) => Ok(ProbeSpec::KernelAddr { addr }),
-            _ => Err(SpecError::AddressSyntax { arg: arg.to_string() }),
+        match parse_hex(arg) {
+            Some(addr) => Ok(ProbeSpec::KernelAddr { addr }),
+            None => Err(SpecError::AddressSyntax { arg: arg.to_string() }),
         }
     }
 
@@ -108,7 +120,9 @@ impl ProbeSpec {
     /// * `kprobe.function("F")`, `kprobe.function("F").return`
     /// * `kprobe.module("M").function("F")` and its `.return`
     /// * `kprobe.statement(0xADDR).absolute`
-    /// * `process("PATH").function("F")` and its `.return` (a uprobe)
+    /// * `process("PATH").function("F")` and its `.return` (a uprobe; F may be a glob)
+    /// * `process("PATH").statement(0xADDR).absolute` (a uprobe on a virtual address), and
+    ///   wprobe's `.absolute.return` for a uretprobe there
     /// * `nd_syscall.NAME` and its `.return` (a system call; NAME may be a glob)
     /// * `kernel.trace("CAT:NAME")` (a tracepoint), and bpftrace's `tracepoint:CAT:NAME`
     pub fn parse_stap(arg: &str) -> Result<Self, SpecError> {
@@ -153,6 +167,15 @@ impl ProbeSpec {
         }
         if let Some(after) = rest.strip_prefix("process(") {
             let (path, after) = quoted(after).ok_or_else(syntax)?;
+            if let Some(stmt) = after.strip_prefix(").statement(") {
+                let (addr, tail) = stmt.split_once(')').ok_or_else(syntax)?;
+                if tail != ".absolute" {
+                    return Err(syntax());
+                }
+                let addr =
+                    parse_hex(addr.trim()).ok_or_else(|| SpecError::UserAddressSyntax { arg: arg.to_string() })?;
+                return Ok(ProbeSpec::UserAddr { path: PathBuf::from(path), addr, is_return });
+            }
             let func = after.strip_prefix(").function(").ok_or_else(syntax)?;
             let (func, tail) = quoted(func).ok_or_else(syntax)?;
             if tail != ")" {
@@ -169,6 +192,7 @@ impl ProbeSpec {
     pub fn is_return(&self) -> bool {
         match self {
             ProbeSpec::User { is_return, .. }
+            | ProbeSpec::UserAddr { is_return, .. }
             | ProbeSpec::Kernel { is_return, .. }
             | ProbeSpec::Syscall { is_return, .. } => *is_return,
             ProbeSpec::KernelAddr { .. } | ProbeSpec::Tracepoint { .. } => false,
@@ -189,6 +213,9 @@ impl ProbeSpec {
             ProbeSpec::User { path, symbol, offset, .. } => {
                 format!("process(\"{}\").function(\"{symbol}+{offset:#x}\"){suffix}", path.display())
             }
+            ProbeSpec::UserAddr { path, addr, .. } => {
+                format!("process(\"{}\").statement({addr:#x}).absolute{suffix}", path.display())
+            }
             ProbeSpec::Kernel { module: None, symbol, .. } => format!("kprobe.function(\"{symbol}\"){suffix}"),
             ProbeSpec::Kernel { module: Some(m), symbol, .. } => {
                 format!("kprobe.module(\"{m}\").function(\"{symbol}\"){suffix}")
@@ -206,6 +233,12 @@ fn parse_offset(arg: &str, s: &str) -> Result<u64, SpecError> {
         None => s.parse(),
     };
     parsed.map_err(|_| SpecError::BadOffset { arg: arg.to_string(), offset: s.to_string() })
+}
+
+/// `0x…` hexadecimal, as addresses are written.
+fn parse_hex(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
+    u64::from_str_radix(digits, 16).ok()
 }
 
 /// Splits `"text"rest` into `text` and `rest`.
@@ -254,7 +287,32 @@ mod tests {
         }
         assert!(matches!(ProbeSpec::parse_uprobe("x:f+zz", false), Err(SpecError::BadOffset { .. })));
         assert!(matches!(ProbeSpec::parse_uprobe("x:f+4", true), Err(SpecError::ReturnWithOffset { .. })));
-        assert!(matches!(ProbeSpec::parse_uprobe("x:f*", false), Err(SpecError::Wildcard { .. })));
+        assert!(matches!(ProbeSpec::parse_uprobe("x:f*+4", false), Err(SpecError::GlobWithOffset { .. })));
+    }
+
+    #[test]
+    fn uprobe_globs_and_addresses() {
+        assert_eq!(
+            ProbeSpec::parse_uprobe("/lib/libc.so.6:str*", false),
+            Ok(ProbeSpec::User { path: "/lib/libc.so.6".into(), symbol: "str*".into(), offset: 0, is_return: false })
+        );
+        assert_eq!(
+            ProbeSpec::parse_uprobe("/bin/x:0x1139", false),
+            Ok(ProbeSpec::UserAddr { path: "/bin/x".into(), addr: 0x1139, is_return: false })
+        );
+        assert_eq!(
+            ProbeSpec::parse_uprobe("/bin/x:0X1139", true),
+            Ok(ProbeSpec::UserAddr { path: "/bin/x".into(), addr: 0x1139, is_return: true })
+        );
+        assert_eq!(
+            ProbeSpec::parse_uprobe("/bin/x:0x1139", false).map(|s| s.pp()),
+            Ok("process(\"/bin/x\").statement(0x1139).absolute".to_string())
+        );
+        for bad in ["/bin/x:0x", "/bin/x:0xg1", "/bin/x:0x1139+4"] {
+            assert!(matches!(ProbeSpec::parse_uprobe(bad, false), Err(SpecError::UserAddressSyntax { .. })), "{bad}");
+        }
+        let err = ProbeSpec::parse_uprobe("/bin/x:0xzz", false).unwrap_err().to_string();
+        assert!(err.contains("virtual address") && err.contains("0x"), "{err}");
     }
 
     #[test]
@@ -299,6 +357,18 @@ mod tests {
             stap("process(\"/bin/ls\").function(\"main\").return"),
             ProbeSpec::parse_uprobe("/bin/ls:main", true)
         );
+        assert_eq!(
+            stap("process(\"/lib/libc.so.6\").function(\"str*\")"),
+            ProbeSpec::parse_uprobe("/lib/libc.so.6:str*", false)
+        );
+        assert_eq!(
+            stap("process(\"/bin/ls\").statement(0x4a10).absolute"),
+            ProbeSpec::parse_uprobe("/bin/ls:0x4a10", false)
+        );
+        assert_eq!(
+            stap("process(\"/bin/ls\").statement(0x4a10).absolute.return"),
+            ProbeSpec::parse_uprobe("/bin/ls:0x4a10", true)
+        );
         // Every spelling's pp() reads back as itself.
         for pp in [
             "kprobe.function(\"tcp_v4_connect\")",
@@ -306,6 +376,8 @@ mod tests {
             "kprobe.module(\"ext4\").function(\"ext4_sync_fs\").return",
             "kprobe.statement(0xffffffff8025b538).absolute",
             "process(\"/bin/ls\").function(\"main\").return",
+            "process(\"/bin/ls\").statement(0x4a10).absolute",
+            "process(\"/bin/ls\").statement(0x4a10).absolute.return",
         ] {
             assert_eq!(stap(pp).unwrap().pp(), pp);
         }
@@ -316,6 +388,8 @@ mod tests {
             "kprobe.statement(0x10).absolute.return",
             "kprobe.statement(1234).absolute",
             "process(\"/bin/ls\").function(\"main\"",
+            "process(\"/bin/ls\").statement(0x4a10)",
+            "process(\"/bin/ls\").statement(4a10).absolute",
             "tcp_v4_connect",
         ] {
             assert!(stap(bad).is_err(), "{bad}");
