@@ -3,11 +3,13 @@
 
 mod abi;
 mod cache;
+mod cli;
 mod examples;
 mod fixtures;
 mod hostile;
 mod languages;
 mod live;
+mod stops;
 mod wasi;
 
 use wprobe::batch::BatchBuilder;

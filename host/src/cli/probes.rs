@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
 use wprobe::live::{LiveOptions, ProbeSpec};
-use wprobe::run::StopConditions;
+use wprobe::run::{ProcessWatch, StopConditions};
 
 #[derive(clap::Args, Debug)]
 pub struct ProbeArgs {
@@ -33,10 +33,12 @@ pub struct ProbeArgs {
     /// The most probes one wildcard may expand to.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_probes: usize,
-    /// Trace only this process.
+    /// Trace only this process; stop when it exits.
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
-    /// Run CMD (through /bin/sh -c) once every probe is attached; stop when it exits.
+    /// Run CMD (through /bin/sh -c, in a process group of its own) once every probe is
+    /// attached; stop when it exits. When wprobe stops, the whole group gets SIGTERM, then
+    /// SIGKILL after a second.
     #[arg(short = 'c', long = "command", value_name = "CMD")]
     pub command: Option<String>,
     /// Stop after this long (e.g. 10, 500ms, 2s, 1m).
@@ -92,8 +94,15 @@ impl ProbeArgs {
         })
     }
 
-    pub fn stop_conditions(&self) -> StopConditions {
-        StopConditions { duration: self.duration, max_events: self.max_events, command: self.command.clone() }
+    /// Opens `--pid`'s process first: a pid that does not exist fails before anything is
+    /// attached.
+    pub fn stop_conditions(&self) -> Result<StopConditions> {
+        Ok(StopConditions {
+            duration: self.duration,
+            max_events: self.max_events,
+            command: self.command.clone(),
+            process: self.pid.map(ProcessWatch::open).transpose()?,
+        })
     }
 }
 
