@@ -303,6 +303,7 @@ impl Loop<'_, '_, '_> {
                 break;
             }
             if self.deliver(Instant::now() < handle_until)? {
+                reason = StopReason::Exit;
                 break;
             }
         }

@@ -102,16 +102,30 @@ impl Wprobe {
     /// hang), and checks that every kernel object wprobe held is gone.
     pub fn finish(mut self, limit: std::time::Duration) -> std::process::Output {
         drop(self.child.stdin.take());
+        // Read while waiting: a full pipe would block wprobe's output, and so its exit.
+        fn reader(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                buf
+            })
+        }
+        let (out, err) = (reader(self.child.stdout.take()), reader(self.child.stderr.take()));
         let start = std::time::Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
             if start.elapsed() > limit {
                 let _ = self.child.kill();
-                let out = self.child.wait_with_output().unwrap();
-                panic!("wprobe did not stop within {limit:?}: {}", stderr(&out));
+                let _ = self.child.wait();
+                panic!("wprobe did not stop within {limit:?}: {}", String::from_utf8_lossy(&err.join().unwrap()));
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let out = self.child.wait_with_output().unwrap();
+        };
+        let out = std::process::Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() };
         assert_gone(&self.objects);
         out
     }
