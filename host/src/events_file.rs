@@ -473,8 +473,8 @@ mod tests {
         b[first + 5] = 1; // flags: return, for an entry probe
         assert!(read_all(&b).unwrap_err().to_string().contains("return probe"));
         let mut b = good;
-        b[first] = 3;
-        assert!(read_all(&b).unwrap_err().to_string().contains("unknown frame tag 3"));
+        b[first] = 4;
+        assert!(read_all(&b).unwrap_err().to_string().contains("unknown frame tag 4"));
     }
 
     proptest! {

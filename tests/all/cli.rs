@@ -4,7 +4,8 @@ use super::*;
 
 #[test]
 fn replay_json_names_the_event_of_each_line() {
-    let plain = wprobe(&["replay", handler("tcp_connect").to_str().unwrap(), fixture("target_entry.events").to_str().unwrap()]);
+    let plain =
+        wprobe(&["replay", handler("tcp_connect").to_str().unwrap(), fixture("target_entry.events").to_str().unwrap()]);
     assert!(plain.status.success(), "{}", stderr(&plain));
     let out = wprobe(&[
         "replay",

@@ -3,8 +3,8 @@
 
 use super::*;
 use std::path::PathBuf;
-use wprobe::live::KernelObjects;
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use wprobe::live::KernelObjects;
 
 /// Live tests of this binary run one at a time: several floods at once would only slow
 /// each other down on two cores.
@@ -94,7 +94,8 @@ impl Wprobe {
     }
 
     pub fn signal(&self, name: &str) {
-        let kill = std::process::Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
+        let kill =
+            std::process::Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status();
         assert!(kill.unwrap().success());
     }
 
@@ -145,9 +146,8 @@ pub(crate) fn kernel_objects_of(pid: u32) -> KernelObjects {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else { return objects };
     for entry in dir.flatten() {
         let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };
-        let field = |name: &str| {
-            text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u32>().ok())
-        };
+        let field =
+            |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<u32>().ok());
         if let Some(id) = field("link_id:") {
             objects.links.push(id);
         } else if let Some(id) = field("prog_id:") {
@@ -331,7 +331,8 @@ fn sigint_and_sigterm_stop_cleanly_with_the_end_hook() {
     let _s = serial();
     let t = target().to_str().unwrap();
     for signal in ["INT", "TERM"] {
-        let w = Wprobe::attached(&["run", handler("count").to_str().unwrap(), "--uprobe", &format!("{t}:wprobe_target")]);
+        let w =
+            Wprobe::attached(&["run", handler("count").to_str().unwrap(), "--uprobe", &format!("{t}:wprobe_target")]);
         let target = std::process::Command::new("sh").arg("-c").arg(format!("echo | {t} 3 1")).output().unwrap();
         let (pid, _, _) = target_ids(&String::from_utf8_lossy(&target.stdout));
         w.signal(signal);

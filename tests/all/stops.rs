@@ -155,7 +155,8 @@ fn stop_by_exit_keeps_the_events_file() {
     let _s = serial();
     // The target would call for minutes: only exit() can end this run.
     let cmd = command(100_000_000, 1);
-    let (out, s) = stop_path("exit", "count", &["--arg", "exit_after=5"], &cmd, 0, "stopped: the handler called exit()");
+    let (out, s) =
+        stop_path("exit", "count", &["--arg", "exit_after=5"], &cmd, 0, "stopped: the handler called exit()");
     // The batch in progress is finished, then the end hook runs.
     assert!(s.handled >= 5 && stdout(&out).contains(&format!("total: {}\n", s.handled)), "{}", stdout(&out));
 }
@@ -510,7 +511,8 @@ fn a_recorded_fault_replays_as_the_same_fault() {
             assert!(!a.contains("(batch 1)"), "the live run made several batches: {a}");
         }
         // A panic names its event in the SDK's warning, before the report.
-        let warnings = |err: &str| err.lines().filter(|l| l.starts_with("WARNING: ")).map(String::from).collect::<Vec<_>>();
+        let warnings =
+            |err: &str| err.lines().filter(|l| l.starts_with("WARNING: ")).map(String::from).collect::<Vec<_>>();
         assert_eq!(warnings(&live_err), warnings(&replay_err), "{name}");
     }
 }

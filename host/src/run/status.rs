@@ -87,10 +87,8 @@ impl Status {
         if (st.stdout_same && flowing) || st.mid_line {
             return;
         }
-        let text = format!(
-            "wprobe: {} events, {rate:.0}/s, {} lost, handler {share:.1}% of the time",
-            s.handled, s.lost
-        );
+        let text =
+            format!("wprobe: {} events, {rate:.0}/s, {} lost, handler {share:.1}% of the time", s.handled, s.lost);
         st.draw(text);
     }
 
@@ -116,7 +114,8 @@ impl Status {
     fn after_flush(&self) {
         let mut st = self.0.borrow_mut();
         let Some(text) = st.erased.take() else { return };
-        if !(st.stdout_same && st.output_flowing) && !st.mid_line {
+        // Not after an unfinished line, nor while output flows to this very terminal.
+        if !(st.mid_line || (st.stdout_same && st.output_flowing)) {
             st.draw(text);
         }
     }
@@ -237,7 +236,8 @@ mod tests {
         let screen = Screen::default();
         let status = Status::new(Box::new(screen.clone()), true, false);
         // stdout goes elsewhere (a pipe); the handler's warnings share the status's terminal.
-        let mut sink = StatusSink { inner: WriterSink { out: Vec::new(), err: screen.clone() }, status: status.clone() };
+        let mut sink =
+            StatusSink { inner: WriterSink { out: Vec::new(), err: screen.clone() }, status: status.clone() };
         let t0 = Instant::now();
         status.update(&summary(0), Duration::ZERO, t0);
         status.update(&summary(10), Duration::from_secs(1), t0 + PERIOD);
@@ -279,7 +279,8 @@ mod tests {
     fn the_status_is_not_drawn_after_an_unfinished_output_line() {
         let screen = Screen::default();
         let status = Status::new(Box::new(screen.clone()), true, false);
-        let mut sink = StatusSink { inner: WriterSink { out: Vec::new(), err: screen.clone() }, status: status.clone() };
+        let mut sink =
+            StatusSink { inner: WriterSink { out: Vec::new(), err: screen.clone() }, status: status.clone() };
         let t0 = Instant::now();
         status.update(&summary(0), Duration::ZERO, t0);
         sink.stderr(b"no newline yet").unwrap();
