@@ -45,3 +45,25 @@ fn an_os_error_is_printed_once() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     assert!(err.contains("/nonexistent/x.events"), "{err}");
 }
+
+/// `wprobe replay … | head -1`: the reader goes away; replay ends quietly with status 0.
+#[test]
+fn replay_into_a_closed_pipe_ends_quietly() {
+    use std::io::BufRead;
+    // Far more output than a pipe holds, so that wprobe is still writing when it closes.
+    let events = synthetic_events("closed-pipe", 50_000);
+    let mut child = std::process::Command::new(wprobe_bin())
+        .args(["replay", handler("tcp_connect").to_str().unwrap(), events.to_str().unwrap()])
+        .env("WPROBE_CACHE_DIR", scratch_dir("cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("kprobe.function(\"tcp_v4_connect\"), 1000, "), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("error") && !err.contains("thread '"), "{err}");
+}
