@@ -26,6 +26,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Attach probes and run a handler on every event.
+    ///
+    /// Stops on Ctrl-C or SIGTERM (after the handler call in progress; the end hook runs),
+    /// exit(), --duration, --max-events, the end of -c CMD or of --pid's process. A second
+    /// Ctrl-C stops at once, skipping the end hook. However the run stops, --record leaves a
+    /// complete events file.
     Run(run::RunArgs),
     /// Attach probes and write their events to a file, for `wprobe replay`.
     Record(run::RecordArgs),
