@@ -22,8 +22,14 @@
 //!   tag 1  event          followed by one record (wprobe_common::record layout; with
 //!                         FLAG_EXT, its extension area, at most 64 KiB)
 //!   tag 2  lost           followed by u64: events the kernel dropped at this point
+//!   tag 3  batch end      nothing follows: the frames since the previous batch end were
+//!                         handed to the handler as one batch (written by live runs, so that
+//!                         replay calls the handler with the very same batches)
 //!   tag 255 end           followed by u64: number of event frames, as a check
 //! ```
+//!
+//! Tag 3 came after the first files were written; a file without it replays in batches of
+//! the reader's size.
 //!
 //! A reader checks every field, and reports the byte offset of the first thing wrong: a
 //! truncated or corrupt file is an error, never a panic.
@@ -52,6 +58,7 @@ pub const MAX_PP_LEN: u32 = 4096;
 
 const TAG_EVENT: u8 = 1;
 const TAG_LOST: u8 = 2;
+const TAG_BATCH_END: u8 = 3;
 const TAG_END: u8 = 255;
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +91,8 @@ pub enum Frame {
     Event,
     /// Events the kernel dropped at this point.
     Lost(u64),
+    /// The live run's batch ended here.
+    BatchEnd,
 }
 
 /// Streams frames from an events file, checking each.
@@ -200,6 +209,7 @@ impl<R: Read> EventsReader<R> {
                 Ok(Some(Frame::Event))
             }
             TAG_LOST => Ok(Some(Frame::Lost(self.read_u64("a lost-events frame")?))),
+            TAG_BATCH_END => Ok(Some(Frame::BatchEnd)),
             TAG_END => {
                 let written = self.read_u64("the end frame")?;
                 if written != self.events {
@@ -219,12 +229,15 @@ impl<R: Read> EventsReader<R> {
         }
     }
 
-    /// Reads frames into `batch` until it is full or the file ends; returns false at the end.
+    /// Reads frames into `batch` until it is full, the recorded batch ends or the file ends;
+    /// returns false at the end.
     pub fn fill(&mut self, batch: &mut BatchBuilder) -> Result<bool, EventsFileError> {
         batch.add_lost(std::mem::take(&mut self.pending_lost));
         while !batch.is_full() {
             match self.next_frame()? {
                 Some(Frame::Event) => batch.push_record(&self.record),
+                Some(Frame::BatchEnd) if !batch.is_empty() || batch.lost() > 0 => return Ok(true),
+                Some(Frame::BatchEnd) => {}
                 Some(Frame::Lost(n)) => {
                     // Lost events belong before the events that follow them: close the batch.
                     if !batch.is_empty() {
@@ -411,7 +424,8 @@ impl<W: Write> EventsWriter<W> {
         Ok(())
     }
 
-    /// Appends every record of a finished batch, preceded by its lost count if any.
+    /// Appends every record of a finished batch, preceded by its lost count if any, and
+    /// marks the batch's end.
     pub fn write_batch(&mut self, batch: &wprobe_common::BatchRef<'_>) -> io::Result<()> {
         if batch.header().lost > 0 {
             self.write_lost(batch.header().lost)?;
@@ -419,7 +433,7 @@ impl<W: Write> EventsWriter<W> {
         for e in batch.iter() {
             self.write_record(e.bytes())?;
         }
-        Ok(())
+        self.out.write_all(&[TAG_BATCH_END])
     }
 
     pub fn write_lost(&mut self, n: u64) -> io::Result<()> {
@@ -472,6 +486,7 @@ mod tests {
             match f {
                 Frame::Event => pids.push(u32::from_le_bytes(r.record()[8..12].try_into().unwrap())),
                 Frame::Lost(n) => lost += n,
+                Frame::BatchEnd => {}
             }
         }
         Ok((r.header().clone(), pids, lost))
@@ -485,6 +500,39 @@ mod tests {
         assert!(header.probes[1].is_return);
         assert_eq!(pids, [100, 101, 102, 103, 104]);
         assert_eq!(lost, 7);
+    }
+
+    #[test]
+    fn replay_keeps_the_recorded_batches() {
+        let probes = [ProbeInfo::new("kprobe.function(\"f\")", false)];
+        let mut w = EventsWriter::new(Vec::new(), Arch::X86_64, &probes).unwrap();
+        let mut b = BatchBuilder::new(Arch::X86_64, 8);
+        // Batches of 2, 3, and a lost-only one, as a live run hands them over.
+        for (events, lost) in [(2u32, 0u64), (3, 4), (0, 9)] {
+            for pid in 0..events {
+                let h = EventHeader { pid, ..Default::default() };
+                b.push_record(&make_record(Arch::X86_64, &h, &[0; 21]));
+            }
+            b.add_lost(lost);
+            b.finish();
+            w.write_batch(&b.view()).unwrap();
+            b.clear();
+        }
+        let bytes = w.finish().unwrap();
+        let mut r = EventsReader::new(&bytes[..]).unwrap();
+        let mut got = Vec::new();
+        loop {
+            let more = r.fill(&mut b).unwrap();
+            b.finish();
+            if !b.view().is_empty() || b.lost() > 0 {
+                got.push((b.len(), b.lost()));
+            }
+            b.clear();
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(got, [(2, 0), (3, 4), (0, 9)]);
     }
 
     #[test]
@@ -525,8 +573,8 @@ mod tests {
         b[first + 5] = 1; // flags: return, for an entry probe
         assert!(read_all(&b).unwrap_err().to_string().contains("return probe"));
         let mut b = good;
-        b[first] = 3;
-        assert!(read_all(&b).unwrap_err().to_string().contains("unknown frame tag 3"));
+        b[first] = 4;
+        assert!(read_all(&b).unwrap_err().to_string().contains("unknown frame tag 4"));
     }
 
     /// A file with a tracepoint probe (a field table) and records with extension areas.

@@ -1,34 +1,57 @@
-//! The live run loop: ring reader → batcher → dispatcher (and/or recorder), until something
-//! says stop.
+//! The live run loop: ring reader → batcher → recorder and dispatcher, until something says
+//! stop.
 //!
-//! Stops, each clean (the end hook runs, then the caller drops the source, which detaches
-//! every probe): Ctrl-C or SIGTERM, the handler's `exit()`, `--duration`, `--max-events`, and
-//! the end of `-c CMD`. Events already in the ring when a stop comes are still handled,
-//! except after `exit()` and `--max-events`, which mean "no more".
+//! ```text
+//!  LiveSource ─next_batch─► BatchBuilder ─► Recorder (every batch read, before the handler)
+//!                                        └► Dispatcher ─► handler ─► StatusSink ─► output
+//!  stops: Signals (thread) · Command (-c, own process group) · ProcessWatch (--pid)
+//!         --duration · --max-events · exit() · a handler fault · an output or record error
+//! ```
+//!
+//! Whatever stops the run, every batch read from the ring has been written to the events
+//! file first, so the caller can always finish the file (see [`Recorder::finish`]). After a
+//! signal, `--duration`, or the end of the command or of `--pid`'s process, the events still
+//! in the ring are handed over for a short while ([`DRAIN_LIMIT`] from the stop), then only
+//! recorded for as long again, and counted as dropped at stop. `exit()` and `--max-events`
+//! mean "no more". A fault or an error ends the run at once.
+//!
+//! The `-c` command's process group gets SIGTERM when the loop stops and SIGKILL after
+//! [`command::GRACE`]; the function returns once none of it lives.
+
+mod command;
+mod record;
+mod signals;
+mod status;
+
+pub use command::{group_members, Command, ProcessWatch, GRACE};
+pub use record::{RecordError, Recorder};
+pub use signals::{Signals, ABORT_STATUS};
+pub use status::{Status, StatusSink};
 
 use crate::batch::BatchBuilder;
-use crate::events_file::EventsWriter;
 use crate::live::{LiveError, LiveSource};
 use crate::session::{Dispatcher, SessionError};
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
-use std::process::ExitStatus;
+use std::io;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long events recorded before a stop may still be read after it.
-const DRAIN_LIMIT: Duration = Duration::from_millis(250);
+/// How long events recorded before a stop may still be handed to the handler after it.
+pub const DRAIN_LIMIT: Duration = Duration::from_millis(250);
+/// How often the loop looks at the clock and the command when no events come.
+const TICK: Duration = Duration::from_millis(250);
 
 /// What ends a run, besides the handler's `exit()` and signals.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct StopConditions {
     pub duration: Option<Duration>,
     pub max_events: Option<u64>,
     /// `-c CMD`: run through `/bin/sh -c` once every probe is attached; stop when it exits.
     pub command: Option<String>,
+    /// `--pid PID`: stop when that process exits.
+    pub process: Option<ProcessWatch>,
 }
 
-/// Why a run stopped.
+/// Why a run stopped without an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
     Signal,
@@ -36,6 +59,16 @@ pub enum StopReason {
     Duration,
     MaxEvents,
     CommandExited(Option<i32>),
+    ProcessExited(u32),
+    /// Output went to a pipe whose reader is gone (`wprobe … | head -1`).
+    OutputClosed,
+}
+
+impl StopReason {
+    /// Whether the handler's end hook still runs after this stop.
+    pub fn runs_end_hook(&self) -> bool {
+        *self != StopReason::OutputClosed
+    }
 }
 
 impl std::fmt::Display for StopReason {
@@ -47,6 +80,8 @@ impl std::fmt::Display for StopReason {
             StopReason::MaxEvents => f.write_str("--max-events reached"),
             StopReason::CommandExited(Some(code)) => write!(f, "the command exited with status {code}"),
             StopReason::CommandExited(None) => f.write_str("the command was killed by a signal"),
+            StopReason::ProcessExited(pid) => write!(f, "process {pid} exited"),
+            StopReason::OutputClosed => f.write_str("the output was closed (end hook skipped)"),
         }
     }
 }
@@ -54,10 +89,13 @@ impl std::fmt::Display for StopReason {
 /// Counters of a live run, for the summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunSummary {
-    /// Events the kernel delivered to wprobe.
+    /// Events read from the ring.
     pub seen: u64,
-    /// Events given to the handler (or recorded).
+    /// Events given to the handler (or, without one, recorded).
     pub handled: u64,
+    /// Events read from the ring but not given to the handler because the run stopped
+    /// (still recorded).
+    pub dropped_at_stop: u64,
     /// Events the kernel dropped because the ring was full.
     pub lost: u64,
     pub batches: u64,
@@ -72,14 +110,14 @@ pub enum RunError {
     Live(#[from] LiveError),
     #[error(transparent)]
     Session(#[from] SessionError),
-    #[error("cannot write the events file: {0}")]
-    Record(#[source] io::Error),
+    #[error(transparent)]
+    Record(#[from] RecordError),
     #[error("cannot start `{command}`: {source}")]
-    Command {
-        command: String,
-        #[source]
-        source: io::Error,
-    },
+    Command { command: String, source: io::Error },
+    #[error("no process {0}: give the pid of a running process to --pid")]
+    NoProcess(u32),
+    #[error("cannot watch process {pid}: {source}")]
+    WatchProcess { pid: u32, source: io::Error },
     #[error("cannot set up signal handling: {0}")]
     Signals(#[source] io::Error),
 }
@@ -87,187 +125,243 @@ pub enum RunError {
 /// Where batches go: a handler, an events file, or both.
 pub struct Consumers<'a, 'd> {
     pub handler: Option<&'a mut Dispatcher<'d>>,
-    pub record: Option<&'a mut EventsWriter<BufWriter<File>>>,
+    pub record: Option<Recorder>,
 }
 
-/// Runs until a stop condition; returns why, with the counters. The caller drops `source`
-/// afterwards, which detaches every probe, and runs the handler's end hook.
+/// How a run ended: its counters, and why it stopped or the error that stopped it.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: RunSummary,
+    pub result: Result<StopReason, RunError>,
+}
+
+/// Runs until a stop condition or an error, then ends the `-c` command's group. The caller
+/// then drops `source` (which detaches every probe), finishes the recorder and runs the
+/// handler's end hook.
 pub async fn run(
     source: &mut LiveSource,
     batch: &mut BatchBuilder,
     consumers: &mut Consumers<'_, '_>,
-    stop: &StopConditions,
-) -> Result<(StopReason, RunSummary), RunError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
+    stop: StopConditions,
+    signals: &Signals,
+    status: &Status,
+) -> Outcome {
     let start = Instant::now();
-    let deadline = stop.duration.map(|d| start + d);
-    let mut child = match &stop.command {
-        Some(cmd) => Some(
-            tokio::process::Command::new("/bin/sh")
-                .arg("-c")
-                .arg(cmd)
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|source| RunError::Command { command: cmd.clone(), source })?,
-        ),
-        None => None,
-    };
     let mut summary = RunSummary::default();
-    let mut status = StatusLine::new();
-    let mut reason = loop {
-        if let Some(max) = stop.max_events {
-            if summary.handled >= max {
-                break StopReason::MaxEvents;
+    if let Some(rec) = &consumers.record {
+        signals.close_on_abort(rec.clone());
+    }
+    let mut command = None;
+    let result = match &stop.command {
+        Some(cmd) => start_command(cmd, source, consumers, signals).map(|c| command = Some(c)),
+        None => Ok(()),
+    };
+    let mut process = stop.process;
+    let result = match result {
+        Ok(()) => {
+            let mut cx = Loop { source, batch, consumers, summary: &mut summary, status, start };
+            let stopped = cx.until_stop(stop.max_events, stop.duration, &mut command, &mut process, signals).await;
+            if let Some(c) = &mut command {
+                // Before the drain: a command that stops firing leaves less to drain.
+                c.terminate();
             }
-            batch.set_limit((max - summary.handled) as usize);
-        }
-        let tick = Instant::now() + Duration::from_millis(250);
-        let until = deadline.map_or(tick, |d| d.min(tick));
-        // Biased, in this order: a signal always wins (even under a flood of events); a ready
-        // batch wins over the command's exit, so that `--max-events` is counted exactly and
-        // the drain below has less to do.
-        tokio::select! {
-            biased;
-            _ = sigint.recv() => break StopReason::Signal,
-            _ = sigterm.recv() => break StopReason::Signal,
-            r = source.next_batch(batch, Some(until)) => {
-                r?;
-                summary.lost = source.lost_total();
-                if deliver(batch, consumers, &mut summary)? {
-                    break StopReason::Exit;
-                }
+            match stopped {
+                Ok(reason) => cx.after_stop(reason, stop.max_events, signals).await,
+                Err(e) => Err(e),
             }
-            exit = wait_child(&mut child) => break StopReason::CommandExited(exit.code()),
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            break StopReason::Duration;
-        }
-        // Under a flood the batch branch is always ready and the select never gets to the
-        // command's branch: look at the command here too.
-        if let Some(Ok(Some(exit))) = child.as_mut().map(|c| c.try_wait()) {
-            break StopReason::CommandExited(exit.code());
-        }
-        status.update(&summary, start.elapsed());
+        Err(e) => Err(e),
+    };
+    let result = match result {
+        Err(RunError::Session(e)) if e.is_closed_output() => Ok(StopReason::OutputClosed),
+        r => r,
     };
     status.clear();
-    // Whatever the kernel recorded before the stop is still owed to the handler.
-    if matches!(reason, StopReason::Signal | StopReason::Duration | StopReason::CommandExited(_)) {
-        // Bounded: a probe that keeps firing (say, on write(2), which wprobe's own output
-        // calls) would otherwise keep the ring from ever running dry. A second signal cuts
-        // the drain short.
-        tokio::select! {
-            biased;
-            _ = sigint.recv() => {}
-            _ = sigterm.recv() => {}
-            _ = tokio::time::sleep(DRAIN_LIMIT) => {}
-            r = drain(source, batch, consumers, &mut summary, stop.max_events) => r?,
-        }
-        // The command may exit before its events are read: the limit is still what cut them.
-        if stop.max_events.is_some_and(|max| summary.handled >= max) {
-            reason = StopReason::MaxEvents;
-        }
+    if let Some(c) = &mut command {
+        c.end();
     }
     summary.seen = source.events_total();
     summary.lost = source.lost_total();
     summary.elapsed = start.elapsed();
-    Ok((reason, summary))
+    Outcome { summary, result }
 }
 
-/// Reads what is left in the ring (a short grace period for records still being written).
-async fn drain(
+/// Starts `-c CMD` and arranges for its group to end with the run.
+fn start_command(
+    cmd: &str,
     source: &mut LiveSource,
-    batch: &mut BatchBuilder,
     consumers: &mut Consumers<'_, '_>,
-    summary: &mut RunSummary,
-    max_events: Option<u64>,
-) -> Result<(), RunError> {
-    loop {
-        if let Some(max) = max_events {
-            if summary.handled >= max {
-                return Ok(());
+    signals: &Signals,
+) -> Result<Command, RunError> {
+    let mut command = Command::spawn(cmd)?;
+    signals.kill_on_abort(command.pid() as i32);
+    // The command is held until its pid is in scope (a no-op with --all-processes), so
+    // that not even its first event is missed.
+    source.add_to_scope(command.pid())?;
+    if let Some(d) = consumers.handler.as_deref_mut() {
+        d.set_target(command.pid());
+    }
+    command.release();
+    Ok(command)
+}
+
+struct Loop<'r, 'a, 'd> {
+    source: &'r mut LiveSource,
+    batch: &'r mut BatchBuilder,
+    consumers: &'r mut Consumers<'a, 'd>,
+    summary: &'r mut RunSummary,
+    status: &'r Status,
+    start: Instant,
+}
+
+impl Loop<'_, '_, '_> {
+    async fn until_stop(
+        &mut self,
+        max_events: Option<u64>,
+        duration: Option<Duration>,
+        command: &mut Option<Command>,
+        process: &mut Option<ProcessWatch>,
+        signals: &Signals,
+    ) -> Result<StopReason, RunError> {
+        let deadline = duration.map(|d| self.start + d);
+        loop {
+            // Looked at between two handler calls, whatever the event rate: see signals.rs.
+            if signals.count() > 0 {
+                return Ok(StopReason::Signal);
             }
-            batch.set_limit((max - summary.handled) as usize);
+            if let Some(max) = max_events {
+                if self.summary.handled >= max {
+                    return Ok(StopReason::MaxEvents);
+                }
+                self.batch.set_limit((max - self.summary.handled) as usize);
+            }
+            let tick = Instant::now() + TICK;
+            let until = deadline.map_or(tick, |d| d.min(tick));
+            // A ready batch wins over the command's exit, so that `--max-events` is counted
+            // exactly and the drain has less to do.
+            tokio::select! {
+                biased;
+                () = signals.arrived() => return Ok(StopReason::Signal),
+                r = self.source.next_batch(self.batch, Some(until)) => {
+                    r?;
+                    if self.deliver(true)? {
+                        return Ok(StopReason::Exit);
+                    }
+                }
+                exit = wait_command(command) => return Ok(StopReason::CommandExited(exit.code())),
+                () = wait_process(process) => {
+                    return Ok(StopReason::ProcessExited(process.as_ref().map_or(0, |p| p.pid())));
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(StopReason::Duration);
+            }
+            // Under a flood the batch branch is always ready and the select never gets to the
+            // command's branch: look at the command here too.
+            if let Some(exit) = command.as_mut().and_then(Command::try_wait) {
+                return Ok(StopReason::CommandExited(exit.code()));
+            }
+            self.status.update(self.summary, self.start.elapsed(), std::time::Instant::now());
         }
-        source.next_batch(batch, Some(Instant::now() + Duration::from_millis(20))).await?;
+    }
+
+    /// What a stop still owes: the events already read (and, for some stops, those still
+    /// in the ring) go to the recorder, and to the handler while time allows.
+    async fn after_stop(
+        &mut self,
+        mut reason: StopReason,
+        max_events: Option<u64>,
+        signals: &Signals,
+    ) -> Result<StopReason, RunError> {
+        let drains = matches!(
+            reason,
+            StopReason::Signal | StopReason::Duration | StopReason::CommandExited(_) | StopReason::ProcessExited(_)
+        );
+        if !drains {
+            // exit() and --max-events: nothing read is left unhandled (the batch limit saw
+            // to that), and nothing more is read.
+            return Ok(reason);
+        }
+        // Counted from the signal itself, so that a handler call that was running when it
+        // came is part of the limit, not added to it.
+        let since = signals.first_at().map_or_else(Instant::now, Instant::from_std);
+        let handle_until = since + DRAIN_LIMIT;
+        // After that, what the ring still holds is only recorded (and counted as dropped at
+        // stop), for as long again: a probe that keeps firing would never let it run dry.
+        let read_until = handle_until + DRAIN_LIMIT;
+        loop {
+            if let Some(max) = max_events {
+                if self.summary.handled >= max {
+                    break;
+                }
+                self.batch.set_limit((max - self.summary.handled) as usize);
+            }
+            let now = Instant::now();
+            if now >= read_until {
+                break;
+            }
+            let wait = (now + Duration::from_millis(20)).min(read_until);
+            self.source.next_batch(self.batch, Some(wait)).await?;
+            if self.batch.is_empty() && self.batch.lost() == 0 {
+                break;
+            }
+            if self.deliver(Instant::now() < handle_until)? {
+                reason = StopReason::Exit;
+                break;
+            }
+        }
+        // Read before a deadline cut the loop short: recorded, counted, not handled.
+        self.deliver(false)?;
+        // The command may exit before its events are read: the limit is still what cut them.
+        if max_events.is_some_and(|max| self.summary.handled >= max) {
+            reason = StopReason::MaxEvents;
+        }
+        Ok(reason)
+    }
+
+    /// Records the batch, then hands it to the handler if `handle`; true when the handler
+    /// asked to exit.
+    fn deliver(&mut self, handle: bool) -> Result<bool, RunError> {
+        let batch = &mut *self.batch;
         if batch.is_empty() && batch.lost() == 0 {
-            return Ok(());
+            return Ok(false);
         }
-        if deliver(batch, consumers, summary)? {
-            return Ok(());
+        if let Some(rec) = &self.consumers.record {
+            batch.finish();
+            rec.write_batch(&batch.view())?;
         }
-    }
-}
-
-/// Hands one batch to the recorder and the handler; true when the handler asked to exit.
-fn deliver(batch: &mut BatchBuilder, c: &mut Consumers<'_, '_>, summary: &mut RunSummary) -> Result<bool, RunError> {
-    if batch.is_empty() && batch.lost() == 0 {
-        return Ok(false);
-    }
-    summary.handled += batch.len() as u64;
-    summary.batches += 1;
-    if let Some(rec) = c.record.as_deref_mut() {
-        batch.finish();
-        rec.write_batch(&batch.view()).map_err(RunError::Record)?;
-    }
-    match c.handler.as_deref_mut() {
-        Some(d) => {
-            let t = std::time::Instant::now();
-            let exit = d.dispatch(batch);
-            summary.handler_time += t.elapsed();
-            Ok(exit?)
-        }
-        None => {
+        let Some(d) = self.consumers.handler.as_deref_mut() else {
+            self.summary.handled += batch.len() as u64;
+            self.summary.batches += 1;
             batch.clear();
-            Ok(false)
+            return Ok(false);
+        };
+        if !handle {
+            self.summary.dropped_at_stop += batch.len() as u64;
+            batch.clear();
+            return Ok(false);
         }
+        self.summary.handled += batch.len() as u64;
+        self.summary.batches += 1;
+        let t = std::time::Instant::now();
+        let exit = d.dispatch(batch);
+        self.summary.handler_time += t.elapsed();
+        // A failed dispatch may leave the batch in the builder; it is recorded already.
+        batch.clear();
+        Ok(exit?)
     }
 }
 
-async fn wait_child(child: &mut Option<tokio::process::Child>) -> ExitStatus {
-    match child {
-        Some(c) => match c.wait().await {
-            Ok(status) => status,
-            // Waiting failed: treat the command as gone rather than spinning on it.
-            Err(_) => std::future::pending().await,
-        },
+async fn wait_command(command: &mut Option<Command>) -> std::process::ExitStatus {
+    match command {
+        Some(c) => c.wait().await,
         None => std::future::pending().await,
     }
 }
 
-/// One self-updating line on stderr when it is a terminal: rate, losses, handler share.
-struct StatusLine {
-    enabled: bool,
-    last: std::time::Instant,
-    last_handled: u64,
-}
-
-impl StatusLine {
-    fn new() -> Self {
-        Self { enabled: io::stderr().is_terminal(), last: std::time::Instant::now(), last_handled: 0 }
-    }
-
-    fn update(&mut self, s: &RunSummary, elapsed: Duration) {
-        if !self.enabled || self.last.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        let secs = self.last.elapsed().as_secs_f64();
-        let rate = (s.handled - self.last_handled) as f64 / secs;
-        let share = 100.0 * s.handler_time.as_secs_f64() / elapsed.as_secs_f64().max(1e-9);
-        let _ = write!(
-            io::stderr(),
-            "\r\x1b[Kwprobe: {} events, {rate:.0}/s, {} lost, handler {share:.1}% of the time",
-            s.handled,
-            s.lost
-        );
-        self.last = std::time::Instant::now();
-        self.last_handled = s.handled;
-    }
-
-    fn clear(&self) {
-        if self.enabled {
-            let _ = write!(io::stderr(), "\r\x1b[K");
-        }
+async fn wait_process(process: &mut Option<ProcessWatch>) {
+    match process {
+        Some(p) => p.exited().await,
+        None => std::future::pending().await,
     }
 }

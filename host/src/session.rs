@@ -48,6 +48,14 @@ pub enum SessionError {
     Output(#[source] io::Error),
 }
 
+impl SessionError {
+    /// The reader of the output went away (`wprobe … | head -1`): a reason to stop quietly,
+    /// not an error.
+    pub fn is_closed_output(&self) -> bool {
+        matches!(self, SessionError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
 /// Counters of a session, for the summary line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -84,6 +92,11 @@ impl<'a> Dispatcher<'a> {
     /// `{"probe":…,"pid":…,"tid":…,"cpu":…,"timestamp_ns":…,"line":…}` (event fields are
     /// null for lines from `init` and `end`). The caller hands over one event per batch, so
     /// that every line belongs to exactly one event.
+    /// The pid `target()` answers in the handler (the `-c` command's).
+    pub fn set_target(&mut self, pid: u32) {
+        self.handler.set_target(pid);
+    }
+
     pub fn json_lines(mut self, probes: Arc<[ProbeInfo]>) -> Self {
         self.json = Some(probes);
         self
@@ -180,57 +193,38 @@ pub fn replay<R: Read>(
 
 mod json {
     use crate::probe::ProbeInfo;
-    use std::io::Write;
+    use serde::Serialize;
     use wprobe_common::EventRef;
+
+    /// One output line and the event that printed it (all null for lines from `init` and
+    /// `end`). Fields in this order, for people reading the lines.
+    #[derive(Serialize)]
+    struct Line<'a> {
+        probe: Option<&'a str>,
+        pid: Option<u32>,
+        tid: Option<u32>,
+        cpu: Option<u32>,
+        timestamp_ns: Option<u64>,
+        line: &'a str,
+    }
 
     /// One JSON object per line of `text`.
     pub(super) fn write_lines(buf: &mut Vec<u8>, probes: &[ProbeInfo], event: Option<EventRef<'_>>, text: &[u8]) {
         let text = String::from_utf8_lossy(text);
         for line in text.split_inclusive('\n') {
             let line = line.strip_suffix('\n').unwrap_or(line);
-            match event {
-                Some(e) => {
-                    buf.extend_from_slice(b"{\"probe\":");
-                    let pp = probes.get(e.probe_id() as usize).map_or("", |p| p.pp.as_str());
-                    string(buf, pp);
-                    let _ = write!(
-                        buf,
-                        ",\"pid\":{},\"tid\":{},\"cpu\":{},\"timestamp_ns\":{},\"line\":",
-                        e.pid(),
-                        e.tid(),
-                        e.cpu(),
-                        e.timestamp_ns()
-                    );
-                }
-                None => buf.extend_from_slice(
-                    b"{\"probe\":null,\"pid\":null,\"tid\":null,\"cpu\":null,\"timestamp_ns\":null,\"line\":",
-                ),
-            }
-            string(buf, line);
-            buf.extend_from_slice(b"}\n");
+            let record = Line {
+                probe: event.map(|e| probes.get(e.probe_id() as usize).map_or("", |p| p.pp.as_str())),
+                pid: event.map(|e| e.pid()),
+                tid: event.map(|e| e.tid()),
+                cpu: event.map(|e| e.cpu()),
+                timestamp_ns: event.map(|e| e.timestamp_ns()),
+                line,
+            };
+            // Writing into a Vec cannot fail, and the record has only plain fields.
+            serde_json::to_writer(&mut *buf, &record).expect("serializing a JSON line into memory");
+            buf.push(b'\n');
         }
-    }
-
-    /// A JSON string literal.
-    fn string(buf: &mut Vec<u8>, s: &str) {
-        buf.push(b'"');
-        for c in s.chars() {
-            match c {
-                '"' => buf.extend_from_slice(b"\\\""),
-                '\\' => buf.extend_from_slice(b"\\\\"),
-                '\n' => buf.extend_from_slice(b"\\n"),
-                '\r' => buf.extend_from_slice(b"\\r"),
-                '\t' => buf.extend_from_slice(b"\\t"),
-                c if (c as u32) < 0x20 => {
-                    let _ = write!(buf, "\\u{:04x}", c as u32);
-                }
-                c => {
-                    let mut tmp = [0u8; 4];
-                    buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-                }
-            }
-        }
-        buf.push(b'"');
     }
 
     #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod abi;
 mod cache;
+mod cli;
 mod examples;
 mod fixtures;
 mod hostile;
@@ -10,6 +11,7 @@ mod languages;
 mod live;
 mod probe_data;
 mod probes;
+mod stops;
 mod tracepoints;
 mod wasi;
 

@@ -8,6 +8,7 @@ mod run;
 mod tracepoints;
 
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -26,6 +27,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Attach probes and run a handler on every event.
+    ///
+    /// Stops on Ctrl-C or SIGTERM (after the handler call in progress; the end hook runs),
+    /// exit(), --duration, --max-events, the end of -c CMD or of --pid's process. A second
+    /// Ctrl-C stops at once, skipping the end hook. However the run stops, --record leaves a
+    /// complete events file.
     Run(run::RunArgs),
     /// Attach probes and write their events to a file, for `wprobe replay`.
     Record(run::RecordArgs),
@@ -52,8 +58,53 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("wprobe: error: {e:#}");
+            say(&format!("wprobe: error: {}", message(&e)));
             ExitCode::from(FAILURE)
         }
+    }
+}
+
+/// A line on stderr. A closed stderr is no reason to panic (`eprintln!` would).
+pub fn say(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes()).and_then(|()| err.write_all(b"\n"));
+}
+
+/// The error and its causes, each said once: many errors already quote their cause (an OS
+/// error, typically), which would otherwise be printed a second time.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg += ": ";
+        }
+        msg += &text;
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open x: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn an_os_error_is_said_once() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let e = anyhow::Error::from(Quoting { source: io }).context("replay stopped");
+        assert_eq!(message(&e), "replay stopped: cannot open x: No such file or directory (os error 2)");
+        // A cause that its context does not quote is still said.
+        let e = Err::<(), _>(std::io::Error::from_raw_os_error(libc::ENOSPC)).context("cannot write y").unwrap_err();
+        assert_eq!(message(&e), "cannot write y: No space left on device (os error 28)");
     }
 }

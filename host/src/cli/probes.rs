@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use std::time::Duration;
 use wprobe::live::{LiveOptions, LiveSource, ProbeSpec, Resolved, SyscallPath};
 use wprobe::probe::CaptureSpec;
-use wprobe::run::StopConditions;
+use wprobe::run::{ProcessWatch, StopConditions};
 
 #[derive(clap::Args, Debug)]
 pub struct ProbeArgs {
@@ -46,6 +46,10 @@ pub struct ProbeArgs {
     /// syscalls:* tracepoints, or auto (wrappers where the kernel has kprobes).
     #[arg(long, value_name = "HOW", value_enum, default_value_t = SyscallPath::Auto)]
     pub syscall_path: SyscallPath,
+    /// With -c: record every process, not only the command and its descendants (the
+    /// default scope, kept in the kernel).
+    #[arg(long, requires = "command")]
+    pub all_processes: bool,
     /// Also record wprobe's own process (left out by default, in the kernel).
     #[arg(long)]
     pub include_self: bool,
@@ -59,10 +63,12 @@ pub struct ProbeArgs {
     /// refuses to probe are skipped with a warning; a wildcard of which none attaches fails.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_probes: usize,
-    /// Trace only this process.
+    /// Trace only this process; stop when it exits.
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
-    /// Run CMD (through /bin/sh -c) once every probe is attached; stop when it exits.
+    /// Run CMD (through /bin/sh -c, in a process group of its own) once every probe is
+    /// attached; stop when it exits. When wprobe stops, the whole group gets SIGTERM, then
+    /// SIGKILL after a second.
     #[arg(short = 'c', long = "command", value_name = "CMD")]
     pub command: Option<String>,
     /// Stop after this long (e.g. 10, 500ms, 2s, 1m).
@@ -130,13 +136,21 @@ impl ProbeArgs {
             max_probes: self.max_probes,
             syscall_path: self.syscall_path,
             include_self: self.include_self,
+            scope_tree: self.command.is_some() && !self.all_processes,
             comm: self.comm.clone(),
             ..LiveOptions::default()
         })
     }
 
-    pub fn stop_conditions(&self) -> StopConditions {
-        StopConditions { duration: self.duration, max_events: self.max_events, command: self.command.clone() }
+    /// Opens `--pid`'s process first: a pid that does not exist fails before anything is
+    /// attached.
+    pub fn stop_conditions(&self) -> Result<StopConditions> {
+        Ok(StopConditions {
+            duration: self.duration,
+            max_events: self.max_events,
+            command: self.command.clone(),
+            process: self.pid.map(ProcessWatch::open).transpose()?,
+        })
     }
 }
 

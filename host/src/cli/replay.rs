@@ -1,12 +1,14 @@
 //! `wprobe replay HANDLER EVENTS`: run a handler over a recorded events file.
 
 use super::handler_opts::HandlerOpts;
-use anyhow::{Context, Result};
-use std::path::PathBuf;
+use super::say;
+use anyhow::{bail, Context, Result};
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use wprobe::batch::BatchBuilder;
-use wprobe::events_file::EventsReader;
+use wprobe::events_file::{EventsReader, MAGIC};
 use wprobe::sandbox::Session;
 use wprobe::session::{self, Dispatcher, WriterSink};
 
@@ -14,13 +16,20 @@ use wprobe::session::{self, Dispatcher, WriterSink};
 pub struct Args {
     /// The handler: a WebAssembly component of the world wprobe:probe/handler.
     pub handler: PathBuf,
-    /// An events file written by `wprobe record`.
+    /// An events file written by `wprobe record` or `wprobe run --record`. Replayed in the
+    /// batches of the live run (at most --batch-size events each), so that a handler that
+    /// faulted live faults the same way here.
     pub events: PathBuf,
     #[command(flatten)]
     pub opts: HandlerOpts,
+    /// Write one JSON object per handler line, with the probe, pid, tid, cpu and timestamp
+    /// of the event that printed it (events are then handed over one per call).
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    check_order(&args.handler, &args.events)?;
     let mut reader = EventsReader::open(&args.events)?;
     let header = reader.header().clone();
     let runtime = args.opts.runtime()?;
@@ -31,16 +40,50 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let stdout = std::io::stdout().lock();
     let mut sink = WriterSink { out: std::io::BufWriter::with_capacity(1 << 16, stdout), err: std::io::stderr() };
     let mut dispatcher = Dispatcher::new(&mut handler, &mut sink);
-    let mut batch = BatchBuilder::new(header.arch, args.opts.batch_size as usize);
+    let batch_size = if args.json {
+        dispatcher = dispatcher.json_lines(session.probes.clone());
+        1
+    } else {
+        args.opts.batch_size as usize
+    };
+    let mut batch = BatchBuilder::new(header.arch, batch_size);
     let result = session::replay(&mut dispatcher, &mut reader, &mut batch);
     let stats = dispatcher.stats();
-    eprintln!(
+    say(&format!(
         "wprobe: replayed {} events ({} lost) in {} batches from {}",
         stats.events,
         stats.lost,
         stats.batches,
         args.events.display()
-    );
-    result.with_context(|| format!("replay of {} stopped", args.events.display()))?;
+    ));
+    match result {
+        Err(e) if e.is_closed_output() => {}
+        r => {
+            r.with_context(|| format!("replay of {} stopped", args.events.display()))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `replay EVENTS HANDLER` is an easy slip: say so, rather than "not a WebAssembly file".
+fn check_order(handler: &Path, events: &Path) -> Result<()> {
+    let starts_with = |path: &Path, magic: &[u8]| {
+        let mut head = vec![0u8; magic.len()];
+        std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == magic
+    };
+    let (h, e) = (handler.display(), events.display());
+    match (starts_with(handler, &MAGIC), starts_with(events, b"\0asm")) {
+        (true, true) => bail!(
+            "the arguments are swapped: {h} is an events file and {e} a handler; the handler comes first: \
+             wprobe replay {e} {h}"
+        ),
+        (true, false) => {
+            bail!("{h} is an events file, not a handler; the handler comes first: wprobe replay HANDLER.wasm {h}")
+        }
+        (false, true) => {
+            bail!("{e} is a WebAssembly file, not an events file; the handler comes first: wprobe replay {e} EVENTS")
+        }
+        (false, false) => {}
+    }
+    Ok(())
 }

@@ -2,14 +2,16 @@
 
 use super::handler_opts::HandlerOpts;
 use super::probes::{self, ProbeArgs};
+use super::say;
 use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use wprobe::batch::BatchBuilder;
-use wprobe::events_file::EventsWriter;
 use wprobe::live::LiveSource;
-use wprobe::run::{self, Consumers, RunSummary, StopReason};
+use wprobe::run::{self, Consumers, Outcome, Recorder, RunSummary, Signals, Status, StatusSink, StopReason};
 use wprobe::sandbox::Session;
 use wprobe::session::{Dispatcher, WriterSink};
 
@@ -25,9 +27,14 @@ pub struct RunArgs {
     /// of the event that printed it (events are then handed over one per call).
     #[arg(long)]
     pub json: bool,
-    /// Also record the events into this file, for `wprobe replay`.
+    /// Also record the events into this file, for `wprobe replay`. The file is complete
+    /// however the run stops, a handler fault included: replaying it with the same handler
+    /// reproduces the fault.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Write the handler's output to FILE instead of stdout (which stays the -c command's).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,28 +52,37 @@ pub struct RecordArgs {
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let specs = args.probes.specs()?;
     let live_opts = args.probes.live_options()?;
+    let stop = args.probes.stop_conditions()?;
     // The handler first: a broken handler should not cost an attach and detach.
     let runtime = args.opts.runtime()?;
     let loaded = runtime.load(&args.handler)?;
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
     let rt = probes::runtime()?;
     let _guard = rt.enter();
+    let signals = Signals::install()?;
     // Resolve first, so that `init` sees the probe table; its captures then decide what
     // each attachment takes.
     let resolved = LiveSource::resolve(&specs, live_opts)?;
     let session =
         Session { args: args.opts.args.clone(), probes: Arc::from(resolved.probes().to_vec()), arch: resolved.arch() };
     let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
+    if let Some(pid) = args.probes.pid {
+        handler.set_target(pid);
+    }
     let mut source = probes::attach_resolved(resolved, handler.captures())?;
-    let mut recorder = match &args.record {
-        Some(path) => Some(
-            EventsWriter::create(path, source.arch(), source.probes())
-                .with_context(|| format!("cannot create {}", path.display()))?,
-        ),
+    let recorder = match &args.record {
+        Some(path) => Some(Recorder::create(path, source.arch(), source.probes())?),
         None => None,
     };
 
-    let stdout = std::io::stdout().lock();
-    let mut sink = WriterSink { out: std::io::BufWriter::with_capacity(1 << 16, stdout), err: std::io::stderr() };
+    let status = Status::on_stderr(args.output.is_none());
+    let mut sink = StatusSink {
+        inner: WriterSink { out: BufWriter::with_capacity(1 << 16, out), err: std::io::stderr() },
+        status: status.clone(),
+    };
     let mut dispatcher = Dispatcher::new(&mut handler, &mut sink);
     let batch_size = if args.json {
         dispatcher = dispatcher.json_lines(session.probes.clone());
@@ -74,58 +90,87 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     } else {
         args.opts.batch_size as usize
     };
-    dispatcher.write_output()?;
     let mut batch = BatchBuilder::new(source.arch(), batch_size);
-    let stop = args.probes.stop_conditions();
-    let result = rt.block_on(run::run(
-        &mut source,
-        &mut batch,
-        &mut Consumers { handler: Some(&mut dispatcher), record: recorder.as_mut() },
-        &stop,
-    ));
+    let init = dispatcher.write_output();
+    let outcome = match init {
+        Ok(()) => rt.block_on(run::run(
+            &mut source,
+            &mut batch,
+            &mut Consumers { handler: Some(&mut dispatcher), record: recorder.clone() },
+            stop,
+            &signals,
+            &status,
+        )),
+        Err(e) => Outcome { summary: RunSummary::default(), result: Err(e.into()) },
+    };
     // Detach before the end hook, as SystemTap does: no event arrives after `probe end`.
     drop(source);
-    let (reason, summary) = result?;
-    dispatcher.end()?;
-    if let Some(rec) = recorder {
-        rec.finish().context("cannot finish the events file")?;
+    let recorded = recorder.as_ref().map_or(Ok(()), Recorder::finish);
+    let Outcome { summary, result } = outcome;
+    let mut end = Ok(());
+    if let Ok(reason) = &result {
+        if reason.runs_end_hook() {
+            end = dispatcher.end();
+        }
     }
-    summarise(&reason, &summary);
-    Ok(ExitCode::SUCCESS)
+    let result = match (result, end) {
+        (Ok(_), Err(e)) if e.is_closed_output() => Ok(StopReason::OutputClosed),
+        (r, end) => r.map_err(anyhow::Error::from).and_then(|reason| end.map(|()| reason).map_err(Into::into)),
+    };
+    finish(result, recorded.map_err(Into::into), &summary)
 }
 
 pub fn record(args: RecordArgs) -> Result<ExitCode> {
     let specs = args.probes.specs()?;
     let live_opts = args.probes.live_options()?;
+    let stop = args.probes.stop_conditions()?;
     let rt = probes::runtime()?;
     let _guard = rt.enter();
+    let signals = Signals::install()?;
     let mut source = probes::attach(&specs, live_opts)?;
-    let mut recorder = EventsWriter::create(&args.output, source.arch(), source.probes())
-        .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let recorder = Recorder::create(&args.output, source.arch(), source.probes())?;
     let mut batch = BatchBuilder::new(source.arch(), args.batch_size.max(1) as usize);
-    let stop = args.probes.stop_conditions();
-    let result = rt.block_on(run::run(
+    let outcome = rt.block_on(run::run(
         &mut source,
         &mut batch,
-        &mut Consumers { handler: None, record: Some(&mut recorder) },
-        &stop,
+        &mut Consumers { handler: None, record: Some(recorder.clone()) },
+        stop,
+        &signals,
+        &Status::off(),
     ));
     drop(source);
-    let (reason, summary) = result?;
-    recorder.finish().with_context(|| format!("cannot finish {}", args.output.display()))?;
-    summarise(&reason, &summary);
-    eprintln!("wprobe: wrote {}", args.output.display());
+    let recorded = recorder.finish();
+    let done = finish(outcome.result.map_err(Into::into), recorded.map_err(Into::into), &outcome.summary);
+    if done.is_ok() {
+        say(&format!("wprobe: wrote {}", args.output.display()));
+    }
+    done
+}
+
+/// The summary line, then the run's error if any, else the events file's.
+fn finish(result: Result<StopReason>, recorded: Result<()>, s: &RunSummary) -> Result<ExitCode> {
+    let reason = match &result {
+        Ok(reason) => reason.to_string(),
+        Err(_) => "by the error below".into(),
+    };
+    summarise(&reason, s);
+    result?;
+    recorded?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn summarise(reason: &StopReason, s: &RunSummary) {
+fn summarise(reason: &str, s: &RunSummary) {
     let share = 100.0 * s.handler_time.as_secs_f64() / s.elapsed.as_secs_f64().max(1e-9);
-    eprintln!(
-        "wprobe: {} events seen, {} handled, {} lost, in {} batches over {:.2} s (handler {share:.1}% of the time); stopped: {reason}",
+    let dropped = match s.dropped_at_stop {
+        0 => String::new(),
+        n => format!(", {n} dropped at stop"),
+    };
+    say(&format!(
+        "wprobe: {} events seen, {} handled{dropped}, {} lost, in {} batches over {:.2} s (handler {share:.1}% of the time); stopped: {reason}",
         s.seen,
         s.handled,
         s.lost,
         s.batches,
         s.elapsed.as_secs_f64(),
-    );
+    ));
 }

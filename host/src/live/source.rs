@@ -2,8 +2,8 @@
 
 use super::captures::{self, ProbeShape};
 use super::embedded::{self, Config, ProbeConf};
-use super::plan::{self, Attach, Planned};
 use super::partial;
+use super::plan::{self, Attach, Planned};
 use super::sys::{self, Target};
 use super::tracefs::{EventName, Tracefs};
 use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
