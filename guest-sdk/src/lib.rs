@@ -28,6 +28,7 @@ mod context;
 mod error;
 mod host;
 mod output;
+mod returns;
 mod runtime;
 mod text;
 
@@ -50,6 +51,7 @@ pub use context::{
     u_register, uid, uint_arg, ulong_arg, ulonglong_arg, Probe,
 };
 pub use error::{AccessError, Error};
+pub use returns::{errno_str, int_returnval, long_returnval, uint_returnval, ulong_returnval};
 pub use runtime::{Delivery, Handler, Session};
 pub use text::{ShortStr, SHORT_STR_CAP};
 pub use wprobe_common::Arch;
@@ -64,6 +66,7 @@ pub mod prelude {
         print_regs, printf, probe_id, register, returnstr, returnval, s32_arg, s64_arg, tid, timestamp_ns, u32_arg,
         u64_arg, u_register, uid, uint_arg, ulong_arg, ulonglong_arg,
     };
+    pub use crate::{errno_str, int_returnval, long_returnval, uint_returnval, ulong_returnval};
     pub use crate::{AccessError, Delivery, Error, Handler, Session};
 }
 

@@ -37,7 +37,9 @@ fn built(name: &str) -> Option<PathBuf> {
 /// so each is compiled once per test run, whichever path loads it first.
 fn shared_runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| Runtime::new(RuntimeConfig { cache_dir: Some(scratch_dir("cache")) }).unwrap())
+    RT.get_or_init(|| {
+        Runtime::new(RuntimeConfig { cache_dir: Some(scratch_dir("cache")), ..Default::default() }).unwrap()
+    })
 }
 
 fn load(path: &std::path::Path) -> Arc<LoadedHandler> {
