@@ -49,8 +49,8 @@ pub enum FaultCause {
     OutputRate { rate: u64 },
     /// A WebAssembly trap (a panic, an out-of-bounds access, a stack overflow, …) or a host
     /// check that stopped the call: `what` names it in words; `backtrace` is the guest's
-    /// wasm backtrace, when there is one.
-    Trap { what: String, backtrace: Option<String> },
+    /// wasm backtrace, when there is one (boxed: faults travel in `Result`s).
+    Trap { what: String, backtrace: Option<Box<str>> },
     /// The handler returned an error (capped at [`MESSAGE_CAP`](super::output::MESSAGE_CAP)).
     HandlerError(String),
 }
@@ -143,7 +143,7 @@ pub(crate) fn classify(error: wasmtime::Error, limits: &Limits) -> FaultCause {
     let backtrace = error.downcast_ref::<wasmtime::WasmBacktrace>().map(|bt| {
         let text = bt.to_string().replacen("error while executing at wasm backtrace:", "wasm backtrace:", 1);
         // Deep recursion makes backtraces of thousands of frames; the innermost say enough.
-        cap_to(text, MESSAGE_CAP)
+        cap_to(text, MESSAGE_CAP).into_boxed_str()
     });
     let what = match trap {
         Some(t) => trap_words(t),
