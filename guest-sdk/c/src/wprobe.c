@@ -445,7 +445,8 @@ static const char *const errno_internal[19] = {
 };
 
 const char *wprobe_errno_str(int64_t e) {
-    if (e < 0) e = -e; /* SystemTap's errno_str takes either sign */
+    if (e == INT64_MIN) return NULL; /* -e would overflow */
+    if (e < 0) e = -e;                /* SystemTap's errno_str takes either sign */
     const char *name = NULL;
     if (e >= 1 && e <= 133) name = errno_names[e - 1];
     else if (e >= 512 && e <= 530) name = errno_internal[e - 512];

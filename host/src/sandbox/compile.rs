@@ -27,8 +27,9 @@ pub enum Compiler {
     /// components.
     #[default]
     InProcess,
-    /// In a child process: `program args… ` must end up calling [`child_main`] (the CLI runs
-    /// its own executable with a hidden subcommand).
+    /// In a child process, `program args… MEMORY` (MEMORY: the address-space bound in
+    /// bytes), which must call [`child_main`]; the CLI runs its own executable with a hidden
+    /// subcommand.
     Child { program: PathBuf, args: Vec<OsString>, bounds: CompileBounds },
 }
 

@@ -5,15 +5,17 @@
 //!
 //! ```text
 //! Runtime::new(config)          one Engine (epoch ticker thread), one Linker, the cache
-//!   └─ Runtime::load(path)      validate → compile or fetch from cache → HandlerPre
+//!   └─ Runtime::load(path)      size bound → validate → fetch from cache, or compile
+//!        │                      (in a bounded child process, see `compile`) → HandlerPre
 //!        └─ Runtime::start(..)  Store + limits → instantiate → init(session)
 //!             ├─ Handler::handle_batch(flat)   once per batch (CPU deadline re-armed)
 //!             └─ Handler::end()                SystemTap's `probe end`
 //! ```
 //!
 //! A fault (trap, exhausted CPU bound, memory cap, output cap, handler error) ends that
-//! handler only, and comes back as a [`HandlerFault`] naming the probe, the event and the
-//! cause. The host process and any other handler's Store are unaffected.
+//! handler only, and comes back as a [`HandlerFault`] naming the cause, the probe and the
+//! event. The host process and any other handler's Store are unaffected. Everything a
+//! handler writes or says is treated as hostile text (see `output`).
 
 mod cache;
 mod compile;
