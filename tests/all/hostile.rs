@@ -157,8 +157,13 @@ fn cli_reports_each_hostile_input_and_exits_nonzero() {
     let dir = scratch_dir("cli-hostile");
     let text = dir.join("notes.txt");
     std::fs::write(&text, "not wasm").unwrap();
+    // Compiled in wprobe's compiler process: its error comes back as the same message.
+    let cut = dir.join("cut.wasm");
+    let real = std::fs::read(handler("tcp_connect")).unwrap();
+    std::fs::write(&cut, &real[..real.len() / 2]).unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec![text.display().to_string(), events.into()], "not a WebAssembly file"),
+        (vec![cut.display().to_string(), events.into()], "cut.wasm is not a valid WebAssembly component: "),
         (vec![handler("wrong_world").display().to_string(), events.into()], "component of another world"),
         (vec![handler("missing_end").display().to_string(), events.into()], "does not export `end`"),
         (
