@@ -146,7 +146,13 @@ fn in_child(program: &Path, args: &[OsString], bounds: CompileBounds, bytes: &[u
     // failed"), mmap reports ENOMEM, or a thread cannot get its stack.
     let out_of_memory = OUT_OF_MEMORY.iter().any(|m| message.contains(m));
     use std::os::unix::process::ExitStatusExt;
-    if out_of_memory || status.signal().is_some() {
+    // Failed allocations abort (SIGABRT), a stack that cannot grow faults (SIGSEGV, SIGBUS),
+    // and the kernel's OOM killer sends SIGKILL; other signals came from someone else.
+    let memory_signal = matches!(status.signal(), Some(libc::SIGABRT | libc::SIGSEGV | libc::SIGBUS | libc::SIGKILL));
+    if let Some(sig) = status.signal().filter(|_| !out_of_memory && !memory_signal) {
+        return Err(CompileFailure::Spawn(format!("the compiler process was ended by signal {sig}")));
+    }
+    if out_of_memory || memory_signal {
         let detail = message
             .lines()
             .find(|l| OUT_OF_MEMORY.iter().any(|m| l.contains(m)))
