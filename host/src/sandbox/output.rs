@@ -403,10 +403,10 @@ mod tests {
     fn rate_bound_allows_one_second_then_refuses() {
         let mut out = Output::new(OutputBounds { rate: Some(100), ..bounds(1 << 20) });
         out.stdout(&[b'x'; 60]).unwrap();
-        // 60 + 60 > 100: no test machine refills 20 bytes (0.2 s) between two calls.
-        assert_eq!(out.stdout(&[b'y'; 60]).unwrap_err(), OutputLimitExceeded::Rate { rate: 100 });
+        // More than a second's worth can never be had, however long the pause between.
+        assert_eq!(out.stdout(&[b'y'; 200]).unwrap_err(), OutputLimitExceeded::Rate { rate: 100 });
         let (o, _) = drained(&mut out);
-        assert!(o.len() >= 100 && o.len() < 120, "{}", o.len());
+        assert!(o.len() >= 100 && o.len() <= 160, "{}", o.len());
     }
 
     #[test]
