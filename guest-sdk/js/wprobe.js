@@ -200,6 +200,65 @@ export const u64_arg = fallible(ctx.u64Arg);
 export const returnval = fallible(ctx.returnval);
 /** The return value as text, `-111 (ECONNREFUSED)`. Return probes only. */
 export const returnstr = fallible(ctx.returnstr);
+
+// Typed return values. returnval() is SystemTap's: the whole return register (rax, x0),
+// signed. A function declared `int` defines only the low 32 bits, so `return -ENOENT` can
+// read as 4294967294 there. Decode by the probed function's C return type: int ->
+// int_returnval() (a Number), unsigned int -> uint_returnval() (a Number), long/ssize_t ->
+// long_returnval() (a BigInt), unsigned long/size_t -> ulong_returnval() (a BigInt).
+
+/** The return value of a function returning `int`: the low 32 bits, signed (Number). */
+export const int_returnval = () => Number(BigInt.asIntN(32, returnval()));
+/** The return value of a function returning `unsigned int`: the low 32 bits (Number). */
+export const uint_returnval = () => Number(BigInt.asUintN(32, returnval()));
+/** The return value of a function returning `long`: the whole register, signed (BigInt). */
+export const long_returnval = () => returnval();
+/** The return value of a function returning `unsigned long`: the whole register (BigInt). */
+export const ulong_returnval = () => BigInt.asUintN(64, returnval());
+
+// Linux errno names: 1..133 as in the uapi headers, 512..530 the kernel-internal codes (the
+// same table as the host's returnstr()); '' where Linux defines no code.
+const ERRNO_NAMES = [
+  'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'ENXIO', 'E2BIG', 'ENOEXEC', 'EBADF',
+  'ECHILD', 'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT', 'ENOTBLK', 'EBUSY', 'EEXIST', 'EXDEV',
+  'ENODEV', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENFILE', 'EMFILE', 'ENOTTY', 'ETXTBSY',
+  'EFBIG', 'ENOSPC', 'ESPIPE', 'EROFS', 'EMLINK', 'EPIPE', 'EDOM', 'ERANGE', 'EDEADLK',
+  'ENAMETOOLONG', 'ENOLCK', 'ENOSYS', 'ENOTEMPTY', 'ELOOP', '', 'ENOMSG', 'EIDRM',
+  'ECHRNG', 'EL2NSYNC', 'EL3HLT', 'EL3RST', 'ELNRNG', 'EUNATCH', 'ENOCSI', 'EL2HLT',
+  'EBADE', 'EBADR', 'EXFULL', 'ENOANO', 'EBADRQC', 'EBADSLT', '', 'EBFONT', 'ENOSTR',
+  'ENODATA', 'ETIME', 'ENOSR', 'ENONET', 'ENOPKG', 'EREMOTE', 'ENOLINK', 'EADV', 'ESRMNT',
+  'ECOMM', 'EPROTO', 'EMULTIHOP', 'EDOTDOT', 'EBADMSG', 'EOVERFLOW', 'ENOTUNIQ', 'EBADFD',
+  'EREMCHG', 'ELIBACC', 'ELIBBAD', 'ELIBSCN', 'ELIBMAX', 'ELIBEXEC', 'EILSEQ', 'ERESTART',
+  'ESTRPIPE', 'EUSERS', 'ENOTSOCK', 'EDESTADDRREQ', 'EMSGSIZE', 'EPROTOTYPE',
+  'ENOPROTOOPT', 'EPROTONOSUPPORT', 'ESOCKTNOSUPPORT', 'EOPNOTSUPP', 'EPFNOSUPPORT',
+  'EAFNOSUPPORT', 'EADDRINUSE', 'EADDRNOTAVAIL', 'ENETDOWN', 'ENETUNREACH', 'ENETRESET',
+  'ECONNABORTED', 'ECONNRESET', 'ENOBUFS', 'EISCONN', 'ENOTCONN', 'ESHUTDOWN',
+  'ETOOMANYREFS', 'ETIMEDOUT', 'ECONNREFUSED', 'EHOSTDOWN', 'EHOSTUNREACH', 'EALREADY',
+  'EINPROGRESS', 'ESTALE', 'EUCLEAN', 'ENOTNAM', 'ENAVAIL', 'EISNAM', 'EREMOTEIO',
+  'EDQUOT', 'ENOMEDIUM', 'EMEDIUMTYPE', 'ECANCELED', 'ENOKEY', 'EKEYEXPIRED',
+  'EKEYREVOKED', 'EKEYREJECTED', 'EOWNERDEAD', 'ENOTRECOVERABLE', 'ERFKILL', 'EHWPOISON',
+];
+const ERRNO_INTERNAL = [
+  'ERESTARTSYS', 'ERESTARTNOINTR', 'ERESTARTNOHAND', 'ENOIOCTLCMD',
+  'ERESTART_RESTARTBLOCK', 'EPROBE_DEFER', 'EOPENSTALE', 'ENOPARAM', '', 'EBADHANDLE',
+  'ENOTSYNC', 'EBADCOOKIE', 'ENOTSUPP', 'ETOOSMALL', 'ESERVERFAULT', 'EBADTYPE',
+  'EJUKEBOX', 'EIOCBQUEUED', 'ERECALLCONFLICT',
+];
+
+/**
+ * SystemTap's errno_str: the name of errno `e` (Number or BigInt, either sign): 'ENOENT' for
+ * 2 or -2; null when Linux defines no such errno.
+ * `const r = int_returnval(); printf(`${r} (${errno_str(r)})\n`)` prints `-2 (ENOENT)`.
+ */
+export function errno_str(e) {
+  let n = Number(e);
+  if (n < 0) n = -n;
+  let name = '';
+  if (n >= 1 && n <= 133) name = ERRNO_NAMES[n - 1];
+  else if (n >= 512 && n <= 530) name = ERRNO_INTERNAL[n - 512];
+  return name || null;
+}
+
 /** A saved register by name ("rip", "eax", "x0", ...), signed (BigInt). */
 export const register = fallible(ctx.register);
 /** The same, unsigned (BigInt). */

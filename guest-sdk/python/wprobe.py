@@ -36,6 +36,7 @@ __all__ = [
     "pointer_arg", "s32_arg", "u32_arg", "s64_arg", "u64_arg",
     # return value and registers
     "returnval", "returnstr", "register", "u_register", "print_regs",
+    "int_returnval", "uint_returnval", "long_returnval", "ulong_returnval", "errno_str",
     # output and control
     "printf", "warn", "exit",
 ]
@@ -225,6 +226,82 @@ def returnstr():
         return _ctx.returnstr()
     except _Err as e:
         raise _access_error(e) from None
+
+
+# Typed return values. returnval() is SystemTap's: the whole return register (rax, x0),
+# signed. A function declared ``int`` defines only the low 32 bits, so ``return -ENOENT``
+# can read as 4294967294 there. Decode by the probed function's C return type: int ->
+# int_returnval(), unsigned int -> uint_returnval(), long/ssize_t -> long_returnval(),
+# unsigned long/size_t -> ulong_returnval().
+
+
+def int_returnval():
+    """The return value of a function returning ``int``: the low 32 bits, signed
+    (``-2`` for ``-ENOENT``). Return probes only."""
+    v = returnval() & 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def uint_returnval():
+    """The return value of a function returning ``unsigned int``: the low 32 bits."""
+    return returnval() & 0xFFFFFFFF
+
+
+def long_returnval():
+    """The return value of a function returning ``long``: the whole register, signed
+    (the same as ``returnval()``)."""
+    return returnval()
+
+
+def ulong_returnval():
+    """The return value of a function returning ``unsigned long``: the whole register,
+    unsigned."""
+    return returnval() & 0xFFFFFFFFFFFFFFFF
+
+
+# Linux errno names: 1..133 as in the uapi headers, 512..530 the kernel-internal codes (the
+# same table as the host's returnstr()); "" where Linux defines no code.
+_ERRNO_NAMES = (
+    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
+    "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST",
+    "EXDEV", "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY",
+    "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE",
+    "EDEADLK", "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", "", "ENOMSG",
+    "EIDRM", "ECHRNG", "EL2NSYNC", "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI",
+    "EL2HLT", "EBADE", "EBADR", "EXFULL", "ENOANO", "EBADRQC", "EBADSLT", "", "EBFONT",
+    "ENOSTR", "ENODATA", "ETIME", "ENOSR", "ENONET", "ENOPKG", "EREMOTE", "ENOLINK",
+    "EADV", "ESRMNT", "ECOMM", "EPROTO", "EMULTIHOP", "EDOTDOT", "EBADMSG", "EOVERFLOW",
+    "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD", "ELIBSCN", "ELIBMAX",
+    "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK", "EDESTADDRREQ",
+    "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT",
+    "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL",
+    "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET", "ENOBUFS",
+    "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED",
+    "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM",
+    "ENAVAIL", "EISNAM", "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED",
+    "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED", "EOWNERDEAD",
+    "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
+)
+_ERRNO_INTERNAL = (
+    "ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ENOIOCTLCMD",
+    "ERESTART_RESTARTBLOCK", "EPROBE_DEFER", "EOPENSTALE", "ENOPARAM", "", "EBADHANDLE",
+    "ENOTSYNC", "EBADCOOKIE", "ENOTSUPP", "ETOOSMALL", "ESERVERFAULT", "EBADTYPE",
+    "EJUKEBOX", "EIOCBQUEUED", "ERECALLCONFLICT",
+)
+
+
+def errno_str(e):
+    """SystemTap's errno_str: the name of errno ``e`` of either sign (``"ENOENT"`` for 2 or
+    -2), or None when Linux defines no such errno:
+    ``r = int_returnval(); printf(f"{r} ({errno_str(r)})\\n")`` prints ``-2 (ENOENT)``."""
+    e = abs(e)
+    if 1 <= e <= 133:
+        name = _ERRNO_NAMES[e - 1]
+    elif 512 <= e <= 530:
+        name = _ERRNO_INTERNAL[e - 512]
+    else:
+        name = ""
+    return name or None
 
 
 def print_regs():

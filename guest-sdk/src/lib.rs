@@ -29,6 +29,7 @@ mod context;
 mod error;
 mod host;
 mod output;
+mod returns;
 mod runtime;
 mod text;
 
@@ -54,6 +55,7 @@ pub use context::{
     user_bytes, user_char, user_int, user_long, user_short, user_string, user_string_n, Probe,
 };
 pub use error::{AccessError, Error};
+pub use returns::{errno_str, int_returnval, long_returnval, uint_returnval, ulong_returnval};
 pub use runtime::{Delivery, Handler, Session};
 pub use text::{ShortStr, SHORT_STR_CAP};
 pub use wprobe_common::Arch;
@@ -70,6 +72,7 @@ pub mod prelude {
         returnval, s32_arg, s64_arg, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid, uint_arg, ulong_arg,
         ulonglong_arg, user_bytes, user_char, user_int, user_long, user_short, user_string, user_string_n,
     };
+    pub use crate::{errno_str, int_returnval, long_returnval, uint_returnval, ulong_returnval};
     pub use crate::{AccessError, Base, Capture, Delivery, Error, Handler, Session};
 }
 

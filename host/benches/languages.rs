@@ -94,14 +94,15 @@ fn start_times() {
                 std::env::temp_dir().join(format!("wprobe-bench-languages-{}-{name}{suffix}", std::process::id()));
             let _ = std::fs::remove_dir_all(&cache);
             let t = Instant::now();
-            let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()) }).unwrap();
+            let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..Default::default() }).unwrap();
             drop(start(&rt, &path));
             let first = t.elapsed();
             drop(rt);
             let mut cached: Vec<Duration> = (0..5)
                 .map(|_| {
                     let t = Instant::now();
-                    let rt = Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()) }).unwrap();
+                    let rt =
+                        Runtime::new(RuntimeConfig { cache_dir: Some(cache.clone()), ..Default::default() }).unwrap();
                     drop(start(&rt, &path));
                     t.elapsed()
                 })
@@ -121,7 +122,8 @@ fn start_times() {
 
 fn bench(c: &mut Criterion) {
     start_times();
-    let rt = Runtime::new(RuntimeConfig { cache_dir: Some(target_dir().join("bench-cache")) }).unwrap();
+    let rt = Runtime::new(RuntimeConfig { cache_dir: Some(target_dir().join("bench-cache")), ..Default::default() })
+        .unwrap();
     let flat = batch();
     let mut sink = Vec::with_capacity(1 << 16);
     for name in ["tcp_connect", "count"] {

@@ -37,7 +37,9 @@ fn built(name: &str) -> Option<PathBuf> {
 /// so each is compiled once per test run, whichever path loads it first.
 fn shared_runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
-    RT.get_or_init(|| Runtime::new(RuntimeConfig { cache_dir: Some(scratch_dir("cache")) }).unwrap())
+    RT.get_or_init(|| {
+        Runtime::new(RuntimeConfig { cache_dir: Some(scratch_dir("cache")), ..Default::default() }).unwrap()
+    })
 }
 
 fn load(path: &std::path::Path) -> Arc<LoadedHandler> {
@@ -107,6 +109,26 @@ fn count_refuses_a_bad_argument_alike_in_every_language() {
         let err = output(&path, &[("exit_after", "many")], &[], 1).unwrap_err();
         assert!(err.contains(message), "count_{lang}: {err}");
     }
+}
+
+/// `int_returnval()` & co. decode the return register alike in every SDK: an `int`
+/// function's `-ENOENT` with rax's upper half clear reads `-2 (ENOENT)`, not `4294967294`.
+#[test]
+fn typed_return_values_decode_alike_in_every_language() {
+    let rets = [0xffff_fffe, 0, -111, 0x1234_5678_0000_0005, -2];
+    let records: Vec<_> = rets.iter().enumerate().map(|(i, &r)| seed_return(7 + i as u32, r)).collect();
+    let out = same_as_rust("errno_ret", &[], &records, 2);
+    let pp = "kprobe.function(\"tcp_v4_connect\").return";
+    assert_eq!(
+        out,
+        format!(
+            "{pp}: int -2 (ENOENT), unsigned int 4294967294, long 4294967294, unsigned long 4294967294\n\
+             {pp}: int 0, unsigned int 0, long 0, unsigned long 0\n\
+             {pp}: int -111 (ECONNREFUSED), unsigned int 4294967185, long -111, unsigned long 18446744073709551505\n\
+             {pp}: int 5, unsigned int 5, long 1311768464867721221, unsigned long 1311768464867721221\n\
+             {pp}: int -2 (ENOENT), unsigned int 4294967294, long -2, unsigned long 18446744073709551614\n"
+        )
+    );
 }
 
 /// The message a handler's error ends the session with, and what it printed before.

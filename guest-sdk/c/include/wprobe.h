@@ -157,6 +157,30 @@ uint64_t wprobe_u_register(const char *name);
 void wprobe_print_regs(void);          /* SystemTap's print_regs(), in order with printf */
 
 wprobe_error wprobe_returnval_checked(int64_t *out);
+
+/*
+ * Typed return values. returnval() is SystemTap's: the whole return register (rax, x0),
+ * signed. A function declared `int` defines only the low 32 bits, so `return -ENOENT` can
+ * read as 4294967294 there. Decode by the probed function's C return type:
+ *
+ *     int (0 or -errno, most kernel functions)  int_returnval()    -> -2
+ *     unsigned int, u32                         uint_returnval()   -> 4294967294
+ *     long, ssize_t, s64                        long_returnval()   -> -2 (= returnval())
+ *     unsigned long, size_t, u64                ulong_returnval()  -> 18446744073709551614
+ *
+ * errno_str(e) names an errno of either sign ("ENOENT" for 2 or -2), NULL for none:
+ *
+ *     int32_t r = int_returnval();
+ *     const char *name = errno_str(r);
+ *     wprobe_printf("%d (%s)\n", r, name ? name : "?");     // -2 (ENOENT)
+ *
+ * Errors are recorded as for returnval() (in an entry probe they return 0).
+ */
+int32_t wprobe_int_returnval(void);
+uint32_t wprobe_uint_returnval(void);
+int64_t wprobe_long_returnval(void);
+uint64_t wprobe_ulong_returnval(void);
+const char *wprobe_errno_str(int64_t e);
 wprobe_error wprobe_register_checked(const char *name, int64_t *out);
 wprobe_error wprobe_u_register_checked(const char *name, uint64_t *out);
 
@@ -207,6 +231,11 @@ void wprobe_exit(void);
 #define u64_arg_checked(n, out) wprobe_u64_arg_checked(n, out)
 #define returnval() wprobe_returnval()
 #define returnstr() wprobe_returnstr()
+#define int_returnval() wprobe_int_returnval()
+#define uint_returnval() wprobe_uint_returnval()
+#define long_returnval() wprobe_long_returnval()
+#define ulong_returnval() wprobe_ulong_returnval()
+#define errno_str(e) wprobe_errno_str(e)
 #define register_(name) wprobe_register(name)
 #define u_register(name) wprobe_u_register(name)
 #define print_regs() wprobe_print_regs()

@@ -324,3 +324,38 @@ fn panic_reports_name_the_position() {
     );
     assert_eq!(context::describe_position(), "no export call");
 }
+
+/// Prints each typed decode of the return value, and the errno name of the `int` one.
+struct TypedReturns;
+impl Handler for TypedReturns {
+    fn init(_: &Session) -> Result<Self, String> {
+        Ok(TypedReturns)
+    }
+    fn event(&mut self) -> Result<(), Error> {
+        let r = int_returnval()?;
+        printf!(
+            "{} | {r} ({}) {} {} {}\n",
+            returnval()?,
+            errno_str(r.into()).unwrap_or("?"),
+            uint_returnval()?,
+            long_returnval()?,
+            ulong_returnval()?
+        );
+        Ok(())
+    }
+}
+
+#[test]
+fn typed_returns_decode_an_int_functions_errno() {
+    init::<TypedReturns>(session(&[])).unwrap();
+    // `return -ENOENT;` from an `int` function: only eax is written, rax's upper half is 0.
+    let mut ret = Ev::new(7, 0, &[(x86::RAX, 0x0000_0000_ffff_fffe)]);
+    ret.probe_id = 1;
+    ret.flags = FLAG_RETURN;
+    handle_batch(Some(batch(Arch::X86_64, 0, &[ret]))).unwrap();
+    assert_eq!(printed(&take()), "4294967294 | -2 (ENOENT) 4294967294 4294967294 4294967294\n");
+
+    // In an entry probe each decode fails like returnval() itself.
+    init::<TypedReturns>(session(&[])).unwrap();
+    assert!(handle_batch(Some(batch(Arch::X86_64, 0, &[Ev::new(7, 0, &[])]))).unwrap_err().contains("return probe"));
+}

@@ -1,9 +1,11 @@
 //! Options shared by every command that runs a handler.
 
 use anyhow::{Context, Result};
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
-use wprobe::sandbox::{ComponentCache, Limits, Runtime, RuntimeConfig};
+use wprobe::sandbox::{CompileBounds, Compiler, ComponentCache, Limits, Runtime, RuntimeConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct HandlerOpts {
@@ -24,10 +26,32 @@ pub struct HandlerOpts {
     #[arg(long, value_name = "BYTES", default_value = "4M", value_parser = parse_size)]
     pub output_limit: usize,
 
+    /// Output the handler may write over the whole run, in bytes (suffixes K, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "1G", value_parser = parse_size)]
+    pub output_total: usize,
+
+    /// Output the handler may write per second, sustained (bursts of one second's worth), in
+    /// bytes (suffixes K, M, G) [default: unbounded].
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub output_rate: Option<usize>,
+
+    /// Show control characters in the handler's printf output visibly (ESC as \x1b), even
+    /// into a pipe or file. On a terminal this is always done; into a pipe or file output is
+    /// otherwise byte-exact. The handler's warnings and errors are always escaped.
+    #[arg(long)]
+    pub escape: bool,
+
     /// Events per batch handed to the handler in one call.
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub batch_size: u32,
 
+    #[command(flatten)]
+    pub load: LoadOpts,
+}
+
+/// How a handler is loaded and compiled: `run`, `replay` and `compile` share these.
+#[derive(clap::Args, Debug)]
+pub struct LoadOpts {
     /// Directory of the compiled-component cache [default: $WPROBE_CACHE_DIR, $XDG_CACHE_HOME/wprobe or ~/.cache/wprobe].
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -35,6 +59,51 @@ pub struct HandlerOpts {
     /// Compile the handler every time instead of using the cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Refuse handler components larger than this, in bytes (suffixes K, M, G), before
+    /// compiling them.
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    pub max_component_size: usize,
+
+    /// Wall time compiling a handler may take, in seconds (compiling happens on the first
+    /// run only; `wprobe compile` does it ahead of time).
+    #[arg(long, value_name = "SECS", default_value_t = CompileBounds::DEFAULT_TIMEOUT.as_secs_f64(),
+          value_parser = parse_seconds)]
+    pub compile_timeout: f64,
+
+    /// Memory (address space) the compiler process may use, in bytes (suffixes K, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "4G", value_parser = parse_size)]
+    pub compile_memory_limit: usize,
+}
+
+impl LoadOpts {
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(ComponentCache::default_dir)
+        }
+    }
+
+    /// A runtime that compiles in a bounded child process (this executable, re-run with the
+    /// hidden subcommand `__compile-child`) and shows progress on a terminal.
+    pub fn runtime(&self) -> Result<Runtime> {
+        let program = std::env::current_exe().context("cannot find wprobe's own executable, to compile in")?;
+        let config = RuntimeConfig {
+            cache_dir: self.cache_dir(),
+            max_component_size: self.max_component_size as u64,
+            compiler: Compiler::Child {
+                program,
+                args: vec![super::compile::CHILD_SUBCOMMAND.into()],
+                bounds: CompileBounds {
+                    timeout: Duration::from_secs_f64(self.compile_timeout),
+                    memory: self.compile_memory_limit as u64,
+                },
+            },
+            progress: Some(Arc::new(super::compile::Spinner::default())),
+        };
+        Runtime::new(config).context("cannot set up the WebAssembly runtime")
+    }
 }
 
 impl HandlerOpts {
@@ -43,12 +112,15 @@ impl HandlerOpts {
             cpu_per_call: Duration::from_millis(self.cpu_limit_ms),
             memory: self.memory_limit,
             output_per_call: self.output_limit,
+            output_total: self.output_total as u64,
+            output_rate: self.output_rate.map(|r| r as u64),
+            // A terminal obeys escape sequences; a pipe or file gets the bytes as printed.
+            escape_output: self.escape || std::io::stdout().is_terminal(),
         }
     }
 
     pub fn runtime(&self) -> Result<Runtime> {
-        let cache_dir = if self.no_cache { None } else { self.cache_dir.clone().or_else(ComponentCache::default_dir) };
-        Runtime::new(RuntimeConfig { cache_dir }).context("cannot set up the WebAssembly runtime")
+        self.load.runtime()
     }
 }
 
@@ -59,7 +131,14 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn parse_size(s: &str) -> Result<usize, String> {
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1e6 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds such as 120 or 0.5")),
+    }
+}
+
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),
         None => (s, ""),
@@ -87,6 +166,15 @@ mod tests {
         assert!(parse_size("0").is_err());
         assert!(parse_size("12X").is_err());
         assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("0.5"), Ok(0.5));
+        assert_eq!(parse_seconds("120"), Ok(120.0));
+        for bad in ["0", "-1", "x", "NaN", "inf"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

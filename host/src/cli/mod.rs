@@ -1,5 +1,6 @@
 //! Command-line front end: parsing, and turning library errors into messages and exit codes.
 
+mod compile;
 mod discover;
 mod handler_opts;
 mod probes;
@@ -41,6 +42,10 @@ enum Command {
     List(discover::ListArgs),
     /// Report what this kernel and these privileges support.
     Check,
+    /// Compile handlers into the cache ahead of their first run.
+    Compile(compile::Args),
+    #[command(name = compile::CHILD_SUBCOMMAND, hide = true)]
+    CompileChild(compile::ChildArgs),
 }
 
 /// Exit status for a handler that failed or a run that could not start.
@@ -54,6 +59,8 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::List(args) => discover::list(args),
         Command::Check => discover::check(),
+        Command::Compile(args) => compile::run(args),
+        Command::CompileChild(args) => compile::child(args),
     };
     match result {
         Ok(code) => code,

@@ -63,26 +63,22 @@ impl ComponentCache {
         self.dir.join(format!("{name}.cwasm"))
     }
 
-    pub(crate) fn get_or_compile(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+    /// The compiled component for `bytes`, if the cache holds a usable one.
+    pub(crate) fn get(&self, engine: &Engine, bytes: &[u8]) -> Option<Component> {
         let path = self.entry_path(engine, bytes);
         // Read, rather than map, the entry: a mapped file that someone truncates later would
         // take the process down with SIGBUS.
-        if let Ok(compiled) = std::fs::read(&path) {
-            // SAFETY: the entry was written by `store` below into a directory only this user
-            // can write, from the output of `Engine::precompile_component`; wasmtime checks
-            // that it matches this engine's version and settings before using it.
-            if let Ok(component) = unsafe { Component::deserialize(engine, &compiled) } {
-                return Ok((component, CacheOutcome::Hit));
-            }
-        }
-        let compiled = engine.precompile_component(bytes)?;
-        let outcome = match self.store(&path, &compiled) {
-            Ok(()) => CacheOutcome::Compiled,
-            Err(_) => CacheOutcome::Disabled,
-        };
-        // SAFETY: `compiled` was produced by this very engine a moment ago.
-        let component = unsafe { Component::deserialize(engine, &compiled)? };
-        Ok((component, outcome))
+        let compiled = std::fs::read(&path).ok()?;
+        // SAFETY: the entry was written by `put` below into a directory only this user can
+        // write, from the output of `Engine::precompile_component` (in this process or in
+        // wprobe's compiler child); wasmtime checks that it matches this engine's version
+        // and settings before using it.
+        unsafe { Component::deserialize(engine, &compiled) }.ok()
+    }
+
+    /// Stores the artifact `compiled` for `bytes`.
+    pub(crate) fn put(&self, engine: &Engine, bytes: &[u8], compiled: &[u8]) -> std::io::Result<()> {
+        self.store(&self.entry_path(engine, bytes), compiled)
     }
 
     fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {

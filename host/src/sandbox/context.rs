@@ -6,7 +6,6 @@
 use super::bindings::wprobe::probe::context::Host;
 use super::bindings::wprobe::probe::types::{AccessError, Host as TypesHost, Uncaptured};
 use super::{Cursor, HandlerState};
-use std::fmt::Write as _;
 use wprobe_common::abi::AccessError as RawAccessError;
 use wprobe_common::ext::{write_escaped, Space};
 use wprobe_common::tracepoint::{field_int, field_str};
@@ -14,10 +13,16 @@ use wprobe_common::EventRef;
 
 impl TypesHost for HandlerState {}
 
+/// The most of an unknown register's name an access error hands back.
+const REGISTER_NAME_CAP: usize = 64;
+
 fn convert(e: RawAccessError, register: &str) -> AccessError {
     match e {
         RawAccessError::NoSuchArgument { n, .. } => AccessError::NoSuchArgument(n),
-        RawAccessError::NoSuchRegister => AccessError::NoSuchRegister(register.to_owned()),
+        // The name is the handler's own, possibly huge: hand back enough to recognise it.
+        RawAccessError::NoSuchRegister => {
+            AccessError::NoSuchRegister(super::output::cap_str(register, REGISTER_NAME_CAP))
+        }
         RawAccessError::NotAReturnProbe => AccessError::NotAReturnProbe,
         RawAccessError::NotCaptured { addr, arg } => AccessError::NotCaptured(Uncaptured { addr, arg: arg.into() }),
         RawAccessError::Fault { addr } => AccessError::Fault(addr),
@@ -289,10 +294,7 @@ impl Host for HandlerState {
         Ok(())
     }
     fn warn(&mut self, text: String) -> Trappable<()> {
-        let mut line = String::with_capacity(text.len() + 10);
-        let _ = write!(line, "WARNING: {}", text.trim_end_matches('\n'));
-        line.push('\n');
-        self.output.stderr(line.as_bytes())?;
+        self.output.warn(text)?;
         Ok(())
     }
     fn exit(&mut self) -> Trappable<()> {

@@ -1,5 +1,6 @@
 //! The bounds every handler runs within.
 
+use super::output::OutputBounds;
 use std::time::Duration;
 
 /// Per-handler resource bounds. Each has a default and a `wprobe` flag.
@@ -12,12 +13,29 @@ pub struct Limits {
     pub memory: usize,
     /// Output bytes (printf and warn together) one call may write (`--output-limit`).
     pub output_per_call: usize,
+    /// Output bytes the handler may write over the whole run (`--output-total`).
+    pub output_total: u64,
+    /// Sustained output bytes per second (`--output-rate`); `None`: unbounded.
+    pub output_rate: Option<u64>,
+    /// Show control characters in `printf` text visibly (`--escape`, or stdout is a
+    /// terminal); diagnostics are always escaped.
+    pub escape_output: bool,
 }
 
 impl Limits {
     pub const DEFAULT_CPU_PER_CALL: Duration = Duration::from_millis(500);
     pub const DEFAULT_MEMORY: usize = 64 << 20;
     pub const DEFAULT_OUTPUT_PER_CALL: usize = 4 << 20;
+    pub const DEFAULT_OUTPUT_TOTAL: u64 = 1 << 30;
+
+    pub(crate) fn output_bounds(&self) -> OutputBounds {
+        OutputBounds {
+            per_call: self.output_per_call,
+            total: self.output_total,
+            rate: self.output_rate,
+            escape: self.escape_output,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -26,6 +44,9 @@ impl Default for Limits {
             cpu_per_call: Self::DEFAULT_CPU_PER_CALL,
             memory: Self::DEFAULT_MEMORY,
             output_per_call: Self::DEFAULT_OUTPUT_PER_CALL,
+            output_total: Self::DEFAULT_OUTPUT_TOTAL,
+            output_rate: None,
+            escape_output: false,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Checks that a file is a handler component before anything runs, with messages that say
 //! what is wrong and how to fix it.
 
-use std::path::PathBuf;
+use super::compile::CompileFailure;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
@@ -33,12 +36,55 @@ pub enum LoadError {
     OldVersion { name: String, import: String },
     #[error("{name} cannot be linked against wprobe's imports: {message}; it was probably built against another version of wprobe's wit/")]
     Link { name: String, message: String },
+    #[error("{name} is {}, more than the {} a component may have (--max-component-size); raise the bound if you trust this component", human_size(*size), human_size(*max))]
+    TooLarge { name: String, size: u64, max: u64 },
+    #[error("compiling {name} took longer than {} s and was stopped (--compile-timeout); a pathological component? raise the bound if you trust it", timeout.as_secs_f64())]
+    CompileTimeout { name: String, timeout: Duration },
+    #[error("compiling {name} needed more than {} of memory (--compile-memory-limit) and was stopped: {detail}; a pathological component? raise the bound if you trust it", human_size(*limit))]
+    CompileMemory { name: String, limit: u64, detail: String },
+    #[error("cannot compile {name}: {message}")]
+    Compiler { name: String, message: String },
+}
+
+/// A size for people: `17.5 MiB`, `812 KiB`, `96 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
 }
 
 impl LoadError {
-    pub(crate) fn compile(name: &str, e: wasmtime::Error) -> Self {
-        LoadError::Invalid { name: name.to_owned(), message: format!("{e:#}") }
+    pub(crate) fn compile_failure(name: &str, e: CompileFailure) -> Self {
+        let name = name.to_owned();
+        match e {
+            CompileFailure::Invalid(message) => LoadError::Invalid { name, message },
+            CompileFailure::Timeout(timeout) => LoadError::CompileTimeout { name, timeout },
+            CompileFailure::Memory { limit, detail } => LoadError::CompileMemory { name, limit, detail },
+            CompileFailure::Spawn(message) => LoadError::Compiler { name, message },
+        }
     }
+}
+
+/// Reads the file at `path`, refusing it before reading when it is larger than `max`.
+pub(crate) fn read_bounded(path: &Path, name: &str, max: u64) -> Result<Vec<u8>, LoadError> {
+    let read_err = |source| LoadError::Read { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let size = file.metadata().map_err(read_err)?.len();
+    check_size(name, size, max)?;
+    let mut bytes = Vec::with_capacity(size as usize);
+    // `take`: the file may grow between the check and the read.
+    file.take(max + 1).read_to_end(&mut bytes).map_err(read_err)?;
+    check_size(name, bytes.len() as u64, max)?;
+    Ok(bytes)
+}
+
+pub(crate) fn check_size(name: &str, size: u64, max: u64) -> Result<(), LoadError> {
+    if size > max {
+        return Err(LoadError::TooLarge { name: name.to_owned(), size, max });
+    }
+    Ok(())
 }
 
 /// Checks the preamble: WebAssembly at all, and a component rather than a core module.
@@ -94,5 +140,16 @@ mod tests {
         assert!(matches!(check_binary("x", b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule { .. })));
         assert!(check_binary("x", b"\0asm\x0d\0\x01\0").is_ok());
         assert!(matches!(check_binary("x", b"\0asm\x02\0\x02\0"), Err(LoadError::Invalid { .. })));
+    }
+
+    #[test]
+    fn size_bound_names_both_sizes_and_the_flag() {
+        let e = check_size("big.wasm", 18_350_080, 1 << 20).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "big.wasm is 17.5 MiB, more than the 1.0 MiB a component may have (--max-component-size); \
+             raise the bound if you trust this component"
+        );
+        assert!(check_size("ok.wasm", 1 << 20, 1 << 20).is_ok());
     }
 }

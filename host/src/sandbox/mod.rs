@@ -5,17 +5,20 @@
 //!
 //! ```text
 //! Runtime::new(config)          one Engine (epoch ticker thread), one Linker, the cache
-//!   └─ Runtime::load(path)      validate → compile or fetch from cache → HandlerPre
+//!   └─ Runtime::load(path)      size bound → validate → fetch from cache, or compile
+//!        │                      (in a bounded child process, see `compile`) → HandlerPre
 //!        └─ Runtime::start(..)  Store + limits → instantiate → init(session)
 //!             ├─ Handler::handle_batch(flat)   once per batch (CPU deadline re-armed)
 //!             └─ Handler::end()                SystemTap's `probe end`
 //! ```
 //!
 //! A fault (trap, exhausted CPU bound, memory cap, output cap, handler error) ends that
-//! handler only, and comes back as a [`HandlerFault`] naming the probe, the event and the
-//! cause. The host process and any other handler's Store are unaffected.
+//! handler only, and comes back as a [`HandlerFault`] naming the cause, the probe and the
+//! event. The host process and any other handler's Store are unaffected. Everything a
+//! handler writes or says is treated as hostile text (see `output`).
 
 mod cache;
+mod compile;
 mod context;
 mod fault;
 mod limits;
@@ -24,16 +27,17 @@ mod output;
 mod wasi;
 
 pub use cache::{CacheOutcome, ComponentCache};
+pub use compile::{child_main as compile_child_main, ChildError, CompileBounds, CompileProgress, Compiler};
 pub use fault::{FaultCause, HandlerFault, Phase};
 pub use limits::Limits;
-pub use load::LoadError;
-pub use output::Output;
+pub use load::{human_size, LoadError};
+pub use output::{Output, OutputBounds, OutputLimitExceeded, MESSAGE_CAP};
 
 use crate::probe::{CaptureBase, CaptureSpec, ProbeInfo};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 use wprobe_common::Arch;
 
@@ -64,10 +68,32 @@ pub enum RuntimeError {
 }
 
 /// Settings shared by every handler of a runtime.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct RuntimeConfig {
     /// Where compiled components are kept; `None` disables the cache.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// Components larger than this many bytes are refused before anything else is done
+    /// with them (`--max-component-size`).
+    pub max_component_size: u64,
+    /// Where components are compiled: in this process, or bounded in a child.
+    pub compiler: Compiler,
+    /// Told when a component is compiled rather than found in the cache.
+    pub progress: Option<Arc<dyn CompileProgress>>,
+}
+
+impl RuntimeConfig {
+    pub const DEFAULT_MAX_COMPONENT_SIZE: u64 = 64 << 20;
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_component_size: Self::DEFAULT_MAX_COMPONENT_SIZE,
+            compiler: Compiler::InProcess,
+            progress: None,
+        }
+    }
 }
 
 /// The engine, linker and cache, set up once before the hot path.
@@ -75,24 +101,33 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HandlerState>,
     cache: Option<ComponentCache>,
+    max_component_size: u64,
+    compiler: Compiler,
+    progress: Option<Arc<dyn CompileProgress>>,
+}
+
+/// The engine's settings. The compiler child process builds its engine from the same, so
+/// that what it compiles loads here.
+fn engine_config() -> Config {
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        // A deadline per call, checked at function entries and loop heads: an infinite
+        // loop is stopped without the per-instruction cost of fuel.
+        .epoch_interruption(true)
+        // Deep recursion traps instead of exhausting the host thread's stack.
+        .max_wasm_stack(1 << 20)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
+    // `perf record` can name handler functions when this is set (writes /tmp/perf-PID.map).
+    if std::env::var_os("WPROBE_PERF_MAP").is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    c
 }
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
-        let mut c = Config::new();
-        c.wasm_component_model(true)
-            // A deadline per call, checked at function entries and loop heads: an infinite
-            // loop is stopped without the per-instruction cost of fuel.
-            .epoch_interruption(true)
-            // Deep recursion traps instead of exhausting the host thread's stack.
-            .max_wasm_stack(1 << 20)
-            .cranelift_opt_level(wasmtime::OptLevel::Speed)
-            .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
-        // `perf record` can name handler functions when this is set (writes /tmp/perf-PID.map).
-        if std::env::var_os("WPROBE_PERF_MAP").is_some() {
-            c.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = Engine::new(&c).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let engine = Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         start_epoch_ticker(&engine);
 
         let mut linker = Linker::new(&engine);
@@ -100,7 +135,14 @@ impl Runtime {
             .map_err(|e| RuntimeError::Linker(e.to_string()))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RuntimeError::Linker(e.to_string()))?;
         let cache = config.cache_dir.map(ComponentCache::new);
-        Ok(Self { engine, linker, cache })
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            max_component_size: config.max_component_size,
+            compiler: config.compiler,
+            progress: config.progress,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -109,20 +151,15 @@ impl Runtime {
 
     /// Reads, validates and compiles (or fetches from the cache) a handler component.
     pub fn load(&self, path: &Path) -> Result<LoadedHandler, LoadError> {
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Read { path: path.to_owned(), source: e })?;
+        let bytes = load::read_bounded(path, &display_name(path), self.max_component_size)?;
         self.load_bytes(&display_name(path), &bytes)
     }
 
     /// As [`Runtime::load`], from bytes already in memory; `name` names it in messages.
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<LoadedHandler, LoadError> {
+        load::check_size(name, bytes.len() as u64, self.max_component_size)?;
         load::check_binary(name, bytes)?;
-        let (component, cache) = match &self.cache {
-            Some(cache) => cache.get_or_compile(&self.engine, bytes).map_err(|e| LoadError::compile(name, e))?,
-            None => (
-                wasmtime::component::Component::new(&self.engine, bytes).map_err(|e| LoadError::compile(name, e))?,
-                CacheOutcome::Disabled,
-            ),
-        };
+        let (component, cache) = self.compiled(name, bytes)?;
         load::check_world(name, &self.engine, &component)?;
         let pre = self
             .linker
@@ -131,6 +168,41 @@ impl Runtime {
         let pre = bindings::HandlerPre::new(pre)
             .map_err(|e| LoadError::Link { name: name.to_owned(), message: format!("{e:#}") })?;
         Ok(LoadedHandler { name: name.to_owned(), pre, cache })
+    }
+
+    /// The component from the cache, or compiled (within the compile bounds) and stored.
+    fn compiled(&self, name: &str, bytes: &[u8]) -> Result<(Component, CacheOutcome), LoadError> {
+        if let Some(component) = self.cache.as_ref().and_then(|c| c.get(&self.engine, bytes)) {
+            return Ok((component, CacheOutcome::Hit));
+        }
+        if let Some(p) = &self.progress {
+            p.started(name, bytes.len(), self.cache.is_some());
+        }
+        let compiled = compile::precompile(&self.compiler, &self.engine, bytes);
+        if let Some(p) = &self.progress {
+            p.finished(name);
+        }
+        let compiled = compiled.map_err(|e| LoadError::compile_failure(name, e))?;
+        let outcome = match &self.cache {
+            Some(cache) if cache.put(&self.engine, bytes, &compiled).is_ok() => CacheOutcome::Compiled,
+            _ => CacheOutcome::Disabled,
+        };
+        // SAFETY: `compiled` came from `Engine::precompile_component` with this engine's
+        // settings, in this process or in wprobe's own compiler child over a pipe; wasmtime
+        // checks the version and settings again.
+        let component = unsafe { Component::deserialize(&self.engine, &compiled) }
+            .map_err(|e| LoadError::Invalid { name: name.to_owned(), message: format!("{e:#}") })?;
+        Ok((component, outcome))
+    }
+
+    /// Compiles `path` into the cache (`wprobe compile`), unless it is there already.
+    pub fn precompile(&self, path: &Path) -> Result<CacheOutcome, LoadError> {
+        let name = display_name(path);
+        let bytes = load::read_bounded(path, &name, self.max_component_size)?;
+        load::check_binary(&name, &bytes)?;
+        let (component, outcome) = self.compiled(&name, &bytes)?;
+        load::check_world(&name, &self.engine, &component)?;
+        Ok(outcome)
     }
 
     /// Instantiates a loaded handler in a Store of its own and calls its `init`.
@@ -292,7 +364,9 @@ impl Handler {
     }
 
     fn refused(&mut self, phase: Phase, message: String) -> HandlerFault {
-        let event = self.store.data().current_event_context();
+        let state = self.store.data_mut();
+        let message = state.output.take_message(message);
+        let event = state.current_event_context();
         HandlerFault {
             handler: self.name.clone(),
             phase,
@@ -346,7 +420,7 @@ pub(crate) struct HandlerState {
 
 impl HandlerState {
     fn new(session: &Session, limits: &Limits) -> Self {
-        let output = Output::new(limits.output_per_call);
+        let output = Output::new(limits.output_bounds());
         Self {
             batch: Vec::new(),
             batch_arch: session.arch,
@@ -406,9 +480,13 @@ impl HandlerState {
     fn current_event_context(&self) -> Option<fault::EventContext> {
         let index = match self.cursor {
             Cursor::At { index, .. } => index,
+            // A flat-delivery handler steps through the batch without telling the host; with
+            // one event in the batch (as with --json) there is no doubt which it was on.
+            Cursor::Before if self.batch_len == 1 => 0,
             _ => return None,
         };
-        let e = self.current()?;
+        // Records vary in length: step to the one the index names (only on a fault).
+        let e = wprobe_common::BatchRef::parse(&self.batch).ok()?.get(index)?;
         Some(fault::EventContext {
             index,
             pp: self.probes.get(e.probe_id() as usize).map(|p| p.pp.clone()),
