@@ -347,7 +347,7 @@ fn c_and_javascript_components_import_only_the_context() {
         for lang in LANGUAGES {
             let Some(path) = built(&format!("{name}_{lang}")) else { continue };
             let imports = component_imports(&std::fs::read(&path).unwrap());
-            assert!(imports.iter().any(|i| *i == context), "{name}_{lang}: {imports:?}");
+            assert!(imports.contains(&context), "{name}_{lang}: {imports:?}");
             let foreign: Vec<_> = imports.iter().filter(|i| !i.starts_with("wprobe:probe/")).collect();
             if lang == "py" {
                 assert!(foreign.iter().all(|i| i.starts_with("wasi:")), "{name}_{lang}: {foreign:?}");
