@@ -33,7 +33,18 @@ let view = null; // a DataView of the flat batch, or null on the cursor path
 let off = 0; // the current record's offset in it
 let hostNext = 0; // next() calls made this batch: the host's cursor is on event hostNext - 1
 
-// Record header offsets of the flat batch layout (wit/probe.wit, `delivery::flat`).
+// ---- Flat batch layout constants (wit/probe.wit, `delivery::flat`; wprobe-common's batch,
+// record and ext modules). Kept together so that they can be generated from that crate.
+const BATCH_MAGIC = 0x32425057, // "WPB2", read as a little-endian u32
+  BATCH_HEADER_SIZE = 24,
+  B_COUNT = 8,
+  B_RECORD_SIZE = 12,
+  B_LOST = 16,
+  RECORD_HEADER_SIZE = 48,
+  FLAG_RETURN = 1,
+  FLAG_EXT = 2, // an extension area follows the record's registers
+  EXT_HEADER_SIZE = 8; // u32 len (of the items that follow), u32 count
+// Record header offsets.
 const R_PROBE_ID = 0,
   R_FLAGS = 4,
   R_PID = 8,
@@ -62,8 +73,9 @@ export const FLUSH_AT = 64 * 1024;
  * An accessor could not answer (`pointer_arg(9)`, `returnval()` in an entry probe, ...).
  * Uncaught, it ends the session and is reported with the event it happened on.
  * `kind` is the WIT variant's tag: 'no-such-argument', 'no-such-register',
- * 'not-a-return-probe' or 'no-current-event'; `value` its payload (argument number,
- * register name) or undefined.
+ * 'not-a-return-probe', 'no-current-event', 'not-captured', 'fault', 'no-entry',
+ * 'not-a-tracepoint' or 'no-such-field'; `value` its payload (argument number, register
+ * name, `{ addr, arg }`, the faulting address, the host's field text) or undefined.
  */
 export class AccessError extends Error {
   constructor(kind, value) {
@@ -82,8 +94,36 @@ function describe(kind, value) {
       return `no register named "${value}" on this architecture`;
     case 'not-a-return-probe':
       return 'the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)';
+    case 'not-captured':
+    case 'fault':
+    case 'no-entry':
+    case 'not-a-tracepoint':
+    case 'no-such-field':
+      return describe02(kind, value);
     default:
       return 'no current event: accessors work in the event handler, not in init or end';
+  }
+}
+
+// The access errors WIT 0.2.0 added, worded byte for byte as the Rust SDK's (which takes the
+// words from wprobe_common::AccessError's Display).
+function describe02(kind, value) {
+  const hex = (v) => `0x${BigInt(v).toString(16)}`;
+  switch (kind) {
+    case 'not-captured':
+      if (value.arg === 0) {
+        return `memory at ${hex(value.addr)} was not captured at probe time: declare a capture that covers it in init`;
+      }
+      // The common crate keeps the argument in a u8: Rust's text saturates at 255 too.
+      return `memory at ${hex(value.addr)} was not captured at probe time: add a capture of pointer_arg(${Math.min(value.arg, 255)}) in init`;
+    case 'fault':
+      return `reading memory at ${hex(value)} faulted at probe time (a bad or paged-out address)`;
+    case 'no-entry':
+      return 'the entry of this return was not seen (attached mid-call, or the entry event was lost): entry arguments and latency are unknown';
+    case 'not-a-tracepoint':
+      return 'fields exist only in tracepoint probes (--tracepoint, kernel.trace("CAT:NAME"))';
+    default:
+      return `no tracepoint field ${value}`;
   }
 }
 
@@ -138,7 +178,7 @@ export function probe_id() {
 /** True in a return probe. */
 export function is_return() {
   if (!inEvent) outside('is_return');
-  if (view !== null) return (view.getUint32(off + R_FLAGS, true) & 1) === 1;
+  if (view !== null) return (view.getUint32(off + R_FLAGS, true) & FLAG_RETURN) !== 0;
   return ctx.isReturn();
 }
 /** The probe point, `kprobe.function("tcp_v4_connect")`, from the probe table init received. */
@@ -273,6 +313,127 @@ export function print_regs() {
     ctx.printRegs();
   } catch (e) {
     throw converted(e);
+  }
+}
+
+// ---- Probe-time data (WIT 0.2.0) ----------------------------------------------------------
+// The session's target, entry values in return probes, memory captured at the hit (declare
+// it in the constructor with session.capture), tracepoint fields. Thin wrappers over the
+// imports: the host answers from the record's extension area.
+
+/** The pid of the `-c` command or of `--pid` (SystemTap's `target()`); 0 without either. */
+export function target() {
+  return ctx.target();
+}
+/** In a return probe, CLOCK_MONOTONIC at the paired entry (BigInt); AccessError 'no-entry' if unseen. */
+export const entry_timestamp_ns = fallible(ctx.entryTimestampNs);
+/** In a return probe, nanoseconds from the paired entry to this return (BigInt). */
+export const latency_ns = fallible(ctx.latencyNs);
+/** The NUL-terminated string captured at kernel address addr (BigInt). */
+export const kernel_string = fallible(ctx.kernelString);
+/** The same, at most n bytes. */
+export const kernel_string_n = fallible(ctx.kernelStringN);
+/** The NUL-terminated string captured at user address addr (BigInt). */
+export const user_string = fallible(ctx.userString);
+export const user_string_n = fallible(ctx.userStringN);
+/** n raw bytes captured at addr (Uint8Array). */
+export const kernel_bytes = fallible(ctx.kernelBytes);
+export const user_bytes = fallible(ctx.userBytes);
+/** C char, short, int (Numbers), long and pointer (BigInts) captured at addr. */
+export const kernel_char = fallible(ctx.kernelChar);
+export const kernel_short = fallible(ctx.kernelShort);
+export const kernel_int = fallible(ctx.kernelInt);
+export const kernel_long = fallible(ctx.kernelLong);
+export const kernel_pointer = fallible(ctx.kernelPointer);
+export const user_char = fallible(ctx.userChar);
+export const user_short = fallible(ctx.userShort);
+export const user_int = fallible(ctx.userInt);
+export const user_long = fallible(ctx.userLong);
+/** A tracepoint's integer field (BigInt). */
+export const field = fallible(ctx.field);
+/** A tracepoint's string field (`char[N]`, `__data_loc char[]`). */
+export const field_string = fallible(ctx.fieldString);
+
+/**
+ * Where a capture's address starts: `Base.arg(n)`, `Base.register('rdi')`,
+ * `Base.returnval()`, `Base.field('filename')` (the WIT `capture-base` variant).
+ */
+export const Base = Object.freeze({
+  /** Argument n (from 1): the syscall's for syscall probes, the entry's in a return probe. */
+  arg: (n) => ({ tag: 'arg', val: n }),
+  register: (name) => ({ tag: 'register', val: String(name) }),
+  /** The return value (return probes; read at the return). */
+  returnval: () => ({ tag: 'returnval' }),
+  /** A tracepoint field holding a pointer. */
+  field: (name) => ({ tag: 'field', val: String(name) }),
+});
+
+/**
+ * Memory for the kernel side to read at each hit, declared in the handler's constructor with
+ * `session.capture(Capture.user_string(Base.arg(2), 256))`: a handler runs later, when the
+ * memory has changed, so it says what to read as data. The address is `base + offset`, then
+ * for each `deref(d)` `*(u64 *)addr + d`. The builder methods return the capture, so they
+ * chain. Offsets may be Numbers or BigInts.
+ */
+export class Capture {
+  constructor(base, size, kind, space) {
+    this.probeId = undefined;
+    this.base = base;
+    this.off = 0n;
+    this.derefs = [];
+    this.kind = kind;
+    this.size = size;
+    this.space = space;
+    this.at = 'entry';
+  }
+  /** A NUL-terminated user-space string of at most `max - 1` bytes. */
+  static user_string(base, max) {
+    return new Capture(base, max, 'string', 'user');
+  }
+  /** A NUL-terminated kernel string of at most `max - 1` bytes. */
+  static kernel_string(base, max) {
+    return new Capture(base, max, 'string', 'kernel');
+  }
+  /** Exactly n bytes of user memory. */
+  static user_bytes(base, n) {
+    return new Capture(base, n, 'bytes', 'user');
+  }
+  /** Exactly n bytes of kernel memory. */
+  static kernel_bytes(base, n) {
+    return new Capture(base, n, 'bytes', 'kernel');
+  }
+  /** Adds `offset` to the address (a field of the struct the base points to). */
+  offset(offset) {
+    this.off = BigInt(offset);
+    return this;
+  }
+  /** Follows the pointer at the address so far, then adds `offset`. */
+  deref(offset) {
+    this.derefs.push(BigInt(offset));
+    return this;
+  }
+  /** Only for the probe with this id (by default: every probe). */
+  probe(id) {
+    this.probeId = id;
+    return this;
+  }
+  /** Return probes: read at the return, not at the entry. Entry probes ignore it. */
+  at_return() {
+    this.at = 'return';
+    return this;
+  }
+  /** The WIT `capture` record. */
+  toWit() {
+    return {
+      probe: this.probeId,
+      base: this.base,
+      offset: this.off,
+      derefs: this.derefs,
+      kind: this.kind,
+      size: this.size,
+      space: this.space,
+      at: this.at,
+    };
   }
 }
 
@@ -473,13 +634,24 @@ function directive(flags, width, prec, conv, v) {
 
 /**
  * What init learns: `args` (`[key, value]` pairs of `--arg key=value`, in order),
- * `probes` (`{ id, pp, isReturn }`), `arch` ('x86_64' or 'aarch64').
+ * `probes` (`{ id, pp, isReturn, fields }`; `fields` a tracepoint's `{ name, offset, size,
+ * kind }`, empty for other probes), `arch` ('x86_64' or 'aarch64').
  */
 export class Session {
   constructor(args, probes, arch) {
     this.args = args;
     this.probes = probes;
     this.arch = arch;
+    this.captures = [];
+  }
+
+  /**
+   * Declares memory to take at every hit (of every probe, or of the one `Capture.probe`
+   * names), for the memory accessors to read in `event()`. Returns the session.
+   */
+  capture(capture) {
+    this.captures.push(capture);
+    return this;
   }
 
   /** The value of `--arg key=...` (the last one if repeated), or `fallback`. */
@@ -529,11 +701,12 @@ function position() {
 // ---- The component's exports: re-export them from the handler module --------------------
 
 export function init(session) {
+  let s;
   try {
     for (const p of session.probes) ppById.set(p.id, p.pp);
-    const s = new Session(
+    s = new Session(
       session.args.map(([k, v]) => [k, v]),
-      session.probes.map((p) => ({ id: p.id, pp: p.pp, isReturn: p.isReturn })),
+      session.probes.map((p) => ({ id: p.id, pp: p.pp, isReturn: p.isReturn, fields: p.fields })),
       session.arch === 'aarch64' ? 'aarch64' : 'x86_64',
     );
     if (factory === null) throw new Error('no handler registered: call handler(...) in the handler module');
@@ -550,7 +723,36 @@ export function init(session) {
   } finally {
     flush();
   }
-  return { delivery: 'flat' };
+  return { delivery: 'flat', captures: s.captures.map((c) => c.toWit()) };
+}
+
+/**
+ * The offset of every record of a flat batch: a 24-byte header (magic, arch, count, record
+ * size, lost), then `count` records of `record-size` bytes, each followed by its extension
+ * area when its flags have FLAG_EXT. Records vary in length, so they are walked, and all of
+ * them are checked before the first event runs, as the host would.
+ */
+function recordOffsets(v) {
+  const len = v.byteLength;
+  const malformed = () => new Error('the host sent a malformed flat batch');
+  if (len < BATCH_HEADER_SIZE || v.getUint32(0, true) !== BATCH_MAGIC) throw malformed();
+  const count = v.getUint32(B_COUNT, true);
+  const size = v.getUint32(B_RECORD_SIZE, true);
+  if (size < RECORD_HEADER_SIZE) throw malformed();
+  const offsets = [];
+  let at = BATCH_HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    if (at + size > len) throw malformed();
+    offsets.push(at);
+    let next = at + size;
+    if ((v.getUint32(at + R_FLAGS, true) & FLAG_EXT) !== 0) {
+      if (next + EXT_HEADER_SIZE > len) throw malformed();
+      next += EXT_HEADER_SIZE + v.getUint32(next, true);
+      if (next > len) throw malformed();
+    }
+    at = next;
+  }
+  return offsets;
 }
 
 export function handleBatch(flat) {
@@ -559,18 +761,13 @@ export function handleBatch(flat) {
   hostNext = 0;
   try {
     if (flat !== undefined && flat !== null) {
-      // 24-byte header: magic, arch, count, record size, lost; then the records.
       const v = new DataView(flat.buffer, flat.byteOffset, flat.byteLength);
-      const count = flat.byteLength >= 24 ? v.getUint32(8, true) : 0;
-      const size = flat.byteLength >= 24 ? v.getUint32(12, true) : 0;
-      if (flat.byteLength < 24 || v.getUint32(0, true) !== 0x31425057 || size < 48 || 24 + count * size > flat.byteLength) {
-        throw new Error('the host sent a malformed flat batch');
-      }
-      lost = v.getBigUint64(16, true);
+      const offsets = recordOffsets(v);
+      lost = v.getBigUint64(B_LOST, true);
       view = v;
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < offsets.length; i++) {
         index = i;
-        off = 24 + i * size;
+        off = offsets[i];
         inEvent = true;
         event();
         inEvent = false;

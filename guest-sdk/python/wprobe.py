@@ -39,6 +39,12 @@ __all__ = [
     "int_returnval", "uint_returnval", "long_returnval", "ulong_returnval", "errno_str",
     # output and control
     "printf", "warn", "exit",
+    # probe-time data (WIT 0.2.0): entry values, captured memory, tracepoint fields
+    "target", "entry_timestamp_ns", "latency_ns",
+    "kernel_string", "kernel_string_n", "user_string", "user_string_n", "kernel_bytes", "user_bytes",
+    "kernel_char", "kernel_short", "kernel_int", "kernel_long", "kernel_pointer",
+    "user_char", "user_short", "user_int", "user_long",
+    "field", "field_string", "Capture", "Base",
 ]
 
 # ----------------------------------------------------------------------------------------
@@ -67,8 +73,13 @@ class AccessError(Exception):
     ...). Uncaught, it ends the session and is reported with the event it happened on."""
 
     def __init__(self, kind, value=None):
-        self.kind = kind      # "no-such-argument", "no-such-register", "not-a-return-probe", "no-current-event"
-        self.value = value    # the argument number or register name, else None
+        # The WIT variant's tag: "no-such-argument", "no-such-register", "not-a-return-probe",
+        # "no-current-event", "not-captured", "fault", "no-entry", "not-a-tracepoint",
+        # "no-such-field".
+        self.kind = kind
+        # The payload: the argument number, register name, (addr, arg) for not-captured,
+        # the address for fault, the host's field text for no-such-field; else None.
+        self.value = value
         super().__init__(_describe(kind, value))
 
 
@@ -80,6 +91,8 @@ def _describe(kind, value):
         return "no register named \"%s\" on this architecture" % value
     if kind == "not-a-return-probe":
         return "the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)"
+    if kind in _DESCRIBE_0_2:
+        return _DESCRIBE_0_2[kind](value)
     return "no current event: accessors work in event, not in init or end"
 
 
@@ -91,7 +104,49 @@ def _access_error(e):
         return AccessError("no-such-register", v.value)
     if isinstance(v, _types.AccessError_NotAReturnProbe):
         return AccessError("not-a-return-probe")
+    for cls, kind in _ERRORS_0_2:
+        if isinstance(v, cls):
+            return AccessError(kind, _error_value_0_2(v))
     return AccessError("no-current-event")
+
+
+# The access errors WIT 0.2.0 added, worded byte for byte as the Rust SDK's (which takes the
+# words from wprobe_common::AccessError's Display).
+
+def _not_captured(value):
+    addr, arg = value
+    if arg == 0:
+        return ("memory at %#x was not captured at probe time: declare a capture that covers it "
+                "in init" % addr)
+    # The common crate keeps the argument in a u8: Rust's text saturates at 255 too.
+    return ("memory at %#x was not captured at probe time: add a capture of pointer_arg(%d) "
+            "in init" % (addr, min(arg, 255)))
+
+
+_DESCRIBE_0_2 = {
+    "not-captured": _not_captured,
+    "fault": lambda addr: ("reading memory at %#x faulted at probe time (a bad or paged-out "
+                           "address)" % addr),
+    "no-entry": lambda _: ("the entry of this return was not seen (attached mid-call, or the "
+                           "entry event was lost): entry arguments and latency are unknown"),
+    "not-a-tracepoint": lambda _: ("fields exist only in tracepoint probes (--tracepoint, "
+                                   "kernel.trace(\"CAT:NAME\"))"),
+    "no-such-field": lambda what: "no tracepoint field %s" % what,
+}
+
+_ERRORS_0_2 = (
+    (_types.AccessError_NotCaptured, "not-captured"),
+    (_types.AccessError_Fault, "fault"),
+    (_types.AccessError_NoEntry, "no-entry"),
+    (_types.AccessError_NotATracepoint, "not-a-tracepoint"),
+    (_types.AccessError_NoSuchField, "no-such-field"),
+)
+
+
+def _error_value_0_2(v):
+    if isinstance(v, _types.AccessError_NotCaptured):
+        return (v.value.addr, v.value.arg)
+    return getattr(v, "value", None)
 
 
 def _outside(name):
@@ -316,6 +371,143 @@ def print_regs():
 
 
 # ----------------------------------------------------------------------------------------
+# Probe-time data (WIT 0.2.0): the session's target, entry values in return probes, memory
+# captured at the hit (declare it in __init__ with session.capture), tracepoint fields.
+# Thin wrappers over the imports: the host answers from the record's extension area.
+
+def target():
+    """The pid of the ``-c`` command or of ``--pid`` (SystemTap's ``target()``); 0 without."""
+    return _ctx.target()
+
+
+def _fallible(name, imp):
+    def accessor(*args):
+        if not _in_event:
+            raise AccessError("no-current-event")
+        try:
+            return imp(*args)
+        except _Err as e:
+            raise _access_error(e) from None
+    accessor.__name__ = name
+    accessor.__qualname__ = name
+    return accessor
+
+
+#: In a return probe, CLOCK_MONOTONIC at the paired entry; AccessError "no-entry" if unseen.
+entry_timestamp_ns = _fallible("entry_timestamp_ns", _ctx.entry_timestamp_ns)
+#: In a return probe, nanoseconds from the paired entry to this return.
+latency_ns = _fallible("latency_ns", _ctx.latency_ns)
+#: kernel_string(addr) / user_string(addr): the NUL-terminated string captured at addr.
+kernel_string = _fallible("kernel_string", _ctx.kernel_string)
+kernel_string_n = _fallible("kernel_string_n", _ctx.kernel_string_n)
+user_string = _fallible("user_string", _ctx.user_string)
+user_string_n = _fallible("user_string_n", _ctx.user_string_n)
+#: kernel_bytes(addr, n) / user_bytes(addr, n): n raw bytes, as ``bytes``.
+kernel_bytes = _fallible("kernel_bytes", _ctx.kernel_bytes)
+user_bytes = _fallible("user_bytes", _ctx.user_bytes)
+kernel_char = _fallible("kernel_char", _ctx.kernel_char)
+kernel_short = _fallible("kernel_short", _ctx.kernel_short)
+kernel_int = _fallible("kernel_int", _ctx.kernel_int)
+kernel_long = _fallible("kernel_long", _ctx.kernel_long)
+kernel_pointer = _fallible("kernel_pointer", _ctx.kernel_pointer)
+user_char = _fallible("user_char", _ctx.user_char)
+user_short = _fallible("user_short", _ctx.user_short)
+user_int = _fallible("user_int", _ctx.user_int)
+user_long = _fallible("user_long", _ctx.user_long)
+#: field(name): a tracepoint's integer field; field_string(name): its string field.
+field = _fallible("field", _ctx.field)
+field_string = _fallible("field_string", _ctx.field_string)
+
+
+class Base:
+    """Where a capture's address starts: ``Base.arg(n)``, ``Base.register("rdi")``,
+    ``Base.returnval()``, ``Base.field("filename")``."""
+
+    @staticmethod
+    def arg(n):
+        """Argument n (from 1): the syscall's for syscall probes, the entry's in a return probe."""
+        return _types.CaptureBase_Arg(n)
+
+    @staticmethod
+    def register(name):
+        return _types.CaptureBase_Register(name)
+
+    @staticmethod
+    def returnval():
+        """The return value (return probes; read at the return)."""
+        return _types.CaptureBase_Returnval()
+
+    @staticmethod
+    def field(name):
+        """A tracepoint field holding a pointer."""
+        return _types.CaptureBase_Field(name)
+
+
+class Capture:
+    """Memory for the kernel side to read at each hit, declared in ``__init__`` with
+    ``session.capture(Capture.user_string(Base.arg(2), 256))``: a handler runs later, when
+    the memory has changed, so it says what to read as data. The address is
+    ``base + offset``, then for each ``deref(d)`` ``*(u64 *)addr + d``. The builder methods
+    return the capture, so they chain: ``Capture.kernel_bytes(Base.arg(1), 16).deref(8)``."""
+
+    __slots__ = ("_probe", "_base", "_offset", "_derefs", "_kind", "_size", "_space", "_at")
+
+    def __init__(self, base, size, kind, space):
+        self._probe = None
+        self._base = base
+        self._offset = 0
+        self._derefs = []
+        self._kind = kind
+        self._size = size
+        self._space = space
+        self._at = _types.CaptureTime.ENTRY
+
+    @classmethod
+    def user_string(cls, base, max):
+        """A NUL-terminated user-space string of at most ``max - 1`` bytes."""
+        return cls(base, max, _types.CaptureKind.STRING, _types.AddressSpace.USER)
+
+    @classmethod
+    def kernel_string(cls, base, max):
+        """A NUL-terminated kernel string of at most ``max - 1`` bytes."""
+        return cls(base, max, _types.CaptureKind.STRING, _types.AddressSpace.KERNEL)
+
+    @classmethod
+    def user_bytes(cls, base, n):
+        """Exactly ``n`` bytes of user memory."""
+        return cls(base, n, _types.CaptureKind.BYTES, _types.AddressSpace.USER)
+
+    @classmethod
+    def kernel_bytes(cls, base, n):
+        """Exactly ``n`` bytes of kernel memory."""
+        return cls(base, n, _types.CaptureKind.BYTES, _types.AddressSpace.KERNEL)
+
+    def offset(self, offset):
+        """Adds ``offset`` to the address (a field of the struct the base points to)."""
+        self._offset = offset
+        return self
+
+    def deref(self, offset):
+        """Follows the pointer at the address so far, then adds ``offset``."""
+        self._derefs.append(offset)
+        return self
+
+    def probe(self, id):
+        """Only for the probe with this id (by default: every probe)."""
+        self._probe = id
+        return self
+
+    def at_return(self):
+        """Return probes: read at the return, not at the entry. Entry probes ignore it."""
+        self._at = _types.CaptureTime.RETURN
+        return self
+
+    def _to_wit(self):
+        return _types.Capture(self._probe, self._base, self._offset, list(self._derefs), self._kind,
+                              self._size, self._space, self._at)
+
+
+# ----------------------------------------------------------------------------------------
 # Output and control
 
 def printf(fmt, *args):
@@ -377,14 +569,17 @@ def _flush():
 # Handlers
 
 class Probe:
-    """One probe of the session: ``id`` (what probe_id() returns), ``pp``, ``is_return``."""
+    """One probe of the session: ``id`` (what probe_id() returns), ``pp``, ``is_return``,
+    ``fields`` (a tracepoint's fields: objects with ``name``, ``offset``, ``size``, ``kind``;
+    empty for other probes)."""
 
-    __slots__ = ("id", "pp", "is_return")
+    __slots__ = ("id", "pp", "is_return", "fields")
 
-    def __init__(self, id, pp, is_return):
+    def __init__(self, id, pp, is_return, fields=()):
         self.id = id
         self.pp = pp
         self.is_return = is_return
+        self.fields = list(fields)
 
     def __repr__(self):
         return "Probe(id=%d, pp=%r, is_return=%r)" % (self.id, self.pp, self.is_return)
@@ -398,6 +593,13 @@ class Session:
         self.args = args
         self.probes = probes
         self.arch = arch
+        self.captures = []
+
+    def capture(self, capture):
+        """Declares memory to take at every hit (of every probe, or of the one
+        ``Capture.probe`` names), for the memory accessors to read in ``event``."""
+        self.captures.append(capture)
+        return self
 
     def arg(self, key, default=None):
         """The value of ``--arg key=...`` (the last one if repeated), or ``default``."""
@@ -475,7 +677,7 @@ class WitWorld(wit_world.WitWorld):
             _pp = {p.id: p.pp for p in session.probes}
             s = Session(
                 [(k, v) for (k, v) in session.args],
-                [Probe(p.id, p.pp, p.is_return) for p in session.probes],
+                [Probe(p.id, p.pp, p.is_return, p.fields) for p in session.probes],
                 "aarch64" if session.arch == _types.Arch.AARCH64 else "x86_64",
             )
             if _factory is None:
@@ -491,7 +693,7 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush()
             _phase = "idle"
-        return _types.HandlerConfig(_types.Delivery.CURSOR)
+        return _types.HandlerConfig(_types.Delivery.CURSOR, [c._to_wit() for c in s.captures])
 
     def handle_batch(self, flat):
         global _in_event, _index, _phase, _lost

@@ -10,8 +10,14 @@ use super::*;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use wprobe::events_file::make_record;
+use wprobe::probe::{CaptureBase, CaptureSpec};
 use wprobe::sandbox::{FaultCause, LoadedHandler};
 use wprobe::session::SessionError;
+use wprobe_common::abi::x86_64;
+use wprobe_common::ext::{ExtWriter, Space, KIND_CAPTURE, SPACE_KERNEL, SPACE_USER, STATUS_FAULT, STATUS_OK};
+use wprobe_common::record::{FLAG_EXT, FLAG_RETURN};
+use wprobe_common::EventHeader;
 
 const LANGUAGES: [&str; 3] = ["c", "py", "js"];
 const SEED_LINE: &str = "kprobe.function(\"tcp_v4_connect\"), 32372, 11, 0xffff81024ce51380, 0xffff81038aa2fec8, 16\n";
@@ -164,9 +170,146 @@ fn access_errors_read_alike_in_every_language() {
         let Some(path) = built(&format!("access_error_{lang}")) else { continue };
         let err = output(&path, &[("what", "bogus")], &[], 1).unwrap_err();
         assert!(
-            err.contains("--arg what=bogus: expected argument, register or returnval"),
+            err.contains("--arg what=bogus: expected argument, register, returnval, memory, address, field or entry"),
             "access_error_{lang}: {err}"
         );
+    }
+}
+
+// ---- Probe-time data (WIT 0.2.0): extension areas, captures, entry values ----------------
+
+/// `record` (from `make_record`) with the extension area `ext` after its registers.
+fn with_ext(mut record: Vec<u8>, ext: &ExtWriter) -> Vec<u8> {
+    let flags = u32::from_le_bytes(record[4..8].try_into().unwrap()) | FLAG_EXT;
+    record[4..8].copy_from_slice(&flags.to_le_bytes());
+    record.extend_from_slice(&ext.finish());
+    record
+}
+
+/// An entry event whose arguments 1 to 3 point at captured memory: kernel bytes at
+/// `arg1 + 8` (integers of every width, negative ones, and a pointer), a user string with a
+/// byte that is not UTF-8 at `arg2`, a kernel string cut in the middle of a UTF-8 sequence at
+/// `arg3`.
+fn captured_entry(pid: u32) -> Vec<u8> {
+    let mut regs = [0u64; x86_64::NREGS];
+    regs[x86_64::RDI] = 0x7000;
+    regs[x86_64::RSI] = 0x5000 + u64::from(pid);
+    regs[x86_64::RDX] = 0x9000;
+    let header = EventHeader { probe_id: 0, pid, tid: pid, ..Default::default() };
+    let kernel = [0x80, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11];
+    let mut ext = ExtWriter::default();
+    ext.item(KIND_CAPTURE, STATUS_OK, SPACE_USER, 0, regs[x86_64::RSI], b"/tmp/x\xffy")
+        .item(KIND_CAPTURE, STATUS_OK, SPACE_KERNEL, 1, 0x7008, &kernel)
+        .item(KIND_CAPTURE, STATUS_OK, SPACE_KERNEL, 2, 0x9000, b"sock\xc3");
+    with_ext(make_record(Arch::X86_64, &header, &regs), &ext)
+}
+
+/// A return event paired with its entry (whose first argument differs from the return's
+/// clobbered register), returning a pointer to a captured user string.
+fn captured_return(pid: u32) -> Vec<u8> {
+    let mut regs = [0u64; x86_64::NREGS];
+    regs[x86_64::RAX] = 0x6000;
+    regs[x86_64::RDI] = 0xdead;
+    let mut entry_regs = [0u64; x86_64::NREGS];
+    entry_regs[x86_64::RDI] = 0x5000;
+    let header =
+        EventHeader { probe_id: 1, flags: FLAG_RETURN, pid, tid: pid, timestamp_ns: 1_000_500, ..Default::default() };
+    let mut ext = ExtWriter::default();
+    ext.entry(1_000_000, &entry_regs).item(KIND_CAPTURE, STATUS_OK, SPACE_USER, 3, 0x6000, b"hello, world");
+    with_ext(make_record(Arch::X86_64, &header, &regs), &ext)
+}
+
+/// The memory, entry-value and latency accessors answer alike in every language, over
+/// batches that mix records with and without extension areas of different lengths (so the
+/// flat decoders must step over each area), and every language declares the same captures.
+#[test]
+fn probe_data_reads_alike_in_every_language() {
+    let records =
+        vec![captured_entry(7), captured_return(8), captured_entry(9), captured_entry(10), captured_return(11)];
+    let out = same_as_rust("probe_data", &[], &records, 2);
+    let entry = |pid: u32| {
+        format!(
+            "{pid} target=0 entry path=/tmp/x\\xffy path4=/tmp char=-128 short=-128 int=-65664 long=-65664 \
+             ptr=0x1122334455667788 kbytes=fffeffff kstr=sock\\xc3 kstr2=so\n"
+        )
+    };
+    let ret = |pid: u32| {
+        format!(
+            "{pid} target=0 return entry_ts=1000000 latency=500 arg1=0x5000 name=hello, world uchar=104 \
+             ushort=25960 uint=1819043176 ulong=8583909746840200552 ubytes=68656c\n"
+        )
+    };
+    assert_eq!(out, [entry(7), ret(8), entry(9), entry(10), ret(11)].concat());
+
+    let captures = |path: &std::path::Path| {
+        let h = shared_runtime().start(&load(path), &session(&[]), Limits::default()).unwrap();
+        h.captures().to_vec()
+    };
+    let spec = |base, offset, derefs: Vec<i64>, string, size, space, probe, at_entry| CaptureSpec {
+        probe,
+        base,
+        offset,
+        derefs,
+        string,
+        size,
+        space,
+        at_entry,
+    };
+    let expected = vec![
+        spec(CaptureBase::Arg(2), 0, vec![], true, 256, Space::User, None, true),
+        spec(CaptureBase::Arg(1), 8, vec![], false, 16, Space::Kernel, Some(0), true),
+        spec(CaptureBase::Register("rdx".into()), 0, vec![0, -8], true, 32, Space::Kernel, None, true),
+        spec(CaptureBase::ReturnValue, 0, vec![], true, 64, Space::User, Some(1), false),
+        spec(CaptureBase::Field("filename".into()), -16, vec![], false, 4, Space::User, None, true),
+    ];
+    assert_eq!(captures(&handler("probe_data")), expected);
+    for lang in LANGUAGES {
+        let Some(path) = built(&format!("probe_data_{lang}")) else { continue };
+        assert_eq!(captures(&path), expected, "probe_data_{lang}");
+    }
+}
+
+/// The access errors WIT 0.2.0 added end the session with the same words in every language.
+#[test]
+fn probe_data_errors_read_alike_in_every_language() {
+    let mut faulted = ExtWriter::default();
+    faulted.item(KIND_CAPTURE, STATUS_FAULT, SPACE_USER, 0, 0xffff_8102_4ce5_1380, b"");
+    let cases = [
+        (
+            "memory",
+            vec![seed_entry(7, 0)],
+            "memory at 0xffff81024ce51380 was not captured at probe time: add a capture of pointer_arg(1) in init",
+        ),
+        (
+            "memory",
+            vec![with_ext(seed_entry(7, 0), &faulted)],
+            "reading memory at 0xffff81024ce51380 faulted at probe time (a bad or paged-out address)",
+        ),
+        (
+            "address",
+            vec![seed_entry(7, 0)],
+            "memory at 0x1234 was not captured at probe time: declare a capture that covers it in init",
+        ),
+        (
+            "field",
+            vec![seed_entry(7, 0)],
+            "fields exist only in tracepoint probes (--tracepoint, kernel.trace(\"CAT:NAME\"))",
+        ),
+        (
+            "entry",
+            vec![seed_return(7, 0)],
+            "the entry of this return was not seen (attached mid-call, or the entry event was lost): entry arguments \
+             and latency are unknown",
+        ),
+    ];
+    for (what, records, words) in cases {
+        let args = [("what", what)];
+        let (expected, out) = handler_error(&handler("access_error"), &args, &records);
+        assert!(expected.ends_with(&format!("): {words}")), "{what}: {expected}");
+        for lang in LANGUAGES {
+            let Some(path) = built(&format!("access_error_{lang}")) else { continue };
+            assert_eq!(handler_error(&path, &args, &records), (expected.clone(), out.clone()), "access_error_{lang}");
+        }
     }
 }
 
@@ -207,15 +350,26 @@ fn recorded_runs_replay_alike_in_every_language() {
     }
 }
 
+/// The context interface's import name at the WIT package's version, from wit/probe.wit.
+fn context_import() -> String {
+    let wit = std::fs::read_to_string(workspace_root().join("wit").join("probe.wit")).unwrap();
+    let version = wit
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package wprobe:probe@")?.strip_suffix(';'))
+        .expect("wit/probe.wit names its package");
+    format!("wprobe:probe/context@{version}")
+}
+
 /// The C and JavaScript components import nothing but wprobe's context, like Rust ones; the
 /// Python ones import WASI besides, which gives them nothing (next test).
 #[test]
 fn c_and_javascript_components_import_only_the_context() {
+    let context = context_import();
     for name in ["tcp_connect", "count"] {
         for lang in LANGUAGES {
             let Some(path) = built(&format!("{name}_{lang}")) else { continue };
             let imports = component_imports(&std::fs::read(&path).unwrap());
-            assert!(imports.iter().any(|i| i == "wprobe:probe/context@0.1.0"), "{name}_{lang}: {imports:?}");
+            assert!(imports.contains(&context), "{name}_{lang}: {imports:?}");
             let foreign: Vec<_> = imports.iter().filter(|i| !i.starts_with("wprobe:probe/")).collect();
             if lang == "py" {
                 assert!(foreign.iter().all(|i| i.starts_with("wasi:")), "{name}_{lang}: {foreign:?}");
@@ -261,7 +415,7 @@ fn wasi_gives_c_and_python_handlers_nothing() {
 }
 
 /// The instances and functions a component imports at its top level
-/// (`wprobe:probe/context@0.1.0`, `wasi:cli/environment@0.2.6`, ...), read
+/// (`wprobe:probe/context@0.2.0`, `wasi:cli/environment@0.2.6`, ...), read
 /// from its import section (id 10) as the component model's binary format lays it out.
 fn component_imports(bytes: &[u8]) -> Vec<String> {
     fn leb(b: &[u8], i: &mut usize) -> u64 {

@@ -3,99 +3,159 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Imported Functions from `wprobe:probe/context@0.1.0`
+// Imported Functions from `wprobe:probe/context@0.2.0`
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("next")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("next")))
 extern int32_t __wasm_import_wprobe_probe_context_next(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("lost-events")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("lost-events")))
 extern int64_t __wasm_import_wprobe_probe_context_lost_events(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("pid")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("pid")))
 extern int32_t __wasm_import_wprobe_probe_context_pid(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("tid")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("tid")))
 extern int32_t __wasm_import_wprobe_probe_context_tid(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("uid")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("uid")))
 extern int32_t __wasm_import_wprobe_probe_context_uid(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("cpu")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("cpu")))
 extern int32_t __wasm_import_wprobe_probe_context_cpu(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("pp")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("pp")))
 extern void __wasm_import_wprobe_probe_context_pp(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("execname")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("execname")))
 extern void __wasm_import_wprobe_probe_context_execname(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("timestamp-ns")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("timestamp-ns")))
 extern int64_t __wasm_import_wprobe_probe_context_timestamp_ns(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("probe-id")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("probe-id")))
 extern int32_t __wasm_import_wprobe_probe_context_probe_id(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("is-return")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("is-return")))
 extern int32_t __wasm_import_wprobe_probe_context_is_return(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("asmlinkage")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("target")))
+extern int32_t __wasm_import_wprobe_probe_context_target(void);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("asmlinkage")))
 extern void __wasm_import_wprobe_probe_context_asmlinkage(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("int-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("int-arg")))
 extern void __wasm_import_wprobe_probe_context_int_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("uint-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("uint-arg")))
 extern void __wasm_import_wprobe_probe_context_uint_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("long-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("long-arg")))
 extern void __wasm_import_wprobe_probe_context_long_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("ulong-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("ulong-arg")))
 extern void __wasm_import_wprobe_probe_context_ulong_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("longlong-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("longlong-arg")))
 extern void __wasm_import_wprobe_probe_context_longlong_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("ulonglong-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("ulonglong-arg")))
 extern void __wasm_import_wprobe_probe_context_ulonglong_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("pointer-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("pointer-arg")))
 extern void __wasm_import_wprobe_probe_context_pointer_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("s32-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("s32-arg")))
 extern void __wasm_import_wprobe_probe_context_s32_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("u32-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("u32-arg")))
 extern void __wasm_import_wprobe_probe_context_u32_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("s64-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("s64-arg")))
 extern void __wasm_import_wprobe_probe_context_s64_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("u64-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("u64-arg")))
 extern void __wasm_import_wprobe_probe_context_u64_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("returnval")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("returnval")))
 extern void __wasm_import_wprobe_probe_context_returnval(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("returnstr")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("returnstr")))
 extern void __wasm_import_wprobe_probe_context_returnstr(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("register")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("register")))
 extern void __wasm_import_wprobe_probe_context_register(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("u-register")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("u-register")))
 extern void __wasm_import_wprobe_probe_context_u_register(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("print-regs")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("print-regs")))
 extern void __wasm_import_wprobe_probe_context_print_regs(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("printf")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("entry-timestamp-ns")))
+extern void __wasm_import_wprobe_probe_context_entry_timestamp_ns(uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("latency-ns")))
+extern void __wasm_import_wprobe_probe_context_latency_ns(uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-string")))
+extern void __wasm_import_wprobe_probe_context_kernel_string(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-string-n")))
+extern void __wasm_import_wprobe_probe_context_kernel_string_n(int64_t, int32_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-string")))
+extern void __wasm_import_wprobe_probe_context_user_string(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-string-n")))
+extern void __wasm_import_wprobe_probe_context_user_string_n(int64_t, int32_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-bytes")))
+extern void __wasm_import_wprobe_probe_context_kernel_bytes(int64_t, int32_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-bytes")))
+extern void __wasm_import_wprobe_probe_context_user_bytes(int64_t, int32_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-char")))
+extern void __wasm_import_wprobe_probe_context_kernel_char(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-short")))
+extern void __wasm_import_wprobe_probe_context_kernel_short(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-int")))
+extern void __wasm_import_wprobe_probe_context_kernel_int(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-long")))
+extern void __wasm_import_wprobe_probe_context_kernel_long(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-pointer")))
+extern void __wasm_import_wprobe_probe_context_kernel_pointer(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-char")))
+extern void __wasm_import_wprobe_probe_context_user_char(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-short")))
+extern void __wasm_import_wprobe_probe_context_user_short(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-int")))
+extern void __wasm_import_wprobe_probe_context_user_int(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-long")))
+extern void __wasm_import_wprobe_probe_context_user_long(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("field")))
+extern void __wasm_import_wprobe_probe_context_field(uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("field-string")))
+extern void __wasm_import_wprobe_probe_context_field_string(uint8_t *, size_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("printf")))
 extern void __wasm_import_wprobe_probe_context_printf(uint8_t *, size_t);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("warn")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("warn")))
 extern void __wasm_import_wprobe_probe_context_warn(uint8_t *, size_t);
 
-__attribute__((__import_module__("wprobe:probe/context@0.1.0"), __import_name__("exit")))
+__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("exit")))
 extern void __wasm_import_wprobe_probe_context_exit(void);
 
 // Exported Functions from `handler`
@@ -104,6 +164,44 @@ __attribute__((__weak__, __export_name__("cabi_post_init")))
 void __wasm_export_exports_handler_init_post_return(uint8_t * arg0) {
   switch ((int32_t) (int32_t) *((uint8_t*) (arg0 + 0))) {
     case 0: {
+      size_t len0 = *((size_t*) (arg0 + (3*sizeof(void*))));
+      if (len0 > 0) {
+        uint8_t *ptr1 = *((uint8_t **) (arg0 + (2*sizeof(void*))));
+        for (size_t i2 = 0; i2 < len0; i2++) {
+          uint8_t *base = ptr1 + i2 * (40+4*sizeof(void*));
+          (void) base;
+          switch ((int32_t) (int32_t) *((uint8_t*) (base + 8))) {
+            case 0: {
+              break;
+            }
+            case 1: {
+              if ((*((size_t*) (base + (8+2*sizeof(void*))))) > 0) {
+                free(*((uint8_t **) (base + (8+1*sizeof(void*)))));
+              }
+              break;
+            }
+            case 2: {
+              break;
+            }
+            case 3: {
+              if ((*((size_t*) (base + (8+2*sizeof(void*))))) > 0) {
+                free(*((uint8_t **) (base + (8+1*sizeof(void*)))));
+              }
+              break;
+            }
+          }
+          size_t len = *((size_t*) (base + (24+3*sizeof(void*))));
+          if (len > 0) {
+            uint8_t *ptr = *((uint8_t **) (base + (24+2*sizeof(void*))));
+            for (size_t i = 0; i < len; i++) {
+              uint8_t *base = ptr + i * 8;
+              (void) base;
+            }
+            free(ptr);
+          }
+        }
+        free(ptr1);
+      }
       break;
     }
     case 1: {
@@ -157,7 +255,7 @@ void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
 }
 
 __attribute__((__aligned__(sizeof(void*))))
-static uint8_t RET_AREA[(3*sizeof(void*))];
+static uint8_t RET_AREA[(4*sizeof(void*))];
 
 // Helper Functions
 
@@ -170,11 +268,37 @@ void wprobe_probe_types_access_error_free(wprobe_probe_types_access_error_t *ptr
       handler_string_free(&ptr->val.no_such_register);
       break;
     }
+    case 4: {
+      break;
+    }
+    case 5: {
+      break;
+    }
+    case 8: {
+      handler_string_free(&ptr->val.no_such_field);
+      break;
+    }
+  }
+}
+
+void wprobe_probe_types_field_info_free(wprobe_probe_types_field_info_t *ptr) {
+  handler_string_free(&ptr->name);
+}
+
+void wprobe_probe_types_list_field_info_free(wprobe_probe_types_list_field_info_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    wprobe_probe_types_field_info_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      wprobe_probe_types_field_info_free(&list_ptr[i]);
+    }
+    free(list_ptr);
   }
 }
 
 void wprobe_probe_types_probe_info_free(wprobe_probe_types_probe_info_t *ptr) {
   handler_string_free(&ptr->pp);
+  wprobe_probe_types_list_field_info_free(&ptr->fields);
 }
 
 void handler_tuple2_string_string_free(handler_tuple2_string_string_t *ptr) {
@@ -207,6 +331,58 @@ void wprobe_probe_types_list_probe_info_free(wprobe_probe_types_list_probe_info_
 void wprobe_probe_types_session_free(wprobe_probe_types_session_t *ptr) {
   handler_list_tuple2_string_string_free(&ptr->args);
   wprobe_probe_types_list_probe_info_free(&ptr->probes);
+}
+
+void wprobe_probe_types_capture_base_free(wprobe_probe_types_capture_base_t *ptr) {
+  switch ((int32_t) ptr->tag) {
+    case 0: {
+      break;
+    }
+    case 1: {
+      handler_string_free(&ptr->val.register_);
+      break;
+    }
+    case 3: {
+      handler_string_free(&ptr->val.field);
+      break;
+    }
+  }
+}
+
+void handler_option_u32_free(handler_option_u32_t *ptr) {
+  if (ptr->is_some) {
+  }
+}
+
+void handler_list_s64_free(handler_list_s64_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    int64_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+    }
+    free(list_ptr);
+  }
+}
+
+void wprobe_probe_types_capture_free(wprobe_probe_types_capture_t *ptr) {
+  handler_option_u32_free(&ptr->probe);
+  wprobe_probe_types_capture_base_free(&ptr->base);
+  handler_list_s64_free(&ptr->derefs);
+}
+
+void wprobe_probe_types_list_capture_free(wprobe_probe_types_list_capture_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    wprobe_probe_types_capture_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+      wprobe_probe_types_capture_free(&list_ptr[i]);
+    }
+    free(list_ptr);
+  }
+}
+
+void wprobe_probe_types_handler_config_free(wprobe_probe_types_handler_config_t *ptr) {
+  wprobe_probe_types_list_capture_free(&ptr->captures);
 }
 
 void wprobe_probe_context_access_error_free(wprobe_probe_context_access_error_t *ptr) {
@@ -256,17 +432,6 @@ void wprobe_probe_context_result_void_access_error_free(wprobe_probe_context_res
   }
 }
 
-void handler_session_free(handler_session_t *ptr) {
-  wprobe_probe_types_session_free(ptr);
-}
-
-void handler_result_handler_config_string_free(handler_result_handler_config_string_t *ptr) {
-  if (!ptr->is_err) {
-  } else {
-    handler_string_free(&ptr->val.err);
-  }
-}
-
 void handler_list_u8_free(handler_list_u8_t *ptr) {
   size_t list_len = ptr->len;
   if (list_len > 0) {
@@ -274,6 +439,44 @@ void handler_list_u8_free(handler_list_u8_t *ptr) {
     for (size_t i = 0; i < list_len; i++) {
     }
     free(list_ptr);
+  }
+}
+
+void wprobe_probe_context_result_list_u8_access_error_free(wprobe_probe_context_result_list_u8_access_error_t *ptr) {
+  if (!ptr->is_err) {
+    handler_list_u8_free(&ptr->val.ok);
+  } else {
+    wprobe_probe_context_access_error_free(&ptr->val.err);
+  }
+}
+
+void wprobe_probe_context_result_s8_access_error_free(wprobe_probe_context_result_s8_access_error_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    wprobe_probe_context_access_error_free(&ptr->val.err);
+  }
+}
+
+void wprobe_probe_context_result_s16_access_error_free(wprobe_probe_context_result_s16_access_error_t *ptr) {
+  if (!ptr->is_err) {
+  } else {
+    wprobe_probe_context_access_error_free(&ptr->val.err);
+  }
+}
+
+void handler_session_free(handler_session_t *ptr) {
+  wprobe_probe_types_session_free(ptr);
+}
+
+void handler_handler_config_free(handler_handler_config_t *ptr) {
+  wprobe_probe_types_handler_config_free(ptr);
+}
+
+void handler_result_handler_config_string_free(handler_result_handler_config_string_t *ptr) {
+  if (!ptr->is_err) {
+    handler_handler_config_free(&ptr->val.ok);
+  } else {
+    handler_string_free(&ptr->val.err);
   }
 }
 
@@ -378,39 +581,65 @@ bool wprobe_probe_context_is_return(void) {
   return ret;
 }
 
+uint32_t wprobe_probe_context_target(void) {
+  int32_t ret = __wasm_import_wprobe_probe_context_target();
+  return (uint32_t) (ret);
+}
+
 void wprobe_probe_context_asmlinkage(void) {
   __wasm_import_wprobe_probe_context_asmlinkage();
 }
 
 bool wprobe_probe_context_int_arg(uint32_t n, int32_t *ret, wprobe_probe_context_access_error_t *err) {
-  __attribute__((__aligned__(sizeof(void*))))
-  uint8_t ret_area[(4*sizeof(void*))];
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_int_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_s32_access_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = *((int32_t*) (ptr + sizeof(void*)));
+      result.val.ok = *((int32_t*) (ptr + 8));
       break;
     }
     case 1: {
       result.is_err = true;
       wprobe_probe_types_access_error_t variant;
-      variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (2*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -429,34 +658,55 @@ bool wprobe_probe_context_int_arg(uint32_t n, int32_t *ret, wprobe_probe_context
 }
 
 bool wprobe_probe_context_uint_arg(uint32_t n, uint32_t *ret, wprobe_probe_context_access_error_t *err) {
-  __attribute__((__aligned__(sizeof(void*))))
-  uint8_t ret_area[(4*sizeof(void*))];
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_uint_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_u32_access_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = (uint32_t) (*((int32_t*) (ptr + sizeof(void*))));
+      result.val.ok = (uint32_t) (*((int32_t*) (ptr + 8)));
       break;
     }
     case 1: {
       result.is_err = true;
       wprobe_probe_types_access_error_t variant;
-      variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (2*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -476,7 +726,7 @@ bool wprobe_probe_context_uint_arg(uint32_t n, uint32_t *ret, wprobe_probe_conte
 
 bool wprobe_probe_context_long_arg(uint32_t n, int64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_long_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_s64_access_error_t result;
@@ -492,17 +742,38 @@ bool wprobe_probe_context_long_arg(uint32_t n, int64_t *ret, wprobe_probe_contex
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -522,7 +793,7 @@ bool wprobe_probe_context_long_arg(uint32_t n, int64_t *ret, wprobe_probe_contex
 
 bool wprobe_probe_context_ulong_arg(uint32_t n, uint64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_ulong_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_u64_access_error_t result;
@@ -538,17 +809,38 @@ bool wprobe_probe_context_ulong_arg(uint32_t n, uint64_t *ret, wprobe_probe_cont
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -568,7 +860,7 @@ bool wprobe_probe_context_ulong_arg(uint32_t n, uint64_t *ret, wprobe_probe_cont
 
 bool wprobe_probe_context_longlong_arg(uint32_t n, int64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_longlong_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_s64_access_error_t result;
@@ -584,17 +876,38 @@ bool wprobe_probe_context_longlong_arg(uint32_t n, int64_t *ret, wprobe_probe_co
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -614,7 +927,7 @@ bool wprobe_probe_context_longlong_arg(uint32_t n, int64_t *ret, wprobe_probe_co
 
 bool wprobe_probe_context_ulonglong_arg(uint32_t n, uint64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_ulonglong_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_u64_access_error_t result;
@@ -630,17 +943,38 @@ bool wprobe_probe_context_ulonglong_arg(uint32_t n, uint64_t *ret, wprobe_probe_
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -660,7 +994,7 @@ bool wprobe_probe_context_ulonglong_arg(uint32_t n, uint64_t *ret, wprobe_probe_
 
 bool wprobe_probe_context_pointer_arg(uint32_t n, uint64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_pointer_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_u64_access_error_t result;
@@ -676,17 +1010,38 @@ bool wprobe_probe_context_pointer_arg(uint32_t n, uint64_t *ret, wprobe_probe_co
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -705,34 +1060,55 @@ bool wprobe_probe_context_pointer_arg(uint32_t n, uint64_t *ret, wprobe_probe_co
 }
 
 bool wprobe_probe_context_s32_arg(uint32_t n, int32_t *ret, wprobe_probe_context_access_error_t *err) {
-  __attribute__((__aligned__(sizeof(void*))))
-  uint8_t ret_area[(4*sizeof(void*))];
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_s32_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_s32_access_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = *((int32_t*) (ptr + sizeof(void*)));
+      result.val.ok = *((int32_t*) (ptr + 8));
       break;
     }
     case 1: {
       result.is_err = true;
       wprobe_probe_types_access_error_t variant;
-      variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (2*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -751,34 +1127,55 @@ bool wprobe_probe_context_s32_arg(uint32_t n, int32_t *ret, wprobe_probe_context
 }
 
 bool wprobe_probe_context_u32_arg(uint32_t n, uint32_t *ret, wprobe_probe_context_access_error_t *err) {
-  __attribute__((__aligned__(sizeof(void*))))
-  uint8_t ret_area[(4*sizeof(void*))];
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_u32_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_u32_access_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = (uint32_t) (*((int32_t*) (ptr + sizeof(void*))));
+      result.val.ok = (uint32_t) (*((int32_t*) (ptr + 8)));
       break;
     }
     case 1: {
       result.is_err = true;
       wprobe_probe_types_access_error_t variant;
-      variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (2*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -798,7 +1195,7 @@ bool wprobe_probe_context_u32_arg(uint32_t n, uint32_t *ret, wprobe_probe_contex
 
 bool wprobe_probe_context_s64_arg(uint32_t n, int64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_s64_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_s64_access_error_t result;
@@ -814,17 +1211,38 @@ bool wprobe_probe_context_s64_arg(uint32_t n, int64_t *ret, wprobe_probe_context
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -844,7 +1262,7 @@ bool wprobe_probe_context_s64_arg(uint32_t n, int64_t *ret, wprobe_probe_context
 
 bool wprobe_probe_context_u64_arg(uint32_t n, uint64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_u64_arg((int32_t) (n), ptr);
   wprobe_probe_context_result_u64_access_error_t result;
@@ -860,17 +1278,38 @@ bool wprobe_probe_context_u64_arg(uint32_t n, uint64_t *ret, wprobe_probe_contex
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -890,7 +1329,7 @@ bool wprobe_probe_context_u64_arg(uint32_t n, uint64_t *ret, wprobe_probe_contex
 
 bool wprobe_probe_context_returnval(int64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_returnval(ptr);
   wprobe_probe_context_result_s64_access_error_t result;
@@ -906,17 +1345,38 @@ bool wprobe_probe_context_returnval(int64_t *ret, wprobe_probe_context_access_er
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -935,34 +1395,55 @@ bool wprobe_probe_context_returnval(int64_t *ret, wprobe_probe_context_access_er
 }
 
 bool wprobe_probe_context_returnstr(handler_string_t *ret, wprobe_probe_context_access_error_t *err) {
-  __attribute__((__aligned__(sizeof(void*))))
-  uint8_t ret_area[(4*sizeof(void*))];
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_returnstr(ptr);
   wprobe_probe_context_result_string_access_error_t result;
   switch ((int32_t) *((uint8_t*) (ptr + 0))) {
     case 0: {
       result.is_err = false;
-      result.val.ok = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      result.val.ok = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
       break;
     }
     case 1: {
       result.is_err = true;
       wprobe_probe_types_access_error_t variant;
-      variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (2*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -982,7 +1463,7 @@ bool wprobe_probe_context_returnstr(handler_string_t *ret, wprobe_probe_context_
 
 bool wprobe_probe_context_register(handler_string_t *name, int64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_register((uint8_t *) (*name).ptr, (*name).len, ptr);
   wprobe_probe_context_result_s64_access_error_t result;
@@ -998,17 +1479,38 @@ bool wprobe_probe_context_register(handler_string_t *name, int64_t *ret, wprobe_
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -1028,7 +1530,7 @@ bool wprobe_probe_context_register(handler_string_t *name, int64_t *ret, wprobe_
 
 bool wprobe_probe_context_u_register(handler_string_t *name, uint64_t *ret, wprobe_probe_context_access_error_t *err) {
   __attribute__((__aligned__(8)))
-  uint8_t ret_area[(16+2*sizeof(void*))];
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_u_register((uint8_t *) (*name).ptr, (*name).len, ptr);
   wprobe_probe_context_result_u64_access_error_t result;
@@ -1044,17 +1546,38 @@ bool wprobe_probe_context_u_register(handler_string_t *name, uint64_t *ret, wpro
       variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (8+1*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (8+1*sizeof(void*))))), (*((size_t*) (ptr + (8+2*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -1073,8 +1596,8 @@ bool wprobe_probe_context_u_register(handler_string_t *name, uint64_t *ret, wpro
 }
 
 bool wprobe_probe_context_print_regs(wprobe_probe_context_access_error_t *err) {
-  __attribute__((__aligned__(sizeof(void*))))
-  uint8_t ret_area[(4*sizeof(void*))];
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
   uint8_t *ptr = (uint8_t *) &ret_area;
   __wasm_import_wprobe_probe_context_print_regs(ptr);
   wprobe_probe_context_result_void_access_error_t result;
@@ -1086,20 +1609,41 @@ bool wprobe_probe_context_print_regs(wprobe_probe_context_access_error_t *err) {
     case 1: {
       result.is_err = true;
       wprobe_probe_types_access_error_t variant;
-      variant.tag = (int32_t) *((uint8_t*) (ptr + sizeof(void*)));
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
       switch ((int32_t) variant.tag) {
         case 0: {
-          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + (2*sizeof(void*)))));
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
           break;
         }
         case 1: {
-          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + (2*sizeof(void*))))), (*((size_t*) (ptr + (3*sizeof(void*))))) };
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
         case 2: {
           break;
         }
         case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
           break;
         }
       }
@@ -1109,6 +1653,1279 @@ bool wprobe_probe_context_print_regs(wprobe_probe_context_access_error_t *err) {
     }
   }
   if (!result.is_err) {
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_entry_timestamp_ns(uint64_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_entry_timestamp_ns(ptr);
+  wprobe_probe_context_result_u64_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (uint64_t) (*((int64_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_latency_ns(uint64_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_latency_ns(ptr);
+  wprobe_probe_context_result_u64_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (uint64_t) (*((int64_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_string(uint64_t addr, handler_string_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_string((int64_t) (addr), ptr);
+  wprobe_probe_context_result_string_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_string_n(uint64_t addr, uint32_t n, handler_string_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_string_n((int64_t) (addr), (int32_t) (n), ptr);
+  wprobe_probe_context_result_string_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_user_string(uint64_t addr, handler_string_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_user_string((int64_t) (addr), ptr);
+  wprobe_probe_context_result_string_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_user_string_n(uint64_t addr, uint32_t n, handler_string_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_user_string_n((int64_t) (addr), (int32_t) (n), ptr);
+  wprobe_probe_context_result_string_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_bytes(uint64_t addr, uint32_t n, handler_list_u8_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_bytes((int64_t) (addr), (int32_t) (n), ptr);
+  wprobe_probe_context_result_list_u8_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (handler_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_user_bytes(uint64_t addr, uint32_t n, handler_list_u8_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_user_bytes((int64_t) (addr), (int32_t) (n), ptr);
+  wprobe_probe_context_result_list_u8_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (handler_list_u8_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_char(uint64_t addr, int8_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_char((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s8_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (int8_t) ((int32_t) *((int8_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_short(uint64_t addr, int16_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_short((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s16_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (int16_t) ((int32_t) *((int16_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_int(uint64_t addr, int32_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_int((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s32_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = *((int32_t*) (ptr + 8));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_long(uint64_t addr, int64_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_long((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s64_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = *((int64_t*) (ptr + 8));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_kernel_pointer(uint64_t addr, uint64_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_kernel_pointer((int64_t) (addr), ptr);
+  wprobe_probe_context_result_u64_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (uint64_t) (*((int64_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_user_char(uint64_t addr, int8_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_user_char((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s8_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (int8_t) ((int32_t) *((int8_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_user_short(uint64_t addr, int16_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_user_short((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s16_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (int16_t) ((int32_t) *((int16_t*) (ptr + 8)));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_user_int(uint64_t addr, int32_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_user_int((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s32_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = *((int32_t*) (ptr + 8));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_user_long(uint64_t addr, int64_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_user_long((int64_t) (addr), ptr);
+  wprobe_probe_context_result_s64_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = *((int64_t*) (ptr + 8));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_field(handler_string_t *name, int64_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_field((uint8_t *) (*name).ptr, (*name).len, ptr);
+  wprobe_probe_context_result_s64_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = *((int64_t*) (ptr + 8));
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
+    return 1;
+  } else {
+    *err = result.val.err;
+    return 0;
+  }
+}
+
+bool wprobe_probe_context_field_string(handler_string_t *name, handler_string_t *ret, wprobe_probe_context_access_error_t *err) {
+  __attribute__((__aligned__(8)))
+  uint8_t ret_area[32];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_field_string((uint8_t *) (*name).ptr, (*name).len, ptr);
+  wprobe_probe_context_result_string_access_error_t result;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      result.is_err = false;
+      result.val.ok = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 8))), (*((size_t*) (ptr + (8+1*sizeof(void*))))) };
+      break;
+    }
+    case 1: {
+      result.is_err = true;
+      wprobe_probe_types_access_error_t variant;
+      variant.tag = (int32_t) *((uint8_t*) (ptr + 8));
+      switch ((int32_t) variant.tag) {
+        case 0: {
+          variant.val.no_such_argument = (uint32_t) (*((int32_t*) (ptr + 16)));
+          break;
+        }
+        case 1: {
+          variant.val.no_such_register = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+        case 2: {
+          break;
+        }
+        case 3: {
+          break;
+        }
+        case 4: {
+          variant.val.not_captured = (wprobe_probe_types_uncaptured_t) {
+            (uint64_t) (uint64_t) (*((int64_t*) (ptr + 16))),
+            (uint32_t) (uint32_t) (*((int32_t*) (ptr + 24))),
+          };
+          break;
+        }
+        case 5: {
+          variant.val.fault = (uint64_t) (*((int64_t*) (ptr + 16)));
+          break;
+        }
+        case 6: {
+          break;
+        }
+        case 7: {
+          break;
+        }
+        case 8: {
+          variant.val.no_such_field = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + 16))), (*((size_t*) (ptr + (16+1*sizeof(void*))))) };
+          break;
+        }
+      }
+
+      result.val.err = variant;
+      break;
+    }
+  }
+  if (!result.is_err) {
+    *ret = result.val.ok;
     return 1;
   } else {
     *err = result.val.err;
@@ -1147,12 +2964,14 @@ uint8_t * __wasm_export_exports_handler_init(uint8_t * arg, size_t arg0, uint8_t
   }
   uint8_t *ptr = (uint8_t *) &RET_AREA;
   if ((ret).is_err) {
-    const handler_string_t *payload5 = &(ret).val.err;*((int8_t*)(ptr + 0)) = 1;
-    *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload5).len;
-    *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload5).ptr;
+    const handler_string_t *payload11 = &(ret).val.err;*((int8_t*)(ptr + 0)) = 1;
+    *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload11).len;
+    *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload11).ptr;
   } else {
     const handler_handler_config_t *payload = &(ret).val.ok;*((int8_t*)(ptr + 0)) = 0;
     *((int8_t*)(ptr + sizeof(void*))) = (int32_t) (*payload).delivery;
+    *((size_t*)(ptr + (3*sizeof(void*)))) = ((*payload).captures).len;
+    *((uint8_t **)(ptr + (2*sizeof(void*)))) = (uint8_t *) ((*payload).captures).ptr;
   }
   return ptr;
 }

@@ -14,12 +14,23 @@ typedef struct handler_string_t {
   size_t len;
 } handler_string_t;
 
+// An address no capture covered.
+typedef struct wprobe_probe_types_uncaptured_t {
+  uint64_t   addr;
+  // The argument (from 1) whose value `addr` is, so the message can name the capture
+  // to declare; 0 when none is.
+  uint32_t   arg;
+} wprobe_probe_types_uncaptured_t;
+
 // Why an accessor could not answer. The call fails; the handler decides what to do.
 typedef struct wprobe_probe_types_access_error_t {
   uint8_t tag;
   union {
     uint32_t     no_such_argument;
     handler_string_t     no_such_register;
+    wprobe_probe_types_uncaptured_t     not_captured;
+    uint64_t     fault;
+    handler_string_t     no_such_field;
   } val;
 } wprobe_probe_types_access_error_t;
 
@@ -33,12 +44,59 @@ typedef struct wprobe_probe_types_access_error_t {
 // An accessor was called outside `handle-batch`, or before the first `next()`,
 // or after `next()` returned false.
 #define WPROBE_PROBE_TYPES_ACCESS_ERROR_NO_CURRENT_EVENT 3
+// The memory at this address was not captured at probe time: declare a capture
+// that covers it in `init`'s `handler-config`. (A handler cannot read memory after
+// the fact: by the time it runs, the memory has changed.)
+#define WPROBE_PROBE_TYPES_ACCESS_ERROR_NOT_CAPTURED 4
+// The capture of this address faulted in the kernel (a bad or paged-out address).
+#define WPROBE_PROBE_TYPES_ACCESS_ERROR_FAULT 5
+// A return probe whose entry was not seen (wprobe attached mid-call, or the entry
+// was lost): the entry arguments, `entry-timestamp-ns` and `latency-ns` are unknown.
+#define WPROBE_PROBE_TYPES_ACCESS_ERROR_NO_ENTRY 6
+// `field` / `field-string` on a probe that is not a tracepoint.
+#define WPROBE_PROBE_TYPES_ACCESS_ERROR_NOT_A_TRACEPOINT 7
+// The tracepoint has no field of this name (the message lists its fields), or the
+// field is of another type than the accessor reads.
+#define WPROBE_PROBE_TYPES_ACCESS_ERROR_NO_SUCH_FIELD 8
 
 // The architecture the snapshots come from.
 typedef uint8_t wprobe_probe_types_arch_t;
 
 #define WPROBE_PROBE_TYPES_ARCH_X86_64 0
 #define WPROBE_PROBE_TYPES_ARCH_AARCH64 1
+
+// How a field's bytes are read.
+typedef uint8_t wprobe_probe_types_field_kind_t;
+
+// A little-endian integer of 1, 2, 4 or 8 bytes.
+#define WPROBE_PROBE_TYPES_FIELD_KIND_UNSIGNED 0
+#define WPROBE_PROBE_TYPES_FIELD_KIND_SIGNED 1
+// `char NAME[N]`: a string of at most N bytes, up to the first NUL.
+#define WPROBE_PROBE_TYPES_FIELD_KIND_CHARS 2
+// `__data_loc char[] NAME`: a u32 locator (low 16 bits: offset from the record's
+// start, high 16 bits: length with the NUL) of a string after the fixed fields.
+#define WPROBE_PROBE_TYPES_FIELD_KIND_DATA_LOC_STRING 3
+// `__data_loc T[] NAME` of another element type: the same locator, raw bytes.
+#define WPROBE_PROBE_TYPES_FIELD_KIND_DATA_LOC_BYTES 4
+// `__rel_loc`: as `__data_loc`, the offset counting from the end of the locator.
+#define WPROBE_PROBE_TYPES_FIELD_KIND_REL_LOC_STRING 5
+#define WPROBE_PROBE_TYPES_FIELD_KIND_REL_LOC_BYTES 6
+// Anything else, read as bytes.
+#define WPROBE_PROBE_TYPES_FIELD_KIND_BYTES 7
+
+// One field of a tracepoint record.
+typedef struct wprobe_probe_types_field_info_t {
+  handler_string_t   name;
+  // Byte offset from the start of the record (the tracepoint data of the event).
+  uint16_t   offset;
+  uint16_t   size;
+  wprobe_probe_types_field_kind_t   kind;
+} wprobe_probe_types_field_info_t;
+
+typedef struct {
+  wprobe_probe_types_field_info_t *ptr;
+  size_t len;
+} wprobe_probe_types_list_field_info_t;
 
 // One probe of the session, as the user asked for it.
 typedef struct wprobe_probe_types_probe_info_t {
@@ -50,6 +108,9 @@ typedef struct wprobe_probe_types_probe_info_t {
   handler_string_t   pp;
   // True for return probes (`.return`, `--kretprobe`, `--uretprobe`).
   bool   is_return;
+  // Tracepoint probes: the fields of the tracepoint's record, from its `format` file
+  // (without the `common_*` ones); empty for other probes.
+  wprobe_probe_types_list_field_info_t   fields;
 } wprobe_probe_types_probe_info_t;
 
 typedef struct {
@@ -89,15 +150,17 @@ typedef uint8_t wprobe_probe_types_delivery_t;
 // 
 // ```text
 // batch header, 24 bytes:
-//   0  u32   magic "WPB1"
+//   0  u32   magic "WPB2"
 //   4  u8    arch: 1 = x86_64, 2 = aarch64
 //   5  3     reserved, zero
 //   8  u32   count: number of records
-//  12  u32   record-size: 48 + 8 * nregs (x86_64: 216, aarch64: 320)
+//  12  u32   record-size: of a record's fixed part, 48 + 8 * nregs (x86_64: 216,
+//              aarch64: 320)
 //  16  u64   lost: events the kernel dropped since the previous batch
-// then `count` records of record-size bytes:
+// then `count` records, back to back, each record-size bytes, plus its extension
+// area when flags bit 1 is set:
 //   0  u32   probe-id
-//   4  u32   flags: bit 0 = return probe
+//   4  u32   flags: bit 0 = return probe, bit 1 = extension area follows
 //   8  u32   pid (thread-group id)
 //  12  u32   tid
 //  16  u32   uid
@@ -108,12 +171,96 @@ typedef uint8_t wprobe_probe_types_delivery_t;
 //        x86_64 struct pt_regs (21): r15 r14 r13 r12 rbp rbx r11 r10 r9 r8
 //                                    rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss
 //        aarch64 struct user_pt_regs (34): x0 .. x30, sp, pc, pstate
+// extension area (flags bit 1), after the registers:
+//   0  u32   len: bytes of items that follow (a multiple of 8)
+//   4  u32   count: number of items
+//   then items, each: u8 kind (1 entry, 2 capture, 3 tracepoint data),
+//   u8 status (captures: 0 ok, 1 truncated, 2 fault), u8 space (0 kernel, 1 user),
+//   u8 index (the capture's position in `handler-config.captures`), u32 len,
+//   u64 addr, then len bytes of data padded with zeros to a multiple of 8.
+//   entry: u64 timestamp-ns of the paired entry, then its registers (as above).
+//   capture: the bytes read at addr (a string without its NUL).
+//   tracepoint data: the tracepoint's raw record, which the fields' offsets index.
 // ```
 #define WPROBE_PROBE_TYPES_DELIVERY_FLAT 1
+
+// Where a capture's address comes from.
+typedef struct wprobe_probe_types_capture_base_t {
+  uint8_t tag;
+  union {
+    uint32_t     arg;
+    handler_string_t     register_;
+    handler_string_t     field;
+  } val;
+} wprobe_probe_types_capture_base_t;
+
+// Argument n (from 1), as `pointer-arg(n)` gives it (the syscall's argument for
+// syscall probes; the entry's argument in a return probe).
+#define WPROBE_PROBE_TYPES_CAPTURE_BASE_ARG 0
+// A register by name, as `u-register(name)` gives it.
+#define WPROBE_PROBE_TYPES_CAPTURE_BASE_REGISTER 1
+// The return value (return probes, read at return).
+#define WPROBE_PROBE_TYPES_CAPTURE_BASE_RETURNVAL 2
+// A tracepoint field by name, an integer (a pointer) in the record.
+#define WPROBE_PROBE_TYPES_CAPTURE_BASE_FIELD 3
+
+typedef uint8_t wprobe_probe_types_capture_kind_t;
+
+// A NUL-terminated string of at most `size - 1` bytes.
+#define WPROBE_PROBE_TYPES_CAPTURE_KIND_STRING 0
+// Exactly `size` bytes.
+#define WPROBE_PROBE_TYPES_CAPTURE_KIND_BYTES 1
+
+typedef uint8_t wprobe_probe_types_address_space_t;
+
+#define WPROBE_PROBE_TYPES_ADDRESS_SPACE_KERNEL 0
+#define WPROBE_PROBE_TYPES_ADDRESS_SPACE_USER 1
+
+// When a return probe takes a capture. Entry probes take every capture at the hit.
+typedef uint8_t wprobe_probe_types_capture_time_t;
+
+// At the entry (what the arguments pointed to when the call began).
+#define WPROBE_PROBE_TYPES_CAPTURE_TIME_ENTRY 0
+// At the return (an output buffer is only filled then).
+#define WPROBE_PROBE_TYPES_CAPTURE_TIME_RETURN 1
+
+typedef struct {
+  bool is_some;
+  uint32_t val;
+} handler_option_u32_t;
+
+typedef struct {
+  int64_t *ptr;
+  size_t len;
+} handler_list_s64_t;
+
+// Memory to read at the hit, declared as data: wprobe's fixed BPF program reads it.
+// The address is `base + offset`, then for each element d of `derefs`,
+// `addr = *(u64 *)addr + d` (raw offsets: no BTF or DWARF is used). At most 8 captures
+// a probe, 4 derefs each, 4096 bytes each, and 4096 bytes of captures (each plus a
+// 16-byte header, rounded up to 8) per event and per capture time.
+typedef struct wprobe_probe_types_capture_t {
+  // The probe id it applies to, or none for every probe.
+  handler_option_u32_t   probe;
+  wprobe_probe_types_capture_base_t   base;
+  int64_t   offset;
+  handler_list_s64_t   derefs;
+  wprobe_probe_types_capture_kind_t   kind;
+  uint32_t   size;
+  wprobe_probe_types_address_space_t   space;
+  wprobe_probe_types_capture_time_t   at;
+} wprobe_probe_types_capture_t;
+
+typedef struct {
+  wprobe_probe_types_capture_t *ptr;
+  size_t len;
+} wprobe_probe_types_list_capture_t;
 
 // What `init` answers.
 typedef struct wprobe_probe_types_handler_config_t {
   wprobe_probe_types_delivery_t   delivery;
+  // Memory to take at each hit, for the memory accessors (`kernel-string`, ...).
+  wprobe_probe_types_list_capture_t   captures;
 } wprobe_probe_types_handler_config_t;
 
 typedef wprobe_probe_types_access_error_t wprobe_probe_context_access_error_t;
@@ -165,6 +312,35 @@ typedef struct {
   } val;
 } wprobe_probe_context_result_void_access_error_t;
 
+typedef struct {
+  uint8_t *ptr;
+  size_t len;
+} handler_list_u8_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    handler_list_u8_t ok;
+    wprobe_probe_context_access_error_t err;
+  } val;
+} wprobe_probe_context_result_list_u8_access_error_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    int8_t ok;
+    wprobe_probe_context_access_error_t err;
+  } val;
+} wprobe_probe_context_result_s8_access_error_t;
+
+typedef struct {
+  bool is_err;
+  union {
+    int16_t ok;
+    wprobe_probe_context_access_error_t err;
+  } val;
+} wprobe_probe_context_result_s16_access_error_t;
+
 typedef wprobe_probe_types_session_t handler_session_t;
 
 typedef wprobe_probe_types_handler_config_t handler_handler_config_t;
@@ -178,11 +354,6 @@ typedef struct {
 } handler_result_handler_config_string_t;
 
 typedef struct {
-  uint8_t *ptr;
-  size_t len;
-} handler_list_u8_t;
-
-typedef struct {
   bool is_some;
   handler_list_u8_t val;
 } handler_option_list_u8_t;
@@ -194,7 +365,7 @@ typedef struct {
   } val;
 } handler_result_void_string_t;
 
-// Imported Functions from `wprobe:probe/context@0.1.0`
+// Imported Functions from `wprobe:probe/context@0.2.0`
 // Advances the cursor to the next event of the batch; false when the batch is done.
 // The first call moves to the first event.
 extern bool wprobe_probe_context_next(void);
@@ -222,6 +393,8 @@ extern uint64_t wprobe_probe_context_timestamp_ns(void);
 extern uint32_t wprobe_probe_context_probe_id(void);
 // True in a return probe.
 extern bool wprobe_probe_context_is_return(void);
+// The pid of the `-c` command, or of `--pid` (SystemTap's `target()`); 0 without either.
+extern uint32_t wprobe_probe_context_target(void);
 // --- Arguments by position, n from 1 ---
 // Each reads the register that passes argument n and converts it as SystemTap does:
 // the 32-bit forms take the low 32 bits (int/s32 signed, uint/u32 unsigned), the
@@ -254,6 +427,42 @@ extern bool wprobe_probe_context_register(handler_string_t *name, int64_t *ret, 
 extern bool wprobe_probe_context_u_register(handler_string_t *name, uint64_t *ret, wprobe_probe_context_access_error_t *err);
 // Prints every saved register in SystemTap's `print_regs()` layout.
 extern bool wprobe_probe_context_print_regs(wprobe_probe_context_access_error_t *err);
+// --- Entry values in return probes ---
+// In a return probe the argument accessors above give the *entry's* arguments (the
+// registers that passed them are clobbered by the return): SystemTap's `@entry`.
+// CLOCK_MONOTONIC at the paired entry. Return probes only; `no-entry` if unseen.
+extern bool wprobe_probe_context_entry_timestamp_ns(uint64_t *ret, wprobe_probe_context_access_error_t *err);
+// Nanoseconds from the paired entry to this return.
+extern bool wprobe_probe_context_latency_ns(uint64_t *ret, wprobe_probe_context_access_error_t *err);
+// --- Memory, SystemTap's names ---
+// They answer from the memory captured at the hit (see `capture`): an address no
+// capture covers is `not-captured`, a capture that faulted is `fault`. Strings come as
+// the kernel had them, up to the NUL; bytes that are not UTF-8 are shown as hex escapes
+// (a backslash, `x`, two hex digits). No backslash in this file: componentize-py copies
+// these comments into Python docstrings, where one would start an escape.
+extern bool wprobe_probe_context_kernel_string(uint64_t addr, handler_string_t *ret, wprobe_probe_context_access_error_t *err);
+// At most n bytes.
+extern bool wprobe_probe_context_kernel_string_n(uint64_t addr, uint32_t n, handler_string_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_user_string(uint64_t addr, handler_string_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_user_string_n(uint64_t addr, uint32_t n, handler_string_t *ret, wprobe_probe_context_access_error_t *err);
+// n raw bytes.
+extern bool wprobe_probe_context_kernel_bytes(uint64_t addr, uint32_t n, handler_list_u8_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_user_bytes(uint64_t addr, uint32_t n, handler_list_u8_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_kernel_char(uint64_t addr, int8_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_kernel_short(uint64_t addr, int16_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_kernel_int(uint64_t addr, int32_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_kernel_long(uint64_t addr, int64_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_kernel_pointer(uint64_t addr, uint64_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_user_char(uint64_t addr, int8_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_user_short(uint64_t addr, int16_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_user_int(uint64_t addr, int32_t *ret, wprobe_probe_context_access_error_t *err);
+extern bool wprobe_probe_context_user_long(uint64_t addr, int64_t *ret, wprobe_probe_context_access_error_t *err);
+// --- Tracepoint fields ---
+// An integer field, signed as the format says (an unsigned 64-bit value above
+// i64::MAX wraps).
+extern bool wprobe_probe_context_field(handler_string_t *name, int64_t *ret, wprobe_probe_context_access_error_t *err);
+// A `char[N]` or `__data_loc char[]` field.
+extern bool wprobe_probe_context_field_string(handler_string_t *name, handler_string_t *ret, wprobe_probe_context_access_error_t *err);
 // --- Output and control ---
 // Writes `text` to wprobe's output as is; the guest does the formatting (WIT has no
 // varargs). Text is line-buffered by the host; output beyond the session's output
@@ -275,6 +484,10 @@ bool exports_handler_end(handler_string_t *err);
 
 void wprobe_probe_types_access_error_free(wprobe_probe_types_access_error_t *ptr);
 
+void wprobe_probe_types_field_info_free(wprobe_probe_types_field_info_t *ptr);
+
+void wprobe_probe_types_list_field_info_free(wprobe_probe_types_list_field_info_t *ptr);
+
 void wprobe_probe_types_probe_info_free(wprobe_probe_types_probe_info_t *ptr);
 
 void handler_tuple2_string_string_free(handler_tuple2_string_string_t *ptr);
@@ -284,6 +497,18 @@ void handler_list_tuple2_string_string_free(handler_list_tuple2_string_string_t 
 void wprobe_probe_types_list_probe_info_free(wprobe_probe_types_list_probe_info_t *ptr);
 
 void wprobe_probe_types_session_free(wprobe_probe_types_session_t *ptr);
+
+void wprobe_probe_types_capture_base_free(wprobe_probe_types_capture_base_t *ptr);
+
+void handler_option_u32_free(handler_option_u32_t *ptr);
+
+void handler_list_s64_free(handler_list_s64_t *ptr);
+
+void wprobe_probe_types_capture_free(wprobe_probe_types_capture_t *ptr);
+
+void wprobe_probe_types_list_capture_free(wprobe_probe_types_list_capture_t *ptr);
+
+void wprobe_probe_types_handler_config_free(wprobe_probe_types_handler_config_t *ptr);
 
 void wprobe_probe_context_access_error_free(wprobe_probe_context_access_error_t *ptr);
 
@@ -299,11 +524,19 @@ void wprobe_probe_context_result_string_access_error_free(wprobe_probe_context_r
 
 void wprobe_probe_context_result_void_access_error_free(wprobe_probe_context_result_void_access_error_t *ptr);
 
+void handler_list_u8_free(handler_list_u8_t *ptr);
+
+void wprobe_probe_context_result_list_u8_access_error_free(wprobe_probe_context_result_list_u8_access_error_t *ptr);
+
+void wprobe_probe_context_result_s8_access_error_free(wprobe_probe_context_result_s8_access_error_t *ptr);
+
+void wprobe_probe_context_result_s16_access_error_free(wprobe_probe_context_result_s16_access_error_t *ptr);
+
 void handler_session_free(handler_session_t *ptr);
 
-void handler_result_handler_config_string_free(handler_result_handler_config_string_t *ptr);
+void handler_handler_config_free(handler_handler_config_t *ptr);
 
-void handler_list_u8_free(handler_list_u8_t *ptr);
+void handler_result_handler_config_string_free(handler_result_handler_config_string_t *ptr);
 
 void handler_option_list_u8_free(handler_option_list_u8_t *ptr);
 

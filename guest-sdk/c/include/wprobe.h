@@ -54,11 +54,33 @@ extern "C" {
 
 typedef enum wprobe_arch { WPROBE_ARCH_X86_64 = 0, WPROBE_ARCH_AARCH64 = 1 } wprobe_arch;
 
+/* How a tracepoint field's bytes are read (wit/probe.wit, `field-kind`, in its order). */
+typedef enum wprobe_field_kind {
+    WPROBE_FIELD_UNSIGNED = 0,
+    WPROBE_FIELD_SIGNED = 1,
+    WPROBE_FIELD_CHARS = 2,
+    WPROBE_FIELD_DATA_LOC_STRING = 3,
+    WPROBE_FIELD_DATA_LOC_BYTES = 4,
+    WPROBE_FIELD_REL_LOC_STRING = 5,
+    WPROBE_FIELD_REL_LOC_BYTES = 6,
+    WPROBE_FIELD_BYTES = 7,
+} wprobe_field_kind;
+
+/* One field of a tracepoint's record. */
+typedef struct wprobe_field_info {
+    const char *name;
+    uint16_t offset; /* from the start of the tracepoint's record */
+    uint16_t size;
+    wprobe_field_kind kind;
+} wprobe_field_info;
+
 /* One probe of the session. `id` is what probe_id() returns for its events. */
 typedef struct wprobe_probe {
     uint32_t id;
     const char *pp; /* SystemTap's spelling: kprobe.function("tcp_v4_connect") */
     bool is_return;
+    size_t nfields; /* tracepoint probes: the fields field() reads; 0 for other probes */
+    const wprobe_field_info *fields;
 } wprobe_probe;
 
 /* One `--arg key=value`. */
@@ -99,6 +121,16 @@ typedef enum wprobe_error {
     WPROBE_NOT_A_RETURN_PROBE = 3,
     /* Called in init or end: there is no current event. */
     WPROBE_NO_CURRENT_EVENT = 4,
+    /* The memory was not captured at probe time: declare a capture in wprobe_init. */
+    WPROBE_NOT_CAPTURED = 5,
+    /* The capture of that address faulted in the kernel. */
+    WPROBE_FAULT = 6,
+    /* A return probe whose entry was not seen: entry arguments and latency are unknown. */
+    WPROBE_NO_ENTRY = 7,
+    /* field() / field_string() on a probe that is not a tracepoint. */
+    WPROBE_NOT_A_TRACEPOINT = 8,
+    /* The tracepoint has no field of that name, or not of the accessor's type. */
+    WPROBE_NO_SUCH_FIELD = 9,
 } wprobe_error;
 
 /* Records an error, printf-style, as SystemTap's error(): the event's further output is
@@ -184,6 +216,110 @@ const char *wprobe_errno_str(int64_t e);
 wprobe_error wprobe_register_checked(const char *name, int64_t *out);
 wprobe_error wprobe_u_register_checked(const char *name, uint64_t *out);
 
+/* ---- Probe-time data: entry values, captured memory, tracepoint fields ---------------- */
+
+uint32_t wprobe_target(void); /* the pid of -c or --pid (SystemTap's target()); 0 without */
+
+/* In a return probe the argument accessors above give the paired entry's arguments
+ * (SystemTap's @entry), or fail with WPROBE_NO_ENTRY when the entry was not seen. */
+uint64_t wprobe_entry_timestamp_ns(void); /* CLOCK_MONOTONIC at the paired entry */
+uint64_t wprobe_latency_ns(void);         /* from the paired entry to this return */
+wprobe_error wprobe_entry_timestamp_ns_checked(uint64_t *out);
+wprobe_error wprobe_latency_ns_checked(uint64_t *out);
+
+/* Memory, from what the kernel captured at the hit (declare it in wprobe_init, below):
+ * an address no capture covers is WPROBE_NOT_CAPTURED. Strings come up to the NUL (at most
+ * n bytes for the _n forms), bytes that are not UTF-8 as \xNN; they stay valid until the
+ * event ends, so several can be printed together. */
+const char *wprobe_kernel_string(uint64_t addr);
+const char *wprobe_kernel_string_n(uint64_t addr, uint32_t n);
+const char *wprobe_user_string(uint64_t addr);
+const char *wprobe_user_string_n(uint64_t addr, uint32_t n);
+/* n raw bytes into buf (zeros and a recorded error when they were not captured). */
+void wprobe_kernel_bytes(uint64_t addr, uint32_t n, void *buf);
+void wprobe_user_bytes(uint64_t addr, uint32_t n, void *buf);
+int8_t wprobe_kernel_char(uint64_t addr);
+int16_t wprobe_kernel_short(uint64_t addr);
+int32_t wprobe_kernel_int(uint64_t addr);
+int64_t wprobe_kernel_long(uint64_t addr);
+uint64_t wprobe_kernel_pointer(uint64_t addr);
+int8_t wprobe_user_char(uint64_t addr);
+int16_t wprobe_user_short(uint64_t addr);
+int32_t wprobe_user_int(uint64_t addr);
+int64_t wprobe_user_long(uint64_t addr);
+
+wprobe_error wprobe_kernel_string_checked(uint64_t addr, const char **out);
+wprobe_error wprobe_kernel_string_n_checked(uint64_t addr, uint32_t n, const char **out);
+wprobe_error wprobe_user_string_checked(uint64_t addr, const char **out);
+wprobe_error wprobe_user_string_n_checked(uint64_t addr, uint32_t n, const char **out);
+wprobe_error wprobe_kernel_bytes_checked(uint64_t addr, uint32_t n, void *buf);
+wprobe_error wprobe_user_bytes_checked(uint64_t addr, uint32_t n, void *buf);
+wprobe_error wprobe_kernel_char_checked(uint64_t addr, int8_t *out);
+wprobe_error wprobe_kernel_short_checked(uint64_t addr, int16_t *out);
+wprobe_error wprobe_kernel_int_checked(uint64_t addr, int32_t *out);
+wprobe_error wprobe_kernel_long_checked(uint64_t addr, int64_t *out);
+wprobe_error wprobe_kernel_pointer_checked(uint64_t addr, uint64_t *out);
+wprobe_error wprobe_user_char_checked(uint64_t addr, int8_t *out);
+wprobe_error wprobe_user_short_checked(uint64_t addr, int16_t *out);
+wprobe_error wprobe_user_int_checked(uint64_t addr, int32_t *out);
+wprobe_error wprobe_user_long_checked(uint64_t addr, int64_t *out);
+
+/* Tracepoint fields by name: an integer (signed as the format says; an unsigned value
+ * above INT64_MAX wraps), or a string (char[N], __data_loc char[]; valid until the event
+ * ends). */
+int64_t wprobe_field(const char *name);
+const char *wprobe_field_string(const char *name);
+wprobe_error wprobe_field_checked(const char *name, int64_t *out);
+wprobe_error wprobe_field_string_checked(const char *name, const char **out);
+
+/* ---- Captures: memory to take at each hit, declared in wprobe_init ------------------- */
+/*
+ * A handler runs later, in a sandbox, when the memory has changed: it says *what* to read,
+ * and wprobe's kernel side reads it at the hit. The address is base + offset, then for each
+ * deref d, *(u64 *)addr + d. Each wprobe_capture_* call returns the capture's number for
+ * the modifiers, or -1 (and a recorded error) outside wprobe_init or out of memory:
+ *
+ *     int wprobe_init(const wprobe_session *s) {
+ *         wprobe_capture_user_string(wprobe_base_arg(2), 256); // openat's file name
+ *         return 0;
+ *     }
+ *
+ * At most 8 captures a probe, 4 derefs each, 4096 bytes each.
+ */
+typedef enum wprobe_base_kind {
+    WPROBE_BASE_ARG = 0,       /* argument n (the entry's in a return probe) */
+    WPROBE_BASE_REGISTER = 1,  /* a register by name, as u_register() reads it */
+    WPROBE_BASE_RETURNVAL = 2, /* the return value (return probes, read at the return) */
+    WPROBE_BASE_FIELD = 3,     /* a tracepoint field holding a pointer */
+} wprobe_base_kind;
+
+typedef struct wprobe_base {
+    wprobe_base_kind kind;
+    uint32_t arg;     /* WPROBE_BASE_ARG */
+    const char *name; /* WPROBE_BASE_REGISTER, WPROBE_BASE_FIELD: copied */
+} wprobe_base;
+
+static inline wprobe_base wprobe_base_arg(uint32_t n) { return (wprobe_base){WPROBE_BASE_ARG, n, NULL}; }
+static inline wprobe_base wprobe_base_register(const char *name) {
+    return (wprobe_base){WPROBE_BASE_REGISTER, 0, name};
+}
+static inline wprobe_base wprobe_base_returnval(void) { return (wprobe_base){WPROBE_BASE_RETURNVAL, 0, NULL}; }
+static inline wprobe_base wprobe_base_field(const char *name) { return (wprobe_base){WPROBE_BASE_FIELD, 0, name}; }
+
+/* A NUL-terminated string of at most max - 1 bytes, or exactly n bytes. */
+int wprobe_capture_user_string(wprobe_base base, uint32_t max);
+int wprobe_capture_kernel_string(wprobe_base base, uint32_t max);
+int wprobe_capture_user_bytes(wprobe_base base, uint32_t n);
+int wprobe_capture_kernel_bytes(wprobe_base base, uint32_t n);
+/* Adds offset to the address (a field of the struct the base points to). */
+void wprobe_capture_offset(int capture, int64_t offset);
+/* Follows the pointer at the address so far, then adds offset. */
+void wprobe_capture_deref(int capture, int64_t offset);
+/* Only for the probe with this id (by default: every probe). */
+void wprobe_capture_probe(int capture, uint32_t probe_id);
+/* Return probes: read at the return, not at the entry. Entry probes ignore it. */
+void wprobe_capture_at_return(int capture);
+
 /* ---- Output and control ------------------------------------------------------------ */
 
 /* SystemTap's printf: C format, no newline added. */
@@ -239,6 +375,28 @@ void wprobe_exit(void);
 #define register_(name) wprobe_register(name)
 #define u_register(name) wprobe_u_register(name)
 #define print_regs() wprobe_print_regs()
+#define target() wprobe_target()
+#define entry_timestamp_ns() wprobe_entry_timestamp_ns()
+#define latency_ns() wprobe_latency_ns()
+#define entry_timestamp_ns_checked(out) wprobe_entry_timestamp_ns_checked(out)
+#define latency_ns_checked(out) wprobe_latency_ns_checked(out)
+#define kernel_string(addr) wprobe_kernel_string(addr)
+#define kernel_string_n(addr, n) wprobe_kernel_string_n(addr, n)
+#define user_string(addr) wprobe_user_string(addr)
+#define user_string_n(addr, n) wprobe_user_string_n(addr, n)
+#define kernel_bytes(addr, n, buf) wprobe_kernel_bytes(addr, n, buf)
+#define user_bytes(addr, n, buf) wprobe_user_bytes(addr, n, buf)
+#define kernel_char(addr) wprobe_kernel_char(addr)
+#define kernel_short(addr) wprobe_kernel_short(addr)
+#define kernel_int(addr) wprobe_kernel_int(addr)
+#define kernel_long(addr) wprobe_kernel_long(addr)
+#define kernel_pointer(addr) wprobe_kernel_pointer(addr)
+#define user_char(addr) wprobe_user_char(addr)
+#define user_short(addr) wprobe_user_short(addr)
+#define user_int(addr) wprobe_user_int(addr)
+#define user_long(addr) wprobe_user_long(addr)
+#define field(name) wprobe_field(name)
+#define field_string(name) wprobe_field_string(name)
 #endif
 
 #ifdef __cplusplus

@@ -7,11 +7,13 @@
  * probe id, return flag, command name) are read from it with no import call. Arguments,
  * the return value and registers need the calling convention, which only the host decodes:
  * those accessors are import calls on the host's cursor, which the runtime moves to the
- * current event (next()) only when one of them is used. Output collects in one buffer sent
- * once per batch.
+ * current event (next()) only when one of them is used, as are the probe-time data
+ * accessors (entry values, captured memory, tracepoint fields), which read the record's
+ * extension area. Output collects in one buffer sent once per batch.
  */
 #include "wprobe.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #define KEEP_CAPACITY (4 * FLUSH_AT)
 
 static bool started;
+static bool in_init; /* captures can be declared only now: init's answer carries them */
 static bool in_event;
 static uint32_t event_index;
 /* The current event's record in the flat batch, or NULL on the cursor path. */
@@ -157,6 +160,8 @@ void wprobe_exit(void) {
 
 /* ---- Errors --------------------------------------------------------------------------- */
 
+static char *dup_string(const handler_string_t *s) { return strndup((const char *)s->ptr, s->len); }
+
 static void set_error(char *msg) {
     if (error_msg) {
         free(msg);
@@ -174,6 +179,16 @@ void wprobe_fail(const char *fmt, ...) {
 }
 
 const char *wprobe_failed(void) { return error_msg; }
+
+/* The payload of the last error convert() saw, for the messages of the errors WIT 0.2.0
+ * added (the codes alone do not say which address or field). */
+static struct {
+    uint64_t addr;
+    uint32_t arg;
+    char *text; /* no-such-field's text from the host (malloc'ed), or NULL */
+} last_error;
+
+static void record_0_2(wprobe_error e);
 
 /* The same messages as the Rust SDK's AccessError. */
 static void record(wprobe_error e, uint32_t n, const char *name) {
@@ -194,6 +209,48 @@ static void record(wprobe_error e, uint32_t n, const char *name) {
     case WPROBE_NO_CURRENT_EVENT:
         set_error(strdup("no current event: accessors work in wprobe_event, not in init or end"));
         return;
+    case WPROBE_NOT_CAPTURED:
+    case WPROBE_FAULT:
+    case WPROBE_NO_ENTRY:
+    case WPROBE_NOT_A_TRACEPOINT:
+    case WPROBE_NO_SUCH_FIELD:
+        record_0_2(e);
+        return;
+    }
+}
+
+/* The errors WIT 0.2.0 added, worded byte for byte as the Rust SDK's (which takes the words
+ * from wprobe_common::AccessError's Display). */
+static void record_0_2(wprobe_error e) {
+    switch (e) {
+    case WPROBE_NOT_CAPTURED:
+        if (last_error.arg == 0) {
+            set_error(format("memory at 0x%" PRIx64 " was not captured at probe time: declare a capture "
+                             "that covers it in init",
+                             last_error.addr));
+        } else {
+            /* The common crate keeps the argument in a u8: Rust's text saturates at 255 too. */
+            set_error(format("memory at 0x%" PRIx64 " was not captured at probe time: add a capture of "
+                             "pointer_arg(%u) in init",
+                             last_error.addr, last_error.arg < 255 ? last_error.arg : 255));
+        }
+        return;
+    case WPROBE_FAULT:
+        set_error(format("reading memory at 0x%" PRIx64 " faulted at probe time (a bad or paged-out address)",
+                         last_error.addr));
+        return;
+    case WPROBE_NO_ENTRY:
+        set_error(strdup("the entry of this return was not seen (attached mid-call, or the entry event was "
+                         "lost): entry arguments and latency are unknown"));
+        return;
+    case WPROBE_NOT_A_TRACEPOINT:
+        set_error(strdup("fields exist only in tracepoint probes (--tracepoint, kernel.trace(\"CAT:NAME\"))"));
+        return;
+    case WPROBE_NO_SUCH_FIELD:
+        set_error(format("no tracepoint field %s", last_error.text ? last_error.text : ""));
+        return;
+    default:
+        return;
     }
 }
 
@@ -204,6 +261,22 @@ static wprobe_error convert(wprobe_probe_context_access_error_t *err) {
     case WPROBE_PROBE_TYPES_ACCESS_ERROR_NO_SUCH_ARGUMENT: e = WPROBE_NO_SUCH_ARGUMENT; break;
     case WPROBE_PROBE_TYPES_ACCESS_ERROR_NO_SUCH_REGISTER: e = WPROBE_NO_SUCH_REGISTER; break;
     case WPROBE_PROBE_TYPES_ACCESS_ERROR_NOT_A_RETURN_PROBE: e = WPROBE_NOT_A_RETURN_PROBE; break;
+    case WPROBE_PROBE_TYPES_ACCESS_ERROR_NOT_CAPTURED:
+        e = WPROBE_NOT_CAPTURED;
+        last_error.addr = err->val.not_captured.addr;
+        last_error.arg = err->val.not_captured.arg;
+        break;
+    case WPROBE_PROBE_TYPES_ACCESS_ERROR_FAULT:
+        e = WPROBE_FAULT;
+        last_error.addr = err->val.fault;
+        break;
+    case WPROBE_PROBE_TYPES_ACCESS_ERROR_NO_ENTRY: e = WPROBE_NO_ENTRY; break;
+    case WPROBE_PROBE_TYPES_ACCESS_ERROR_NOT_A_TRACEPOINT: e = WPROBE_NOT_A_TRACEPOINT; break;
+    case WPROBE_PROBE_TYPES_ACCESS_ERROR_NO_SUCH_FIELD:
+        e = WPROBE_NO_SUCH_FIELD;
+        free(last_error.text);
+        last_error.text = dup_string(&err->val.no_such_field);
+        break;
     default: e = WPROBE_NO_CURRENT_EVENT; break;
     }
     wprobe_probe_context_access_error_free(err);
@@ -235,7 +308,14 @@ static uint32_t u32_at(size_t off) {
     return v;
 }
 
-/* Record header offsets (wit/probe.wit, `delivery::flat`). */
+/* ---- Flat batch layout constants (wit/probe.wit, `delivery::flat`; wprobe-common's batch,
+ * record and ext modules). Kept together so that they can be generated from that crate. */
+#define BATCH_MAGIC "WPB2"
+enum { BATCH_HEADER_SIZE = 24, B_COUNT = 8, B_RECORD_SIZE = 12, B_LOST = 16 };
+enum { RECORD_HEADER_SIZE = 48, FLAG_RETURN = 1, FLAG_EXT = 2 };
+/* The extension area after a record's registers (FLAG_EXT): u32 len, u32 count, items. */
+enum { EXT_HEADER_SIZE = 8 };
+/* Record header offsets. */
 enum { R_PROBE_ID = 0, R_FLAGS = 4, R_PID = 8, R_TID = 12, R_UID = 16, R_CPU = 20, R_TIME = 24, R_COMM = 32 };
 
 #define CONTEXT_ACCESSOR(type, name, read)                                                  \
@@ -251,7 +331,7 @@ CONTEXT_ACCESSOR(uint32_t, uid, u32_at(R_UID))
 CONTEXT_ACCESSOR(uint32_t, cpu, u32_at(R_CPU))
 CONTEXT_ACCESSOR(uint64_t, timestamp_ns, u32_at(R_TIME) | (uint64_t)u32_at(R_TIME + 4) << 32)
 CONTEXT_ACCESSOR(uint32_t, probe_id, u32_at(R_PROBE_ID))
-CONTEXT_ACCESSOR(bool, is_return, (u32_at(R_FLAGS) & 1) != 0)
+CONTEXT_ACCESSOR(bool, is_return, (u32_at(R_FLAGS) & FLAG_RETURN) != 0)
 
 static const char *pp_of(uint32_t id) {
     if (id < session.nprobes && session.probes[id].id == id) return session.probes[id].pp;
@@ -453,6 +533,290 @@ const char *wprobe_errno_str(int64_t e) {
     return name && *name ? name : NULL;
 }
 
+/* ---- Probe-time data: entry values, captured memory, tracepoint fields ---------------- */
+/* Thin wrappers over the imports: the host answers from the record's extension area. */
+
+/* The strings these accessors returned during the current event, freed when it ends: so
+ * that a handler can print several together without copying them. */
+static char **event_strings;
+static size_t event_strings_len, event_strings_cap;
+
+static const char *keep_for_event(char *text) {
+    if (!text) return "";
+    if (event_strings_len == event_strings_cap) {
+        size_t cap = event_strings_cap ? 2 * event_strings_cap : 8;
+        char **p = realloc(event_strings, cap * sizeof *p);
+        if (!p) {
+            free(text);
+            return "";
+        }
+        event_strings = p;
+        event_strings_cap = cap;
+    }
+    event_strings[event_strings_len++] = text;
+    return text;
+}
+
+static void free_event_strings(void) {
+    for (size_t i = 0; i < event_strings_len; i++) free(event_strings[i]);
+    event_strings_len = 0;
+}
+
+/* Whether an accessor that asks the host may run now; moves the host's cursor if so. */
+static bool on_event(void) {
+    if (!in_event) return false;
+    if (current) sync_cursor();
+    return true;
+}
+
+uint32_t wprobe_target(void) { return wprobe_probe_context_target(); }
+
+#define EVENT_U64_ACCESSOR(name)                                                            \
+    wprobe_error wprobe_##name##_checked(uint64_t *out) {                                   \
+        *out = 0;                                                                           \
+        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
+        wprobe_probe_context_access_error_t err;                                            \
+        if (wprobe_probe_context_##name(out, &err)) return WPROBE_OK;                       \
+        return convert(&err);                                                               \
+    }                                                                                       \
+    uint64_t wprobe_##name(void) {                                                          \
+        uint64_t v;                                                                         \
+        record(wprobe_##name##_checked(&v), 0, NULL);                                       \
+        return v;                                                                           \
+    }
+
+EVENT_U64_ACCESSOR(entry_timestamp_ns)
+EVENT_U64_ACCESSOR(latency_ns)
+
+/* Takes the host's string (or error) into *out, kept until the event ends. */
+static wprobe_error take_string(bool ok, handler_string_t *s, wprobe_probe_context_access_error_t *err,
+                                const char **out) {
+    if (!ok) return convert(err);
+    *out = keep_for_event(dup_string(s));
+    handler_string_free(s);
+    return WPROBE_OK;
+}
+
+#define MEM_STRING_ACCESSOR(name)                                                           \
+    wprobe_error wprobe_##name##_checked(uint64_t addr, const char **out) {                 \
+        *out = "";                                                                          \
+        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
+        handler_string_t s;                                                                 \
+        wprobe_probe_context_access_error_t err;                                            \
+        return take_string(wprobe_probe_context_##name(addr, &s, &err), &s, &err, out);     \
+    }                                                                                       \
+    wprobe_error wprobe_##name##_n_checked(uint64_t addr, uint32_t n, const char **out) {   \
+        *out = "";                                                                          \
+        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
+        handler_string_t s;                                                                 \
+        wprobe_probe_context_access_error_t err;                                            \
+        return take_string(wprobe_probe_context_##name##_n(addr, n, &s, &err), &s, &err, out); \
+    }                                                                                       \
+    const char *wprobe_##name(uint64_t addr) {                                              \
+        const char *v;                                                                      \
+        record(wprobe_##name##_checked(addr, &v), 0, NULL);                                 \
+        return v;                                                                           \
+    }                                                                                       \
+    const char *wprobe_##name##_n(uint64_t addr, uint32_t n) {                              \
+        const char *v;                                                                      \
+        record(wprobe_##name##_n_checked(addr, n, &v), 0, NULL);                            \
+        return v;                                                                           \
+    }
+
+MEM_STRING_ACCESSOR(kernel_string)
+MEM_STRING_ACCESSOR(user_string)
+
+#define MEM_BYTES_ACCESSOR(name)                                                            \
+    wprobe_error wprobe_##name##_checked(uint64_t addr, uint32_t n, void *buf) {            \
+        memset(buf, 0, n);                                                                  \
+        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
+        handler_list_u8_t bytes;                                                            \
+        wprobe_probe_context_access_error_t err;                                            \
+        if (!wprobe_probe_context_##name(addr, n, &bytes, &err)) return convert(&err);      \
+        memcpy(buf, bytes.ptr, bytes.len < n ? bytes.len : n);                              \
+        handler_list_u8_free(&bytes);                                                       \
+        return WPROBE_OK;                                                                   \
+    }                                                                                       \
+    void wprobe_##name(uint64_t addr, uint32_t n, void *buf) {                              \
+        record(wprobe_##name##_checked(addr, n, buf), 0, NULL);                             \
+    }
+
+MEM_BYTES_ACCESSOR(kernel_bytes)
+MEM_BYTES_ACCESSOR(user_bytes)
+
+#define MEM_INT_ACCESSOR(type, name)                                                        \
+    wprobe_error wprobe_##name##_checked(uint64_t addr, type *out) {                        \
+        *out = 0;                                                                           \
+        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
+        wprobe_probe_context_access_error_t err;                                            \
+        if (wprobe_probe_context_##name(addr, out, &err)) return WPROBE_OK;                 \
+        return convert(&err);                                                               \
+    }                                                                                       \
+    type wprobe_##name(uint64_t addr) {                                                     \
+        type v;                                                                             \
+        record(wprobe_##name##_checked(addr, &v), 0, NULL);                                 \
+        return v;                                                                           \
+    }
+
+MEM_INT_ACCESSOR(int8_t, kernel_char)
+MEM_INT_ACCESSOR(int16_t, kernel_short)
+MEM_INT_ACCESSOR(int32_t, kernel_int)
+MEM_INT_ACCESSOR(int64_t, kernel_long)
+MEM_INT_ACCESSOR(uint64_t, kernel_pointer)
+MEM_INT_ACCESSOR(int8_t, user_char)
+MEM_INT_ACCESSOR(int16_t, user_short)
+MEM_INT_ACCESSOR(int32_t, user_int)
+MEM_INT_ACCESSOR(int64_t, user_long)
+
+wprobe_error wprobe_field_checked(const char *name, int64_t *out) {
+    *out = 0;
+    if (!on_event()) return WPROBE_NO_CURRENT_EVENT;
+    handler_string_t s = {(uint8_t *)name, strlen(name)};
+    wprobe_probe_context_access_error_t err;
+    if (wprobe_probe_context_field(&s, out, &err)) return WPROBE_OK;
+    return convert(&err);
+}
+
+int64_t wprobe_field(const char *name) {
+    int64_t v;
+    record(wprobe_field_checked(name, &v), 0, NULL);
+    return v;
+}
+
+wprobe_error wprobe_field_string_checked(const char *name, const char **out) {
+    *out = "";
+    if (!on_event()) return WPROBE_NO_CURRENT_EVENT;
+    handler_string_t s = {(uint8_t *)name, strlen(name)};
+    handler_string_t ret;
+    wprobe_probe_context_access_error_t err;
+    return take_string(wprobe_probe_context_field_string(&s, &ret, &err), &ret, &err, out);
+}
+
+const char *wprobe_field_string(const char *name) {
+    const char *v;
+    record(wprobe_field_string_checked(name, &v), 0, NULL);
+    return v;
+}
+
+/* ---- Captures -------------------------------------------------------------------------- */
+
+/* The captures wprobe_init declared, in the WIT's own form: init's answer hands the array
+ * (and the names and derefs in it) to the bindings, which free it after the call. */
+static wprobe_probe_types_capture_t *captures;
+static size_t captures_len, captures_cap;
+
+static int add_capture(wprobe_base base, uint32_t size, wprobe_probe_types_capture_kind_t kind,
+                       wprobe_probe_types_address_space_t space) {
+    if (!in_init) {
+        wprobe_fail("captures are declared in wprobe_init: the kernel side is set up before the first event");
+        return -1;
+    }
+    if (captures_len == captures_cap) {
+        size_t cap = captures_cap ? 2 * captures_cap : 4;
+        wprobe_probe_types_capture_t *p = realloc(captures, cap * sizeof *p);
+        if (!p) {
+            wprobe_fail("out of memory");
+            return -1;
+        }
+        captures = p;
+        captures_cap = cap;
+    }
+    wprobe_probe_types_capture_t c;
+    memset(&c, 0, sizeof c);
+    switch (base.kind) {
+    case WPROBE_BASE_ARG:
+        c.base.tag = WPROBE_PROBE_TYPES_CAPTURE_BASE_ARG;
+        c.base.val.arg = base.arg;
+        break;
+    case WPROBE_BASE_REGISTER:
+    case WPROBE_BASE_FIELD: {
+        char *name = strdup(base.name ? base.name : "");
+        if (!name) {
+            wprobe_fail("out of memory");
+            return -1;
+        }
+        handler_string_t s = {(uint8_t *)name, strlen(name)};
+        if (s.len == 0) {
+            /* The bindings free only non-empty strings after the call. */
+            free(name);
+            s.ptr = NULL;
+        }
+        if (base.kind == WPROBE_BASE_REGISTER) {
+            c.base.tag = WPROBE_PROBE_TYPES_CAPTURE_BASE_REGISTER;
+            c.base.val.register_ = s;
+        } else {
+            c.base.tag = WPROBE_PROBE_TYPES_CAPTURE_BASE_FIELD;
+            c.base.val.field = s;
+        }
+        break;
+    }
+    case WPROBE_BASE_RETURNVAL:
+        c.base.tag = WPROBE_PROBE_TYPES_CAPTURE_BASE_RETURNVAL;
+        break;
+    default:
+        wprobe_fail("wprobe_capture: unknown base kind %d", (int)base.kind);
+        return -1;
+    }
+    c.kind = kind;
+    c.size = size;
+    c.space = space;
+    c.at = WPROBE_PROBE_TYPES_CAPTURE_TIME_ENTRY;
+    captures[captures_len] = c;
+    return (int)captures_len++;
+}
+
+int wprobe_capture_user_string(wprobe_base base, uint32_t max) {
+    return add_capture(base, max, WPROBE_PROBE_TYPES_CAPTURE_KIND_STRING, WPROBE_PROBE_TYPES_ADDRESS_SPACE_USER);
+}
+int wprobe_capture_kernel_string(wprobe_base base, uint32_t max) {
+    return add_capture(base, max, WPROBE_PROBE_TYPES_CAPTURE_KIND_STRING, WPROBE_PROBE_TYPES_ADDRESS_SPACE_KERNEL);
+}
+int wprobe_capture_user_bytes(wprobe_base base, uint32_t n) {
+    return add_capture(base, n, WPROBE_PROBE_TYPES_CAPTURE_KIND_BYTES, WPROBE_PROBE_TYPES_ADDRESS_SPACE_USER);
+}
+int wprobe_capture_kernel_bytes(wprobe_base base, uint32_t n) {
+    return add_capture(base, n, WPROBE_PROBE_TYPES_CAPTURE_KIND_BYTES, WPROBE_PROBE_TYPES_ADDRESS_SPACE_KERNEL);
+}
+
+/* The capture a modifier names, or NULL (and a recorded error). */
+static wprobe_probe_types_capture_t *capture_at(int capture, const char *what) {
+    if (!in_init || capture < 0 || (size_t)capture >= captures_len) {
+        wprobe_fail("wprobe_capture_%s(%d): no such capture (declare captures in wprobe_init)", what, capture);
+        return NULL;
+    }
+    return &captures[capture];
+}
+
+void wprobe_capture_offset(int capture, int64_t offset) {
+    wprobe_probe_types_capture_t *c = capture_at(capture, "offset");
+    if (c) c->offset = offset;
+}
+
+void wprobe_capture_deref(int capture, int64_t offset) {
+    wprobe_probe_types_capture_t *c = capture_at(capture, "deref");
+    if (!c) return;
+    int64_t *p = realloc(c->derefs.ptr, (c->derefs.len + 1) * sizeof *p);
+    if (!p) {
+        wprobe_fail("out of memory");
+        return;
+    }
+    p[c->derefs.len] = offset;
+    c->derefs.ptr = p;
+    c->derefs.len++;
+}
+
+void wprobe_capture_probe(int capture, uint32_t probe_id) {
+    wprobe_probe_types_capture_t *c = capture_at(capture, "probe");
+    if (!c) return;
+    c->probe.is_some = true;
+    c->probe.val = probe_id;
+}
+
+void wprobe_capture_at_return(int capture) {
+    wprobe_probe_types_capture_t *c = capture_at(capture, "at_return");
+    if (c) c->at = WPROBE_PROBE_TYPES_CAPTURE_TIME_RETURN;
+}
+
 /* ---- Lifecycle ---------------------------------------------------------------------- */
 
 __attribute__((weak)) int wprobe_init(const wprobe_session *s) {
@@ -469,7 +833,6 @@ const char *wprobe_arg_value(const wprobe_session *s, const char *key) {
     return NULL;
 }
 
-static char *dup_string(const handler_string_t *s) { return strndup((const char *)s->ptr, s->len); }
 
 /* Hands `msg` to the host as the export's error (the bindings free it after the call). */
 static bool fail_with(handler_string_t *err, char *msg) {
@@ -497,6 +860,18 @@ bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, h
         probes[i].id = s->probes.ptr[i].id;
         probes[i].pp = dup_string(&s->probes.ptr[i].pp);
         probes[i].is_return = s->probes.ptr[i].is_return;
+        const wprobe_probe_types_list_field_info_t *fields = &s->probes.ptr[i].fields;
+        wprobe_field_info *infos = calloc(fields->len ? fields->len : 1, sizeof *infos);
+        if (!infos) return fail_with(err, strdup("out of memory"));
+        for (size_t j = 0; j < fields->len; j++) {
+            infos[j].name = dup_string(&fields->ptr[j].name);
+            infos[j].offset = fields->ptr[j].offset;
+            infos[j].size = fields->ptr[j].size;
+            /* The WIT enum's order is wprobe_field_kind's. */
+            infos[j].kind = (wprobe_field_kind)fields->ptr[j].kind;
+        }
+        probes[i].nfields = fields->len;
+        probes[i].fields = infos;
     }
     session.nargs = s->args.len;
     session.args = args;
@@ -505,13 +880,20 @@ bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, h
     session.arch = s->arch == WPROBE_PROBE_TYPES_ARCH_AARCH64 ? WPROBE_ARCH_AARCH64 : WPROBE_ARCH_X86_64;
     handler_session_free(s);
 
+    in_init = true;
     int rc = wprobe_init(&session);
+    in_init = false;
     flush();
     char *e = take_error();
     if (e) return fail_with(err, e);
     if (rc != 0) return fail_with(err, format("wprobe_init returned %d", rc));
     started = true;
     ret->delivery = WPROBE_PROBE_TYPES_DELIVERY_FLAT;
+    /* Ownership passes to the bindings, which free the list after the call. */
+    ret->captures.ptr = captures;
+    ret->captures.len = captures_len;
+    captures = NULL;
+    captures_len = captures_cap = 0;
     return true;
 }
 
@@ -529,6 +911,7 @@ static char *run_event(uint32_t i) {
         free(e);
     }
     in_event = false;
+    free_event_strings();
     return failure;
 }
 
@@ -536,6 +919,28 @@ static uint32_t le32(const uint8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
+}
+
+/* The length of the record at `p`, of which `left` bytes are in the batch: its fixed part,
+ * plus its extension area when FLAG_EXT says it has one; 0 when it does not fit. */
+static size_t record_len(const uint8_t *p, size_t left, uint32_t size) {
+    if (left < size) return 0;
+    if (!(le32(p + R_FLAGS) & FLAG_EXT)) return size;
+    if (left - size < EXT_HEADER_SIZE) return 0;
+    uint32_t ext = le32(p + size);
+    if (left - size - EXT_HEADER_SIZE < ext) return 0;
+    return size + EXT_HEADER_SIZE + ext;
+}
+
+/* Whether `count` records fit the batch exactly, checked before the first event runs. */
+static bool records_fit(const uint8_t *b, size_t len, uint32_t count, uint32_t size) {
+    size_t at = BATCH_HEADER_SIZE;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t n = record_len(b + at, len - at, size);
+        if (n == 0) return false;
+        at += n;
+    }
+    return at == len;
 }
 
 bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_t *err) {
@@ -546,17 +951,22 @@ bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_
     char *failure = NULL;
     host_next = 0;
     if (maybe_flat) {
-        /* The flat layout: a 24-byte header, then `count` records of `size` bytes. */
+        /* The flat layout: a header, then `count` records of `size` bytes, each followed by
+         * its extension area when its flags have FLAG_EXT. */
         const uint8_t *b = maybe_flat->ptr;
         size_t len = maybe_flat->len;
-        uint32_t count = len >= 24 ? le32(b + 8) : 0, size = len >= 24 ? le32(b + 12) : 0;
-        if (len < 24 || memcmp(b, "WPB1", 4) != 0 || size < 48 || (len - 24) / size < count) {
+        bool has_header = len >= BATCH_HEADER_SIZE;
+        uint32_t count = has_header ? le32(b + B_COUNT) : 0, size = has_header ? le32(b + B_RECORD_SIZE) : 0;
+        if (!has_header || memcmp(b, BATCH_MAGIC, 4) != 0 || size < RECORD_HEADER_SIZE ||
+            !records_fit(b, len, count, size)) {
             handler_list_u8_free(maybe_flat);
             return fail_with(err, strdup("the host sent a malformed flat batch"));
         }
-        memcpy(&lost, b + 16, 8);
+        memcpy(&lost, b + B_LOST, 8);
+        size_t at = BATCH_HEADER_SIZE;
         for (uint32_t i = 0; i < count && !failure; i++) {
-            current = b + 24 + (size_t)i * size;
+            current = b + at;
+            at += record_len(current, len - at, size);
             failure = run_event(i);
         }
         current = NULL;

@@ -123,7 +123,7 @@ impl<'a> Ext<'a> {
         }
         let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
         let count = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
-        if len % 8 != 0 || EXT_HEADER_SIZE + len != bytes.len() {
+        if !len.is_multiple_of(8) || EXT_HEADER_SIZE + len != bytes.len() {
             return Err(ExtError::BadLength);
         }
         let ext = Ext { items: &bytes[EXT_HEADER_SIZE..], count };

@@ -81,7 +81,7 @@ impl Resolved {
         let shapes: Vec<ProbeShape> = plan.iter().map(|p| p.shape).collect();
         let planned = captures::plan(arch, &probes, &shapes, captures)?;
         let has_return = plan.iter().any(|p| p.is_return);
-        let scope = opts.scope_tree.then(|| fork_offsets()).transpose()?;
+        let scope = opts.scope_tree.then(fork_offsets).transpose()?;
 
         raise_memlock_limit();
         // Maps a session does not use shrink to one entry, so that they cost no memory.

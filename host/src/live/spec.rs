@@ -403,11 +403,12 @@ mod tests {
         assert_eq!(stap("nd_syscall.openat"), ProbeSpec::parse_syscall("openat", false));
         assert_eq!(stap("nd_syscall.open*.return"), ProbeSpec::parse_syscall("open*", true));
         assert_eq!(stap("nd_syscall.openat.return").unwrap().pp(), "nd_syscall.openat.return");
-        let tp = Ok(ProbeSpec::Tracepoint { category: "sched".into(), name: "sched_process_exec".into() });
+        let spec = ProbeSpec::Tracepoint { category: "sched".into(), name: "sched_process_exec".into() };
+        let tp = Ok(spec.clone());
         assert_eq!(stap("kernel.trace(\"sched:sched_process_exec\")"), tp);
         assert_eq!(stap("tracepoint:sched:sched_process_exec"), tp);
         assert_eq!(ProbeSpec::parse_tracepoint("sched:sched_process_exec"), tp);
-        assert_eq!(tp.unwrap().pp(), "kernel.trace(\"sched:sched_process_exec\")");
+        assert_eq!(spec.pp(), "kernel.trace(\"sched:sched_process_exec\")");
         for bad in ["nd_syscall.", "nd_syscall.open at", "nd_syscall.a/b"] {
             assert!(matches!(stap(bad), Err(SpecError::SyscallSyntax { .. })), "{bad}");
         }
