@@ -16,6 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
 use wprobe::batch::BatchBuilder;
 use wprobe::live::{self, BatchStatus, LiveError, LiveOptions, LiveSource, ProbeSpec, ProbeSupport};
+use wprobe::probe::{CaptureBase, CaptureSpec};
 use wprobe_common::abi::x86_64;
 
 const SYMBOL: &str = "wprobe_target";
@@ -337,16 +338,31 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
     // Reported, never asserted: timing belongs to benchmarks. One calling thread shows the
     // program's own cost; two show what sharing the ring between CPUs adds.
     for threads in [1, 2] {
-        measure_snapshot_cost(100_000, threads).await;
+        measure_snapshot_cost(100_000, threads, None).await;
     }
+    // The same probe taking 256 bytes of user memory at each hit (the target's stack, which
+    // every call has), through the capture program: what a capture costs over no capture.
+    let stack = |string| CaptureSpec {
+        probe: None,
+        base: CaptureBase::Register("rsp".into()),
+        offset: 0,
+        derefs: vec![],
+        string,
+        size: 256,
+        space: wprobe_common::ext::Space::User,
+        at_entry: true,
+    };
+    measure_snapshot_cost(100_000, 1, Some(stack(false))).await;
+    measure_snapshot_cost(100_000, 1, Some(stack(true))).await;
 }
 
-async fn measure_snapshot_cost(calls: u64, threads: u32) {
+async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<CaptureSpec>) {
     let hits = calls * threads as u64;
     let t = Target::spawn_threads(calls, threads).await;
     let stats = live::enable_run_time_stats().unwrap();
     let opts = LiveOptions { pid: Some(t.pid), measure_baseline: true, ..LiveOptions::default() };
-    let mut source = LiveSource::attach(&[uprobe(false)], opts).unwrap();
+    let captures: Vec<CaptureSpec> = capture.clone().into_iter().collect();
+    let mut source = LiveSource::resolve(&[uprobe(false)], opts).unwrap().attach(&captures).unwrap();
     let started = std::time::Instant::now();
     let run = tokio::spawn(t.go_and_wait());
     // Read while the target runs, so that the snapshot program takes its normal path (a
@@ -361,10 +377,14 @@ async fn measure_snapshot_cost(calls: u64, threads: u32) {
         let s = program_stats.iter().find(|s| s.name == name).unwrap();
         (s.run_time_ns as f64 / s.run_count as f64, s.run_count)
     };
-    let (snap, snap_n) = per_hit("wp_uprobe");
+    let (snap, snap_n) = per_hit(if capture.is_some() { "wp_uprobe_x" } else { "wp_uprobe" });
     let (empty, empty_n) = per_hit("wp_empty");
+    let what = match &capture {
+        Some(c) => format!("capture {c}"),
+        None => "no capture".to_string(),
+    };
     eprintln!(
-        "{threads} thread(s): snapshot program {snap:.1} ns/hit, empty program {empty:.1} ns/hit, \
+        "{threads} thread(s), {what}: snapshot program {snap:.1} ns/hit, empty program {empty:.1} ns/hit, \
          snapshot's own cost {:.1} ns/hit ({snap_n} runs; {} delivered, {lost} lost; {:.2} µs per call in the target)",
         snap - empty,
         records.len(),

@@ -56,6 +56,11 @@ ksym() {
     awk -v n="$1" '$3 == n && ($2 == "t" || $2 == "T") { print $1; exit }' /proc/kallsyms
 }
 
+# kvar NAME: the /proc/kallsyms address of the kernel variable NAME (data, bss, rodata).
+kvar() {
+    awk -v n="$1" '$3 == n && $2 ~ /^[dDbBrR]$/ { print $1; exit }' /proc/kallsyms
+}
+
 # fact KEY VALUE...: report a value measured in the guest for the current scenario.
 fact() {
     k=$1

@@ -4,8 +4,9 @@
 //! Guest helpers: `wp LABEL ARGS…` runs `wprobe ARGS…` to the end and reports its stdout,
 //! stderr, exit status, time and whatever it left in the kernel; `wp_start`/`wp_stop` do the
 //! same for a wprobe in the background; `fact KEY VALUE` reports a value measured in the
-//! guest; `ksym NAME` prints NAME's /proc/kallsyms address; `listen PORT` starts a one-shot
-//! TCP listener on 127.0.0.1:PORT; `modload NAME` insmods a module with its dependencies.
+//! guest; `ksym NAME` prints the /proc/kallsyms address of the function NAME, `kvar NAME`
+//! that of the variable NAME; `listen PORT` starts a one-shot TCP listener on
+//! 127.0.0.1:PORT; `modload NAME` insmods a module with its dependencies.
 //!
 //! Every wprobe step is also checked for what it leaves behind: after it exits the kernel
 //! must list no kprobe (`/sys/kernel/debug/kprobes/list`), no kprobe/uprobe trace event and
@@ -493,6 +494,84 @@ fact copied "$(wc -c </tmp/tee.out)"
                     c.that(f.arg2 != 0 && f.arg2 < ctx.user_end(), "buf (pointer_arg(2))", "a user-space address", format!("{:#x}", f.arg2));
                     c.eq("buf of both writes (one buffer)", f.arg2, o.arg2);
                     c.note(format!("tee's writes: {} | {} ({} events in all, {} from tee)", show(f), show(o), r.stdout_lines.unwrap_or(lines.len()), mine.len()));
+                }
+            },
+        },
+        Scenario {
+            name: "tcpconnect-address",
+            about: "tcpconnect.wasm: the seed's line plus the destination 127.0.0.1:PORT from a 16-byte capture of pointer_arg(2)",
+            modules: &[],
+            script: r#"
+listen 4011
+wp main run /handlers/tcpconnect.wasm --kprobe tcp_v4_connect -c 'echo $$ >/tmp/pid; exec nc 127.0.0.1 4011 </dev/null'
+fact pid "$(cat /tmp/pid)"
+"#,
+            check: |s, _, c| {
+                let pid = fact_num(s, "pid", c);
+                if let Some(r) = finished(s, "main", c) {
+                    let want = ", 16, 127.0.0.1:4011".to_string();
+                    let line = r.stdout.iter().find(|l| l.ends_with(&want));
+                    if c.that(line.is_some(), "tcpconnect line", format!("a line ending in {want:?}"), tail(&r.stdout, 3)) {
+                        let line = line.unwrap();
+                        if let Some(pid) = pid {
+                            c.that(line.contains(&format!(", {pid}, ")), "the connecting pid", pid, line);
+                        }
+                        c.note(line.clone());
+                    }
+                }
+            },
+        },
+        Scenario {
+            name: "syscall-paths",
+            about: "nd_syscall.openat and .return through the __x64_sys_openat kprobe and through the syscalls tracepoints print the same lines",
+            modules: &[],
+            script: r#"
+for how in kprobe tracepoint; do
+  wp "entry-$how" run /handlers/opensnoop.wasm --syscall-path $how nd_syscall.openat -c 'exec cat /tmp/wprobe-vm-absent'
+  wp "return-$how" run /handlers/opensnoop.wasm --syscall-path $how nd_syscall.openat.return -c 'exec cat /tmp/wprobe-vm-absent'
+done
+"#,
+            check: |s, _, c| {
+                // `PID COMM FLAGS PATH[ = RET]`: the same but for the pid, which differs per run.
+                let line = |label: &str, c: &mut Checker| -> Option<String> {
+                    let r = finished(s, label, c)?;
+                    let l = r.stdout.iter().find(|l| l.contains("/tmp/wprobe-vm-absent"));
+                    c.that(l.is_some(), &format!("[{label}] a line for the file"), "one", tail(&r.stdout, 3));
+                    l.map(|l| l.split_once(' ').map_or(l.clone(), |(_, rest)| rest.to_string()))
+                };
+                for kind in ["entry", "return"] {
+                    let via_kprobe = line(&format!("{kind}-kprobe"), c);
+                    let via_tracepoint = line(&format!("{kind}-tracepoint"), c);
+                    if let (Some(k), Some(t)) = (via_kprobe, via_tracepoint) {
+                        if c.eq(&format!("{kind}: kprobe path vs tracepoint path"), &k, &t) {
+                            c.note(format!("{kind}: {k}"));
+                        }
+                    }
+                }
+                if let Some(r) = s.run("return-kprobe") {
+                    let ok = r.stdout.iter().any(|l| l.ends_with("cat 0o0 /tmp/wprobe-vm-absent = -2 (ENOENT)"));
+                    c.that(ok, "the return line", "`cat 0o0 /tmp/wprobe-vm-absent = -2 (ENOENT)`", tail(&r.stdout, 3));
+                }
+            },
+        },
+        Scenario {
+            name: "kernel-pointer-chain",
+            about: "a capture following sk->sk_prot (offset 40) reads tcp_prot, whose first member is tcp_close",
+            modules: &[],
+            script: r#"
+listen 4012
+fact tcp_prot "$(kvar tcp_prot)"
+fact tcp_close "$(ksym tcp_close)"
+wp main run /handlers/captures.wasm --kprobe tcp_v4_connect --arg cap=kernel,bytes,arg1,8,40,0 --arg kptr="$(kvar tcp_prot)" -c 'exec nc 127.0.0.1 4012 </dev/null'
+"#,
+            check: |s, _, c| {
+                let (Some(prot), Some(close)) = (fact_hex(s, "tcp_prot", c), fact_hex(s, "tcp_close", c)) else { return };
+                if let Some(r) = finished(s, "main", c) {
+                    let want = format!(" *{prot:#x}={close:#x}");
+                    let ok = r.stdout.iter().any(|l| l.ends_with(&want));
+                    if c.that(ok, "kernel_pointer(tcp_prot) through the chain", &want, tail(&r.stdout, 3)) {
+                        c.note(format!("*(*(sk + 40)) = {close:#x} (tcp_close)"));
+                    }
                 }
             },
         },

@@ -6,7 +6,8 @@
 //! `field:NAME`. `--arg read=argN` (repeatable) prints `user_string(pointer_arg(N))` per
 //! event (or `kernel_string` with `--arg space=kernel`); `--arg field=NAME` prints
 //! `field_string(NAME)` or, failing that, `field(NAME)`; `--arg readfield=NAME` prints
-//! `user_string(field(NAME))` (or `kernel_string`).
+//! `user_string(field(NAME))` (or `kernel_string`); `--arg kptr=0xADDR` prints
+//! `kernel_pointer(ADDR)`.
 use wprobe_sdk::prelude::*;
 
 struct Captures {
@@ -14,6 +15,7 @@ struct Captures {
     kernel: bool,
     fields: Vec<String>,
     read_fields: Vec<String>,
+    kptrs: Vec<u64>,
 }
 
 fn parse(spec: &str) -> Result<Capture, String> {
@@ -56,6 +58,7 @@ impl Handler for Captures {
         let mut reads = Vec::new();
         let mut fields = Vec::new();
         let mut read_fields = Vec::new();
+        let mut kptrs = Vec::new();
         for (k, v) in session.args() {
             match k.as_str() {
                 "cap" => {
@@ -64,11 +67,15 @@ impl Handler for Captures {
                 "read" => reads.push(v.strip_prefix("arg").and_then(|n| n.parse().ok()).ok_or("--arg read=argN")?),
                 "field" => fields.push(v.clone()),
                 "readfield" => read_fields.push(v.clone()),
+                "kptr" => kptrs.push(
+                    u64::from_str_radix(v.trim_start_matches("0x"), 16)
+                        .map_err(|_| format!("--arg kptr={v}: not hex"))?,
+                ),
                 "space" => {}
                 other => return Err(format!("unknown --arg {other}")),
             }
         }
-        Ok(Captures { reads, kernel: session.arg("space") == Some("kernel"), fields, read_fields })
+        Ok(Captures { reads, kernel: session.arg("space") == Some("kernel"), fields, read_fields, kptrs })
     }
 
     fn event(&mut self) -> Result<(), Error> {
@@ -79,6 +86,12 @@ impl Handler for Captures {
             match s {
                 Ok(s) => printf!(" arg{n}={s:?}"),
                 Err(e) => printf!(" arg{n}: {e}"),
+            }
+        }
+        for &a in &self.kptrs {
+            match kernel_pointer(a) {
+                Ok(v) => printf!(" *{a:#x}={v:#x}"),
+                Err(e) => printf!(" *{a:#x}: {e}"),
             }
         }
         for f in &self.read_fields {
