@@ -262,3 +262,84 @@ fn bad_captures_and_bad_tracepoints_fail_before_anything_is_attached() {
     assert!(e.contains("the tracepoint has no field \"nope\""), "{e}");
     assert_nothing_left();
 }
+
+/// A background process (not wprobe's command) that opens files in a loop, for the scope
+/// tests; killed when dropped.
+struct Opener(std::process::Child);
+
+impl Opener {
+    fn start(tag: &str) -> (Opener, String) {
+        let name = unusual_name(tag);
+        let child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("while :; do cat '{name}' 2>/dev/null; sleep 0.01; done"))
+            .spawn()
+            .unwrap();
+        (Opener(child), name)
+    }
+}
+
+impl Drop for Opener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn with_a_command_only_its_process_tree_is_recorded_in_the_kernel() {
+    require_root();
+    let _s = serial();
+    let d = data_target().to_str().unwrap();
+    let (_opener, outsider) = Opener::start("outsider");
+    let mine = unusual_name("insider");
+    // The command forks (a subshell) before the target opens its file: children count.
+    let cmd = format!("sleep 0.3; ( {d} open '{mine}' )");
+    let (out, _) = run_ok("opensnoop", &["nd_syscall.openat", "-c", &cmd]);
+    assert!(out.lines().any(|l| l.ends_with(&mine)), "the command's child is in scope:\n{out}");
+    assert!(!out.contains(&outsider), "another process leaked into the command's scope:\n{out}");
+    let (all, _) = run_ok("opensnoop", &["nd_syscall.openat", "--all-processes", "-c", &cmd]);
+    assert!(all.contains(&outsider) && all.contains(&mine), "--all-processes sees everyone:\n{all}");
+    // --comm keeps one command name, in the kernel too.
+    let (comm, _) = run_ok("opensnoop", &["nd_syscall.openat", "--all-processes", "--comm", "wprobe_data", "-c", &cmd]);
+    let lines: Vec<&str> = comm.lines().filter(|l| l.contains(" 0o")).collect();
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.split(' ').nth(1) == Some("wprobe_data")), "{comm}");
+    assert_nothing_left();
+}
+
+#[test]
+fn wprobe_does_not_see_itself_unless_asked() {
+    require_root();
+    let _s = serial();
+    // A command named `wprobe` writes one line; every event makes wprobe print one, which is
+    // a write by wprobe itself: an event only with --include-self.
+    let fake = scratch_dir("self").join("wprobe");
+    std::fs::copy(data_target(), &fake).unwrap();
+    let run = |extra: &[&str]| -> (u32, String) {
+        let h = handler("tcp_connect");
+        let cmd = format!("{} open /", fake.display());
+        let mut args = vec!["run", h.to_str().unwrap(), "--syscall", "write", "--all-processes", "--comm", "wprobe"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--max-events", "20", "--duration", "3", "-c", &cmd]);
+        let child = std::process::Command::new(wprobe_bin())
+            .args(&args)
+            .env("WPROBE_CACHE_DIR", scratch_dir("cache"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        (pid, stdout(&out))
+    };
+    let own = |pid: u32, out: &str| {
+        out.lines().filter(|l| l.starts_with("nd_syscall.write, ") && l.contains(&format!(", {pid}, "))).count()
+    };
+    let (pid, out) = run(&[]);
+    assert_eq!(own(pid, &out), 0, "wprobe saw its own writes:\n{out}");
+    assert!(out.lines().any(|l| l.starts_with("nd_syscall.write, ")), "the command's write is seen:\n{out}");
+    let (pid, out) = run(&["--include-self"]);
+    assert!(own(pid, &out) > 0, "--include-self shows wprobe's own writes:\n{out}");
+    assert_nothing_left();
+}

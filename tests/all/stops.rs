@@ -117,7 +117,8 @@ fn check_stop(name: &str, out: &Output, file: &Path, code: i32, reason: &str) ->
 fn stop_by_a_handler_trap_keeps_the_events_file() {
     require_root();
     let _s = serial();
-    let (out, _) = stop_path("trap", "trap", &["--arg", "n=5"], &command(100, 2), 1, "trapped");
+    let (out, _) =
+        stop_path("trap", "trap", &["--arg", "n=5"], &command(100, 2), 1, "unreachable (panic) in handle-batch");
     assert!(stderr(&out).contains("trap test handler: reached event 5"), "{}", stderr(&out));
 }
 
@@ -125,28 +126,35 @@ fn stop_by_a_handler_trap_keeps_the_events_file() {
 fn stop_by_the_cpu_limit_keeps_the_events_file() {
     require_root();
     let _s = serial();
-    stop_path("cpu", "spin", &["--cpu-limit-ms", "50"], &command(10, 1), 1, "exceeded its CPU limit of 50 ms");
+    stop_path("cpu", "spin", &["--cpu-limit-ms", "50"], &command(10, 1), 1, "CPU limit of 50 ms per call exceeded");
 }
 
 #[test]
 fn stop_by_the_memory_limit_keeps_the_events_file() {
     require_root();
     let _s = serial();
-    stop_path("memory", "membomb", &["--memory-limit", "16M"], &command(10, 1), 1, "exceeded its memory limit");
+    stop_path("memory", "membomb", &["--memory-limit", "16M"], &command(10, 1), 1, "memory limit of 16 MiB exceeded");
 }
 
 #[test]
 fn stop_by_the_output_limit_keeps_the_events_file() {
     require_root();
     let _s = serial();
-    stop_path("output", "flood", &["--output-limit", "64K"], &command(10, 1), 1, "more than its output limit");
+    stop_path(
+        "output",
+        "flood",
+        &["--output-limit", "64K"],
+        &command(10, 1),
+        1,
+        "output limit of 65536 bytes per call exceeded",
+    );
 }
 
 #[test]
 fn stop_by_a_handler_error_keeps_the_events_file() {
     require_root();
     let _s = serial();
-    stop_path("error", "access_error", &[], &command(10, 1), 1, "returned an error");
+    stop_path("error", "access_error", &[], &command(10, 1), 1, "error returned in handle-batch");
 }
 
 #[test]
@@ -505,7 +513,7 @@ fn a_recorded_fault_replays_as_the_same_fault() {
         assert_eq!(replay.status.code(), Some(1), "{name}: {}", stderr(&replay));
         let (live_err, replay_err) = (stderr(&live), stderr(&replay));
         let (a, b) = (fault_report(&live_err), fault_report(&replay_err));
-        assert!(a.contains(" stopped in handle-batch (batch "), "{name}: {a}");
+        assert!(a.contains(" in handle-batch (batch "), "{name}: {a}");
         assert_eq!(a, b, "{name}: the replayed fault differs from the live one");
         if name == "trap" {
             assert!(!a.contains("(batch 1)"), "the live run made several batches: {a}");

@@ -21,7 +21,13 @@ impl Handler for Opensnoop {
     }
 
     fn event(&mut self) -> Result<(), Error> {
-        let path = user_string(pointer_arg(2)?)?;
+        // The kernel may not be able to read the name at the hit (a page not yet faulted
+        // in): say so, and go on with the next call.
+        let path = match user_string(pointer_arg(2)?) {
+            Ok(path) => path,
+            Err(AccessError::Fault(addr)) => format!("<unreadable name at {addr:#x}>"),
+            Err(e) => return Err(e.into()),
+        };
         if is_return() {
             printf!("{} {} {:#o} {} = {}\n", pid(), execname(), int_arg(3)?, path, returnstr()?);
         } else {
