@@ -26,6 +26,22 @@ pub fn handler(name: &str) -> PathBuf {
     path
 }
 
+/// `tests/targets/NAME.c` compiled with `cc -O2 -pthread` into this test run's scratch
+/// directory (once per name and process).
+pub fn compile_target(name: &str) -> PathBuf {
+    let out = scratch_dir("target").join(name);
+    if !out.exists() {
+        let status = Command::new(std::env::var_os("CC").unwrap_or("cc".into()))
+            .args(["-O2", "-pthread", "-o"])
+            .arg(&out)
+            .arg(workspace_root().join("tests/targets").join(format!("{name}.c")))
+            .status()
+            .expect("cannot run cc");
+        assert!(status.success(), "cc failed on tests/targets/{name}.c");
+    }
+    out
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     workspace_root().join("tests").join("fixtures").join(name)
 }

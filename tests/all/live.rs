@@ -27,17 +27,7 @@ extern "C" {
 /// The target, compiled once per test run.
 pub(crate) fn target() -> &'static PathBuf {
     static TARGET: OnceLock<PathBuf> = OnceLock::new();
-    TARGET.get_or_init(|| {
-        let out = scratch_dir("target").join("wprobe_target");
-        let status = std::process::Command::new(std::env::var_os("CC").unwrap_or("cc".into()))
-            .args(["-O2", "-pthread", "-o"])
-            .arg(&out)
-            .arg(workspace_root().join("tests/targets/wprobe_target.c"))
-            .status()
-            .expect("cannot run cc");
-        assert!(status.success(), "cc failed");
-        out
-    })
+    TARGET.get_or_init(|| compile_target("wprobe_target"))
 }
 
 /// `pid P main-tid T1 thread-tid T2` as the target prints it.

@@ -10,17 +10,7 @@ use std::sync::OnceLock;
 
 fn data_target() -> &'static PathBuf {
     static TARGET: OnceLock<PathBuf> = OnceLock::new();
-    TARGET.get_or_init(|| {
-        let out = scratch_dir("target").join("wprobe_data");
-        let status = std::process::Command::new(std::env::var_os("CC").unwrap_or("cc".into()))
-            .args(["-O2", "-o"])
-            .arg(&out)
-            .arg(workspace_root().join("tests/targets/wprobe_data.c"))
-            .status()
-            .expect("cannot run cc");
-        assert!(status.success(), "cc failed");
-        out
-    })
+    TARGET.get_or_init(|| compile_target("wprobe_data"))
 }
 
 /// `pid P` as the data target prints it.

@@ -227,25 +227,22 @@ impl<'a> EventRef<'a> {
     /// `len` bytes of `space` memory at `addr`, from the regions captured at the hit.
     pub fn read(&self, space: Space, addr: u64, len: usize) -> Result<&'a [u8], AccessError> {
         let end = addr.checked_add(len as u64).ok_or(AccessError::NotCaptured { addr, arg: 0 })?;
-        for item in self.ext.iter().filter(|i| i.kind == ext::KIND_CAPTURE && i.space == space.code()) {
-            if item.status == ext::STATUS_FAULT {
-                if item.addr == addr {
-                    return Err(AccessError::Fault { addr });
-                }
-                continue;
-            }
-            let item_end = item.addr + item.data.len() as u64;
-            if addr >= item.addr && end <= item_end {
-                let from = (addr - item.addr) as usize;
-                return Ok(&item.data[from..from + len]);
-            }
-        }
-        Err(self.not_captured(addr))
+        let rest = self.captured_from(space, addr, |item_end| end <= item_end)?;
+        Ok(&rest[..len])
     }
 
     /// The NUL-terminated string at `addr`, at most `max` bytes (without the NUL), from the
     /// captured regions. A region captured as a string ends where the string ended.
     pub fn read_string(&self, space: Space, addr: u64, max: usize) -> Result<&'a [u8], AccessError> {
+        // An empty string captured at `addr` (ending right there) is still an answer.
+        let rest = self.captured_from(space, addr, |_| true)?;
+        let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len()).min(max);
+        Ok(&rest[..len])
+    }
+
+    /// The captured bytes from `addr` to the end of the first region of `space` that holds
+    /// `addr` and whose end `fits`; a faulted capture of `addr` is the fault.
+    fn captured_from(&self, space: Space, addr: u64, fits: impl Fn(u64) -> bool) -> Result<&'a [u8], AccessError> {
         for item in self.ext.iter().filter(|i| i.kind == ext::KIND_CAPTURE && i.space == space.code()) {
             if item.status == ext::STATUS_FAULT {
                 if item.addr == addr {
@@ -254,11 +251,8 @@ impl<'a> EventRef<'a> {
                 continue;
             }
             let item_end = item.addr + item.data.len() as u64;
-            // `<=`: an empty string captured at `addr` is still an answer.
-            if addr >= item.addr && addr <= item_end {
-                let rest = &item.data[(addr - item.addr) as usize..];
-                let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len()).min(max);
-                return Ok(&rest[..len]);
+            if addr >= item.addr && addr <= item_end && fits(item_end) {
+                return Ok(&item.data[(addr - item.addr) as usize..]);
             }
         }
         Err(self.not_captured(addr))

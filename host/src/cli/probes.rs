@@ -47,7 +47,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "HOW", value_enum, default_value_t = SyscallPath::Auto)]
     pub syscall_path: SyscallPath,
     /// With -c: record every process, not only the command and its descendants (the
-    /// default scope, kept in the kernel).
+    /// default scope, kept in the kernel; --pid replaces it too).
     #[arg(long, requires = "command")]
     pub all_processes: bool,
     /// Also record wprobe's own process (left out by default, in the kernel).
@@ -136,7 +136,8 @@ impl ProbeArgs {
             max_probes: self.max_probes,
             syscall_path: self.syscall_path,
             include_self: self.include_self,
-            scope_tree: self.command.is_some() && !self.all_processes,
+            // --pid names the process to trace: it wins over -c's scope.
+            scope_tree: self.command.is_some() && !self.all_processes && self.pid.is_none(),
             comm: self.comm.clone(),
             ..LiveOptions::default()
         })

@@ -638,11 +638,11 @@ kill "$y"
         },
         Scenario {
             name: "cleanup",
-            about: "probes are gone after SIGINT and after --duration; three probes (one kretprobe) listed while running",
+            about: "probes are gone after SIGINT and after --duration; four kprobes (a kretprobe and its entry half) listed while running",
             modules: &[],
             script: r#"
 wp_start sig run /handlers/count.wasm --kprobe tcp_v4_connect --kretprobe tcp_v4_connect --kprobe ksys_read
-wait_kprobes sig 3
+wait_kprobes sig 4
 fact during "$(tr '\n' ';' </sys/kernel/debug/kprobes/list)"
 listen 4009
 nc 127.0.0.1 4009 </dev/null
@@ -651,7 +651,9 @@ wp_stop sig INT
 wp duration run /handlers/count.wasm --kprobe tcp_v4_connect --duration 1
 "#,
             check: |s, _, c| {
-                c.eq("kprobes listed while wprobe ran", Some("3"), s.fact("kprobes_listed"));
+                // The return probe is two: its entry half (for the entry's arguments and the
+                // latency) and the kretprobe.
+                c.eq("kprobes listed while wprobe ran", Some("4"), s.fact("kprobes_listed"));
                 let during = s.fact("during").unwrap_or("");
                 c.that(during.contains(" r ") || during.contains("  r  "), "a kretprobe in the list while running", "an `r` entry", during);
                 for label in ["sig", "duration"] {
