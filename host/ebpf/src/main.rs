@@ -43,6 +43,7 @@ use aya_ebpf::EbpfContext;
 use core::ffi::c_void;
 use wprobe_common::abi::x86_64::{self, NREGS};
 use wprobe_common::ext::{
+    pad8,
     EXT_HEADER_SIZE, ITEM_HEADER_SIZE, KIND_CAPTURE, KIND_ENTRY, KIND_TRACEPOINT, SPACE_KERNEL, SPACE_USER,
     STATUS_FAULT, STATUS_OK, STATUS_TRUNCATED,
 };
@@ -654,11 +655,6 @@ unsafe fn write_item_header(at: *mut u8, kind: u8, status: u8, space: u8, index:
         *(at.add(4) as *mut u32) = len;
         *(at.add(8) as *mut u64) = addr;
     }
-}
-
-#[inline(always)]
-const fn pad8(n: usize) -> usize {
-    (n + 7) & !7
 }
 
 /// Copies the context's registers with one fixed-offset load each. The verifier accepts

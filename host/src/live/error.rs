@@ -171,9 +171,6 @@ pub enum LiveError {
     #[error("reading the ring buffer: {0}")]
     Ring(#[source] io::Error),
 
-    #[error("the ring buffer delivered a {len}-byte record where {expected} bytes were expected")]
-    BadRecord { len: usize, expected: usize },
-
     #[error("a runtime error in the kernel introspection: {0}")]
     Introspect(String),
 }
