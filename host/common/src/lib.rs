@@ -21,6 +21,8 @@ pub mod batch;
 pub mod errno;
 pub mod ext;
 pub mod record;
+pub mod sdk;
+pub mod texts;
 pub mod tracepoint;
 
 pub use abi::{AccessError, Arch, RegisterRef};
