@@ -11,9 +11,11 @@ mod languages;
 mod live;
 mod probe_data;
 mod probes;
+mod sdk_parity;
 mod stops;
 mod tracepoints;
 mod wasi;
+mod wit_version;
 
 use wprobe::batch::BatchBuilder;
 use wprobe::sandbox::{Handler, HandlerFault, Limits, Runtime, RuntimeConfig, Session};
