@@ -24,6 +24,7 @@
 // The generated bindings name the runtime as `wprobe_sdk::…`, which must resolve here too.
 extern crate self as wprobe_sdk;
 
+pub mod agg;
 mod capture;
 mod context;
 mod error;

@@ -2,6 +2,7 @@
 //! `cargo xtask handlers`, through the real host. One binary, a module per feature.
 
 mod abi;
+mod agg;
 mod cache;
 mod cli;
 mod examples;
