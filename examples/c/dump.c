@@ -49,6 +49,7 @@ static char call[96], val[96];
         line(call, val);                                                                            \
     } while (0)
 
+static const uint64_t syscalls[] = {0, 59, 221, 257, 100000};
 static const char *const registers[] = {"rip", "RSP", "eax", "r8d", "orig_rax", "x0", "w1", "lr", "pc", "nope"};
 
 void wprobe_event(void) {
@@ -82,6 +83,14 @@ void wprobe_event(void) {
     wprobe_print_regs();
     const char *e = wprobe_catch();
     if (e) wprobe_printf("print_regs() ! %s\n", e);
+    for (size_t i = 0; i < sizeof syscalls / sizeof *syscalls; i++) {
+        const char *name = wprobe_syscall_name(syscalls[i]);
+        if (name) {
+            wprobe_printf("syscall_name(%" PRIu64 ") = \"%s\"\n", syscalls[i], name);
+        } else {
+            wprobe_printf("syscall_name(%" PRIu64 ") = none\n", syscalls[i]);
+        }
+    }
     CALL("entry_timestamp_ns()"), SHOW_U(wprobe_entry_timestamp_ns());
     CALL("latency_ns()"), SHOW_U(wprobe_latency_ns());
 

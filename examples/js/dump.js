@@ -3,6 +3,7 @@
 // the language tests compare byte for byte. A new accessor is one line here.
 import * as w from './wprobe.js';
 
+const SYSCALLS = [0, 59, 221, 257, 100000];
 const REGISTERS = ['rip', 'RSP', 'eax', 'r8d', 'orig_rax', 'x0', 'w1', 'lr', 'pc', 'nope'];
 
 function show(call, fn, args, fmt = String) {
@@ -59,6 +60,10 @@ w.handler(
       } catch (e) {
         if (!(e instanceof w.AccessError)) throw e;
         w.printf('print_regs() ! %s\n', e.message);
+      }
+      for (const nr of SYSCALLS) {
+        const name = w.syscall_name(nr);
+        w.printf('syscall_name(%s) = %s\n', String(nr), name == null ? 'none' : text(name));
       }
       show('entry_timestamp_ns()', w.entry_timestamp_ns, []);
       show('latency_ns()', w.latency_ns, []);

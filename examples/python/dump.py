@@ -3,6 +3,7 @@ every event, in the format of tests/handlers/dump_flat/src/dump.rs (the Rust one
 language tests compare byte for byte. A new accessor is one line here."""
 from wprobe import *
 
+SYSCALLS = (0, 59, 221, 257, 100000)
 REGISTERS = ("rip", "RSP", "eax", "r8d", "orig_rax", "x0", "w1", "lr", "pc", "nope")
 U64 = (1 << 64) - 1
 
@@ -56,6 +57,9 @@ class Dump(Handler):
             print_regs()
         except AccessError as e:
             printf("print_regs() ! %s\n", e)
+        for nr in SYSCALLS:
+            name = syscall_name(nr)
+            printf("syscall_name(%d) = %s\n", nr, "none" if name is None else text(name))
         show("entry_timestamp_ns()", entry_timestamp_ns)
         show("latency_ns()", latency_ns)
         # Addresses: one nothing covers, the pointer arguments and 8 past them, the return value.

@@ -361,6 +361,12 @@ pub fn target() -> u32 {
     ctx::target()
 }
 
+/// The name of syscall number `nr` on the session's architecture (`openat` for 257 on
+/// x86_64), e.g. of `field("id")` in `raw_syscalls:sys_enter`; works outside events too.
+pub fn syscall_name(nr: u64) -> Option<String> {
+    ctx::syscall_name(nr)
+}
+
 /// The longest string the memory accessors return without an explicit `n`.
 const MAX_STRING: u32 = 4096;
 

@@ -160,12 +160,14 @@ fn every_conformance_dump_calls_every_accessor() {
     const NOT_DUMPED: [&str; 4] = ["next", "printf", "warn", "exit"];
     let functions = context_functions();
     let mut missing = Vec::new();
-    for dump in ["tests/handlers/dump_flat/src/dump.rs", "examples/c/dump.c", "examples/python/dump.py", "examples/js/dump.js"]
+    for dump in
+        ["tests/handlers/dump_flat/src/dump.rs", "examples/c/dump.c", "examples/python/dump.py", "examples/js/dump.js"]
     {
         let text = read(dump);
         for f in functions.iter().filter(|f| !NOT_DUMPED.contains(&f.as_str())) {
             // A call, or (Python, JavaScript) the function handed to the line printer.
-            let named = text.lines().any(|l| calls(l, f) || l.contains(&format!(", {f},")) || l.contains(&format!("w.{f},")));
+            let named =
+                text.lines().any(|l| calls(l, f) || l.contains(&format!(", {f},")) || l.contains(&format!("w.{f},")));
             if !named {
                 missing.push(format!("{dump}: {f}"));
             }

@@ -22,6 +22,7 @@ pub mod errno;
 pub mod ext;
 pub mod record;
 pub mod sdk;
+pub mod syscalls;
 pub mod texts;
 pub mod tracepoint;
 

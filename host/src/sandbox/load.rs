@@ -12,13 +12,13 @@ use wasmtime::Engine;
 /// checks that they agree). wit/README.md says what changes bump it.
 macro_rules! wit_version {
     () => {
-        "0.2.0"
+        "0.3.0"
     };
 }
 pub const WIT_VERSION: &str = wit_version!();
 /// The world every handler implements.
 pub const WORLD: &str = concat!("wprobe:probe/handler@", wit_version!());
-const EXPORTS: [&str; 3] = ["init", "handle-batch", "end"];
+const EXPORTS: [&str; 4] = ["init", "handle-batch", "end", "tick"];
 const CONTEXT: &str = concat!("wprobe:probe/context@", wit_version!());
 const TYPES: &str = concat!("wprobe:probe/types@", wit_version!());
 /// The package, without a version: imports of it at another version mean a handler built
@@ -35,7 +35,7 @@ pub enum LoadError {
     CoreModule { name: String },
     #[error("{name} is not a valid WebAssembly component: {message}")]
     Invalid { name: String, message: String },
-    #[error("{name} is a component of another world: it exports {exports}, but a handler of {WORLD} exports `init`, `handle-batch` and `end`; build it against wprobe's wit/ (or with the wprobe SDK)")]
+    #[error("{name} is a component of another world: it exports {exports}, but a handler of {WORLD} exports `init`, `handle-batch`, `tick` and `end`; build it against wprobe's wit/ (or with the wprobe SDK)")]
     WrongWorld { name: String, exports: String },
     #[error("{name} does not export `{missing}`, which the world {WORLD} requires (it exports {exports}); rebuild it against this version of wprobe's wit/")]
     MissingExport { name: String, missing: &'static str, exports: String },
@@ -127,6 +127,14 @@ pub(crate) fn check_world(name: &str, engine: &Engine, component: &Component) ->
     } else {
         exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
     };
+    // The version first: a handler of another version also lacks or has other exports, and
+    // "rebuild it" is the message that helps.
+    for (import, _) in ty.imports(engine) {
+        if import.starts_with(PACKAGE) && import != CONTEXT && import != TYPES {
+            let found = import.rsplit_once('@').map_or("(none)", |(_, v)| v).to_owned();
+            return Err(LoadError::OtherVersion { name: name.to_owned(), import: import.to_owned(), found });
+        }
+    }
     if !EXPORTS.iter().any(|e| exports.contains(e)) {
         return Err(LoadError::WrongWorld { name: name.to_owned(), exports: listed });
     }
@@ -134,10 +142,6 @@ pub(crate) fn check_world(name: &str, engine: &Engine, component: &Component) ->
         return Err(LoadError::MissingExport { name: name.to_owned(), missing, exports: listed });
     }
     for (import, _) in ty.imports(engine) {
-        if import.starts_with(PACKAGE) && import != CONTEXT && import != TYPES {
-            let found = import.rsplit_once('@').map_or("(none)", |(_, v)| v).to_owned();
-            return Err(LoadError::OtherVersion { name: name.to_owned(), import: import.to_owned(), found });
-        }
         if import != CONTEXT && import != TYPES && !import.starts_with("wasi:") {
             return Err(LoadError::UnknownImport { name: name.to_owned(), import: import.to_owned() });
         }

@@ -10,6 +10,7 @@ pub struct Dump {
     fields: Vec<Vec<String>>,
 }
 
+const SYSCALLS: [u64; 5] = [0, 59, 221, 257, 100_000];
 const REGISTERS: [&str; 10] = ["rip", "RSP", "eax", "r8d", "orig_rax", "x0", "w1", "lr", "pc", "nope"];
 
 pub fn init(session: &Session) -> Result<Dump, String> {
@@ -70,6 +71,12 @@ pub fn event(dump: &Dump) -> Result<(), Error> {
     printf!("print_regs()\n");
     if let Err(e) = print_regs() {
         printf!("print_regs() ! {e}\n");
+    }
+    for nr in SYSCALLS {
+        match syscall_name(nr) {
+            Some(name) => printf!("syscall_name({nr}) = \"{name}\"\n"),
+            None => printf!("syscall_name({nr}) = none\n"),
+        }
     }
     show("entry_timestamp_ns()", entry_timestamp_ns());
     show("latency_ns()", latency_ns());
