@@ -107,4 +107,4 @@ w.handler(
   },
 );
 
-export { init, handleBatch, end } from './wprobe.js';
+export { init, handleBatch, tick, end } from './wprobe.js';
