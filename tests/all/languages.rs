@@ -427,8 +427,11 @@ fn the_dump_reads_alike_in_every_language_on_every_recording() {
         load(p);
     }
     for events in &files {
+        // The dump makes some 300 accessor calls per event: a whole recorded batch takes the
+        // interpreted languages longer than the default 500 ms on a loaded machine.
         let replay = |path: &std::path::Path| {
-            let out = wprobe(&["replay", path.to_str().unwrap(), events.to_str().unwrap()]);
+            let out =
+                wprobe(&["replay", path.to_str().unwrap(), events.to_str().unwrap(), "--cpu-limit-ms", "20000"]);
             assert!(out.status.success(), "{} on {}: {}", path.display(), events.display(), stderr(&out));
             stdout(&out)
         };
