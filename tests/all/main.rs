@@ -15,6 +15,7 @@ mod probe_data;
 mod probes;
 mod stops;
 mod timers;
+mod tools;
 mod tracepoints;
 mod wasi;
 
