@@ -1,7 +1,8 @@
 /*
  * How long a function takes: a log2 histogram of its latency in nanoseconds, bpftrace's
- * `hist()` and BCC's funclatency, printed every `--arg interval=N` seconds (then cleared) and
- * at the end, with the count and the mean. The same output as the Rust example
+ * `hist()` and BCC's funclatency, printed every `--arg interval=N` seconds (`interval_ms=N`:
+ * every N ms; then cleared) and at the end, with the count and the mean. The same output as
+ * the Rust example
  * (examples/funclatency, without its `--arg calls=1`):
  *
  *   wprobe run funclatency_c.wasm --uretprobe /bin/bash:readline --arg interval=1
@@ -18,17 +19,30 @@
 static wprobe_agg *hist;
 static uint64_t calls, total_ns;
 
-int wprobe_init(const wprobe_session *session) {
-    const char *interval = wprobe_arg_value(session, "interval");
-    if (interval) {
-        char *end;
-        unsigned long s = strtoul(interval, &end, 10);
-        if (*interval == '\0' || *interval == '-' || *end != '\0' || s > UINT32_MAX) {
-            wprobe_fail("--arg interval=%s: expected a number of seconds", interval);
-            return 1;
-        }
-        if (s > 0) wprobe_timer_s((uint32_t)s);
+/* `--arg key=N` into *out when given; false (and a recorded error) when not a number. */
+static bool number_arg(const wprobe_session *session, const char *key, uint64_t *out) {
+    const char *v = wprobe_arg_value(session, key);
+    if (!v) return true;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*v == '\0' || *v == '-' || *end != '\0') {
+        wprobe_fail("--arg %s=%s: expected a number", key, v);
+        return false;
     }
+    *out = n;
+    return true;
+}
+
+int wprobe_init(const wprobe_session *session) {
+    uint64_t ms = 0;
+    if (!number_arg(session, "interval", &ms)) return 1;
+    ms *= 1000;
+    if (!number_arg(session, "interval_ms", &ms)) return 1;
+    if (ms > UINT32_MAX) {
+        wprobe_fail("the interval is too long: at most %u ms", UINT32_MAX);
+        return 1;
+    }
+    if (ms > 0) wprobe_timer_ms((uint32_t)ms);
     hist = wprobe_agg_hist("@ns");
     return 0;
 }

@@ -4,7 +4,8 @@ The same output as the Rust example (examples/syscount)::
 
     wprobe run syscount_py.wasm --tracepoint raw_syscalls:sys_enter -c 'ls /' --arg interval=1
 
-``--arg interval=N`` prints and clears ``@syscalls`` every N seconds; ``--arg top=N`` the N
+``--arg interval=N`` prints and clears ``@syscalls`` every N seconds (``interval_ms=N``: every N
+ms); ``--arg top=N`` the N
 most frequent (default 10, 0 for all); ``--arg pid=P`` counts only process P."""
 from wprobe import *
 from wprobe_agg import Agg
@@ -37,9 +38,9 @@ class Syscount(Handler):
         if not any(f.name == "id" for p in session.probes for f in p.fields):
             raise ValueError("syscount counts the `id` field of raw_syscalls:sys_enter: run it with "
                              "--tracepoint raw_syscalls:sys_enter")
-        interval = _int_arg(session, "interval", 0)
-        if interval > 0:
-            session.timer_s(interval)
+        interval_ms = _int_arg(session, "interval_ms", _int_arg(session, "interval", 0) * 1000)
+        if interval_ms > 0:
+            session.timer_ms(interval_ms)
         self.top = _int_arg(session, "top", 10)
         pid_arg = session.arg("pid")
         self.pid = None if pid_arg is None else _int_arg(session, "pid", 0)

@@ -94,3 +94,14 @@ fn fieldhist_counts_every_event_in_its_buckets() {
         stderr(&out)
     );
 }
+
+/// Ticks in replay, on the recorded timestamps: the same intervals, the same bytes.
+#[test]
+fn tools_print_every_interval_alike_in_every_language() {
+    let rust = replay("syscount", "workload_syscalls.events", &["--arg", "interval_ms=20", "--arg", "top=3"]);
+    assert!(rust.matches("@syscalls[").count() >= 3, "several intervals:\n{rust}");
+    assert_eq!(replay("syscount_py", "workload_syscalls.events", &["--arg", "interval_ms=20", "--arg", "top=3"]), rust);
+    let rust = replay("funclatency", "workload_sleep.events", &["--arg", "interval_ms=20"]);
+    assert!(rust.matches("@ns:").count() >= 3, "several intervals:\n{rust}");
+    assert_eq!(replay("funclatency_c", "workload_sleep.events", &["--arg", "interval_ms=20"]), rust);
+}
