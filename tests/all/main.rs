@@ -16,6 +16,7 @@ mod probes;
 mod sdk_parity;
 mod stops;
 mod timers;
+mod tools;
 mod tracepoints;
 mod wasi;
 mod wit_version;

@@ -674,6 +674,18 @@ const char *wprobe_field_string(const char *name) {
 
 /* ---- Captures -------------------------------------------------------------------------- */
 
+/* Grows *array (len elements of elem bytes, *cap allocated) so that one more fits: twice
+ * as large each time. False when out of memory (the array is unchanged). */
+static bool room_for_one(void **array, size_t len, size_t *cap, size_t elem) {
+    if (len < *cap) return true;
+    size_t n = *cap ? 2 * *cap : 4;
+    void *p = realloc(*array, n * elem);
+    if (!p) return false;
+    *array = p;
+    *cap = n;
+    return true;
+}
+
 /* The captures wprobe_init declared, in the WIT's own form: init's answer hands the array
  * (and the names and derefs in it) to the bindings, which free it after the call. */
 static wprobe_probe_types_capture_t *captures;
@@ -685,15 +697,9 @@ static int add_capture(wprobe_base base, uint32_t size, wprobe_probe_types_captu
         wprobe_fail("captures are declared in wprobe_init: the kernel side is set up before the first event");
         return -1;
     }
-    if (captures_len == captures_cap) {
-        size_t cap = captures_cap ? 2 * captures_cap : 4;
-        wprobe_probe_types_capture_t *p = realloc(captures, cap * sizeof *p);
-        if (!p) {
-            wprobe_fail("out of memory");
-            return -1;
-        }
-        captures = p;
-        captures_cap = cap;
+    if (!room_for_one((void **)&captures, captures_len, &captures_cap, sizeof *captures)) {
+        wprobe_fail("out of memory");
+        return -1;
     }
     wprobe_probe_types_capture_t c;
     memset(&c, 0, sizeof c);
@@ -811,15 +817,9 @@ int wprobe_timer_ms(uint32_t period_ms) {
         wprobe_fail("timers are declared in wprobe_init");
         return -1;
     }
-    if (timers_len == timers_cap) {
-        size_t cap = timers_cap ? 2 * timers_cap : 4;
-        uint32_t *p = realloc(timers, cap * sizeof *p);
-        if (!p) {
-            wprobe_fail("out of memory declaring a timer");
-            return -1;
-        }
-        timers = p;
-        timers_cap = cap;
+    if (!room_for_one((void **)&timers, timers_len, &timers_cap, sizeof *timers)) {
+        wprobe_fail("out of memory declaring a timer");
+        return -1;
     }
     timers[timers_len] = period_ms;
     return (int)timers_len++;
