@@ -427,11 +427,12 @@ fn the_dump_reads_alike_in_every_language_on_every_recording() {
         load(p);
     }
     for events in &files {
-        // The dump makes some 300 accessor calls per event: a whole recorded batch takes the
-        // interpreted languages longer than the default 500 ms on a loaded machine.
+        // The dump makes some 300 accessor calls and lines per event: a whole recorded batch
+        // takes the interpreted languages longer than the default 500 ms on a loaded machine,
+        // and prints more than the default 4 MiB per call.
         let replay = |path: &std::path::Path| {
-            let out =
-                wprobe(&["replay", path.to_str().unwrap(), events.to_str().unwrap(), "--cpu-limit-ms", "20000"]);
+            let (path, events) = (path.to_str().unwrap(), events.to_str().unwrap());
+            let out = wprobe(&["replay", path, events, "--cpu-limit-ms", "60000", "--output-limit", "256M"]);
             assert!(out.status.success(), "{} on {}: {}", path.display(), events.display(), stderr(&out));
             stdout(&out)
         };

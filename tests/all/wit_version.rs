@@ -9,7 +9,9 @@ use wprobe::sandbox::{LoadError, WIT_VERSION};
 
 fn package_version(dir: &str) -> String {
     let wit = std::fs::read_to_string(workspace_root().join(dir).join("probe.wit")).unwrap();
-    wit.lines().find_map(|l| Some(l.trim().strip_prefix("package wprobe:probe@")?.strip_suffix(';')?.to_string())).unwrap()
+    wit.lines()
+        .find_map(|l| Some(l.trim().strip_prefix("package wprobe:probe@")?.strip_suffix(';')?.to_string()))
+        .unwrap()
 }
 
 #[test]
