@@ -429,10 +429,11 @@ fn the_dump_reads_alike_in_every_language_on_every_recording() {
     for events in &files {
         // The dump makes some 300 accessor calls and lines per event: a whole recorded batch
         // takes the interpreted languages longer than the default 500 ms on a loaded machine,
-        // and prints more than the default 4 MiB per call.
+        // prints more than the default 4 MiB per call, and JavaScript's heap grows with it.
         let replay = |path: &std::path::Path| {
-            let (path, events) = (path.to_str().unwrap(), events.to_str().unwrap());
-            let out = wprobe(&["replay", path, events, "--cpu-limit-ms", "60000", "--output-limit", "256M"]);
+            let (p, e) = (path.to_str().unwrap(), events.to_str().unwrap());
+            let limits = ["--cpu-limit-ms", "60000", "--output-limit", "256M", "--memory-limit", "1G"];
+            let out = wprobe(&[&["replay", p, e][..], &limits[..]].concat());
             assert!(out.status.success(), "{} on {}: {}", path.display(), events.display(), stderr(&out));
             stdout(&out)
         };
