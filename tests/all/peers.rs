@@ -12,7 +12,6 @@ use super::live::{require_root, serial};
 use super::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn bpftrace() -> Option<PathBuf> {
     let found = ["/usr/bin/bpftrace", "/usr/sbin/bpftrace"].iter().map(PathBuf::from).find(|p| p.exists());
