@@ -7,6 +7,7 @@
 //! * `fixtures`: re-records the events files under tests/fixtures/ from real uprobe runs.
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
+//! * `bench-peers`: wprobe against bpftrace on one uprobe (root; a benchmark, not in CI).
 //! * `vm-test`: kprobe scenarios on Debian kernels under QEMU; `vm -- CMD`: one command in
 //!   such a VM (see `vm.rs`).
 
@@ -15,6 +16,7 @@ mod demo;
 mod fixtures;
 mod guests;
 mod handlers;
+mod peers;
 mod vm;
 
 use anyhow::{Context, Result};
@@ -43,6 +45,8 @@ enum Task {
     Bpf(bpf::Args),
     /// Run the kprobe scenarios on Debian kernels under QEMU (TCG) and check their output.
     VmTest(vm::TestArgs),
+    /// Benchmark wprobe against bpftrace on the same uprobe and workload (root).
+    BenchPeers(peers::Args),
     /// Boot a Debian kernel under QEMU and run one command in it: `vm -- wprobe run …`.
     Vm(vm::RunArgs),
 }
@@ -54,6 +58,7 @@ fn main() -> Result<()> {
         Task::VmTest(args) => vm::test(&args),
         Task::Vm(args) => vm::run(&args),
         Task::Demo => demo::main(),
+        Task::BenchPeers(args) => peers::main(&args),
         Task::Fixtures => fixtures::record(),
         Task::Test => {
             handlers::build(&handlers::Args::default())?;
