@@ -2,6 +2,7 @@
 
 use super::captures::{self, ProbeShape};
 use super::embedded::{self, Config, ProbeConf};
+use super::nobtf;
 use super::partial;
 use super::plan::{self, Attach, Planned};
 use super::sys::{self, Target};
@@ -95,13 +96,15 @@ impl Resolved {
 
         raise_memlock_limit();
         // Maps a session does not use shrink to one entry, so that they cost no memory.
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
-            .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
-            .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
-            .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 })
-            .load(embedded::bytes())
-            .map_err(|source| LiveError::LoadObject { source })?;
+        let mut ebpf = nobtf::load_without_kernel_btf(|| {
+            EbpfLoader::new()
+                .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
+                .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
+                .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
+                .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 })
+                .load(embedded::bytes())
+        })
+        .map_err(|source| LiveError::LoadObject { source })?;
 
         // Configure before attaching, so that the filters and captures hold from the first hit.
         let mut confs: Array<MapData, ProbeConf> = take_map(&mut ebpf, embedded::PROBES_MAP)?;
