@@ -2,7 +2,8 @@
 //!
 //! Both tracers print one line per call of `wprobe_target` (the seed's `tcp_connect` line:
 //! probe, pid, cpu, the first three arguments) to a pipe this task reads. They run one after
-//! the other, alternating for `--rounds`, each through the same sequence:
+//! the other, alternating for `--rounds` (each round starting with the next tracer), each
+//! through the same sequence:
 //!
 //! 1. launch → first event: a pinger already calls the function every millisecond when the
 //!    tracer starts; the time from the spawn to the first line read;
@@ -23,7 +24,7 @@
 use crate::{run, target_dir, workspace_root};
 use anyhow::{bail, ensure, Context, Result};
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,27 +43,33 @@ pub struct Args {
     /// Lone calls, 50 ms apart, for the latency figures.
     #[arg(long, default_value_t = 100)]
     lone: u64,
+    /// Another wprobe binary (say, a build of the previous release) measured in the same
+    /// rounds, as a third column.
+    #[arg(long, value_name = "WPROBE")]
+    baseline: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Tracer {
-    Wprobe,
+    /// This checkout's build, or the `--baseline` binary.
+    Wprobe(PathBuf),
     Bpftrace,
 }
 
 impl Tracer {
-    fn name(self) -> &'static str {
+    fn name(&self) -> String {
         match self {
-            Tracer::Wprobe => "wprobe",
-            Tracer::Bpftrace => "bpftrace",
+            Tracer::Wprobe(bin) if *bin == this_wprobe() => "wprobe".into(),
+            Tracer::Wprobe(bin) => format!("wprobe ({})", bin.display()),
+            Tracer::Bpftrace => "bpftrace 0.17".into(),
         }
     }
 
-    fn command(self, target: &Path) -> Command {
+    fn command(&self, target: &Path) -> Command {
         let t = target.display();
         match self {
-            Tracer::Wprobe => {
-                let mut c = Command::new(target_dir().join("release/wprobe"));
+            Tracer::Wprobe(bin) => {
+                let mut c = Command::new(bin);
                 c.arg("run").arg(target_dir().join("handlers/tcp_connect.wasm"));
                 c.args(["--uprobe", &format!("{t}:wprobe_target")]);
                 c
@@ -117,20 +124,32 @@ pub fn main(args: &Args) -> Result<()> {
         .arg(&target)
         .arg(workspace_root().join("tests/targets/wprobe_target.c")))?;
 
+    let mut tracers = vec![Tracer::Wprobe(this_wprobe())];
+    if let Some(bin) = &args.baseline {
+        ensure!(bin.exists(), "--baseline {}: no such file", bin.display());
+        tracers.push(Tracer::Wprobe(bin.clone()));
+    }
+    tracers.push(Tracer::Bpftrace);
     let _stats = BpfStats::enable()?;
     let mut results: Vec<(Tracer, Figures)> = Vec::new();
     for round in 1..=args.rounds {
-        for tracer in [Tracer::Wprobe, Tracer::Bpftrace] {
+        // Each round starts with the next tracer, so that none always follows the same one.
+        let n = tracers.len();
+        for tracer in tracers.iter().cycle().skip(round as usize - 1).take(n) {
             eprintln!("round {round}: {}", tracer.name());
             let f = session(tracer, &target, args).with_context(|| format!("measuring {}", tracer.name()))?;
-            results.push((tracer, f));
+            results.push((tracer.clone(), f));
         }
     }
-    print_table(&results);
+    print_table(&tracers, &results);
     Ok(())
 }
 
-fn session(tracer: Tracer, target: &Path, args: &Args) -> Result<Figures> {
+fn this_wprobe() -> PathBuf {
+    target_dir().join("release/wprobe")
+}
+
+fn session(tracer: &Tracer, target: &Path, args: &Args) -> Result<Figures> {
     let mut f = Figures::default();
     // 1. Launch → first event, with a pinger already calling every millisecond.
     let mut pinger = spawn_target(target, 100_000, 1, 1000, true)?;
@@ -337,7 +356,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// One row per figure, one column per tracer, the rounds' values side by side.
-fn print_table(results: &[(Tracer, Figures)]) {
+fn print_table(tracers: &[Tracer], results: &[(Tracer, Figures)]) {
     type Get = fn(&Figures) -> String;
     let rows: [(&str, Get); 11] = [
         ("lost at max rate, 1 thread", |f| f.max_rate[0].0.to_string()),
@@ -352,12 +371,14 @@ fn print_table(results: &[(Tracer, Figures)]) {
         ("idle CPU (%)", |f| format!("{:.3}", f.idle_pct)),
         ("peak RSS (MiB)", |f| format!("{:.1}", f.rss_mib)),
     ];
-    let column = |t: Tracer, get: Get| -> String {
-        results.iter().filter(|(r, _)| *r == t).map(|(_, f)| get(f)).collect::<Vec<_>>().join(" / ")
+    let column = |t: &Tracer, get: Get| -> String {
+        results.iter().filter(|(r, _)| r == t).map(|(_, f)| get(f)).collect::<Vec<_>>().join(" / ")
     };
-    println!("\n| figure (rounds: a / b / …) | wprobe | bpftrace 0.17 |");
-    println!("|---|---:|---:|");
+    let names: Vec<String> = tracers.iter().map(Tracer::name).collect();
+    println!("\n| figure (rounds: a / b / …) | {} |", names.join(" | "));
+    println!("|---|{}", "---:|".repeat(tracers.len()));
     for (name, get) in rows {
-        println!("| {name} | {} | {} |", column(Tracer::Wprobe, get), column(Tracer::Bpftrace, get));
+        let cells: Vec<String> = tracers.iter().map(|t| column(t, get)).collect();
+        println!("| {name} | {} |", cells.join(" | "));
     }
 }

@@ -110,22 +110,17 @@ mod tests {
     fn a_parked_clock_ticks_again_for_a_call() {
         let engine = Engine::new(wasmtime::Config::new().epoch_interruption(true)).unwrap();
         let ticker = Ticker::start(&engine);
-        // Wait (bounded) until the clock has parked.
-        for _ in 0..500 {
-            if ticker.0.parked.load(SeqCst) {
-                break;
+        // Bounded waits, generous for a loaded machine: the clock parks after 100 ms idle.
+        let wait_until = |parked: bool| {
+            let give_up = std::time::Instant::now() + Duration::from_secs(20);
+            while ticker.0.parked.load(SeqCst) != parked && std::time::Instant::now() < give_up {
+                std::thread::sleep(EPOCH_TICK);
             }
-            std::thread::sleep(EPOCH_TICK);
-        }
-        assert!(ticker.0.parked.load(SeqCst), "the clock parks when no call runs");
+            ticker.0.parked.load(SeqCst) == parked
+        };
+        assert!(wait_until(true), "the clock parks when no call runs");
         let call = ticker.call();
-        for _ in 0..500 {
-            if !ticker.0.parked.load(SeqCst) {
-                break;
-            }
-            std::thread::sleep(EPOCH_TICK);
-        }
-        assert!(!ticker.0.parked.load(SeqCst), "a call unparks the clock");
+        assert!(wait_until(false), "a call sets the clock ticking again");
         drop(call);
     }
 }
