@@ -32,6 +32,7 @@ struct Shared {
 }
 
 /// A call in progress; the clock may park again once it is dropped.
+#[must_use = "the clock may park while the call runs unless the guard lives as long as the call"]
 pub(super) struct Call(Arc<Shared>);
 
 impl Drop for Call {
