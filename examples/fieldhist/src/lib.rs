@@ -15,6 +15,7 @@
 //! `--arg by=comm` keeps one histogram per command name.
 use wprobe_sdk::agg::Agg;
 use wprobe_sdk::prelude::*;
+use wprobe_sdk::ShortStr;
 
 struct FieldHist {
     field: String,
