@@ -28,6 +28,8 @@ pub mod agg;
 mod capture;
 mod context;
 mod error;
+#[doc(hidden)]
+pub mod fastfmt;
 mod host;
 mod output;
 mod returns;
@@ -78,11 +80,39 @@ pub use wprobe_common::Arch;
 ///
 /// No newline is added. `%d` is `{}`, `0x%x` is `{:#x}`, `%x` is `{:x}`, `%s` is `{}`.
 /// Output is buffered and sent to the host once per batch (and whenever 64 KiB are pending).
+///
+/// A literal format string whose directives are all `{}`, `{:x}`, `{:#x}`, `{:X}` or `{:#X}`
+/// is formatted by the SDK's own formatter (integers and strings directly, other `Display`
+/// types through `core::fmt` one at a time), which is several times cheaper in the guest;
+/// anything else goes through `core::fmt` as `format!` would, with the same text.
 #[macro_export]
 macro_rules! printf {
+    ($fmt:literal $(, $arg:expr)* $(,)?) => {
+        $crate::__printf_bind!($fmt [] $($arg,)*)
+    };
     ($($arg:tt)*) => {
         $crate::__private::printf(::core::format_args!($($arg)*))
     };
+}
+
+/// `printf!`'s arguments, each evaluated once, in order, into a binding of its own (macro
+/// hygiene keeps the `a`s of the recursion apart), then formatted.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __printf_bind {
+    ($fmt:literal [$($done:ident)*] $head:expr, $($rest:expr,)*) => {{
+        let a = &$head;
+        $crate::__printf_bind!($fmt [$($done)* a] $($rest,)*)
+    }};
+    ($fmt:literal [$($done:ident)*]) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::fastfmt::{ViaDisplay as _, ViaNothing as _, ViaValue as _};
+        $crate::__private::printf_fast(
+            $fmt,
+            &[$((&&&$crate::__private::fastfmt::Wrap($done)).wp_arg()),*],
+            |out| ::core::fmt::Write::write_fmt(out, ::core::format_args!($fmt, $($done),*)),
+        )
+    }};
 }
 
 /// Formats like `format!` and writes `WARNING: …` to wprobe's diagnostics, SystemTap's
@@ -150,7 +180,8 @@ macro_rules! handler {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings;
-    pub use crate::output::{printf, warn};
+    pub use crate::fastfmt;
+    pub use crate::output::{printf, printf_fast, warn};
     pub use crate::runtime::{end, handle_batch, init, tick};
     pub use std::string::String;
     pub use std::vec::Vec;

@@ -12,7 +12,6 @@ use super::live::{require_root, serial};
 use super::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn bpftrace() -> Option<PathBuf> {
     let found = ["/usr/bin/bpftrace", "/usr/sbin/bpftrace"].iter().map(PathBuf::from).find(|p| p.exists());
@@ -134,7 +133,7 @@ fn hist_buckets(text: &str) -> Vec<(String, u64)> {
     text.lines()
         .filter(|l| l.starts_with('['))
         .map(|l| {
-            let (label, rest) = l.split_at(l.find(|c: char| c == ')' || c == ']').unwrap() + 1);
+            let (label, rest) = l.split_at(l.find([')', ']']).unwrap() + 1);
             (label.to_owned(), rest.split_whitespace().next().unwrap().parse().unwrap())
         })
         .collect()

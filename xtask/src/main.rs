@@ -9,6 +9,7 @@
 //!   bindings) from host/common and wit/; `sdk-gen --check` fails when one is stale (CI).
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
+//! * `bench-peers`: wprobe against bpftrace on one uprobe (root; a benchmark, not in CI).
 //! * `vm-test`: kprobe scenarios on Debian kernels under QEMU; `vm -- CMD`: one command in
 //!   such a VM (see `vm.rs`).
 
@@ -18,6 +19,7 @@ mod fixtures;
 mod guests;
 mod handlers;
 mod sdk_gen;
+mod peers;
 mod vm;
 
 use anyhow::{Context, Result};
@@ -49,6 +51,8 @@ enum Task {
     Bpf(bpf::Args),
     /// Run the kprobe scenarios on Debian kernels under QEMU (TCG) and check their output.
     VmTest(vm::TestArgs),
+    /// Benchmark wprobe against bpftrace on the same uprobe and workload (root).
+    BenchPeers(peers::Args),
     /// Boot a Debian kernel under QEMU and run one command in it: `vm -- wprobe run …`.
     Vm(vm::RunArgs),
 }
@@ -61,6 +65,7 @@ fn main() -> Result<()> {
         Task::VmTest(args) => vm::test(&args),
         Task::Vm(args) => vm::run(&args),
         Task::Demo => demo::main(),
+        Task::BenchPeers(args) => peers::main(&args),
         Task::Fixtures => fixtures::record(),
         Task::Test => {
             handlers::build(&handlers::Args::default())?;
