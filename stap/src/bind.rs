@@ -105,9 +105,17 @@ pub fn bind(script: &Script, pps: &[&str]) -> Result<Binding, String> {
     if unmatched.is_empty() {
         return Ok(binding);
     }
+    if unmatched.len() < pps.len() {
+        // Some probes are the script's: the others are not, and their events are skipped.
+        binding
+            .notes
+            .push(format!("no probe point of the script names {}: its events are skipped", unmatched.join(", ")));
+        return Ok(binding);
+    }
     match distinct.as_slice() {
-        // One event body: a file recorded from other probes replays through it, as a
-        // handler component runs on every probe it is given.
+        // None of the probes is the script's, and it has one event body: a file recorded
+        // from other probes replays through it, as a handler component runs on every probe
+        // it is given.
         [only] => {
             for b in binding.bodies.iter_mut().filter(|b| b.is_empty()) {
                 b.push(*only);

@@ -1329,6 +1329,12 @@ impl<'s> Compiler<'s> {
                 Ok(())
             }),
             Builtin::PrintRegs => Box::new(move |rt| {
+                // What was printed so far goes first: an environment may write the
+                // registers straight into its own output.
+                if !rt.st.out.is_empty() {
+                    rt.env.print(&rt.st.out);
+                    rt.st.out.clear();
+                }
                 let st = &mut *rt.st;
                 rt.env.print_regs(&mut st.out).map_err(&err)
             }),

@@ -45,3 +45,55 @@ fn the_article_lines() {
     // exit(): no probe body runs after it.
     assert_eq!(o.out, "32372, 11, ffffffff8025b538\n");
 }
+
+#[test]
+fn binding_session_probes_to_probe_clauses() {
+    use wprobe_stap::{bind, Script};
+    let s = Script::parse(
+        r#"probe kprobe.function("tcp_*") { } probe process("./t").function("f").return { } probe nd_syscall.open* { }"#,
+        "<input>",
+        &[],
+    )
+    .unwrap();
+    let b = bind(
+        &s,
+        &[
+            r#"kprobe.function("tcp_v4_connect")"#,
+            r#"process("/abs/t").function("f").return"#,
+            "nd_syscall.openat",
+            r#"kprobe.function("udp_sendmsg")"#,
+        ],
+    )
+    .unwrap();
+    assert_eq!(b.bodies, vec![vec![0], vec![1], vec![2], vec![]]);
+    assert_eq!(b.notes.len(), 1, "{:?}", b.notes);
+    // A recording of other probes replays through a script's only body, with a note.
+    let one = Script::parse(r#"probe kprobe.function("x") { }"#, "<input>", &[]).unwrap();
+    let b = bind(&one, &[r#"process("/t").function("f")"#]).unwrap();
+    assert_eq!(b.bodies, vec![vec![0]]);
+    assert!(b.notes[0].contains("is not one of the script's probe points"), "{:?}", b.notes);
+    let two =
+        Script::parse(r#"probe kprobe.function("x") { } probe kprobe.function("y") { }"#, "<input>", &[]).unwrap();
+    assert!(bind(&two, &[r#"process("/t").function("f")"#]).unwrap_err().contains("several probe bodies"));
+}
+
+#[test]
+fn captures_come_from_the_memory_reads() {
+    use wprobe_stap::{CaptureBase, Script};
+    let s = Script::parse(
+        r#"probe nd_syscall.openat { printf("%s %d %s\n", user_string(pointer_arg(2)), kernel_int(pointer_arg(1) + 4),
+             kernel_string(kernel_pointer(register("rdi") + 8) + 16)) }"#,
+        "<input>",
+        &[],
+    )
+    .unwrap();
+    let c = s.captures(0);
+    assert_eq!(c.len(), 4, "{c:?}");
+    assert_eq!((c[0].base.clone(), c[0].user, c[0].string, c[0].size), (CaptureBase::Arg(2), true, true, 256));
+    assert_eq!((c[1].base.clone(), c[1].offset, c[1].size, c[1].string), (CaptureBase::Arg(1), 4, 4, false));
+    assert_eq!(
+        (c[2].base.clone(), c[2].offset, c[2].derefs.clone()),
+        (CaptureBase::Register("rdi".into()), 8, vec![16])
+    );
+    assert_eq!((c[3].offset, c[3].size, c[3].derefs.clone()), (8, 8, vec![]));
+}

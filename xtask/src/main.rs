@@ -7,6 +7,8 @@
 //! * `fixtures`: re-records the events files under tests/fixtures/ from real uprobe runs.
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
+//! * `stap`: rebuilds the script handler into the checked-in `host/stap/wprobe_stap.wasm`;
+//!   `stap --check` fails when it is stale (CI).
 //! * `vm-test`: kprobe scenarios on Debian kernels under QEMU; `vm -- CMD`: one command in
 //!   such a VM (see `vm.rs`).
 
@@ -15,6 +17,7 @@ mod demo;
 mod fixtures;
 mod guests;
 mod handlers;
+mod stap;
 mod vm;
 
 use anyhow::{Context, Result};
@@ -41,6 +44,8 @@ enum Task {
     Fixtures,
     /// Rebuild the eBPF program into host/ebpf/wprobe.bpf.o (or --check that it is current).
     Bpf(bpf::Args),
+    /// Rebuild the script handler into host/stap/wprobe_stap.wasm (or --check that it is current).
+    Stap(stap::Args),
     /// Run the kprobe scenarios on Debian kernels under QEMU (TCG) and check their output.
     VmTest(vm::TestArgs),
     /// Boot a Debian kernel under QEMU and run one command in it: `vm -- wprobe run …`.
@@ -51,6 +56,7 @@ fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Handlers(args) => handlers::build(&args),
         Task::Bpf(args) => bpf::main(&args),
+        Task::Stap(args) => stap::main(&args),
         Task::VmTest(args) => vm::test(&args),
         Task::Vm(args) => vm::run(&args),
         Task::Demo => demo::main(),
