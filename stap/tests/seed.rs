@@ -97,3 +97,22 @@ fn captures_come_from_the_memory_reads() {
     );
     assert_eq!((c[3].offset, c[3].size, c[3].derefs.clone()), (8, 8, vec![]));
 }
+
+#[test]
+fn timers_run_their_bodies_by_index() {
+    use wprobe_stap::{Limits, Script, Session};
+    let s = Script::parse(
+        "global n; probe timer.s(2) { n += 10 } probe timer.ms(100), timer.ms(300) { n++ } probe end { printf(\"%d\\n\", n) }",
+        "<input>",
+        &[],
+    )
+    .unwrap();
+    let mut session = Session::new(&s, Limits::default());
+    assert_eq!(session.timer_periods(), vec![2000, 100, 300]);
+    let mut env = common::MockEnv::default();
+    for i in [0, 1, 2, 2] {
+        session.tick(i, &mut env).unwrap();
+    }
+    session.end(&mut env).unwrap();
+    assert_eq!(env.out, "13\n");
+}

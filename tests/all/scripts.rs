@@ -120,3 +120,56 @@ fn memory_reads_without_a_capture_say_so() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("was not captured at probe time"), "{}", stderr(&out));
 }
+
+#[test]
+fn timer_probes_tick_on_their_own() {
+    // No event probe at all: the session runs on the timer, and exit() ends it.
+    let out = wprobe(&[
+        "run",
+        "-e",
+        r#"global n; probe timer.ms(20) { n++; if (n == 3) { printf("tick %d\n", n); exit() } } probe end { println("end") }"#,
+        "--duration",
+        "10s",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "tick 3\nend\n");
+}
+
+/// Replay throughput of the seed's script and of a counting script against the Rust
+/// handlers doing the same, in one run (a measurement, not a test: ratios, no assertions
+/// on time).
+#[test]
+#[ignore = "a measurement: cargo test --release -p wprobe-tests --test all -- --ignored --nocapture script_speed"]
+fn script_speed() {
+    use std::time::Instant;
+    use wprobe::events_file::EventsWriter;
+    let n: u32 = 1_000_000;
+    let path = scratch_dir("speed").join("speed.events");
+    let mut w = EventsWriter::create(&path, wprobe_common::Arch::X86_64, &seed_probes()).unwrap();
+    for i in 0..n {
+        w.write_record(&seed_entry(30_000 + i % 17, i % 2)).unwrap();
+    }
+    w.finish().unwrap();
+    let events = path.to_str().unwrap();
+    let count = r#"global a; probe kprobe.function("tcp_v4_connect") { a[pid()] <<< 1 }"#;
+    let (tcp, cnt) = (handler("tcp_connect"), handler("count"));
+    let runs: [(&str, Vec<&str>); 5] = [
+        (
+            "empty script (fixed costs: file, batches, calls)",
+            vec!["replay", "-e", r#"probe kprobe.function("f") { }"#, events],
+        ),
+        ("tcp_connect.wasm (Rust)", vec!["replay", tcp.to_str().unwrap(), events]),
+        ("the seed's script", vec!["replay", "-e", SEED_ENTRY, events]),
+        ("count.wasm (Rust, per-pid counts)", vec!["replay", cnt.to_str().unwrap(), events]),
+        ("a[pid()] <<< 1", vec!["replay", "-e", count, events]),
+    ];
+    for (label, args) in &runs {
+        // Once to fill the compile cache, then timed.
+        let _ = wprobe(args);
+        let t = Instant::now();
+        let out = wprobe(args);
+        let secs = t.elapsed().as_secs_f64();
+        assert!(out.status.success(), "{label}: {}", stderr(&out));
+        println!("{label}: {:.2} M events/s ({secs:.2} s for {n})", f64::from(n) / secs / 1e6);
+    }
+}

@@ -183,9 +183,6 @@ impl Handler for Stap {
         let args: Vec<String> =
             session.args().iter().filter(|(k, _)| k == "wprobe.stap.arg").map(|(_, v)| v.clone()).collect();
         let script = Script::parse(src, file, &args).map_err(|e| e.report)?;
-        if script.points().iter().any(|p| matches!(p.kind, wprobe_stap::PointKind::Timer { .. })) {
-            return Err("timer probes need a wprobe whose handler interface has timer ticks".into());
-        }
         let pps: Vec<&str> = session.probes().iter().map(|p| p.pp).collect();
         let binding = bind(&script, &pps)?;
         for (id, bodies) in binding.bodies.iter().enumerate() {
@@ -203,6 +200,10 @@ impl Handler for Stap {
         }
         let mut stap =
             Stap { session: wprobe_stap::Session::new(&script, limits(session)?), bodies: binding.bodies, last_ns: 0 };
+        // `timer.ms(N)`/`timer.s(N)`: the host calls `tick(i)` for the i-th, in script order.
+        for period in stap.session.timer_periods() {
+            session.timer_ms(u32::try_from(period).unwrap_or(u32::MAX));
+        }
         let mut env = SdkEnv { event: false, last_ns: 0 };
         stap.session.begin(&mut env).map_err(|e| e.to_string())?;
         Ok(stap)
@@ -217,6 +218,11 @@ impl Handler for Stap {
         self.session.flush(&mut env);
         self.last_ns = timestamp_ns() as i64;
         r.map_err(Error::msg)
+    }
+
+    fn tick(&mut self, timer: u32) -> Result<(), Error> {
+        let mut env = SdkEnv { event: false, last_ns: self.last_ns };
+        self.session.tick(timer as usize, &mut env).map_err(Error::msg)
     }
 
     fn end(&mut self) -> Result<(), Error> {

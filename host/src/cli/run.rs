@@ -60,9 +60,6 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let specs = match &script {
         Some(s) => {
             args.probes.check_no_flags_with_script()?;
-            if s.script.points().iter().any(|p| matches!(p.kind, wprobe_stap::PointKind::Timer { .. })) {
-                bail!("timer probes (timer.ms/s) are not supported by this wprobe yet");
-            }
             s.specs.clone()
         }
         None => args.probes.specs()?,
