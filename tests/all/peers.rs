@@ -138,7 +138,7 @@ fn hist_buckets(text: &str) -> Vec<(String, u64)> {
     text.lines()
         .filter(|l| l.starts_with('['))
         .map(|l| {
-            let (label, rest) = l.split_at(l.find(|c: char| c == ')' || c == ']').unwrap() + 1);
+            let (label, rest) = l.split_at(l.find([')', ']']).unwrap() + 1);
             (label.to_owned(), rest.split_whitespace().next().unwrap().parse().unwrap())
         })
         .collect()
