@@ -14,10 +14,13 @@ mod peers;
 mod probe_data;
 mod probes;
 mod scripts;
+mod sdk_parity;
 mod stops;
 mod timers;
+mod tools;
 mod tracepoints;
 mod wasi;
+mod wit_version;
 
 use wprobe::batch::BatchBuilder;
 use wprobe::sandbox::{Handler, HandlerFault, Limits, Runtime, RuntimeConfig, Session};
