@@ -48,9 +48,18 @@ fn batch() -> BatchBuilder {
 }
 
 fn start(rt: &Runtime, name: &str) -> Handler {
+    start_with(rt, name, vec![])
+}
+
+fn start_with(rt: &Runtime, name: &str, args: Vec<(String, String)>) -> Handler {
     let loaded = rt.load(&handler_path(name)).unwrap();
-    let session = Session { args: vec![], probes: probes(), arch: Arch::X86_64 };
+    let session = Session { args, probes: probes(), arch: Arch::X86_64 };
     rt.start(&loaded, &session, Limits::default()).unwrap()
+}
+
+/// The script handler (what `wprobe run -e` runs) on `script`.
+fn start_script(rt: &Runtime, script: &str) -> Handler {
+    start_with(rt, "stap_script", vec![("wprobe.stap.script".into(), script.into())])
 }
 
 /// Runs one batch through the handler and discards its output, as a sink would.
@@ -90,6 +99,9 @@ fn bench(c: &mut Criterion) {
         let mut h = start(&rt, name);
         g.bench_function(label, |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
     }
+    // The same kind of work as a SystemTap script: an aggregate per pid.
+    let mut h = start_script(&rt, r#"global a; probe kprobe.function("tcp_v4_connect") { a[pid()] <<< 1 }"#);
+    g.bench_function("script", |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
     g.finish();
 
     // (ii) the seed's printf line per event, written to a sink.
@@ -118,6 +130,12 @@ fn bench(c: &mut Criterion) {
     });
     let mut h = start(&rt, "tcp_connect");
     g.bench_function("wasm_flat", |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
+    // The seed's script, verbatim, in the script handler.
+    let mut h = start_script(
+        &rt,
+        r#"probe kprobe.function("tcp_v4_connect") { asmlinkage(); printf("%s, %d, %d, 0x%x, 0x%x, %d\n", pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3)) }"#,
+    );
+    g.bench_function("script", |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
     g.finish();
 }
 

@@ -13,6 +13,7 @@ mod live;
 mod peers;
 mod probe_data;
 mod probes;
+mod scripts;
 mod sdk_parity;
 mod stops;
 mod timers;

@@ -169,6 +169,12 @@ fn sources_hash() -> Result<String> {
         vec![root.join("host/ebpf/Cargo.toml"), root.join("host/ebpf/Cargo.lock"), root.join("host/common/Cargo.toml")];
     collect_rs(&root.join("host/ebpf/src"), &mut files)?;
     collect_rs(&root.join("host/common/src"), &mut files)?;
+    hash_files(files)
+}
+
+/// SHA-256 over the files' paths (relative to the workspace) and contents, in path order.
+pub(crate) fn hash_files(mut files: Vec<PathBuf>) -> Result<String> {
+    let root = workspace_root();
     files.sort();
     let mut h = Sha256::new();
     for f in &files {
@@ -182,7 +188,7 @@ fn sources_hash() -> Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+pub(crate) fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let path = entry?.path();
         if path.is_dir() {
@@ -194,7 +200,7 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

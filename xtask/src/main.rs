@@ -10,6 +10,8 @@
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
 //! * `bench-peers`: wprobe against bpftrace on one uprobe (root; a benchmark, not in CI).
+//! * `stap`: rebuilds the script handler into the checked-in `host/stap/wprobe_stap.wasm`;
+//!   `stap --check` fails when it is stale (CI).
 //! * `vm-test`: kprobe scenarios on Debian kernels under QEMU; `vm -- CMD`: one command in
 //!   such a VM (see `vm.rs`).
 
@@ -20,6 +22,7 @@ mod guests;
 mod handlers;
 mod sdk_gen;
 mod peers;
+mod stap;
 mod vm;
 
 use anyhow::{Context, Result};
@@ -49,6 +52,8 @@ enum Task {
     SdkGen(sdk_gen::Args),
     /// Rebuild the eBPF program into host/ebpf/wprobe.bpf.o (or --check that it is current).
     Bpf(bpf::Args),
+    /// Rebuild the script handler into host/stap/wprobe_stap.wasm (or --check that it is current).
+    Stap(stap::Args),
     /// Run the kprobe scenarios on Debian kernels under QEMU (TCG) and check their output.
     VmTest(vm::TestArgs),
     /// Benchmark wprobe against bpftrace on the same uprobe and workload (root).
@@ -61,6 +66,7 @@ fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Handlers(args) => handlers::build(&args),
         Task::Bpf(args) => bpf::main(&args),
+        Task::Stap(args) => stap::main(&args),
         Task::SdkGen(args) => sdk_gen::main(&args),
         Task::VmTest(args) => vm::test(&args),
         Task::Vm(args) => vm::run(&args),

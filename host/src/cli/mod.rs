@@ -6,6 +6,7 @@ mod handler_opts;
 mod probes;
 mod replay;
 mod run;
+mod script;
 mod tracepoints;
 
 use clap::{Parser, Subcommand};
@@ -34,7 +35,7 @@ enum Command {
     /// Ctrl-C stops at once, skipping the end hook. However the run stops, --record leaves a
     /// complete events file.
     #[command(after_long_help = TOOLS)]
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Attach probes and write their events to a file, for `wprobe replay`.
     Record(run::RecordArgs),
     /// Run a handler over a recorded events file (no privileges needed).
@@ -79,7 +80,7 @@ const FAILURE: u8 = 1;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Record(args) => run::record(args),
         Command::Replay(args) => replay::run(args),
         Command::List(args) => discover::list(args),

@@ -57,7 +57,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "NAME")]
     pub comm: Option<String>,
     /// Guru mode, as `stap -g`: allows raw-address probes.
-    #[arg(long)]
+    #[arg(short = 'g', long)]
     pub guru: bool,
     /// The most probes one wildcard (kernel or user-space) may expand to. Matches the kernel
     /// refuses to probe are skipped with a warning; a wildcard of which none attaches fails.
@@ -83,6 +83,24 @@ pub struct ProbeArgs {
 }
 
 impl ProbeArgs {
+    /// With a script, its probe clauses give the probe points: probe flags are a mistake.
+    pub fn check_no_flags_with_script(&self) -> Result<()> {
+        let flags = [
+            (!self.kprobes.is_empty(), "--kprobe"),
+            (!self.kretprobes.is_empty(), "--kretprobe"),
+            (!self.kprobe_addrs.is_empty(), "--kprobe-addr"),
+            (!self.uprobes.is_empty(), "--uprobe"),
+            (!self.uretprobes.is_empty(), "--uretprobe"),
+            (!self.syscalls.is_empty(), "--syscall"),
+            (!self.syscall_returns.is_empty(), "--syscall-return"),
+            (!self.tracepoints.is_empty(), "--tracepoint"),
+        ];
+        if let Some((_, flag)) = flags.iter().find(|(set, _)| *set) {
+            bail!("{flag} with a script: the script's probe clauses give the probe points (write `probe …` in the script)");
+        }
+        Ok(())
+    }
+
     /// Every probe, SystemTap-spelled ones first, then the flags in the order listed above.
     pub fn specs(&self) -> Result<Vec<ProbeSpec>> {
         let mut specs = Vec::new();

@@ -2,6 +2,7 @@
 
 use super::handler_opts::HandlerOpts;
 use super::say;
+use super::script::{self as stap, ScriptOpts};
 use anyhow::{bail, Context, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -14,12 +15,18 @@ use wprobe::session::{self, Dispatcher, WriterSink};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The handler: a WebAssembly component of the world wprobe:probe/handler.
+    /// The handler: a WebAssembly component of the world wprobe:probe/handler, or a
+    /// SystemTap script FILE.stp. With -e 'SCRIPT': the events file.
     pub handler: PathBuf,
     /// An events file written by `wprobe record` or `wprobe run --record`. Replayed in the
     /// batches of the live run (at most --batch-size events each), so that a handler that
     /// faulted live faults the same way here.
-    pub events: PathBuf,
+    pub events: Option<PathBuf>,
+    /// A script's arguments ($1, $2, …), after the events file.
+    #[arg(value_name = "SCRIPT_ARG")]
+    pub script_args: Vec<String>,
+    #[command(flatten)]
+    pub script: ScriptOpts,
     #[command(flatten)]
     pub opts: HandlerOpts,
     /// Write one JSON object per handler line, with the probe, pid, tid, cpu and timestamp
@@ -29,12 +36,37 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    check_order(&args.handler, &args.events)?;
-    let mut reader = EventsReader::open(&args.events)?;
+    // With -e the first positional is the events file, the rest the script's arguments.
+    let (handler, events, rest) = match (&args.script.script, &args.events) {
+        (Some(_), e) => {
+            let rest: Vec<String> = e.iter().map(|p| p.display().to_string()).chain(args.script_args.clone()).collect();
+            (None, args.handler.clone(), rest)
+        }
+        (None, Some(e)) => (Some(args.handler.clone()), e.clone(), args.script_args.clone()),
+        (None, None) => bail!("missing the events file: wprobe replay HANDLER.wasm EVENTS (or -e 'SCRIPT' EVENTS)"),
+    };
+    if !rest.is_empty() && !handler.as_deref().is_none_or(stap::is_script_path) {
+        bail!("unexpected arguments after the events file: {} (only a script takes arguments)", rest.join(" "));
+    }
+    let script = args.script.load(handler.as_ref(), &rest)?;
+    if let (None, Some(h)) = (&script, &handler) {
+        check_order(h, &events)?;
+    }
+    let mut reader = EventsReader::open(&events)?;
     let header = reader.header().clone();
     let runtime = args.opts.runtime()?;
-    let loaded = runtime.load(&args.handler)?;
-    let session = Session { args: args.opts.args.clone(), probes: Arc::from(header.probes), arch: header.arch };
+    let mut handler_args = args.opts.args.clone();
+    let loaded = match (&script, &handler) {
+        (Some(s), _) => {
+            let pps: Vec<&str> = header.probes.iter().map(|p| p.pp.as_str()).collect();
+            stap::note_binding(&s.script, &pps)?;
+            handler_args.extend(s.handler_args.iter().cloned());
+            runtime.load_bytes(stap::COMPONENT_NAME, stap::COMPONENT)?
+        }
+        (None, Some(h)) => runtime.load(h)?,
+        (None, None) => unreachable!("a handler or a script, see above"),
+    };
+    let session = Session { args: handler_args, probes: Arc::from(header.probes), arch: header.arch };
     let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
 
     let stdout = std::io::stdout().lock();
@@ -54,12 +86,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         stats.events,
         stats.lost,
         stats.batches,
-        args.events.display()
+        events.display()
     ));
     match result {
         Err(e) if e.is_closed_output() => {}
         r => {
-            r.with_context(|| format!("replay of {} stopped", args.events.display()))?;
+            r.with_context(|| format!("replay of {} stopped", events.display()))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,8 @@
 use super::handler_opts::HandlerOpts;
 use super::probes::{self, ProbeArgs};
 use super::say;
-use anyhow::{Context, Result};
+use super::script::{self as stap, ScriptOpts};
+use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -17,8 +18,12 @@ use wprobe::session::{Dispatcher, WriterSink};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// The handler: a WebAssembly component of the world wprobe:probe/handler.
-    pub handler: PathBuf,
+    /// The handler: a WebAssembly component of the world wprobe:probe/handler, or a
+    /// SystemTap script FILE.stp (then the positional arguments after it are its $1, $2, …).
+    #[arg(required_unless_present = "script")]
+    pub handler: Option<PathBuf>,
+    #[command(flatten)]
+    pub script: ScriptOpts,
     #[command(flatten)]
     pub probes: ProbeArgs,
     #[command(flatten)]
@@ -50,12 +55,32 @@ pub struct RecordArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let specs = args.probes.specs()?;
+    // A script is checked before anything else: its errors are the user's first concern.
+    let script = args.script.load(args.handler.as_ref(), &args.probes.points)?;
+    let specs = match &script {
+        Some(s) => {
+            args.probes.check_no_flags_with_script()?;
+            s.specs.clone()
+        }
+        None => args.probes.specs()?,
+    };
     let live_opts = args.probes.live_options()?;
     let stop = args.probes.stop_conditions()?;
     // The handler first: a broken handler should not cost an attach and detach.
     let runtime = args.opts.runtime()?;
-    let loaded = runtime.load(&args.handler)?;
+    let (loaded, handler_args) = match (&script, &args.handler) {
+        (Some(s), _) => {
+            let mut a = args.opts.args.clone();
+            a.extend(s.handler_args.iter().cloned());
+            (runtime.load_bytes(stap::COMPONENT_NAME, stap::COMPONENT)?, a)
+        }
+        (None, Some(h)) => (runtime.load(h)?, args.opts.args.clone()),
+        (None, None) => bail!("no handler given: name a component (HANDLER.wasm), a script FILE.stp, or -e 'SCRIPT'"),
+    };
+    if script.as_ref().is_some_and(|s| !stap::has_events(&s.script)) {
+        // `probe begin`/`probe end` only: nothing to attach.
+        return begin_end_only(&runtime, &loaded, handler_args, &args);
+    }
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?),
         None => Box::new(std::io::stdout().lock()),
@@ -66,8 +91,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // Resolve first, so that `init` sees the probe table; its captures then decide what
     // each attachment takes.
     let resolved = LiveSource::resolve(&specs, live_opts)?;
-    let session =
-        Session { args: args.opts.args.clone(), probes: Arc::from(resolved.probes().to_vec()), arch: resolved.arch() };
+    let session = Session { args: handler_args, probes: Arc::from(resolved.probes().to_vec()), arch: resolved.arch() };
     let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
     if let Some(pid) = args.probes.pid {
         handler.set_target(pid);
@@ -118,6 +142,30 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         (r, end) => r.map_err(anyhow::Error::from).and_then(|reason| end.map(|()| reason).map_err(Into::into)),
     };
     finish(result, recorded.map_err(Into::into), &summary)
+}
+
+/// A script of `probe begin` and `probe end` only: init runs `begin`, then `end` runs.
+fn begin_end_only(
+    runtime: &wprobe::sandbox::Runtime,
+    loaded: &wprobe::sandbox::LoadedHandler,
+    handler_args: Vec<(String, String)>,
+    args: &RunArgs,
+) -> Result<ExitCode> {
+    let arch = wprobe_common::Arch::native().unwrap_or(wprobe_common::Arch::X86_64);
+    let session = Session { args: handler_args, probes: Arc::from(Vec::new()), arch };
+    let mut handler = runtime.start(loaded, &session, args.opts.limits())?;
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(File::create(path).with_context(|| format!("cannot create {}", path.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = WriterSink { out: BufWriter::new(out), err: std::io::stderr() };
+    let mut dispatcher = Dispatcher::new(&mut handler, &mut sink);
+    let result = dispatcher.write_output().and_then(|()| dispatcher.end());
+    match result {
+        Err(e) if e.is_closed_output() => {}
+        r => r?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn record(args: RecordArgs) -> Result<ExitCode> {
