@@ -218,6 +218,7 @@ impl Runtime {
             batches: 0,
             delivery: wit::Delivery::Cursor,
             captures: Vec::new(),
+            timers: Vec::new(),
             memory_warned: false,
         };
         handler.arm_deadline();
@@ -249,6 +250,11 @@ impl Runtime {
             Ok(Ok(config)) => {
                 handler.delivery = config.delivery;
                 handler.captures = config.captures.into_iter().map(capture_spec).collect();
+                if let Some(i) = config.timers.iter().position(|&ms| ms == 0) {
+                    let message = format!("timer {i} has a period of 0 ms; a timer's period is at least 1 ms");
+                    return Err(handler.refused(Phase::Init, message));
+                }
+                handler.timers = config.timers.into_iter().map(|ms| Duration::from_millis(ms.into())).collect();
                 Ok(handler)
             }
             Ok(Err(message)) => Err(handler.refused(Phase::Init, message)),
@@ -298,6 +304,7 @@ pub struct Handler {
     batches: u64,
     delivery: wit::Delivery,
     captures: Vec<CaptureSpec>,
+    timers: Vec<Duration>,
     /// The memory warning was given (once a run).
     memory_warned: bool,
 }
@@ -325,6 +332,12 @@ impl Handler {
             bytes * 100 / limit.max(1),
             load::human_size(limit as u64),
         ))
+    }
+
+    /// The periods of the handler's timers (from its `init`); `tick(i)` is due every
+    /// `timers()[i]`.
+    pub fn timers(&self) -> &[Duration] {
+        &self.timers
     }
 
     /// The memory the handler asked to take at each hit (from its `init`), for the live
@@ -363,6 +376,18 @@ impl Handler {
             }
             Ok(Err(message)) => Err(self.refused(Phase::Batch, message)),
             Err(e) => Err(self.fault(Phase::Batch, e)),
+        }
+    }
+
+    /// Runs timer `timer`'s tick (SystemTap's `probe timer.ms(N)`), bounded like a batch.
+    pub fn tick(&mut self, timer: u32) -> Result<BatchOutcome, HandlerFault> {
+        self.store.data_mut().begin_call();
+        self.arm_deadline();
+        let bindings = self.bindings.as_ref().expect("started handlers have bindings");
+        match bindings.call_tick(&mut self.store, timer) {
+            Ok(Ok(())) => Ok(BatchOutcome { exit_requested: self.store.data().exit_requested }),
+            Ok(Err(message)) => Err(self.refused(Phase::Tick(timer), message)),
+            Err(e) => Err(self.fault(Phase::Tick(timer), e)),
         }
     }
 
