@@ -74,7 +74,8 @@ fn soak(name: &str) -> (u64, u64) {
     let path = handler(name);
     assert!(path.exists(), "{} is missing: build every language with `cargo xtask handlers`", path.display());
     let out = Command::new(wprobe_bin())
-        .args(["replay", "--stats-every", &WARM.to_string()])
+        // Compiling a Python or JavaScript component takes minutes on a busy machine.
+        .args(["replay", "--compile-timeout", "900", "--stats-every", &WARM.to_string()])
         .arg(&path)
         .arg(soak_file())
         .env("WPROBE_CACHE_DIR", scratch_dir("cache"))
@@ -131,6 +132,9 @@ fn live_soak_every_language_for_a_minute() {
     let mut failures = Vec::new();
     for suffix in SUFFIXES {
         let name = format!("tcp_connect{suffix}");
+        // Compiled first (into the cache the run uses), so that attaching is quick.
+        let compiled = wprobe(&["compile", "--compile-timeout", "900", handler(&name).to_str().unwrap()]);
+        assert!(compiled.status.success(), "{name}: {}", stderr(&compiled));
         let mut w = Wprobe::attached_with(
             &[
                 "run",
