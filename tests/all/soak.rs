@@ -193,7 +193,7 @@ fn a_handler_near_its_memory_limit_is_warned_once() {
     let stats = stats_lines(&roomy);
     assert_eq!(stats.iter().map(|s| s.0).collect::<Vec<_>>(), [1024, 2048, 3000], "{roomy}");
     let memory = stats.last().unwrap().1;
-    assert!(memory > 0 && memory % 65536 == 0, "{roomy}");
+    assert!(memory > 0 && memory.is_multiple_of(65536), "{roomy}");
 
     // A limit the handler's memory ends at 85 % of.
     let tight = run(&(memory * 100 / 85).to_string());
