@@ -2,6 +2,7 @@
 //! in large pieces (normally once per batch), because an import call per line would cost
 //! more than most handlers' own work.
 
+use crate::fastfmt::{self, Arg};
 use core::cell::RefCell;
 use core::fmt::{self, Write};
 
@@ -31,6 +32,19 @@ impl OutBuf {
         // Writing into a String fails only if a Display impl reports an error; SystemTap's
         // printf has no error either, so the text written so far stays.
         let _ = self.text.write_fmt(args);
+        self.text.len() >= FLUSH_AT
+    }
+
+    /// Appends `fmt` with `args` through the SDK's formatter, or through `slow` (`core::fmt`)
+    /// when the formatter declines; true when the buffer should be flushed now.
+    pub fn write_fast(&mut self, fmt: &str, args: &[Arg<'_>], slow: impl FnOnce(&mut String) -> fmt::Result) -> bool {
+        if self.text.capacity() == 0 {
+            self.text.reserve(4096);
+        }
+        if !fastfmt::write(&mut self.text, fmt, args) {
+            // As in `write`: what a failing Display impl wrote stays.
+            let _ = slow(&mut self.text);
+        }
         self.text.len() >= FLUSH_AT
     }
 
@@ -71,6 +85,15 @@ thread_local! {
 pub fn printf(args: fmt::Arguments<'_>) {
     OUT.with_borrow_mut(|out| {
         if out.write(args) {
+            out.flush_to(crate::host::printf);
+        }
+    });
+}
+
+/// `printf!`'s body for a literal format string.
+pub fn printf_fast(fmt: &str, args: &[Arg<'_>], slow: impl FnOnce(&mut String) -> fmt::Result) {
+    OUT.with_borrow_mut(|out| {
+        if out.write_fast(fmt, args, slow) {
             out.flush_to(crate::host::printf);
         }
     });

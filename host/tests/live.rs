@@ -202,12 +202,12 @@ fn wprobe_target_address() -> u64 {
 }
 
 #[tokio::test]
-async fn a_lone_event_arrives_without_a_wakeup_within_the_batch_delay() {
+async fn events_already_waiting_go_out_at_the_batch_deadline() {
     if !privileged() {
         return;
     }
-    // The eBPF program never wakes the reader for one event here (wakeup_bytes is huge), so
-    // only the reader's own polling can deliver it.
+    // Both events are in the ring before the reader first looks, and the program never
+    // wakes it for fill level (wakeup_bytes is huge): the batch deadline hands them over.
     let t = Target::spawn(1).await;
     let opts = LiveOptions { pid: Some(t.pid), wakeup_bytes: u64::MAX, ..LiveOptions::default() };
     let mut source = LiveSource::attach(&[uprobe(false)], opts).unwrap();
@@ -219,12 +219,32 @@ async fn a_lone_event_arrives_without_a_wakeup_within_the_batch_delay() {
     batch.finish();
     assert_eq!(status, BatchStatus::Flushed, "delivered by the batch deadline, not the caller's timeout");
     assert_eq!(batch.view().len(), 2, "one call on each thread");
-    let first = batch.view().get(0).unwrap().timestamp_ns();
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    let age_ms = (now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64 - first) as f64 / 1e6;
-    eprintln!("lone event handed over {age_ms:.1} ms after it was recorded (batch delay 4 ms, poll 2 ms)");
+}
+
+#[tokio::test]
+async fn a_sleeping_reader_is_woken_by_the_first_event_and_hands_it_over_at_once() {
+    if !privileged() {
+        return;
+    }
+    // A batch deadline far beyond the caller's: only the wake-up for a sleeping reader, and
+    // the early hand-over after it, can deliver before the caller gives up.
+    let t = Target::spawn_threads(1, 1).await;
+    let opts = LiveOptions {
+        pid: Some(t.pid),
+        wakeup_bytes: u64::MAX,
+        batch_delay: Duration::from_secs(600),
+        ..LiveOptions::default()
+    };
+    let mut source = LiveSource::attach(&[uprobe(false)], opts).unwrap();
+    let mut batch = BatchBuilder::new(source.arch(), 64);
+    // Nothing to read: the reader tells the program it sleeps, and times out.
+    let status = source.next_batch(&mut batch, Some(Instant::now() + Duration::from_millis(20))).await.unwrap();
+    assert_eq!((status, batch.len()), (BatchStatus::TimedOut, 0));
+
+    t.go_and_wait().await;
+    let status = source.next_batch(&mut batch, Some(Instant::now() + Duration::from_secs(60))).await.unwrap();
+    assert_eq!(status, BatchStatus::Flushed, "handed over without waiting for the deadline or the caller");
+    assert_eq!(batch.len(), 1);
 }
 
 #[tokio::test]

@@ -17,10 +17,17 @@ fn event_at(at: u64) -> Vec<u8> {
     r
 }
 
-fn ticker(args: &[(&str, &str)], records: &[Vec<u8>], batch_size: usize) -> Run {
+/// The Rust ticker and its JavaScript twin (examples/js/ticker.js): the same bytes.
+const TICKERS: [&str; 2] = ["ticker", "ticker_js"];
+
+fn ticker_named(name: &str, args: &[(&str, &str)], records: &[Vec<u8>], batch_size: usize) -> Run {
     let rt = runtime();
-    let mut h = start(&rt, "ticker", args, Limits::default()).unwrap();
+    let mut h = start(&rt, name, args, Limits::default()).unwrap();
     run_records(&mut h, Arch::X86_64, records, batch_size)
+}
+
+fn ticker(args: &[(&str, &str)], records: &[Vec<u8>], batch_size: usize) -> Run {
+    ticker_named("ticker", args, records, batch_size)
 }
 
 #[test]
@@ -28,10 +35,12 @@ fn ticks_split_the_events_at_their_time_whatever_the_batch_size() {
     // 25 events 1 ms apart from T0; the timer starts at the first event (replay).
     let records: Vec<_> = (0..25).map(|i| event_at(T0 + i * MS)).collect();
     let expected = "timer 0: 10 events\ntimer 0: 10 events\nend: 25 events, 2 ticks\n";
-    for batch in [1, 3, 7, 256] {
-        let run = ticker(&[("ms", "10")], &records, batch);
-        run.result.unwrap();
-        assert_eq!(run.stdout, expected, "batch size {batch}");
+    for name in TICKERS {
+        for batch in [1, 3, 7, 256] {
+            let run = ticker_named(name, &[("ms", "10")], &records, batch);
+            run.result.unwrap();
+            assert_eq!(run.stdout, expected, "{name}, batch size {batch}");
+        }
     }
 }
 
@@ -41,6 +50,9 @@ fn several_timers_fire_in_time_order_and_idle_periods_still_tick() {
     let records: Vec<_> = [0, 1, 2, 9, 31].iter().map(|ms| event_at(T0 + ms * MS)).collect();
     let run = ticker(&[("ms", "10,4")], &records, 256);
     run.result.unwrap();
+    let js = ticker_named("ticker_js", &[("ms", "10,4")], &records, 256);
+    js.result.unwrap();
+    assert_eq!(js.stdout, run.stdout);
     // Due: 4 (1), 8 (1), 10 (0), 12 (1), 16 (1), 20 (0, then 1: a tie goes to timer 0),
     // 24 (1), 28 (1), 30 (0); the event at 31 ms comes after all of them.
     assert_eq!(
@@ -74,6 +86,12 @@ fn exit_in_a_tick_stops_the_session_with_the_end_hook() {
 fn an_error_in_a_tick_names_the_tick() {
     let records: Vec<_> = (0..50).map(|i| event_at(T0 + i * MS)).collect();
     let run = ticker(&[("ms", "10"), ("fail_at_tick", "1")], &records, 256);
+    let js = ticker_named("ticker_js", &[("ms", "10"), ("fail_at_tick", "1")], &records, 256);
+    assert_eq!(js.stdout, run.stdout);
+    assert_eq!(
+        js.result.unwrap_err().to_string(),
+        run.result.as_ref().unwrap_err().to_string().replace("ticker.wasm", "ticker_js.wasm")
+    );
     let e = run.result.unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("tick of timer 0") && msg.contains("failing at tick 1"), "{msg}");

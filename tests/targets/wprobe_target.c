@@ -1,12 +1,15 @@
 /*
  * A process for wprobe's live tests to probe.
  *
- *   wprobe_target N [THREADS [RATE]]
+ *   wprobe_target N [THREADS [RATE [stamp]]]
  *
  * prints "pid P main-tid T1 thread-tid T2", waits for one line on stdin (so that the test
  * can attach to this pid before anything fires), then calls wprobe_target(7, 0xdeadbeef, 16)
  * N times on the main thread and, unless THREADS is 1, N times on a second thread, and
- * prints "sum S" (S = THREADS * N * 23).
+ * prints "sum S" (S = THREADS * N * 23). RATE paces the calls per thread: up to 1000/s by
+ * sleeping (so that a slow pinger leaves the CPUs to the tracer), above by spinning. With
+ * "stamp", the second argument is CLOCK_MONOTONIC in ns just before each call instead of
+ * 0xdeadbeef (for latency benchmarks).
  *
  * wprobe_target is exported, never inlined, and called through a volatile pointer so that
  * no compiler can specialise or fold the calls: every call passes its arguments in
@@ -16,6 +19,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +37,7 @@ static pthread_barrier_t go;
 static long thread_tid;
 
 static long rate; /* calls per second per thread; 0: as fast as possible */
+static int stamp;
 
 static long now_ns(void) {
     struct timespec ts;
@@ -44,11 +49,16 @@ static long run(void) {
     long sum = 0;
     long start = now_ns();
     for (long i = 0; i < calls; i++) {
-        /* Paced by spinning: sleeping is far coarser than the gaps at high rates. */
-        if (rate > 0)
-            while (now_ns() - start < i * (1000000000L / rate))
+        long due = start + i * (1000000000L / (rate > 0 ? rate : 1));
+        if (rate > 0 && rate <= 1000) {
+            struct timespec ts = {due / 1000000000L, due % 1000000000L};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        } else if (rate > 0) {
+            /* Spinning: sleeping is far coarser than the gaps at high rates. */
+            while (now_ns() < due)
                 ;
-        sum += target(7, 0xdeadbeef, 16);
+        }
+        sum += target(7, stamp ? now_ns() : 0xdeadbeef, 16);
     }
     return sum;
 }
@@ -65,6 +75,7 @@ int main(int argc, char **argv) {
     calls = argc > 1 ? atol(argv[1]) : 1;
     threads = argc > 2 ? atoi(argv[2]) : 2;
     rate = argc > 3 ? atol(argv[3]) : 0;
+    stamp = argc > 4 && strcmp(argv[4], "stamp") == 0;
 
     pthread_barrier_init(&go, NULL, 2);
     pthread_t thread;

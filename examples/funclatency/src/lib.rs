@@ -15,7 +15,8 @@
 //! BCC: funclatency -n /bin/bash:readline
 //! ```
 //!
-//! `--arg interval=N` prints (and clears) the histogram every N seconds; `--arg calls=1`
+//! `--arg interval=N` prints (and clears) the histogram every N seconds (`interval_ms=N`:
+//! every N ms); `--arg calls=1`
 //! also prints each call with its entry's arguments and return value:
 //! `process("/usr/bin/bash").function("readline").return: (0x5633…, 0, 0) = 0x5633… in
 //! 2310452 ns`; `--arg args=N` shows N arguments there (default 3).
@@ -38,8 +39,9 @@ impl Handler for FuncLatency {
             return Err(format!("--arg args={args}: at most 6"));
         }
         let interval: u32 = session.arg_or("interval", 0)?;
-        if interval > 0 {
-            session.timer_s(interval);
+        let interval_ms: u32 = session.arg_or("interval_ms", interval.saturating_mul(1000))?;
+        if interval_ms > 0 {
+            session.timer_ms(interval_ms);
         }
         let each = session.arg_or("calls", 0u8)? != 0;
         Ok(FuncLatency { args, each, calls: 0, total_ns: 0, hist: Agg::hist("@ns") })

@@ -10,8 +10,8 @@
 //! BCC: syscount -p PID -i 1 -T 10
 //! ```
 //!
-//! `--arg interval=N` prints and clears `@syscalls` every N seconds (default: only the end's
-//! `@total`); `--arg top=N` prints the N most frequent (default 10, 0 for all);
+//! `--arg interval=N` prints and clears `@syscalls` every N seconds (`interval_ms=N`: every N
+//! ms; default: only the end's `@total`); `--arg top=N` prints the N most frequent (default 10, 0 for all);
 //! `--arg pid=P` counts only process P (by default every event in scope: `-c`'s process
 //! tree, `--pid`'s process, or everything with `--all-processes`). Numbers without a
 //! syscall name print as `syscall_N`.
@@ -35,8 +35,9 @@ impl Handler for Syscount {
                 .into());
         }
         let interval: u32 = session.arg_or("interval", 0)?;
-        if interval > 0 {
-            session.timer_s(interval);
+        let interval_ms: u32 = session.arg_or("interval_ms", interval.saturating_mul(1000))?;
+        if interval_ms > 0 {
+            session.timer_ms(interval_ms);
         }
         let pid = match session.arg("pid") {
             Some(p) => Some(p.parse().map_err(|_| format!("--arg pid={p}: expected a process id"))?),

@@ -21,6 +21,11 @@ pub const PROBES_MAP: &str = "WP_PROBES";
 pub const ENTRY_MAP: &str = "WP_ENTRY";
 /// LRU hash [`EntryKey`] → [`EntryExt`]: captures taken at entry for return probes.
 pub const ENTRY_EXT_MAP: &str = "WP_ENTRY_EXT";
+/// One `u64`: non-zero while the reader sleeps with nothing to do (it sets it before its last
+/// look at the ring, then waits on the ring's fd). The first record committed after that
+/// claims it back to 0 and wakes the reader; every other record is submitted without a
+/// wake-up. See `wake_sleeping_reader` in the eBPF program.
+pub const WAKE_MAP: &str = "WP_WAKE";
 /// Hash `u32` → `u8`: the thread groups in scope when [`Config::scope_tree`] is set.
 pub const SCOPE_MAP: &str = "WP_SCOPE";
 
@@ -83,7 +88,7 @@ pub struct Config {
     /// Never record this thread group (wprobe itself); 0 excludes nothing.
     pub exclude_tgid: u32,
     /// Submit with `BPF_RB_FORCE_WAKEUP` once the ring holds more than this many bytes,
-    /// `BPF_RB_NO_WAKEUP` below it. The reader polls on a short timer for the rest.
+    /// `BPF_RB_NO_WAKEUP` below it (unless the reader sleeps: see [`WAKE_MAP`]).
     pub wakeup_bytes: u64,
     /// Non-zero: record only thread groups in [`SCOPE_MAP`] (the `-c` command's tree).
     pub scope_tree: u32,

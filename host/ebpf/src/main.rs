@@ -13,7 +13,8 @@
 //!    assembles the record and its extension area (`wprobe_common::ext`) in a per-CPU
 //!    scratch buffer, then copies it into the ring with `bpf_ringbuf_output`;
 //! 4. records are submitted without waking the reader unless the ring holds more than
-//!    `Config::wakeup_bytes`: the reader polls on a short timer anyway.
+//!    `Config::wakeup_bytes`, or the reader said it sleeps ([`WP_WAKE`]): then the first
+//!    record after that wakes it, and the reader, busy again, polls no more than it must.
 //!
 //! When the ring is full (or the scratch buffer is in use by a preempted program on the same
 //! CPU), the hit is counted in [`WP_LOST`].
@@ -109,6 +110,10 @@ static WP_EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 
 #[map]
 static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+
+/// Set by the reader before it sleeps; see [`wake_sleeping_reader`].
+#[map]
+static WP_WAKE: Array<u64> = Array::with_max_entries(1, 0);
 
 #[map]
 static WP_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
@@ -316,6 +321,33 @@ fn wake_flag(wakeup_bytes: u64) -> u64 {
     (if pending > wakeup_bytes { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }) as u64
 }
 
+/// Wakes the reader if it went to sleep, once per sleep. Called after a record is
+/// committed: the commit is a full barrier (`xchg` on the record's header), and the reader
+/// sets the flag, then issues a full barrier, then looks at the ring a last time before
+/// waiting. So either this load sees the flag or the reader's last look sees the record: no
+/// record is left waiting for a wake-up that never comes. While the reader is awake this
+/// costs one load of a cache line nobody writes.
+///
+/// The wake-up itself is an empty record discarded with `BPF_RB_FORCE_WAKEUP` (readers skip
+/// discarded records); the record just committed could no longer ask for one.
+#[inline(always)]
+fn wake_sleeping_reader() {
+    let Some(flag) = WP_WAKE.get_ptr_mut(0) else { return };
+    // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
+    if unsafe { core::ptr::read_volatile(flag) } == 0 {
+        return;
+    }
+    let mut was = 0u64;
+    // Claimed atomically, so that of the CPUs racing here only one wakes the reader.
+    // SAFETY: as above.
+    unsafe { core::arch::asm!("{v} = xchg_64({p} + 0, {v})", p = in(reg) flag, v = inout(reg) was) };
+    if was != 0 {
+        if let Some(e) = WP_EVENTS.reserve::<u64>(0) {
+            e.discard(BPF_RB_FORCE_WAKEUP as u64);
+        }
+    }
+}
+
 /// The cheapest path: header and registers straight into a reserved ring record.
 #[inline(always)]
 fn snapshot(regs: *const u64) -> u32 {
@@ -336,6 +368,7 @@ fn snapshot(regs: *const u64) -> u32 {
         copy_regs(regs, (&raw mut (*rec).regs).cast());
     }
     entry.submit(wake_flag(wakeup_bytes));
+    wake_sleeping_reader();
     0
 }
 
@@ -437,6 +470,8 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
         let bytes = core::slice::from_raw_parts(rec as *const u8, size);
         if WP_EVENTS.output::<[u8]>(bytes, wake_flag(wakeup_bytes)).is_err() {
             count_lost();
+        } else {
+            wake_sleeping_reader();
         }
     }
     release_scratch(s);

@@ -15,11 +15,12 @@
 //! * [`LiveSource::next_batch`] fills a [`BatchBuilder`] until it is full or until
 //!   [`LiveOptions::batch_delay`] after the first event of the batch (measured from that
 //!   event's kernel timestamp), and adds the events the kernel lost to a full ring since the
-//!   previous batch. The eBPF program wakes the reader only when the ring is filling up
-//!   ([`LiveOptions::wakeup_bytes`]); otherwise the reader polls every
-//!   [`LiveOptions::poll_interval`], so a lone event still arrives within a few milliseconds
-//!   while a busy probe costs no wake-up per event. `next_batch` is cancel-safe: a record is
-//!   consumed from the ring only once it is in the builder.
+//!   previous batch. The eBPF program wakes the reader for the first record after the reader
+//!   said it sleeps (then that batch goes out as soon as the ring is empty: a lone event is
+//!   handled at once), and otherwise only when the ring is filling up
+//!   ([`LiveOptions::wakeup_bytes`]), so an idle probe costs no polling and a busy one no
+//!   wake-up per event. `next_batch` is cancel-safe: a record is consumed from the ring only
+//!   once it is in the builder.
 //! * Dropping the source detaches everything. [`LiveSource::kernel_objects`] and
 //!   [`still_in_kernel`] let tests check that no program, link or map survives it.
 //!
@@ -51,6 +52,7 @@ mod check;
 mod embedded;
 mod error;
 mod introspect;
+mod nobtf;
 mod partial;
 mod plan;
 mod resolve;
@@ -82,8 +84,6 @@ pub struct LiveOptions {
     pub ring_bytes: u32,
     /// The eBPF program wakes the reader when more than this many bytes are waiting.
     pub wakeup_bytes: u64,
-    /// How often the reader looks at the ring when it was not woken.
-    pub poll_interval: Duration,
     /// A batch is handed over at the latest this long after its first event was recorded.
     pub batch_delay: Duration,
     /// Also attach a do-nothing program beside every uprobe, so that
@@ -111,10 +111,9 @@ impl Default for LiveOptions {
         Self {
             pid: None,
             ring_bytes: 1 << 20,
-            // A quarter of the ring: the reader is woken well before it fills, and polling
-            // covers everything below.
+            // A quarter of the ring: a busy reader is woken well before it fills; batch
+            // deadlines cover everything below.
             wakeup_bytes: (1 << 20) / 4,
-            poll_interval: Duration::from_millis(2),
             batch_delay: Duration::from_millis(4),
             measure_baseline: false,
             guru: false,

@@ -2,6 +2,7 @@
 
 use super::captures::{self, ProbeShape};
 use super::embedded::{self, Config, ProbeConf};
+use super::nobtf;
 use super::partial;
 use super::plan::{self, Attach, Planned};
 use super::sys::{self, Target};
@@ -29,6 +30,16 @@ pub struct LiveSource {
     lost: PerCpuArray<MapData, u64>,
     config: Array<MapData, Config>,
     settings: Config,
+    /// The reader's "asleep" flag the program reads after each record (`WAKE_MAP`).
+    wake: Array<MapData, u64>,
+    /// The reader set the flag and has not been woken since (as far as it knows).
+    asleep: bool,
+    /// Records came in while the reader was asleep: the batch goes out as soon as the ring
+    /// is empty, instead of at its deadline.
+    woken_idle: bool,
+    /// After such an early batch, the reader does not go to sleep before this instant, so
+    /// that a steady stream of events is batched, not woken for one by one.
+    quiet_until: Option<Instant>,
     /// The thread groups in scope (`-c`'s process tree), when scoping is on.
     scope: HashMap<MapData, u32, u8>,
     ebpf: Ebpf,
@@ -85,13 +96,15 @@ impl Resolved {
 
         raise_memlock_limit();
         // Maps a session does not use shrink to one entry, so that they cost no memory.
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
-            .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
-            .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
-            .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 })
-            .load(embedded::bytes())
-            .map_err(|source| LiveError::LoadObject { source })?;
+        let mut ebpf = nobtf::load_without_kernel_btf(|| {
+            EbpfLoader::new()
+                .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
+                .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
+                .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
+                .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 })
+                .load(embedded::bytes())
+        })
+        .map_err(|source| LiveError::LoadObject { source })?;
 
         // Configure before attaching, so that the filters and captures hold from the first hit.
         let mut confs: Array<MapData, ProbeConf> = take_map(&mut ebpf, embedded::PROBES_MAP)?;
@@ -127,6 +140,7 @@ impl Resolved {
         let lost: PerCpuArray<MapData, u64> = take_map(&mut ebpf, embedded::LOST_MAP)?;
         let ring: RingBuf<MapData> = take_map(&mut ebpf, embedded::EVENTS_MAP)?;
         let scope_map: HashMap<MapData, u32, u8> = take_map(&mut ebpf, embedded::SCOPE_MAP)?;
+        let wake: Array<MapData, u64> = take_map(&mut ebpf, embedded::WAKE_MAP)?;
 
         let mut source = LiveSource {
             links: Vec::with_capacity(plan.len()),
@@ -134,6 +148,10 @@ impl Resolved {
             lost,
             config,
             settings,
+            wake,
+            asleep: false,
+            woken_idle: false,
+            quiet_until: None,
             scope: scope_map,
             ebpf,
             probes,
@@ -340,9 +358,15 @@ impl LiveSource {
 
     /// Fills `batch` with live events. Returns when the batch is full, when
     /// [`LiveOptions::batch_delay`] has passed since its first event, or at `until` (if
-    /// given) — whichever comes first. Lost events since the previous call are added to the
-    /// batch with [`BatchBuilder::add_lost`]. Must run inside a tokio runtime with I/O and
-    /// time enabled.
+    /// given) — whichever comes first; and at once when events come after a quiet spell and
+    /// the ring is then empty (a lone event is not kept waiting for company). Lost events
+    /// since the previous call are added to the batch with [`BatchBuilder::add_lost`]. Must
+    /// run inside a tokio runtime with I/O and time enabled.
+    ///
+    /// With nothing to read the reader sleeps on the ring's fd with no timer (`until` aside):
+    /// it first tells the program so through [`embedded::WAKE_MAP`], and the next record wakes
+    /// it. Otherwise the program wakes it only when the ring fills past
+    /// [`LiveOptions::wakeup_bytes`], so a busy probe costs no wake-up per event.
     pub async fn next_batch(
         &mut self,
         batch: &mut BatchBuilder,
@@ -355,11 +379,21 @@ impl LiveSource {
             self.batch_first_ns = Some(monotonic_ns());
         }
         let status = loop {
+            let had = batch.len();
             self.drain(batch)?;
+            if self.asleep && batch.len() > had {
+                // Found on the last look before sleeping: as good as a wake-up.
+                self.asleep = false;
+                self.woken_idle = true;
+            }
             if batch.is_full() {
                 break BatchStatus::Full;
             }
             let now = Instant::now();
+            if self.woken_idle && !batch.is_empty() {
+                self.quiet_until = Some(now + self.opts.batch_delay);
+                break BatchStatus::Flushed;
+            }
             let flush_at = self.batch_first_ns.map(|first| {
                 let age = Duration::from_nanos(monotonic_ns().saturating_sub(first));
                 now + self.opts.batch_delay.saturating_sub(age)
@@ -370,21 +404,43 @@ impl LiveSource {
             if until.is_some_and(|u| u <= now) {
                 break BatchStatus::TimedOut;
             }
-            let wake_at =
-                [Some(now + self.opts.poll_interval), flush_at, until].into_iter().flatten().min().unwrap_or(now);
+            let quiet_until = self.quiet_until.filter(|&q| q > now);
+            if batch.is_empty() && quiet_until.is_none() && !self.asleep {
+                self.fall_asleep()?;
+                // One more look: a record committed before the program could see the flag.
+                continue;
+            }
+            let wake_at = [flush_at, until, quiet_until].into_iter().flatten().min();
             let ring = self.async_ring()?;
-            tokio::select! {
+            let woken = tokio::select! {
                 ready = ring.readable_mut() => {
                     // Cleared before draining: whatever arrives after the drain wakes us again.
                     ready.map_err(LiveError::Ring)?.clear_ready();
+                    true
                 }
-                () = tokio::time::sleep_until(wake_at) => {}
+                () = sleep_until(wake_at) => false,
+            };
+            if woken && self.asleep {
+                self.asleep = false;
+                self.woken_idle = true;
             }
         };
         let lost = self.take_lost()?;
         batch.add_lost(lost);
         self.batch_first_ns = None;
+        self.woken_idle = false;
         Ok(status)
+    }
+
+    /// Sets the "asleep" flag, then makes sure the ring is looked at only after the flag is
+    /// visible (the other half of the pairing described in the eBPF program's
+    /// `wake_sleeping_reader`: the map update is a store made on this CPU, the fence orders
+    /// it before the loads of the next drain).
+    fn fall_asleep(&mut self) -> Result<(), LiveError> {
+        self.wake.set(0, 1, 0).map_err(|source| LiveError::Map { map: embedded::WAKE_MAP, what: "writing", source })?;
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        self.asleep = true;
+        Ok(())
     }
 
     /// Moves records from the ring into `batch` until it is full or the ring is empty.
@@ -531,6 +587,14 @@ fn raise_memlock_limit() {
     let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
     // SAFETY: plain syscall with a valid pointer.
     let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// CLOCK_MONOTONIC in ns, the clock of `bpf_ktime_get_ns` and of the records' timestamps.

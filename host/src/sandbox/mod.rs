@@ -24,19 +24,21 @@ mod fault;
 mod limits;
 mod load;
 mod output;
+mod ticker;
 mod wasi;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use compile::{child_main as compile_child_main, ChildError, CompileBounds, CompileProgress, Compiler};
 pub use fault::{FaultCause, HandlerFault, Phase};
 pub use limits::Limits;
-pub use load::{human_size, LoadError};
+pub use load::{human_size, LoadError, WIT_VERSION};
 pub use output::{Output, OutputBounds, OutputLimitExceeded, MESSAGE_CAP};
 
 use crate::probe::{CaptureBase, CaptureSpec, ProbeInfo};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use ticker::{Ticker, EPOCH_TICK};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
 use wprobe_common::Arch;
@@ -54,9 +56,6 @@ pub(crate) mod bindings {
 }
 
 use bindings::wprobe::probe::types as wit;
-
-/// How often the epoch ticks. CPU bounds are rounded up to a whole number of ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// Errors of setting up the runtime itself (not of a handler).
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +98,7 @@ impl Default for RuntimeConfig {
 /// The engine, linker and cache, set up once before the hot path.
 pub struct Runtime {
     engine: Engine,
+    ticker: Ticker,
     linker: Linker<HandlerState>,
     cache: Option<ComponentCache>,
     max_component_size: u64,
@@ -128,7 +128,7 @@ fn engine_config() -> Config {
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
         let engine = Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        start_epoch_ticker(&engine);
+        let ticker = Ticker::start(&engine);
 
         let mut linker = Linker::new(&engine);
         bindings::Handler::add_to_linker::<HandlerState, HasSelf<HandlerState>>(&mut linker, |s| s)
@@ -137,6 +137,7 @@ impl Runtime {
         let cache = config.cache_dir.map(ComponentCache::new);
         Ok(Self {
             engine,
+            ticker,
             linker,
             cache,
             max_component_size: config.max_component_size,
@@ -213,6 +214,7 @@ impl Runtime {
         let mut handler = Handler {
             name: loaded.name.clone(),
             store,
+            ticker: self.ticker.clone(),
             bindings: None,
             limits,
             batches: 0,
@@ -221,7 +223,7 @@ impl Runtime {
             timers: Vec::new(),
             memory_warned: false,
         };
-        handler.arm_deadline();
+        let _call = handler.arm_deadline();
         let bindings = match loaded.pre.instantiate(&mut handler.store) {
             Ok(b) => b,
             Err(e) => return Err(handler.fault(Phase::Instantiate, e)),
@@ -299,6 +301,7 @@ pub struct BatchOutcome {
 pub struct Handler {
     name: String,
     store: Store<HandlerState>,
+    ticker: Ticker,
     bindings: Option<bindings::Handler>,
     limits: Limits,
     batches: u64,
@@ -364,7 +367,7 @@ impl Handler {
     pub fn handle_batch(&mut self, flat: &[u8]) -> Result<BatchOutcome, HandlerFault> {
         self.batches += 1;
         self.store.data_mut().begin_batch(flat);
-        self.arm_deadline();
+        let _call = self.arm_deadline();
         let bindings = self.bindings.as_ref().expect("started handlers have bindings");
         let arg = self.wants_flat().then_some(flat);
         let result = bindings.call_handle_batch(&mut self.store, arg);
@@ -382,7 +385,7 @@ impl Handler {
     /// Runs timer `timer`'s tick (SystemTap's `probe timer.ms(N)`), bounded like a batch.
     pub fn tick(&mut self, timer: u32) -> Result<BatchOutcome, HandlerFault> {
         self.store.data_mut().begin_call();
-        self.arm_deadline();
+        let _call = self.arm_deadline();
         let bindings = self.bindings.as_ref().expect("started handlers have bindings");
         match bindings.call_tick(&mut self.store, timer) {
             Ok(Ok(())) => Ok(BatchOutcome { exit_requested: self.store.data().exit_requested }),
@@ -394,7 +397,7 @@ impl Handler {
     /// Runs the end hook (SystemTap's `probe end`).
     pub fn end(&mut self) -> Result<(), HandlerFault> {
         self.store.data_mut().begin_call();
-        self.arm_deadline();
+        let _call = self.arm_deadline();
         let bindings = self.bindings.as_ref().expect("started handlers have bindings");
         match bindings.call_end(&mut self.store) {
             Ok(Ok(())) => Ok(()),
@@ -409,10 +412,13 @@ impl Handler {
         self.store.data_mut().output_mut()
     }
 
-    fn arm_deadline(&mut self) {
+    /// Arms the call's CPU bound; the clock ticks until the returned guard is dropped.
+    fn arm_deadline(&mut self) -> ticker::Call {
+        let call = self.ticker.call();
         let ticks = self.limits.cpu_per_call.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
         // +1: the current tick may be about to end.
         self.store.set_epoch_deadline(ticks + 1);
+        call
     }
 
     fn refused(&mut self, phase: Phase, message: String) -> HandlerFault {
@@ -590,19 +596,4 @@ fn capture_spec(c: wit::Capture) -> CaptureSpec {
 
 fn display_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
-fn start_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("wprobe-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .expect("cannot start the epoch thread");
 }
