@@ -22,10 +22,11 @@ const HANDLERS: [&str; 2] = ["tcp_connect", "count"];
 const SUFFIXES: [&str; 4] = ["", "_c", "_py", "_js"];
 /// Handlers that reach no plateau yet, with the most their memory may grow per event after
 /// `WARM`, in bytes. JavaScript's `tcp_connect` grows by some 30–50 bytes per printed line
-/// inside StarlingMonkey (componentize-js 0.23; a handler that prints nothing, `count_js`,
-/// is flat): it still completes a million events under the default limit, and this bound
-/// catches it growing faster. See the README's languages table.
-const STILL_GROWING: [(&str, u64); 1] = [("tcp_connect_js", 64)];
+/// inside StarlingMonkey (componentize-js 0.23), `count_js` by some 5 (9.1 MiB after
+/// 200 000 events, 13.1 MiB after a million, measured 2026-12-01): both still complete a
+/// million events under the default limit, and these bounds catch them growing faster.
+/// See the README's languages table.
+const STILL_GROWING: [(&str, u64); 2] = [("tcp_connect_js", 64), ("count_js", 16)];
 
 /// A million seed-like events from 61 processes on 4 CPUs, with varying pointers (so that
 /// every printed line differs), written once per test run.
