@@ -84,6 +84,12 @@ pub struct Dispatcher<'a> {
     /// JSON lines mode: the probe table, to name each line's probe.
     json: Option<Arc<[ProbeInfo]>>,
     json_buf: Vec<u8>,
+    /// `--stats-every N`: a stats line every N events and one after the end hook.
+    stats_every: Option<u64>,
+    /// The event count at which the next stats line is due.
+    stats_due: u64,
+    /// The events and memory of the last stats line.
+    stats_last: Option<(u64, usize)>,
     timers: Timers,
     /// The part of a batch before a tick's time (allocated at the first cut).
     front: Option<BatchBuilder>,
@@ -92,7 +98,27 @@ pub struct Dispatcher<'a> {
 impl<'a> Dispatcher<'a> {
     pub fn new(handler: &'a mut Handler, sink: &'a mut dyn Sink) -> Self {
         let timers = Timers::new(handler.timers());
-        Self { handler, sink, stats: Stats::default(), json: None, json_buf: Vec::new(), timers, front: None }
+        Self {
+            handler,
+            sink,
+            stats: Stats::default(),
+            json: None,
+            json_buf: Vec::new(),
+            timers,
+            front: None,
+            stats_every: None,
+            stats_due: u64::MAX,
+            stats_last: None,
+        }
+    }
+
+    /// Writes `wprobe: stats: N events, handler memory B bytes (…)` on the sink's stderr every
+    /// `every` events handed over, and once more after the end hook: how a long run's memory
+    /// develops, for people and for tests.
+    pub fn stats_every(mut self, every: u64) -> Self {
+        self.stats_every = Some(every.max(1));
+        self.stats_due = every.max(1);
+        self
     }
 
     /// Starts the handler's timers at `origin` (CLOCK_MONOTONIC ns: a live run's start).
@@ -187,6 +213,12 @@ impl<'a> Dispatcher<'a> {
         let event = batch.view().get(0);
         self.write_output_for(event)?;
         batch.clear();
+        self.after_call()?;
+        if self.stats.events >= self.stats_due {
+            self.write_stats()?;
+            let every = self.stats_every.unwrap_or(u64::MAX);
+            self.stats_due = (self.stats.events / every).saturating_add(1).saturating_mul(every);
+        }
         Ok(result?.exit_requested)
     }
 
@@ -194,12 +226,36 @@ impl<'a> Dispatcher<'a> {
     pub fn end(&mut self) -> Result<(), SessionError> {
         let result = self.handler.end();
         self.write_output()?;
+        // Unless the last batch has just written the same line.
+        if self.stats_every.is_some() && self.stats_last != Some((self.stats.events, self.handler.memory())) {
+            self.write_stats()?;
+        }
         result.map_err(Into::into)
+    }
+
+    /// The memory warning, once, as soon as a call took the handler past it.
+    fn after_call(&mut self) -> Result<(), SessionError> {
+        if let Some(warning) = self.handler.take_memory_warning() {
+            self.sink.stderr(format!("{warning}\n").as_bytes()).map_err(SessionError::Output)?;
+        }
+        Ok(())
+    }
+
+    fn write_stats(&mut self) -> Result<(), SessionError> {
+        let memory = self.handler.memory() as u64;
+        self.stats_last = Some((self.stats.events, memory as usize));
+        let line = format!(
+            "wprobe: stats: {} events, handler memory {memory} bytes ({})\n",
+            self.stats.events,
+            crate::sandbox::human_size(memory)
+        );
+        self.sink.stderr(line.as_bytes()).and_then(|()| self.sink.flush()).map_err(SessionError::Output)
     }
 
     /// Writes out what the handler produced so far (its `init` output, say).
     pub fn write_output(&mut self) -> Result<(), SessionError> {
-        self.write_output_for(None)
+        self.write_output_for(None)?;
+        self.after_call()
     }
 
     fn write_output_for(&mut self, event: Option<EventRef<'_>>) -> Result<(), SessionError> {

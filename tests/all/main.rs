@@ -15,6 +15,7 @@ mod probe_data;
 mod probes;
 mod scripts;
 mod sdk_parity;
+mod soak;
 mod stops;
 mod timers;
 mod tools;

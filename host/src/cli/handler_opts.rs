@@ -45,6 +45,12 @@ pub struct HandlerOpts {
     #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub batch_size: u32,
 
+    /// Every N events handed to the handler, and once after its end hook, print a line
+    /// `wprobe: stats: EVENTS events, handler memory BYTES bytes (…)` on stderr: whether a
+    /// long run's memory has reached its plateau.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub stats_every: Option<u64>,
+
     #[command(flatten)]
     pub load: LoadOpts,
 }

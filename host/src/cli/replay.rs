@@ -72,6 +72,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let stdout = std::io::stdout().lock();
     let mut sink = WriterSink { out: std::io::BufWriter::with_capacity(1 << 16, stdout), err: std::io::stderr() };
     let mut dispatcher = Dispatcher::new(&mut handler, &mut sink);
+    if let Some(every) = args.opts.stats_every {
+        dispatcher = dispatcher.stats_every(every);
+    }
     let batch_size = if args.json {
         dispatcher = dispatcher.json_lines(session.probes.clone());
         1

@@ -108,6 +108,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         status: status.clone(),
     };
     let mut dispatcher = Dispatcher::new(&mut handler, &mut sink);
+    if let Some(every) = args.opts.stats_every {
+        dispatcher = dispatcher.stats_every(every);
+    }
     let batch_size = if args.json {
         dispatcher = dispatcher.json_lines(session.probes.clone());
         1

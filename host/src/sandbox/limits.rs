@@ -27,6 +27,9 @@ impl Limits {
     pub const DEFAULT_MEMORY: usize = 64 << 20;
     pub const DEFAULT_OUTPUT_PER_CALL: usize = 4 << 20;
     pub const DEFAULT_OUTPUT_TOTAL: u64 = 1 << 30;
+    /// A handler whose memory passes this share of `memory` gets one warning line, so that a
+    /// slow climb shows before the limit ends the run.
+    pub const MEMORY_WARN_PERCENT: usize = 80;
 
     pub(crate) fn output_bounds(&self) -> OutputBounds {
         OutputBounds {
@@ -70,6 +73,11 @@ pub(crate) struct MemoryLimiter {
 impl MemoryLimiter {
     pub fn new(limit: usize) -> Self {
         Self { limit, total: 0 }
+    }
+
+    /// Bytes of all the handler's memories now (wasm memories never shrink: also the peak).
+    pub fn bytes(&self) -> usize {
+        self.total
     }
 }
 

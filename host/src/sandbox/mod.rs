@@ -221,6 +221,7 @@ impl Runtime {
             delivery: wit::Delivery::Cursor,
             captures: Vec::new(),
             timers: Vec::new(),
+            memory_warned: false,
         };
         let _call = handler.arm_deadline();
         let bindings = match loaded.pre.instantiate(&mut handler.store) {
@@ -307,9 +308,35 @@ pub struct Handler {
     delivery: wit::Delivery,
     captures: Vec<CaptureSpec>,
     timers: Vec<Duration>,
+    /// The memory warning was given (once a run).
+    memory_warned: bool,
 }
 
 impl Handler {
+    /// Bytes of linear memory the handler has now, summed over its memories. Wasm memories
+    /// never shrink, so this is also the most it has had.
+    pub fn memory(&self) -> usize {
+        self.store.data().memory.bytes()
+    }
+
+    /// The first time the handler's memory passes [`Limits::MEMORY_WARN_PERCENT`] of its
+    /// limit: the warning line to show (without a newline). `None` after that.
+    pub fn take_memory_warning(&mut self) -> Option<String> {
+        let (bytes, limit) = (self.memory(), self.limits.memory);
+        if self.memory_warned || bytes * 100 < limit * Limits::MEMORY_WARN_PERCENT {
+            return None;
+        }
+        self.memory_warned = true;
+        Some(format!(
+            "wprobe: warning: handler {} has grown to {} of memory, {}% of its limit of {}; \
+             it stops if it reaches the limit: raise it with --memory-limit",
+            self.name,
+            load::human_size(bytes as u64),
+            bytes * 100 / limit.max(1),
+            load::human_size(limit as u64),
+        ))
+    }
+
     /// The periods of the handler's timers (from its `init`); `tick(i)` is due every
     /// `timers()[i]`.
     pub fn timers(&self) -> &[Duration] {
