@@ -3,7 +3,8 @@
 //! prints the same bytes, and those are what bpftrace's and SystemTap's rules give, worked
 //! out by hand below row by row.
 
-use super::languages::same_as_rust;
+use super::languages::{load, same_as_rust, shared_runtime, LANGUAGES};
+use super::*;
 use wprobe::events_file::make_record;
 use wprobe_common::abi::x86_64;
 use wprobe_common::{Arch, EventHeader};
@@ -141,6 +142,27 @@ fn aggregations_print_alike_in_every_language_and_as_bpftrace() {
     // clear(): a keyed map prints an empty line, a single value is zeroed.
     want += "\n@sum: 0\npids 0 comms 4\n";
     assert_eq!(out, want);
+}
+
+/// lhist() parameters bpftrace refuses stop `init` with bpftrace's words in every language.
+#[test]
+fn lhist_errors_read_alike_in_every_language() {
+    for (spec, words) in [
+        ("0,100,0", "lhist() step must be >= 1 (0 provided)"),
+        ("-1,100,10", "lhist() min must be non-negative (provided min -1)"),
+        ("10,5,1", "lhist() min must be less than max (provided min 10 and max 5)"),
+        ("0,5,10", "lhist() step is too large for the given range (provided step 10 for range 5)"),
+        ("0,10010,10", "lhist() too many buckets, must be <= 1000 (would need 1001)"),
+    ] {
+        let args = [("lhist", spec)];
+        for name in ["agg".to_string()].into_iter().chain(LANGUAGES.iter().map(|l| format!("agg_{l}"))) {
+            let err = match shared_runtime().start(&load(&handler(&name)), &session(&args), Limits::default()) {
+                Ok(_) => panic!("{name} accepted lhist({spec})"),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains(words), "{name}: {err}");
+        }
+    }
 }
 
 /// The values every map below is fed: a spread of sizes (all below 4G, where bpftrace 0.17's
