@@ -10,9 +10,11 @@ mod fixtures;
 mod hostile;
 mod languages;
 mod live;
+mod peers;
 mod probe_data;
 mod probes;
 mod stops;
+mod timers;
 mod tracepoints;
 mod wasi;
 

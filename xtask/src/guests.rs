@@ -24,8 +24,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CONTEXT: &str = "wprobe:probe/context@0.2.0";
-const TYPES: &str = "wprobe:probe/types@0.2.0";
+const CONTEXT: &str = "wprobe:probe/context@0.3.0";
+const TYPES: &str = "wprobe:probe/types@0.3.0";
 
 /// The versions CI installs; the install hints name them.
 const CLANG: &str = "clang-19";
