@@ -14,8 +14,8 @@
 //! buckets linear; `--arg interval=N` prints and clears the histogram every N seconds;
 //! `--arg by=comm` keeps one histogram per command name.
 use wprobe_sdk::agg::Agg;
-use wprobe_sdk::ShortStr;
 use wprobe_sdk::prelude::*;
+use wprobe_sdk::ShortStr;
 
 struct FieldHist {
     field: String,
