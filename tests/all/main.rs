@@ -13,10 +13,13 @@ mod live;
 mod peers;
 mod probe_data;
 mod probes;
+mod sdk_parity;
 mod stops;
 mod timers;
+mod tools;
 mod tracepoints;
 mod wasi;
+mod wit_version;
 
 use wprobe::batch::BatchBuilder;
 use wprobe::sandbox::{Handler, HandlerFault, Limits, Runtime, RuntimeConfig, Session};
