@@ -1,15 +1,23 @@
 /*
  * Test handler: every aggregation of the SDK (wprobe_agg.h), fed from the events and
  * printed in wprobe_end(); prints byte for byte what the Rust tests/handlers/agg prints.
+ * --arg lhist=MIN,MAX,STEP makes an lhist of those parameters in wprobe_init (its error).
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <wprobe.h>
 #include <wprobe_agg.h>
 
 static wprobe_agg *pids, *comms, *bytes, *sum, *min, *max, *avg, *stats, *hist, *sizes, *lin;
 
 int wprobe_init(const wprobe_session *session) {
-    (void)session;
+    /* --arg lhist=MIN,MAX,STEP: an lhist with these parameters, for the error messages. */
+    const char *spec = wprobe_arg_value(session, "lhist");
+    if (spec) {
+        char *end;
+        int64_t lo = strtoll(spec, &end, 10), hi = strtoll(end + 1, &end, 10), step = strtoll(end + 1, &end, 10);
+        if (!wprobe_agg_lhist("@bad", lo, hi, step)) return 1;
+    }
     pids = wprobe_agg_count("@pids");
     comms = wprobe_agg_count("@comm");
     bytes = wprobe_agg_sum("@bytes");

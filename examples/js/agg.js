@@ -5,7 +5,10 @@ import { Agg } from './wprobe_agg.js';
 
 handler(
   class Aggs {
-    constructor() {
+    constructor(session) {
+      // --arg lhist=MIN,MAX,STEP: an lhist with these parameters, for the error messages.
+      const spec = session.arg('lhist');
+      if (spec !== undefined) Agg.lhist('@bad', ...spec.split(',').map(Number));
       this.pids = Agg.count('@pids');
       this.comms = Agg.count('@comm');
       this.bytes = Agg.sum('@bytes');

@@ -7,6 +7,10 @@ from wprobe_agg import Agg
 @handler
 class Aggs(Handler):
     def __init__(self, session):
+        # --arg lhist=MIN,MAX,STEP: an lhist with these parameters, for the error messages.
+        spec = session.arg("lhist")
+        if spec is not None:
+            Agg.lhist("@bad", *[int(x) for x in spec.split(",")])
         self.pids = Agg.count("@pids")
         self.comms = Agg.count("@comm")
         self.bytes = Agg.sum("@bytes")

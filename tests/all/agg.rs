@@ -3,7 +3,8 @@
 //! prints the same bytes, and those are what bpftrace's and SystemTap's rules give, worked
 //! out by hand below row by row.
 
-use super::languages::same_as_rust;
+use super::languages::{load, same_as_rust, shared_runtime, LANGUAGES};
+use super::*;
 use wprobe::events_file::make_record;
 use wprobe_common::abi::x86_64;
 use wprobe_common::{Arch, EventHeader};
@@ -141,4 +142,110 @@ fn aggregations_print_alike_in_every_language_and_as_bpftrace() {
     // clear(): a keyed map prints an empty line, a single value is zeroed.
     want += "\n@sum: 0\npids 0 comms 4\n";
     assert_eq!(out, want);
+}
+
+/// lhist() parameters bpftrace refuses stop `init` with bpftrace's words in every language.
+#[test]
+fn lhist_errors_read_alike_in_every_language() {
+    for (spec, words) in [
+        ("0,100,0", "lhist() step must be >= 1 (0 provided)"),
+        ("-1,100,10", "lhist() min must be non-negative (provided min -1)"),
+        ("10,5,1", "lhist() min must be less than max (provided min 10 and max 5)"),
+        ("0,5,10", "lhist() step is too large for the given range (provided step 10 for range 5)"),
+        ("0,10010,10", "lhist() too many buckets, must be <= 1000 (would need 1001)"),
+    ] {
+        let args = [("lhist", spec)];
+        for name in ["agg".to_string()].into_iter().chain(LANGUAGES.iter().map(|l| format!("agg_{l}"))) {
+            let err = match shared_runtime().start(&load(&handler(&name)), &session(&args), Limits::default()) {
+                Ok(_) => panic!("{name} accepted lhist({spec})"),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains(words), "{name}: {err}");
+        }
+    }
+}
+
+/// The values every map below is fed: a spread of sizes (all below 4G, where bpftrace 0.17's
+/// log2 is right), zero, negatives, then `i * i * 37 % 5000` for i below 700 (a loop in the
+/// bpftrace script), for counts that give bars of every length.
+const PEER_LITERALS: [i64; 9] = [0, -3, -1, 1, 1, 5, 1024, 3_000_000_000, 70_000];
+const PEER_LOOP: i64 = 700;
+
+/// The same maps through Debian's bpftrace (0.17) and through the SDK: a `BEGIN` probe
+/// fills each from literal values and prints it between markers. Ties in value are avoided
+/// (bpftrace prints them in hash order). Needs root and bpftrace; skipped, saying so,
+/// without bpftrace.
+#[test]
+fn maps_print_as_bpftrace_prints_them() {
+    use wprobe_sdk::agg::Agg;
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("bpftrace"))
+        .find(|p| p.is_file());
+    let Some(bpftrace) = on_path else {
+        eprintln!("skipped: bpftrace is not installed (apt-get install bpftrace; .ci/setup does)");
+        return;
+    };
+    let mut script = String::from("BEGIN {\n");
+    let mut want = String::new();
+    let mut section = |name: &str, stmts: String, print: &str, text: String| {
+        script += &stmts;
+        script += &format!("printf(\"--{name}\\n\"); {print};\n");
+        want += &format!("--{name}\n{text}");
+    };
+
+    let (mut h, mut l, mut st, mut a) =
+        (Agg::hist("@h"), Agg::lhist("@l", 0, 5000, 250).unwrap(), Agg::stats("@st"), Agg::avg("@a"));
+    let feed = |v: &str| format!("@h = hist({v}); @l = lhist({v}, 0, 5000, 250); @st = stats({v}); @a = avg({v});\n");
+    let mut stmts: String = PEER_LITERALS.iter().map(|v| feed(&v.to_string())).collect();
+    stmts +=
+        &format!("$i = (uint64)0; while ($i < {PEER_LOOP}) {{ $v = $i * $i * 37 % 5000; {} $i++; }}\n", feed("$v"));
+    for v in PEER_LITERALS.into_iter().chain((0..PEER_LOOP).map(|i| i * i * 37 % 5000)) {
+        h.add((), v);
+        l.add((), v);
+        st.add((), v);
+        a.add((), v);
+    }
+    section("h", stmts, "print(@h)", h.text(0));
+    section("l", String::new(), "print(@l)", l.text(0));
+    section("st", String::new(), "print(@st)", st.text(0));
+    section("a", String::new(), "print(@a)", a.text(0));
+
+    // Keyed: distinct totals per key, so no ties.
+    let mut c: Agg<u64> = Agg::count("@c");
+    let mut s: Agg<(u64, String)> = Agg::sum("@s");
+    let mut kh: Agg<String> = Agg::hist("@kh");
+    let (mut mn, mut mx): (Agg<u64>, Agg<u64>) = (Agg::min("@mn"), Agg::max("@mx"));
+    let mut stmts = String::new();
+    for k in 1..=6u64 {
+        for i in 0..k {
+            let v = (k * 1000 + i * 7) as i64 - 3000;
+            let name = format!("k {k}");
+            stmts += &format!(
+                "@c[{k}] = count(); @s[{k}, \"{name}\"] = sum({v}); @kh[\"{name}\"] = hist({v}); \
+                 @mn[{k}] = min({v}); @mx[{k}] = max({w});\n",
+                // bpftrace 0.17's max() never stores a value below 0 (a missing key reads
+                // as 0), so its keys' maxima are kept positive here.
+                w = v + 3000
+            );
+            c.inc(k);
+            s.add((k, name.clone()), v);
+            kh.add(name, v);
+            mn.add(k, v);
+            mx.add(k, v + 3000);
+        }
+    }
+    section("c", stmts, "print(@c)", c.text(0));
+    section("c3", String::new(), "print(@c, 3)", c.text(3));
+    section("s", String::new(), "print(@s)", s.text(0));
+    section("kh", String::new(), "print(@kh, 2)", kh.text(2));
+    section("mn", String::new(), "print(@mn)", mn.text(0));
+    section("mx", String::new(), "print(@mx)", mx.text(0));
+    script += "printf(\"--end\\n\"); exit();\n}\n";
+
+    let out = std::process::Command::new(&bpftrace).arg("-e").arg(&script).output().expect("cannot run bpftrace");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bpftrace failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let start = stdout.find("--h\n").unwrap_or_else(|| panic!("no output from bpftrace: {stdout}"));
+    let end = stdout.find("--end\n").unwrap_or(stdout.len());
+    assert_eq!(&stdout[start..end], want);
 }

@@ -19,7 +19,7 @@ use wprobe_common::ext::{ExtWriter, Space, KIND_CAPTURE, SPACE_KERNEL, SPACE_USE
 use wprobe_common::record::{FLAG_EXT, FLAG_RETURN};
 use wprobe_common::EventHeader;
 
-const LANGUAGES: [&str; 3] = ["c", "py", "js"];
+pub(super) const LANGUAGES: [&str; 3] = ["c", "py", "js"];
 const SEED_LINE: &str = "kprobe.function(\"tcp_v4_connect\"), 32372, 11, 0xffff81024ce51380, 0xffff81038aa2fec8, 16\n";
 
 fn target_dir() -> PathBuf {
@@ -41,14 +41,14 @@ fn built(name: &str) -> Option<PathBuf> {
 /// One runtime for the module, caching compiled code in the same directory as the `wprobe`
 /// CLI that `wprobe()` runs: Python and JavaScript components take many seconds to compile,
 /// so each is compiled once per test run, whichever path loads it first.
-fn shared_runtime() -> &'static Runtime {
+pub(super) fn shared_runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         Runtime::new(RuntimeConfig { cache_dir: Some(scratch_dir("cache")), ..Default::default() }).unwrap()
     })
 }
 
-fn load(path: &std::path::Path) -> Arc<LoadedHandler> {
+pub(super) fn load(path: &std::path::Path) -> Arc<LoadedHandler> {
     static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<LoadedHandler>>>> = OnceLock::new();
     let mut map = LOADED.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
     map.entry(path.to_path_buf()).or_insert_with(|| Arc::new(shared_runtime().load(path).unwrap())).clone()

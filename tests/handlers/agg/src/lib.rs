@@ -1,7 +1,8 @@
 //! Test handler: every aggregation of the SDK, fed from the events (pid, command name, the
 //! first argument as a signed 64-bit value, the third as an unsigned 32-bit one) and printed
 //! in `end`. The C, Python and JavaScript versions (`examples/{c,python,js}/agg.*`) must
-//! print the same bytes, and this one what bpftrace's rules give (tests/all/languages.rs).
+//! print the same bytes, and this one what bpftrace's rules give (tests/all/agg.rs).
+//! `--arg lhist=MIN,MAX,STEP` makes an lhist of those parameters in `init` (its error).
 use wprobe_sdk::agg::Agg;
 use wprobe_sdk::prelude::*;
 use wprobe_sdk::ShortStr;
@@ -21,7 +22,12 @@ struct Aggs {
 }
 
 impl Handler for Aggs {
-    fn init(_: &Session) -> Result<Self, String> {
+    fn init(session: &Session) -> Result<Self, String> {
+        // `--arg lhist=MIN,MAX,STEP`: an lhist with these parameters, for the error messages.
+        if let Some(spec) = session.arg("lhist") {
+            let n: Vec<i64> = spec.split(',').map(|x| x.parse().unwrap_or(0)).collect();
+            Agg::<()>::lhist("@bad", n[0], n[1], n[2])?;
+        }
         Ok(Aggs {
             pids: Agg::count("@pids"),
             comms: Agg::count("@comm"),
