@@ -19,11 +19,13 @@
 //! [`command::GRACE`]; the function returns once none of it lives.
 
 mod command;
+mod live_run;
 mod record;
 mod signals;
 mod status;
 
 pub use command::{group_members, Command, ProcessWatch, GRACE};
+pub use live_run::{run_live, summary_line, LiveRun, LiveRunError, LiveRunOutcome, RunHooks};
 pub use record::{RecordError, Recorder};
 pub use signals::{Signals, ABORT_STATUS};
 pub use status::{Status, StatusSink};

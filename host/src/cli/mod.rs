@@ -1,12 +1,18 @@
 //! Command-line front end: parsing, and turning library errors into messages and exit codes.
 
 mod compile;
+mod connect;
 mod discover;
 mod handler_opts;
 mod probes;
 mod replay;
 mod run;
 mod tracepoints;
+
+pub(crate) use compile::CHILD_SUBCOMMAND;
+pub(crate) use handler_opts::parse_size;
+pub(crate) use probes::ProbeArgs;
+pub(crate) use run::DEFAULT_SOCKET;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -33,7 +39,7 @@ enum Command {
     /// exit(), --duration, --max-events, the end of -c CMD or of --pid's process. A second
     /// Ctrl-C stops at once, skipping the end hook. However the run stops, --record leaves a
     /// complete events file.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Attach probes and write their events to a file, for `wprobe replay`.
     Record(run::RecordArgs),
     /// Run a handler over a recorded events file (no privileges needed).
@@ -44,23 +50,32 @@ enum Command {
     Check,
     /// Compile handlers into the cache ahead of their first run.
     Compile(compile::Args),
+    /// Serve tenants: run their handlers on their own processes, without root, under a policy.
+    Serve(crate::serve::ServeArgs),
+    /// List the sessions of a `wprobe serve` daemon (yours; all of them for admins).
+    Sessions(connect::SessionsArgs),
+    /// Stop a session of a `wprobe serve` daemon, as Ctrl-C would.
+    Stop(connect::StopArgs),
     #[command(name = compile::CHILD_SUBCOMMAND, hide = true)]
     CompileChild(compile::ChildArgs),
 }
 
 /// Exit status for a handler that failed or a run that could not start.
-const FAILURE: u8 = 1;
+pub(crate) const FAILURE: u8 = 1;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Record(args) => run::record(args),
         Command::Replay(args) => replay::run(args),
         Command::List(args) => discover::list(args),
         Command::Check => discover::check(),
         Command::Compile(args) => compile::run(args),
         Command::CompileChild(args) => compile::child(args),
+        Command::Serve(args) => crate::serve::serve(args),
+        Command::Sessions(args) => connect::sessions(args),
+        Command::Stop(args) => connect::stop(args),
     };
     match result {
         Ok(code) => code,
@@ -79,7 +94,7 @@ pub fn say(line: &str) {
 
 /// The error and its causes, each said once: many errors already quote their cause (an OS
 /// error, typically), which would otherwise be printed a second time.
-fn message(e: &anyhow::Error) -> String {
+pub(crate) fn message(e: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
