@@ -11,6 +11,7 @@ mod languages;
 mod live;
 mod probe_data;
 mod probes;
+mod serve;
 mod stops;
 mod tracepoints;
 mod wasi;
