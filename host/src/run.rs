@@ -28,7 +28,7 @@ pub use command::{group_members, Command, ProcessWatch, GRACE};
 pub use live_run::{run_live, summary_line, LiveRun, LiveRunError, LiveRunOutcome, RunHooks};
 pub use record::{RecordError, Recorder};
 pub use signals::{Signals, ABORT_STATUS};
-pub use status::{Status, StatusSink};
+pub use status::{LiveCounters, Status, StatusSink};
 
 use crate::batch::BatchBuilder;
 use crate::live::{LiveError, LiveSource};
@@ -263,6 +263,8 @@ impl Loop<'_, '_, '_> {
             if let Some(exit) = command.as_mut().and_then(Command::try_wait) {
                 return Ok(StopReason::CommandExited(exit.code()));
             }
+            self.summary.seen = self.source.events_total();
+            self.summary.lost = self.source.lost_total();
             self.status.update(self.summary, self.start.elapsed(), std::time::Instant::now());
         }
     }

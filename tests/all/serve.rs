@@ -53,6 +53,11 @@ impl Daemon {
     /// Starts `wprobe serve` with `tenants` (TOML `[[tenant]]` tables) and waits until it
     /// answers.
     fn start(name: &str, tenants: &str) -> Daemon {
+        Self::start_with(name, "", tenants)
+    }
+
+    /// The same, with more lines for the `[server]` table.
+    fn start_with(name: &str, server: &str, tenants: &str) -> Daemon {
         let dir = PathBuf::from(format!("/tmp/wprobe-serve-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -62,7 +67,7 @@ impl Daemon {
         std::fs::write(
             &config,
             format!(
-                "[server]\nsocket = {socket:?}\ncache_dir = {:?}\naudit_log = {:?}\n{tenants}",
+                "[server]\nsocket = {socket:?}\ncache_dir = {:?}\naudit_log = {:?}\n{server}{tenants}",
                 scratch_dir("cache"),
                 dir.join("audit.log")
             ),
@@ -421,4 +426,106 @@ fn sessions_stop_disconnect_and_sigterm_end_sessions_and_detach() {
     assert!(oc.status.success());
     assert!(stdout(&oc).contains("total: 0"), "the end hook ran: {}", stdout(&oc));
     assert_gone(&held);
+}
+
+/// A free TCP port on the loopback (bound, then released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET path` on the loopback, the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// Prometheus's answer to an instant query: each series' labels and value.
+fn prom_query(port: u16, query: &str) -> Vec<(serde_json::Value, f64)> {
+    let Some(body) = http_get(port, &format!("/api/v1/query?query={query}")) else { return Vec::new() };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) else { return Vec::new() };
+    let Some(result) = v["data"]["result"].as_array() else { return Vec::new() };
+    result.iter().map(|r| (r["metric"].clone(), r["value"][1].as_str().unwrap().parse().unwrap())).collect()
+}
+
+/// Polls until the series of `query` whose label `label` is `value` reads `want`.
+fn wait_prom(port: u16, query: &str, label: &str, value: &str, want: f64) {
+    let start = Instant::now();
+    loop {
+        let series = prom_query(port, query);
+        if series.iter().any(|(m, v)| m[label] == value && *v == want) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{query}{{{label}={value}}} never read {want}: {series:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_numbers_of_the_sessions_own_summaries() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("m"), User::new("n"));
+    let dir = format!("/tmp/wprobe-serve-{}-metrics", std::process::id());
+    let metrics_port = free_port();
+    let server = format!("metrics = \"127.0.0.1:{metrics_port}\"\n");
+    let daemon = Daemon::start_with("metrics", &server, &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("count"), "count.wasm");
+
+    // A real Prometheus server scraping the daemon every second.
+    let prom_port = free_port();
+    let prom_dir = daemon.dir.join("prometheus");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let config = prom_dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: wprobe\n    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
+        ),
+    )
+    .unwrap();
+    let prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", prom_dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(prom_dir.join("prometheus.log")).unwrap())
+        .spawn()
+        .expect("cannot start prometheus (Debian's `prometheus` package; .ci/setup installs it)");
+    struct Stop(Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _prometheus = Stop(prometheus);
+
+    let mut c = a.command(&wprobe_bin());
+    let probe = format!("{}:wprobe_target", bin.display());
+    c.args(["run", "--connect", daemon.socket.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
+    let client = Client::attached(c);
+    let line = client.stderr_head.lines().find(|l| l.contains(" attached")).unwrap().to_owned();
+    let id = line.split_whitespace().nth(2).unwrap().to_owned();
+    let (mut t, _) = start_target(&a, &bin, 40);
+    t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(t.wait().unwrap().success());
+    // While the session runs: its own series, as scraped.
+    wait_prom(prom_port, "up", "job", "wprobe", 1.0);
+    wait_prom(prom_port, "wprobe_session_handled_total", "session", &id, 40.0);
+    wait_prom(prom_port, "wprobe_session_attachments", "session", &id, 1.0);
+    let out = client.interrupt();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("40 events seen, 40 handled, 0 lost"), "{}", stderr(&out));
+    // Once it ended: the tenant's totals hold its numbers.
+    let tenant = "a";
+    wait_prom(prom_port, "wprobe_tenant_events_total", "tenant", tenant, 40.0);
+    wait_prom(prom_port, "wprobe_tenant_handled_total", "tenant", tenant, 40.0);
+    wait_prom(prom_port, "wprobe_tenant_lost_total", "tenant", tenant, 0.0);
+    wait_prom(prom_port, "wprobe_tenant_sessions_total", "tenant", tenant, 1.0);
+    drop(daemon.terminate());
 }

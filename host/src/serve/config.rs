@@ -40,6 +40,8 @@ pub struct Server {
     pub socket_mode: u32,
     /// One JSON line per decision: who attached what, when, and every refusal with its rule.
     pub audit_log: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics (e.g. "127.0.0.1:9464").
+    pub metrics: Option<std::net::SocketAddr>,
     /// The compiled-component cache (handlers compile once per content).
     pub cache_dir: Option<PathBuf>,
     /// The largest request frame read from a client (a component travels in one).
@@ -59,6 +61,7 @@ impl Default for Server {
             socket: PathBuf::from(crate::cli::DEFAULT_SOCKET),
             socket_mode: 0o666,
             audit_log: None,
+            metrics: None,
             cache_dir: None,
             max_frame: 64 << 20,
             max_connections: 256,

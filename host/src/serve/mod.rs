@@ -16,6 +16,7 @@
 
 mod audit;
 pub mod config;
+mod metrics;
 mod policy;
 pub mod protocol;
 mod queue;
@@ -61,6 +62,8 @@ pub struct Daemon {
     sessions: Mutex<BTreeMap<u64, Arc<SessionEntry>>>,
     next_id: AtomicU64,
     audit: audit::Audit,
+    /// Per tenant: what its ended sessions add up to, and its refusals.
+    totals: Mutex<BTreeMap<String, metrics::Totals>>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
@@ -81,8 +84,8 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     .context("cannot set up the WebAssembly runtime")?;
     let audit = audit::Audit::open(server.audit_log.as_deref())
         .with_context(|| format!("cannot open the audit log {}", server.audit_log.as_ref().unwrap().display()))?;
-    let (max_frame, output_buffer, max_connections, mode) =
-        (server.max_frame, server.output_buffer, server.max_connections, server.socket_mode);
+    let (max_frame, output_buffer, max_connections, mode, metrics_addr) =
+        (server.max_frame, server.output_buffer, server.max_connections, server.socket_mode, server.metrics);
     let policy = Policy::new(config).map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
     let listener = bind(&socket, mode)?;
     let daemon = Arc::new(Daemon {
@@ -95,7 +98,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         sessions: Mutex::new(BTreeMap::new()),
         next_id: AtomicU64::new(1),
         audit,
+        totals: Mutex::new(BTreeMap::new()),
     });
+    if let Some(addr) = metrics_addr {
+        let bound = metrics::serve(&daemon, addr).with_context(|| format!("cannot serve metrics on {addr}"))?;
+        crate::cli::say(&format!("wprobe serve: metrics on http://{bound}/metrics"));
+    }
     let signals = Signals::install()?;
     crate::cli::say(&format!("wprobe serve: listening on {}", socket.display()));
     let accepting = daemon.clone();
@@ -192,6 +200,10 @@ impl Daemon {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn lock_totals(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, metrics::Totals>> {
+        self.totals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn tenant(&self, peer: &Peer) -> Result<&ResolvedTenant, String> {
         self.policy.tenant_for(peer)
     }
@@ -246,14 +258,19 @@ impl Daemon {
             started_unix: session::now_unix(),
             stop: Signals::manual(),
             queue: Arc::new(queue::OutQueue::new(self.output_buffer)),
-            events: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
+            counters: Default::default(),
+            attachments: AtomicU64::new(0),
         });
         sessions.insert(id, entry.clone());
+        self.lock_totals().entry(entry.tenant.clone()).or_default().sessions += 1;
         Ok(entry)
     }
 
+    /// The session ended: its counters join its tenant's totals.
     fn unregister(&self, id: u64) {
-        self.lock_sessions().remove(&id);
+        let mut sessions = self.lock_sessions();
+        if let Some(s) = sessions.remove(&id) {
+            self.lock_totals().entry(s.tenant.clone()).or_default().add(&s);
+        }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wprobe::live::{LiveSource, TenantScope};
 use wprobe::probe::CaptureSpec;
-use wprobe::run::{self, LiveRun, LiveRunOutcome, RunHooks, Signals, Status};
+use wprobe::run::{self, LiveCounters, LiveRun, LiveRunOutcome, RunHooks, Signals, Status};
 use wprobe::sandbox::Limits;
 use wprobe::session::Sink;
 
@@ -33,8 +33,10 @@ pub struct SessionEntry {
     pub started_unix: u64,
     pub stop: Signals,
     pub queue: Arc<OutQueue>,
-    pub events: AtomicU64,
-    pub lost: AtomicU64,
+    /// The run's counters, kept up to date by its worker.
+    pub counters: Arc<LiveCounters>,
+    /// BPF links the session holds.
+    pub attachments: AtomicU64,
 }
 
 impl SessionEntry {
@@ -46,8 +48,8 @@ impl SessionEntry {
             handler: self.handler.clone(),
             probes: self.probes.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             started_unix: self.started_unix,
-            events: self.events.load(Ordering::Relaxed),
-            lost: self.lost.load(Ordering::Relaxed),
+            events: self.counters.seen.load(Ordering::Relaxed),
+            lost: self.counters.lost.load(Ordering::Relaxed),
             output_dropped: self.queue.dropped.load(Ordering::Relaxed),
         }
     }
@@ -58,6 +60,9 @@ pub fn run(daemon: &Arc<Daemon>, stream: UnixStream, peer: &Peer, req: Box<RunRe
     let who = |tenant, session| Who { uid: peer.uid, pid: peer.pid, tenant, session, handler: Some(&req.handler_name) };
     let refuse = |who: Who<'_>, rule: Option<&str>, message: String| {
         daemon.audit.log("refused", &who, &[], rule, Some(&message));
+        if let Some(tenant) = who.tenant {
+            daemon.lock_totals().entry(tenant.to_owned()).or_default().refusals += 1;
+        }
         let _ = protocol::write_frame(&mut &stream, &Reply::Error(message));
     };
     let tenant = match daemon.policy.tenant_for(peer) {
@@ -151,9 +156,11 @@ fn prepare_and_run(
     let mut sink = QueueSink { queue: &entry.queue, cpu: CpuShare::new(t.limits.cpu_share) };
     let mut hooks = Hooks { daemon, who, tenant, entry, probes: &probes, scope: scope.as_ref() };
     let LiveRunOutcome { summary, result, recorded: _ } =
-        run::run_live(live, &mut sink, &entry.stop, &Status::off(), &rt, &mut hooks);
-    entry.events.store(summary.seen, Ordering::Relaxed);
-    entry.lost.store(summary.lost, Ordering::Relaxed);
+        run::run_live(live, &mut sink, &entry.stop, &Status::counting(entry.counters.clone()), &rt, &mut hooks);
+    entry.counters.store(&summary);
+    if result.as_ref().is_err_and(is_fault) {
+        daemon.lock_totals().entry(t.name.clone()).or_default().faults += 1;
+    }
     let ran = summary != run::RunSummary::default();
     let reason = match &result {
         Ok(reason) => reason.to_string(),
@@ -233,7 +240,8 @@ impl RunHooks for Hooks<'_> {
         })
     }
 
-    fn attached(&mut self, _source: &LiveSource) {
+    fn attached(&mut self, source: &LiveSource) {
+        self.entry.attachments.store(source.kernel_objects().links.len() as u64, Ordering::Relaxed);
         let scope = self.scope.map_or_else(|| "every process".to_string(), |s| s.to_string());
         self.daemon.audit.log("attached", &self.who, self.probes, None, Some(&format!("scope: {scope}")));
         self.entry.queue.control(Reply::Started { id: self.entry.id });
@@ -341,6 +349,17 @@ fn spawn_reader(stream: &UnixStream, entry: Arc<SessionEntry>) -> io::Result<std
             }
         }
     })
+}
+
+/// Whether the handler ended the session (a trap, a limit, an error it returned).
+fn is_fault(e: &run::LiveRunError) -> bool {
+    use wprobe::session::SessionError;
+    matches!(
+        e,
+        run::LiveRunError::Handler(_)
+            | run::LiveRunError::Session(SessionError::Handler(_))
+            | run::LiveRunError::Run(run::RunError::Session(SessionError::Handler(_)))
+    )
 }
 
 /// Seconds since the epoch, for session listings.
