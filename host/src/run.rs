@@ -258,6 +258,9 @@ impl Loop<'_, '_, '_> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(StopReason::Duration);
             }
+            if let Some(d) = self.consumers.handler.as_deref_mut() {
+                d.between_batches()?;
+            }
             // Under a flood the batch branch is always ready and the select never gets to the
             // command's branch: look at the command here too.
             if let Some(exit) = command.as_mut().and_then(Command::try_wait) {

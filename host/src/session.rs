@@ -6,7 +6,8 @@ use crate::events_file::{EventsFileError, EventsReader};
 use crate::probe::ProbeInfo;
 use crate::sandbox::{Handler, HandlerFault};
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use wprobe_common::EventRef;
 
 /// Where handler output goes.
@@ -73,9 +74,40 @@ pub enum Stop {
     Exit,
 }
 
+/// A handler waiting to replace a running one between two batches (`wprobe swap`), and
+/// where the outcome is told. See [`Dispatcher::swap_from`].
+#[derive(Default)]
+pub struct HandlerSwap {
+    pending: AtomicBool,
+    slot: Mutex<Option<(Handler, SwapDone)>>,
+}
+
+/// Where the old handler's end-hook result goes once a swap is done.
+type SwapDone = mpsc::Sender<Result<(), SessionError>>;
+
+impl HandlerSwap {
+    /// Hands over `next` (already started: its `init` ran); the receiver gets the old
+    /// handler's end-hook result once the swap is done, or nothing if the run ends first.
+    pub fn offer(&self, next: Handler) -> mpsc::Receiver<Result<(), SessionError>> {
+        let (tx, rx) = mpsc::channel();
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((next, tx));
+        self.pending.store(true, Ordering::Release);
+        rx
+    }
+
+    fn take(&self) -> Option<(Handler, SwapDone)> {
+        // A load first: the per-batch cost when no swap is pending is one plain read.
+        if !self.pending.load(Ordering::Relaxed) || !self.pending.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// Feeds batches into one handler and its output into a sink.
 pub struct Dispatcher<'a> {
     handler: &'a mut Handler,
+    swap: Option<Arc<HandlerSwap>>,
     sink: &'a mut dyn Sink,
     stats: Stats,
     /// JSON lines mode: the probe table, to name each line's probe.
@@ -85,7 +117,31 @@ pub struct Dispatcher<'a> {
 
 impl<'a> Dispatcher<'a> {
     pub fn new(handler: &'a mut Handler, sink: &'a mut dyn Sink) -> Self {
-        Self { handler, sink, stats: Stats::default(), json: None, json_buf: Vec::new() }
+        Self { handler, swap: None, sink, stats: Stats::default(), json: None, json_buf: Vec::new() }
+    }
+
+    /// Takes handlers offered through `swap` between two batches: the old one's end hook
+    /// runs and its output is written, then the new one (whose `init` already ran) gets
+    /// every batch from the next on. No batch is skipped or handed over twice.
+    pub fn swap_from(mut self, swap: Arc<HandlerSwap>) -> Self {
+        self.swap = Some(swap);
+        self
+    }
+
+    /// Between two batches, whether or not events come: where a pending swap happens.
+    pub fn between_batches(&mut self) -> Result<(), SessionError> {
+        self.maybe_swap()
+    }
+
+    fn maybe_swap(&mut self) -> Result<(), SessionError> {
+        let Some((mut next, done)) = self.swap.as_deref().and_then(HandlerSwap::take) else { return Ok(()) };
+        let ended = self.handler.end().map_err(SessionError::from);
+        let written = self.write_output();
+        std::mem::swap(self.handler, &mut next);
+        // The new handler's init output.
+        let written = written.and_then(|()| self.write_output());
+        let _ = done.send(ended);
+        written
     }
 
     /// Writes each output line as a JSON object naming the event that printed it:
@@ -109,6 +165,7 @@ impl<'a> Dispatcher<'a> {
     /// Hands the batch to the handler, writes its output, and empties the batch. Returns
     /// true when the handler asked to exit.
     pub fn dispatch(&mut self, batch: &mut BatchBuilder) -> Result<bool, SessionError> {
+        self.maybe_swap()?;
         if batch.is_empty() && batch.lost() == 0 {
             return Ok(false);
         }

@@ -200,15 +200,10 @@ impl Client {
     }
 }
 
-/// The target under `user`, waiting for its go-ahead; returns it and its pid.
-fn start_target(user: &User, target: &Path, calls: u32) -> (Child, u32) {
-    let mut child = user
-        .command(target)
-        .args([&calls.to_string(), "1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// The target (`CALLS THREADS [RATE]`) under `user`, waiting for its go-ahead; returns it
+/// and its pid.
+fn start_target(user: &User, target: &Path, args: &[&str]) -> (Child, u32) {
+    let mut child = user.command(target).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
     let (pid, _, _) = target_ids(&line);
@@ -260,8 +255,8 @@ fn two_tenants_tracing_one_binary_at_once_each_see_only_their_own_process() {
     };
     let (ca, cb) = (client(&a), client(&b));
     // Both sessions attached to the same binary; both targets run at once.
-    let (mut ta, pid_a) = start_target(&a, &bin, 50);
-    let (mut tb, pid_b) = start_target(&b, &bin, 70);
+    let (mut ta, pid_a) = start_target(&a, &bin, &["50", "1"]);
+    let (mut tb, pid_b) = start_target(&b, &bin, &["70", "1"]);
     // And root's own copy, which neither tenant may see.
     let (mut troot, _) = {
         let mut c = Command::new(&bin).args(["30", "1"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
@@ -511,7 +506,7 @@ fn prometheus_scrapes_the_numbers_of_the_sessions_own_summaries() {
     let client = Client::attached(c);
     let line = client.stderr_head.lines().find(|l| l.contains(" attached")).unwrap().to_owned();
     let id = line.split_whitespace().nth(2).unwrap().to_owned();
-    let (mut t, _) = start_target(&a, &bin, 40);
+    let (mut t, _) = start_target(&a, &bin, &["40", "1"]);
     t.stdin.take().unwrap().write_all(b"go\n").unwrap();
     assert!(t.wait().unwrap().success());
     // While the session runs: its own series, as scraped.
@@ -527,5 +522,68 @@ fn prometheus_scrapes_the_numbers_of_the_sessions_own_summaries() {
     wait_prom(prom_port, "wprobe_tenant_handled_total", "tenant", tenant, 40.0);
     wait_prom(prom_port, "wprobe_tenant_lost_total", "tenant", tenant, 0.0);
     wait_prom(prom_port, "wprobe_tenant_sessions_total", "tenant", tenant, 1.0);
+    drop(daemon.terminate());
+}
+
+#[test]
+fn hot_swap_under_a_steady_stream_loses_nothing() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("h"), User::new("i"));
+    let dir = format!("/tmp/wprobe-serve-{}-swap", std::process::id());
+    let daemon = Daemon::start("swap", &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let old = daemon.share(&handler("count"), "count.wasm");
+    let new = daemon.share(&handler("count"), "count_v2.wasm");
+    let other = daemon.share(&handler("captures"), "captures.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let mut c = a.command(&wprobe_bin());
+    let probe = format!("{}:wprobe_target", bin.display());
+    c.args(["run", "--connect", &sock, old.to_str().unwrap(), "--uprobe", &probe]);
+    let client = Client::attached(c);
+    let line = client.stderr_head.lines().find(|l| l.contains(" attached")).unwrap().to_owned();
+    let id = line.split_whitespace().nth(2).unwrap().to_owned();
+    let swap = |u: &User, handler: &Path| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["swap", &id, handler.to_str().unwrap(), "--connect", &sock]);
+        wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60))
+    };
+    // 3000 calls at 1000 per second; the swap comes in the middle of them.
+    let (mut t, _) = start_target(&a, &bin, &["3000", "1", "1000"]);
+    t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // Another tenant cannot touch it.
+    let refused = swap(&b, &other);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains(&format!("no session {id} of yours")), "{}", stderr(&refused));
+    let out = swap(&a, &new);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(t.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let out = client.interrupt();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let totals: Vec<u64> =
+        stdout(&out).lines().filter_map(|l| l.strip_prefix("total: ")).map(|n| n.parse().unwrap()).collect();
+    assert_eq!(totals.len(), 2, "the old handler's end hook, then the new one's: {}", stdout(&out));
+    assert!(totals[0] > 0 && totals[1] > 0, "events before and after the swap: {totals:?}");
+    assert_eq!(totals[0] + totals[1], 3000, "no event lost or counted twice: {totals:?}");
+    assert!(stderr(&out).contains("3000 events seen, 3000 handled, 0 lost"), "{}", stderr(&out));
+    assert!(daemon.audit().contains("\"event\":\"swap\""), "{}", daemon.audit());
+
+    // A handler asking for other captures than the attachments were made for is refused,
+    // and the session goes on with its own.
+    let mut c = a.command(&wprobe_bin());
+    c.args(["run", "--connect", &sock, other.to_str().unwrap(), "--uprobe", &probe, "--arg", "cap=user,bytes,arg2,8"]);
+    let client = Client::attached(c);
+    let line = client.stderr_head.lines().find(|l| l.contains(" attached")).unwrap().to_owned();
+    let id = line.split_whitespace().nth(2).unwrap().to_owned();
+    let mut c = a.command(&wprobe_bin());
+    c.args(["swap", &id, new.to_str().unwrap(), "--connect", &sock]);
+    let refused =
+        wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("asks for other captures"), "{}", stderr(&refused));
+    let out = client.interrupt();
+    assert!(out.status.success(), "{}", stderr(&out));
     drop(daemon.terminate());
 }

@@ -29,6 +29,21 @@ pub struct StopArgs {
     pub connect: PathBuf,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct SwapArgs {
+    /// The session, as `wprobe sessions` lists it.
+    pub id: u64,
+    /// The new handler. It must ask for the same captures in its `init` as the one it
+    /// replaces (the probes stay attached as they are).
+    pub handler: PathBuf,
+    /// The daemon's socket.
+    #[arg(long, value_name = "SOCKET", default_value = DEFAULT_SOCKET)]
+    pub connect: PathBuf,
+    /// Refuse handler components larger than this, in bytes (suffixes K, M, G).
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = super::parse_size)]
+    pub max_component_size: usize,
+}
+
 fn connect(socket: &Path) -> Result<UnixStream> {
     UnixStream::connect(socket).with_context(|| {
         format!("cannot connect to the wprobe daemon at {} (is `wprobe serve` running?)", socket.display())
@@ -163,8 +178,21 @@ pub fn sessions(args: SessionsArgs) -> Result<ExitCode> {
 }
 
 pub fn stop(args: StopArgs) -> Result<ExitCode> {
-    let mut stream = connect(&args.connect)?;
-    protocol::write_frame(&mut stream, &Request::Stop { id: args.id })?;
+    request(&args.connect, &Request::Stop { id: args.id })
+}
+
+/// `wprobe swap ID NEW.wasm`: the old handler's end hook runs, the new one's init, and the
+/// events keep flowing into the session without a gap.
+pub fn swap(args: SwapArgs) -> Result<ExitCode> {
+    let component = read_bounded(&args.handler, args.max_component_size)?;
+    let handler_name = args.handler.file_name().map_or_else(|| "handler".into(), |n| n.to_string_lossy().into_owned());
+    request(&args.connect, &Request::Swap { id: args.id, handler_name, component })
+}
+
+/// A request answered with `Done` or an error.
+fn request(socket: &Path, req: &Request) -> Result<ExitCode> {
+    let mut stream = connect(socket)?;
+    protocol::write_frame(&mut stream, req)?;
     match reply(&mut stream)? {
         Reply::Done => Ok(ExitCode::SUCCESS),
         Reply::Error(e) => bail!("{e}"),

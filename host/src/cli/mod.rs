@@ -56,6 +56,9 @@ enum Command {
     Sessions(connect::SessionsArgs),
     /// Stop a session of a `wprobe serve` daemon, as Ctrl-C would.
     Stop(connect::StopArgs),
+    /// Replace a running session's handler without detaching its probes or losing events:
+    /// the old handler's end hook runs, then the new one's init, between two batches.
+    Swap(connect::SwapArgs),
     #[command(name = compile::CHILD_SUBCOMMAND, hide = true)]
     CompileChild(compile::ChildArgs),
 }
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => crate::serve::serve(args),
         Command::Sessions(args) => connect::sessions(args),
         Command::Stop(args) => connect::stop(args),
+        Command::Swap(args) => connect::swap(args),
     };
     match result {
         Ok(code) => code,

@@ -93,6 +93,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         batch_size: args.opts.batch_size as usize,
         record: args.record.clone(),
         stop,
+        swap: None,
     };
     let LiveRunOutcome { summary, result, recorded } =
         run::run_live(live, &mut sink, &signals, &status, &rt, &mut probes::SayWarnings);

@@ -12,7 +12,7 @@ use crate::batch::BatchBuilder;
 use crate::live::{LiveError, LiveSource, Resolved};
 use crate::probe::CaptureSpec;
 use crate::sandbox::{HandlerFault, Limits, LoadedHandler, Runtime, Session};
-use crate::session::{Dispatcher, SessionError, Sink};
+use crate::session::{Dispatcher, HandlerSwap, SessionError, Sink};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -32,6 +32,8 @@ pub struct LiveRun<'a> {
     /// `--record FILE`.
     pub record: Option<PathBuf>,
     pub stop: StopConditions,
+    /// Where a replacement handler may be offered while the run goes on (`wprobe swap`).
+    pub swap: Option<Arc<HandlerSwap>>,
 }
 
 /// Where a caller looks in (and may say no) along the way.
@@ -112,6 +114,9 @@ pub fn run_live(
     hooks.attached(&source);
 
     let mut dispatcher = Dispatcher::new(&mut handler, sink);
+    if let Some(swap) = run.swap {
+        dispatcher = dispatcher.swap_from(swap);
+    }
     let batch_size = if run.json {
         dispatcher = dispatcher.json_lines(session.probes.clone());
         1

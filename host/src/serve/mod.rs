@@ -7,6 +7,7 @@
 //!                 the kernel; output through a bounded queue (queue.rs) to the client
 //!     Sessions ─► the caller's sessions (all of them for admins)
 //!     Stop{id} ─► that session stops as Ctrl-C would stop it
+//!     Swap{id} ─► the new handler starts here, the session's worker swaps it in
 //!  SIGTERM / SIGINT ─► every session stops (drain, end hook), then the daemon exits
 //! ```
 //!
@@ -190,6 +191,9 @@ fn connection(daemon: &Arc<Daemon>, stream: UnixStream) {
         Request::Run(req) => return session::run(daemon, stream, &peer, req),
         Request::Sessions => daemon.tenant(&peer).map(|t| Reply::Sessions(daemon.visible(t, &peer))),
         Request::Stop { id } => daemon.tenant(&peer).and_then(|t| daemon.stop(t, &peer, id)),
+        Request::Swap { id, handler_name, component } => {
+            daemon.tenant(&peer).and_then(|t| daemon.swap(t, &peer, id, &handler_name, &component))
+        }
         Request::Interrupt => Err("Interrupt is for a running session's own connection".into()),
     };
     let _ = protocol::write_frame(&mut &stream, &reply.unwrap_or_else(Reply::Error));
@@ -232,6 +236,29 @@ impl Daemon {
         }
     }
 
+    fn swap(
+        &self,
+        tenant: &ResolvedTenant,
+        peer: &Peer,
+        id: u64,
+        name: &str,
+        component: &[u8],
+    ) -> Result<Reply, String> {
+        let entry = self.lock_sessions().get(&id).cloned();
+        let entry = match entry {
+            Some(s) if tenant.tenant.admin || s.uid == peer.uid => s,
+            _ => return Err(format!("no session {id} of yours: `wprobe sessions` lists them")),
+        };
+        let who = audit::Who {
+            uid: peer.uid,
+            pid: peer.pid,
+            tenant: Some(&tenant.tenant.name),
+            session: Some(id),
+            handler: Some(name),
+        };
+        session::swap(self, tenant, who, &entry, component).map(|()| Reply::Done)
+    }
+
     /// Counts the tenant's sessions against its limit and registers a new one.
     fn register(
         &self,
@@ -260,6 +287,8 @@ impl Daemon {
             queue: Arc::new(queue::OutQueue::new(self.output_buffer)),
             counters: Default::default(),
             attachments: AtomicU64::new(0),
+            running: Mutex::new(None),
+            swap: Default::default(),
         });
         sessions.insert(id, entry.clone());
         self.lock_totals().entry(entry.tenant.clone()).or_default().sessions += 1;

@@ -32,6 +32,12 @@ pub enum Request {
     Stop {
         id: u64,
     },
+    /// Replace a session's handler, its probes staying attached (`wprobe swap`).
+    Swap {
+        id: u64,
+        handler_name: String,
+        component: Vec<u8>,
+    },
 }
 
 /// Everything `wprobe run` would do locally, minus what only makes sense locally.

@@ -21,7 +21,7 @@ use wprobe::live::{LiveSource, TenantScope};
 use wprobe::probe::CaptureSpec;
 use wprobe::run::{self, LiveCounters, LiveRun, LiveRunOutcome, RunHooks, Signals, Status};
 use wprobe::sandbox::Limits;
-use wprobe::session::Sink;
+use wprobe::session::{HandlerSwap, Sink};
 
 /// A running session, as `wprobe sessions` lists it and `wprobe stop` reaches it.
 pub struct SessionEntry {
@@ -37,6 +37,18 @@ pub struct SessionEntry {
     pub counters: Arc<LiveCounters>,
     /// BPF links the session holds.
     pub attachments: AtomicU64,
+    /// What a replacement handler needs: the session it starts into, its limits, the
+    /// captures the attachments were made for; set once the session is attached.
+    pub running: std::sync::Mutex<Option<Running>>,
+    pub swap: Arc<HandlerSwap>,
+}
+
+/// A running session's handler setup, for `wprobe swap`.
+pub struct Running {
+    pub session: wprobe::sandbox::Session,
+    pub limits: Limits,
+    pub target: Option<u32>,
+    pub captures: Vec<CaptureSpec>,
 }
 
 impl SessionEntry {
@@ -152,7 +164,19 @@ fn prepare_and_run(
         batch_size: req.limits.batch_size.clamp(1, 65536) as usize,
         record: None,
         stop,
+        swap: Some(entry.swap.clone()),
     };
+    let running = Running {
+        session: wprobe::sandbox::Session {
+            args: req.args.clone(),
+            probes: Arc::from(live.resolved.probes().to_vec()),
+            arch: live.resolved.arch(),
+        },
+        limits: live.limits.clone(),
+        target: live.target,
+        captures: Vec::new(),
+    };
+    *entry.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(running);
     let mut sink = QueueSink { queue: &entry.queue, cpu: CpuShare::new(t.limits.cpu_share) };
     let mut hooks = Hooks { daemon, who, tenant, entry, probes: &probes, scope: scope.as_ref() };
     let LiveRunOutcome { summary, result, recorded: _ } =
@@ -234,6 +258,9 @@ struct Hooks<'a> {
 
 impl RunHooks for Hooks<'_> {
     fn before_attach(&mut self, captures: &[CaptureSpec]) -> Result<(), String> {
+        if let Some(r) = self.entry.running.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            r.captures = captures.to_vec();
+        }
         self.tenant.check_captures(captures).map_err(|r| {
             self.daemon.audit.log("refused", &self.who, self.probes, Some(r.rule), Some(&r.why));
             r.to_string()
@@ -349,6 +376,61 @@ fn spawn_reader(stream: &UnixStream, entry: Arc<SessionEntry>) -> io::Result<std
             }
         }
     })
+}
+
+/// How long `wprobe swap` waits for the session to take the new handler (it does between
+/// two batches, or within a quarter of a second when no events come).
+const SWAP_LIMIT: Duration = Duration::from_secs(30);
+
+/// `wprobe swap ID NEW.wasm`: the new handler is loaded and its `init` run here, on the
+/// requester's connection; it must ask for the captures the attachments were made for. Then
+/// the session's worker ends the old handler and continues with the new one between two
+/// batches, its probes attached throughout.
+pub fn swap(
+    daemon: &Daemon,
+    tenant: &ResolvedTenant,
+    who: Who<'_>,
+    entry: &SessionEntry,
+    component: &[u8],
+) -> Result<(), String> {
+    let name = who.handler.unwrap_or("handler");
+    if component.len() > tenant.tenant.limits.component_size {
+        let r = Refusal {
+            tenant: tenant.tenant.name.clone(),
+            rule: "limits.component_size",
+            why: format!(
+                "the handler is {} bytes, over the limit of {}",
+                component.len(),
+                tenant.tenant.limits.component_size
+            ),
+        };
+        return Err(r.to_string());
+    }
+    let loaded = daemon.runtime.load_bytes(name, component).map_err(|e| crate::cli::message(&e.into()))?;
+    let (session, limits, target, captures) = {
+        let running = entry.running.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = running.as_ref() else { return Err(format!("session {} is not attached yet", entry.id)) };
+        (r.session.clone(), r.limits.clone(), r.target, r.captures.clone())
+    };
+    let mut next = daemon.runtime.start(&loaded, &session, limits).map_err(|e| crate::cli::message(&e.into()))?;
+    if let Some(pid) = target {
+        next.set_target(pid);
+    }
+    if next.captures() != captures.as_slice() {
+        return Err(format!(
+            "{name} asks for other captures than session {}'s handler, for which its probes were attached: \
+             a swap keeps the attachments, so start a new session for other captures",
+            entry.id
+        ));
+    }
+    let done = entry.swap.offer(next);
+    match done.recv_timeout(SWAP_LIMIT) {
+        Ok(ended) => {
+            daemon.audit.log("swap", &who, &[], None, Some(&format!("session {}", entry.id)));
+            ended.map_err(|e| format!("swapped; the old handler's end hook failed: {e}"))
+        }
+        Err(_) => Err(format!("session {} ended before it took the new handler", entry.id)),
+    }
 }
 
 /// Whether the handler ended the session (a trap, a limit, an error it returned).
