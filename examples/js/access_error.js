@@ -42,4 +42,4 @@ handler(
   },
 );
 
-export { init, handleBatch, end } from './wprobe.js';
+export { init, handleBatch, tick, end } from './wprobe.js';

@@ -17,4 +17,4 @@ handler(() => {
   printf(', unsigned int %u, long %d, unsigned long %u\n', uint_returnval(), long_returnval(), ulong_returnval());
 });
 
-export { init, handleBatch, end } from './wprobe.js';
+export { init, handleBatch, tick, end } from './wprobe.js';

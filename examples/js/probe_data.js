@@ -58,4 +58,4 @@ w.handler(
   },
 );
 
-export { init, handleBatch, end } from './wprobe.js';
+export { init, handleBatch, tick, end } from './wprobe.js';

@@ -14,4 +14,4 @@ handler(() => {
   printf('%s, %d, %d, 0x%x, 0x%x, %d\n', pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3));
 });
 
-export { init, handleBatch, end } from './wprobe.js';
+export { init, handleBatch, tick, end } from './wprobe.js';

@@ -11,14 +11,14 @@
 //       printf('%s, %d, %d, 0x%x, 0x%x, %d\n', pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3));
 //     });
 //
-//     export { init, handleBatch, end } from './wprobe.js';
+//     export { init, handleBatch, tick, end } from './wprobe.js';
 //
 // `handler` takes a function (the probe body, run once per event) or a class
 // (`constructor(session)` as `probe begin`, `event()` per event, `end()` as `probe end`).
 // 64-bit values (pointer_arg, ulong_arg, returnval, register, timestamp_ns, ...) are
 // BigInts; 32-bit ones (pid, cpu, int_arg, uint_arg, ...) are Numbers. See README.md.
 
-import * as ctx from 'wprobe:probe/context@0.2.0';
+import * as ctx from 'wprobe:probe/context@0.3.0';
 
 // ---- State: one handler per component instance ------------------------------------------
 
@@ -324,6 +324,14 @@ export function print_regs() {
 /** The pid of the `-c` command or of `--pid` (SystemTap's `target()`); 0 without either. */
 export function target() {
   return ctx.target();
+}
+
+/**
+ * The name of syscall number `nr` on the session's architecture ('openat' for 257 on
+ * x86_64), or undefined. Works outside events too.
+ */
+export function syscall_name(nr) {
+  return ctx.syscallName(BigInt(nr));
 }
 /** In a return probe, CLOCK_MONOTONIC at the paired entry (BigInt); AccessError 'no-entry' if unseen. */
 export const entry_timestamp_ns = fallible(ctx.entryTimestampNs);
@@ -643,6 +651,21 @@ export class Session {
     this.probes = probes;
     this.arch = arch;
     this.captures = [];
+    this.timers = [];
+  }
+
+  /**
+   * Asks for `tick(timer)` every `periodMs` milliseconds (at least 1): SystemTap's
+   * `probe timer.ms(N)`. Returns the timer's number, which `tick` is called with.
+   */
+  timer_ms(periodMs) {
+    this.timers.push(periodMs >>> 0);
+    return this.timers.length - 1;
+  }
+
+  /** `timer_ms` in seconds: SystemTap's `timer.s(N)`. */
+  timer_s(periodS) {
+    return this.timer_ms(Math.min(periodS * 1000, 0xffffffff));
   }
 
   /**
@@ -713,17 +736,21 @@ export function init(session) {
     if (isClass(factory)) {
       const h = new factory(s);
       if (typeof h.event !== 'function') throw new Error('the handler class has no event() method');
-      instance = { event: () => h.event(), end: () => (typeof h.end === 'function' ? h.end() : undefined) };
+      instance = {
+        event: () => h.event(),
+        tick: (t) => (typeof h.tick === 'function' ? h.tick(t) : undefined),
+        end: () => (typeof h.end === 'function' ? h.end() : undefined),
+      };
     } else {
       const f = factory;
-      instance = { event: f, end: () => {} };
+      instance = { event: f, tick: () => {}, end: () => {} };
     }
   } catch (e) {
     throw message(e);
   } finally {
     flush();
   }
-  return { delivery: 'flat', captures: s.captures.map((c) => c.toWit()) };
+  return { delivery: 'flat', captures: s.captures.map((c) => c.toWit()), timers: s.timers };
 }
 
 /**
@@ -789,6 +816,17 @@ export function handleBatch(flat) {
   } finally {
     inEvent = false;
     view = null;
+    flush();
+  }
+}
+
+export function tick(timer) {
+  if (instance === null) throw 'tick called before a successful init';
+  try {
+    instance.tick(timer);
+  } catch (e) {
+    throw `in tick of timer ${timer}: ${message(e)}`;
+  } finally {
     flush();
   }
 }

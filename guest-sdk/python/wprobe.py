@@ -40,7 +40,7 @@ __all__ = [
     # output and control
     "printf", "warn", "exit",
     # probe-time data (WIT 0.2.0): entry values, captured memory, tracepoint fields
-    "target", "entry_timestamp_ns", "latency_ns",
+    "target", "syscall_name", "entry_timestamp_ns", "latency_ns",
     "kernel_string", "kernel_string_n", "user_string", "user_string_n", "kernel_bytes", "user_bytes",
     "kernel_char", "kernel_short", "kernel_int", "kernel_long", "kernel_pointer",
     "user_char", "user_short", "user_int", "user_long",
@@ -380,6 +380,12 @@ def target():
     return _ctx.target()
 
 
+def syscall_name(nr):
+    """The name of syscall number ``nr`` on the session's architecture (``"openat"`` for
+    257 on x86_64), or None. Works outside events too."""
+    return _ctx.syscall_name(nr)
+
+
 def _fallible(name, imp):
     def accessor(*args):
         if not _in_event:
@@ -594,6 +600,17 @@ class Session:
         self.probes = probes
         self.arch = arch
         self.captures = []
+        self.timers = []
+
+    def timer_ms(self, period_ms):
+        """Asks for ``tick(timer)`` every ``period_ms`` milliseconds (at least 1): SystemTap's
+        ``probe timer.ms(N)``. Returns the timer's number, which ``tick`` is called with."""
+        self.timers.append(int(period_ms))
+        return len(self.timers) - 1
+
+    def timer_s(self, period_s):
+        """``timer_ms`` in seconds: SystemTap's ``timer.s(N)``."""
+        return self.timer_ms(int(period_s) * 1000)
 
     def capture(self, capture):
         """Declares memory to take at every hit (of every probe, or of the one
@@ -619,6 +636,10 @@ class Handler:
     def event(self):
         raise NotImplementedError("a wprobe Handler must define event(self)")
 
+    def tick(self, timer):
+        """Called every period of a timer declared with ``session.timer_ms``."""
+        pass
+
     def end(self):
         pass
 
@@ -628,6 +649,9 @@ class _FunctionHandler:
 
     def __init__(self, fn):
         self.event = fn
+
+    def tick(self, timer):
+        pass
 
     def end(self):
         pass
@@ -651,7 +675,9 @@ def _position():
             return "event %d of the batch (pid %d, %s)" % (_index + 1, _ctx.pid(), p)
         except BaseException:
             return "event %d of the batch" % (_index + 1)
-    return {"init": "init", "end": "end", "batch": "handle-batch, outside any event"}.get(_phase, "no export call")
+    return {"init": "init", "end": "end", "tick": "tick", "batch": "handle-batch, outside any event"}.get(
+        _phase, "no export call"
+    )
 
 
 def _message(e):
@@ -693,7 +719,7 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush()
             _phase = "idle"
-        return _types.HandlerConfig(_types.Delivery.CURSOR, [c._to_wit() for c in s.captures])
+        return _types.HandlerConfig(_types.Delivery.CURSOR, [c._to_wit() for c in s.captures], s.timers)
 
     def handle_batch(self, flat):
         global _in_event, _index, _phase, _lost
@@ -717,6 +743,21 @@ class WitWorld(wit_world.WitWorld):
             raise _Err(msg)
         finally:
             _in_event = False
+            _flush()
+            _phase = "idle"
+
+    def tick(self, timer):
+        global _phase
+        if _instance is None:
+            raise _Err("tick called before a successful init")
+        _phase = "tick"
+        try:
+            tick = getattr(_instance, "tick", None)
+            if tick is not None:
+                tick(timer)
+        except BaseException as e:
+            raise _Err("in tick of timer %d: %s" % (timer, _message(e)))
+        finally:
             _flush()
             _phase = "idle"
 

@@ -32,6 +32,7 @@ pub(crate) enum Phase {
     Idle,
     Init,
     Batch,
+    Tick,
     End,
 }
 
@@ -129,6 +130,7 @@ pub(crate) fn describe_position() -> String {
         }
         (Phase::Init, None) => "init".into(),
         (Phase::End, None) => "end".into(),
+        (Phase::Tick, None) => "tick".into(),
         (Phase::Batch, None) => "handle-batch, outside any event".into(),
         (Phase::Idle, None) => "no export call".into(),
     }
@@ -382,6 +384,12 @@ pub fn latency_ns() -> Result<u64, AccessError> {
 /// The pid of the `-c` command (or of `--pid`), SystemTap's `target()`; 0 without either.
 pub fn target() -> u32 {
     ctx::target()
+}
+
+/// The name of syscall number `nr` on the session's architecture (`openat` for 257 on
+/// x86_64), e.g. of `field("id")` in `raw_syscalls:sys_enter`; works outside events too.
+pub fn syscall_name(nr: u64) -> Option<String> {
+    ctx::syscall_name(nr)
 }
 
 /// The longest string the memory accessors return without an explicit `n`.

@@ -24,6 +24,7 @@
 // The generated bindings name the runtime as `wprobe_sdk::…`, which must resolve here too.
 extern crate self as wprobe_sdk;
 
+pub mod agg;
 mod capture;
 mod context;
 mod error;
@@ -51,8 +52,8 @@ pub use context::{
     asmlinkage, cpu, entry_timestamp_ns, execname, exit, field, field_string, int_arg, is_return, kernel_bytes,
     kernel_char, kernel_int, kernel_long, kernel_pointer, kernel_short, kernel_string, kernel_string_n, latency_ns,
     long_arg, longlong_arg, lost_events, pid, pointer_arg, pp, print_regs, probe_id, register, returnstr, returnval,
-    s32_arg, s64_arg, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid, uint_arg, ulong_arg, ulonglong_arg,
-    user_bytes, user_char, user_int, user_long, user_short, user_string, user_string_n, Probe,
+    s32_arg, s64_arg, syscall_name, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid, uint_arg, ulong_arg,
+    ulonglong_arg, user_bytes, user_char, user_int, user_long, user_short, user_string, user_string_n, Probe,
 };
 pub use error::{AccessError, Error};
 pub use returns::{errno_str, int_returnval, long_returnval, uint_returnval, ulong_returnval};
@@ -69,8 +70,9 @@ pub mod prelude {
         asmlinkage, cpu, entry_timestamp_ns, execname, exit, field, field_string, int_arg, is_return, kernel_bytes,
         kernel_char, kernel_int, kernel_long, kernel_pointer, kernel_short, kernel_string, kernel_string_n, latency_ns,
         long_arg, longlong_arg, lost_events, pid, pointer_arg, pp, print_regs, printf, probe_id, register, returnstr,
-        returnval, s32_arg, s64_arg, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid, uint_arg, ulong_arg,
-        ulonglong_arg, user_bytes, user_char, user_int, user_long, user_short, user_string, user_string_n,
+        returnval, s32_arg, s64_arg, syscall_name, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid,
+        uint_arg, ulong_arg, ulonglong_arg, user_bytes, user_char, user_int, user_long, user_short, user_string,
+        user_string_n,
     };
     pub use crate::{errno_str, int_returnval, long_returnval, uint_returnval, ulong_returnval};
     pub use crate::{AccessError, Base, Capture, Delivery, Error, Handler, Session};
@@ -135,6 +137,10 @@ macro_rules! handler {
                 $crate::__private::handle_batch(flat)
             }
 
+            fn tick(timer: u32) -> ::core::result::Result<(), $crate::__private::String> {
+                $crate::__private::tick(timer)
+            }
+
             fn end() -> ::core::result::Result<(), $crate::__private::String> {
                 $crate::__private::end()
             }
@@ -149,7 +155,7 @@ macro_rules! handler {
 pub mod __private {
     pub use crate::bindings;
     pub use crate::output::{printf, warn};
-    pub use crate::runtime::{end, handle_batch, init};
+    pub use crate::runtime::{end, handle_batch, init, tick};
     pub use std::string::String;
     pub use std::vec::Vec;
     pub use wit_bindgen;

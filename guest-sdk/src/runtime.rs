@@ -45,6 +45,14 @@ pub trait Handler: Sized + 'static {
     /// An error ends the session and is reported with the event.
     fn event(&mut self) -> Result<(), Error>;
 
+    /// Called once per period of a timer declared in `init` with [`Session::timer_ms`] (or
+    /// `timer_s`): SystemTap's `probe timer.ms(N)`, bpftrace's `interval:ms:N`. `timer` is
+    /// the index `timer_ms` returned. No event is current here; printing works.
+    fn tick(&mut self, timer: u32) -> Result<(), Error> {
+        let _ = timer;
+        Ok(())
+    }
+
     /// Called once after the last batch, for summaries.
     fn end(&mut self) -> Result<(), Error> {
         Ok(())
@@ -58,12 +66,13 @@ pub struct Session {
     probes: &'static [Probe],
     arch: Arch,
     captures: RefCell<Vec<Capture>>,
+    timers: RefCell<Vec<u32>>,
 }
 
 impl Session {
     /// Builds a session by hand, for testing a handler's `init` natively.
     pub fn new(args: Vec<(String, String)>, probes: &'static [Probe], arch: Arch) -> Self {
-        Self { args, probes, arch, captures: RefCell::new(Vec::new()) }
+        Self { args, probes, arch, captures: RefCell::new(Vec::new()), timers: RefCell::new(Vec::new()) }
     }
 
     /// Declares memory to take at every hit (of every probe, or of the one
@@ -71,6 +80,24 @@ impl Session {
     pub fn capture(&self, capture: Capture) -> &Self {
         self.captures.borrow_mut().push(capture);
         self
+    }
+
+    /// Asks for [`Handler::tick`] every `period_ms` milliseconds (at least 1); returns the
+    /// timer's index, which `tick` is called with.
+    pub fn timer_ms(&self, period_ms: u32) -> u32 {
+        let mut timers = self.timers.borrow_mut();
+        timers.push(period_ms);
+        timers.len() as u32 - 1
+    }
+
+    /// [`timer_ms`](Self::timer_ms) in seconds: SystemTap's `timer.s(N)`.
+    pub fn timer_s(&self, period_s: u32) -> u32 {
+        self.timer_ms(period_s.saturating_mul(1000))
+    }
+
+    /// The timers' periods declared so far, in milliseconds.
+    pub fn timers(&self) -> Vec<u32> {
+        self.timers.borrow().clone()
     }
 
     /// The captures declared so far.
@@ -115,6 +142,7 @@ impl Session {
 /// monomorphized for the concrete type.
 trait Instance {
     fn batch(&mut self, flat: Option<&[u8]>) -> Result<(), String>;
+    fn tick(&mut self, timer: u32) -> Result<(), String>;
     fn end(&mut self) -> Result<(), String>;
 }
 
@@ -124,6 +152,10 @@ impl<H: Handler> Instance for H {
             Some(bytes) => run_flat(self, bytes),
             None => run_cursor(self),
         }
+    }
+
+    fn tick(&mut self, timer: u32) -> Result<(), String> {
+        Handler::tick(self, timer).map_err(|e| format!("in tick of timer {timer}: {e}"))
     }
 
     fn end(&mut self) -> Result<(), String> {
@@ -184,7 +216,19 @@ pub fn init<H: Handler>(session: wit::Session) -> Result<wit::HandlerConfig, Str
         Delivery::Cursor => wit::Delivery::Cursor,
     };
     let captures = session.captures.borrow().iter().map(Capture::to_wit).collect();
-    Ok(wit::HandlerConfig { delivery, captures })
+    Ok(wit::HandlerConfig { delivery, captures, timers: session.timers() })
+}
+
+/// The `tick` export.
+pub fn tick(timer: u32) -> Result<(), String> {
+    context::set_phase(Phase::Tick);
+    let result = INSTANCE.with_borrow_mut(|i| match i {
+        Some(handler) => handler.tick(timer),
+        None => Err("tick called before a successful init".into()),
+    });
+    output::flush();
+    context::set_phase(Phase::Idle);
+    result
 }
 
 /// The `handle-batch` export.

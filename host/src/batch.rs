@@ -80,6 +80,35 @@ impl BatchBuilder {
         BatchRef::parse(&self.buf).expect("BatchBuilder::finish was called")
     }
 
+    /// Moves the first `n` events (and the lost count) into `into`, which must be empty,
+    /// leaving the rest here: a batch cut at a timer's tick. Neither buffer allocates once
+    /// grown.
+    pub fn split_front(&mut self, n: usize, into: &mut BatchBuilder) {
+        debug_assert!(into.is_empty() && into.arch == self.arch);
+        let n = n.min(self.len());
+        let mut end = BATCH_HEADER_SIZE;
+        for _ in 0..n {
+            // Every record was checked when it was pushed.
+            end += wprobe_common::record::record_len(self.arch, &self.buf[end..]).expect("records were checked");
+        }
+        into.buf.extend_from_slice(&self.buf[BATCH_HEADER_SIZE..end]);
+        into.count = n as u32;
+        into.lost = std::mem::take(&mut self.lost);
+        self.buf.drain(BATCH_HEADER_SIZE..end);
+        self.count -= n as u32;
+    }
+
+    /// The timestamp of each event, in order.
+    pub fn timestamps(&self) -> impl Iterator<Item = u64> + '_ {
+        let mut at = BATCH_HEADER_SIZE;
+        (0..self.count).map(move |_| {
+            let len = wprobe_common::record::record_len(self.arch, &self.buf[at..]).expect("records were checked");
+            let record = &self.buf[at..at + len];
+            at += len;
+            wprobe_common::EventRef::new(self.arch, record).map_or(0, |e| e.timestamp_ns())
+        })
+    }
+
     /// Empties the builder for the next batch, keeping its buffer.
     pub fn clear(&mut self) {
         self.buf.truncate(BATCH_HEADER_SIZE);

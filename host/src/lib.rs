@@ -20,5 +20,6 @@ pub mod probe;
 pub mod run;
 pub mod sandbox;
 pub mod session;
+pub mod timers;
 
 pub use wprobe_common as common;

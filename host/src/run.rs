@@ -33,6 +33,7 @@ pub use status::{LiveCounters, Status, StatusSink};
 use crate::batch::BatchBuilder;
 use crate::live::{LiveError, LiveSource};
 use crate::session::{Dispatcher, SessionError};
+use crate::timers::monotonic_ns;
 use std::io;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -159,6 +160,10 @@ pub async fn run(
         None => Ok(()),
     };
     let mut process = stop.process;
+    if let Some(d) = consumers.handler.as_deref_mut() {
+        // Timers count from here: every probe is attached and the command started.
+        d.start_timers(monotonic_ns());
+    }
     let result = match result {
         Ok(()) => {
             let mut cx = Loop { source, batch, consumers, summary: &mut summary, status, start };
@@ -237,8 +242,11 @@ impl Loop<'_, '_, '_> {
                 }
                 self.batch.set_limit((max - self.summary.handled) as usize);
             }
-            let tick = Instant::now() + TICK;
-            let until = deadline.map_or(tick, |d| d.min(tick));
+            let now = Instant::now();
+            let mut until = deadline.map_or(now + TICK, |d| d.min(now + TICK));
+            if let Some(due) = self.consumers.handler.as_deref().and_then(Dispatcher::next_tick) {
+                until = until.min(now + Duration::from_nanos(due.saturating_sub(monotonic_ns())));
+            }
             // A ready batch wins over the command's exit, so that `--max-events` is counted
             // exactly and the drain has less to do.
             tokio::select! {
@@ -253,6 +261,12 @@ impl Loop<'_, '_, '_> {
                 exit = wait_command(command) => return Ok(StopReason::CommandExited(exit.code())),
                 () = wait_process(process) => {
                     return Ok(StopReason::ProcessExited(process.as_ref().map_or(0, |p| p.pid())));
+                }
+            }
+            // Ticks whose time has come with no event after them to carry them.
+            if let Some(d) = self.consumers.handler.as_deref_mut() {
+                if d.tick_until(monotonic_ns())? {
+                    return Ok(StopReason::Exit);
                 }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {

@@ -5,6 +5,7 @@ use crate::batch::BatchBuilder;
 use crate::events_file::{EventsFileError, EventsReader};
 use crate::probe::ProbeInfo;
 use crate::sandbox::{Handler, HandlerFault};
+use crate::timers::Timers;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -61,6 +62,8 @@ impl SessionError {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub batches: u64,
+    /// Timer ticks run.
+    pub ticks: u64,
     pub events: u64,
     pub lost: u64,
 }
@@ -113,11 +116,48 @@ pub struct Dispatcher<'a> {
     /// JSON lines mode: the probe table, to name each line's probe.
     json: Option<Arc<[ProbeInfo]>>,
     json_buf: Vec<u8>,
+    timers: Timers,
+    /// The part of a batch before a tick's time (allocated at the first cut).
+    front: Option<BatchBuilder>,
 }
 
 impl<'a> Dispatcher<'a> {
     pub fn new(handler: &'a mut Handler, sink: &'a mut dyn Sink) -> Self {
-        Self { handler, swap: None, sink, stats: Stats::default(), json: None, json_buf: Vec::new() }
+        let timers = Timers::new(handler.timers());
+        Self {
+            handler,
+            swap: None,
+            sink,
+            stats: Stats::default(),
+            json: None,
+            json_buf: Vec::new(),
+            timers,
+            front: None,
+        }
+    }
+
+    /// Starts the handler's timers at `origin` (CLOCK_MONOTONIC ns: a live run's start).
+    /// Without it they start at the first event's timestamp (replay).
+    pub fn start_timers(&mut self, origin: u64) {
+        self.timers.start(origin);
+    }
+
+    /// When the next tick is due (CLOCK_MONOTONIC ns), for a live loop to wake up then.
+    pub fn next_tick(&self) -> Option<u64> {
+        self.timers.next_due()
+    }
+
+    /// Runs every tick due at or before `now`. Returns true when the handler asked to exit.
+    pub fn tick_until(&mut self, now: u64) -> Result<bool, SessionError> {
+        while let Some(timer) = self.timers.pop_due(now) {
+            self.stats.ticks += 1;
+            let result = self.handler.tick(timer);
+            self.write_output()?;
+            if result?.exit_requested {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Takes handlers offered through `swap` between two batches: the old one's end hook
@@ -138,6 +178,12 @@ impl<'a> Dispatcher<'a> {
         let ended = self.handler.end().map_err(SessionError::from);
         let written = self.write_output();
         std::mem::swap(self.handler, &mut next);
+        // The new handler's own timers, counting from the swap.
+        let started = self.timers.is_started();
+        self.timers = Timers::new(self.handler.timers());
+        if started {
+            self.timers.start(crate::timers::monotonic_ns());
+        }
         // The new handler's init output.
         let written = written.and_then(|()| self.write_output());
         let _ = done.send(ended);
@@ -163,9 +209,45 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Hands the batch to the handler, writes its output, and empties the batch. Returns
-    /// true when the handler asked to exit.
+    /// true when the handler asked to exit. With timers, the batch is cut at each tick's
+    /// time and the tick runs between the two parts.
     pub fn dispatch(&mut self, batch: &mut BatchBuilder) -> Result<bool, SessionError> {
         self.maybe_swap()?;
+        if self.timers.is_empty() {
+            return self.dispatch_whole(batch);
+        }
+        if !self.timers.is_started() {
+            let first = batch.timestamps().next();
+            match first {
+                Some(first) => self.timers.start(first),
+                None => return self.dispatch_whole(batch),
+            }
+        }
+        loop {
+            let Some(due) = self.timers.next_due() else { return self.dispatch_whole(batch) };
+            let cut = batch.timestamps().enumerate().find(|&(_, ts)| ts >= due);
+            let Some((cut, at)) = cut else {
+                return self.dispatch_whole(batch);
+            };
+            if cut > 0 {
+                let front = self.front.get_or_insert_with(|| BatchBuilder::new(batch.arch(), batch.capacity()));
+                batch.split_front(cut, front);
+                let mut front = self.front.take().expect("set above");
+                let exit = self.dispatch_whole(&mut front);
+                self.front = Some(front);
+                if exit? {
+                    batch.clear();
+                    return Ok(true);
+                }
+            }
+            if self.tick_until(at)? {
+                batch.clear();
+                return Ok(true);
+            }
+        }
+    }
+
+    fn dispatch_whole(&mut self, batch: &mut BatchBuilder) -> Result<bool, SessionError> {
         if batch.is_empty() && batch.lost() == 0 {
             return Ok(false);
         }

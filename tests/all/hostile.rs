@@ -32,7 +32,7 @@ fn component_of_another_world() {
     let e = runtime().load(&handler("wrong_world")).err().unwrap();
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("`greet`") && msg.contains("wprobe:probe/handler@0.2.0"), "{msg}");
+    assert!(msg.contains("`greet`") && msg.contains("wprobe:probe/handler@0.3.0"), "{msg}");
 }
 
 #[test]

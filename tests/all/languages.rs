@@ -67,7 +67,7 @@ fn output(path: &std::path::Path, args: &[(&str, &str)], records: &[Vec<u8>], ba
 }
 
 /// Asserts that every language's `name` prints what the Rust `name` prints; returns that.
-fn same_as_rust(name: &str, args: &[(&str, &str)], records: &[Vec<u8>], batch: usize) -> String {
+pub(super) fn same_as_rust(name: &str, args: &[(&str, &str)], records: &[Vec<u8>], batch: usize) -> String {
     let expected = output(&handler(name), args, records, batch).unwrap();
     for lang in LANGUAGES {
         let Some(path) = built(&format!("{name}_{lang}")) else { continue };

@@ -2,6 +2,7 @@
 //! `cargo xtask handlers`, through the real host. One binary, a module per feature.
 
 mod abi;
+mod agg;
 mod cache;
 mod cli;
 mod examples;
@@ -9,10 +10,12 @@ mod fixtures;
 mod hostile;
 mod languages;
 mod live;
+mod peers;
 mod probe_data;
 mod probes;
 mod serve;
 mod stops;
+mod timers;
 mod tracepoints;
 mod wasi;
 

@@ -71,8 +71,10 @@ fn funclatency_shows_entry_arguments_and_a_latency_that_follows_the_call() {
     require_root();
     let _s = serial();
     let t = super::live::target().to_str().unwrap();
-    let (out, _) =
-        run_ok("funclatency", &["--uretprobe", &format!("{t}:wprobe_target"), "-c", &format!("echo | {t} 3 2")]);
+    let (out, _) = run_ok(
+        "funclatency",
+        &["--uretprobe", &format!("{t}:wprobe_target"), "--arg", "calls=1", "-c", &format!("echo | {t} 3 2")],
+    );
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("process(")).collect();
     assert_eq!(lines.len(), 6, "3 calls on 2 threads:\n{out}");
     for l in &lines {
@@ -85,7 +87,16 @@ fn funclatency_shows_entry_arguments_and_a_latency_that_follows_the_call() {
     let latency = |ms: u32| -> u64 {
         let (out, _) = run_ok(
             "funclatency",
-            &["--uretprobe", &format!("{d}:wprobe_sleep"), "--arg", "args=1", "-c", &format!("{d} sleep {ms}")],
+            &[
+                "--uretprobe",
+                &format!("{d}:wprobe_sleep"),
+                "--arg",
+                "args=1",
+                "--arg",
+                "calls=1",
+                "-c",
+                &format!("{d} sleep {ms}"),
+            ],
         );
         let line = out.lines().find(|l| l.contains(".return: (")).unwrap_or_else(|| panic!("{out}"));
         assert!(line.contains(&format!(": ({ms}) = {ms} in ")), "{line}");
@@ -104,7 +115,16 @@ fn recursive_calls_pair_each_return_with_its_own_entry() {
     let d = data_target().to_str().unwrap();
     let (out, _) = run_ok(
         "funclatency",
-        &["--uretprobe", &format!("{d}:wprobe_recurse"), "--arg", "args=1", "-c", &format!("{d} recurse 5")],
+        &[
+            "--uretprobe",
+            &format!("{d}:wprobe_recurse"),
+            "--arg",
+            "args=1",
+            "--arg",
+            "calls=1",
+            "-c",
+            &format!("{d} recurse 5"),
+        ],
     );
     let lines: Vec<&str> = out.lines().filter(|l| l.contains(".return: (")).collect();
     assert_eq!(lines.len(), 5, "{out}");

@@ -24,8 +24,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CONTEXT: &str = "wprobe:probe/context@0.2.0";
-const TYPES: &str = "wprobe:probe/types@0.2.0";
+const CONTEXT: &str = "wprobe:probe/context@0.3.0";
+const TYPES: &str = "wprobe:probe/types@0.3.0";
 
 /// The versions CI installs; the install hints name them.
 const CLANG: &str = "clang-19";
@@ -302,7 +302,13 @@ fn build_c(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
     }
     cmd.arg("-I").arg(sdk.join("include")).arg("-I").arg(sdk.join("bindings")).arg("-I").arg(sdk.join("src"));
     cmd.arg(&g.source);
-    for file in ["src/wprobe.c", "src/wasi_deny.c", "bindings/handler.c", "bindings/handler_component_type.o"] {
+    for file in [
+        "src/wprobe.c",
+        "src/wprobe_agg.c",
+        "src/wasi_deny.c",
+        "bindings/handler.c",
+        "bindings/handler_component_type.o",
+    ] {
         cmd.arg(sdk.join(file));
     }
     // --fatal-warnings: a WASI stub whose signature disagrees with wasi-libc's import is a
@@ -337,13 +343,21 @@ fn build_python(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
 }
 
 /// JavaScript: componentize-js with every WASI feature disabled. The handler imports
-/// `./wprobe.js`; both are copied into a work folder first (componentize-js lets a module
-/// import only files at or below its own folder).
+/// `./wprobe.js` (and `./wprobe_agg.js`); the SDK's modules and the handler are copied into a
+/// work folder first (componentize-js lets a module import only files at or below its own
+/// folder).
 fn build_js(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
     let file_name = g.source.file_name().context("no file name")?;
+    for entry in fs::read_dir(root.join(Lang::Js.sdk()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "js") {
+            let name = path.file_name().context("no file name")?;
+            ensure!(name != file_name, "a JavaScript handler may not be named {name:?} (a module of the SDK)");
+            fs::copy(&path, work.join(name))?;
+        }
+    }
     let staged = work.join(file_name);
     fs::copy(&g.source, &staged)?;
-    fs::copy(root.join(Lang::Js.sdk()).join("wprobe.js"), work.join("wprobe.js"))?;
     let out = work.join(format!("{}.wasm", g.name));
     let mut cmd = Command::new("node");
     cmd.current_dir(root)

@@ -24,8 +24,8 @@ const DEFAULT_TARGET: &str = "wasm32-unknown-unknown";
 const WASI_TARGET: &str = "wasm32-wasip2";
 /// The only interface a plain handler may import. (`types` may appear too: it holds only
 /// types, which the exports' signatures refer to.)
-const CONTEXT: &str = "wprobe:probe/context@0.2.0";
-const TYPES: &str = "wprobe:probe/types@0.2.0";
+const CONTEXT: &str = "wprobe:probe/context@0.3.0";
+const TYPES: &str = "wprobe:probe/types@0.3.0";
 /// Folders whose subfolders are handler crates.
 const HANDLER_DIRS: [&str; 2] = ["examples", "tests/handlers"];
 

@@ -1,22 +1,34 @@
-//! How long a function takes, per call, with the arguments it was called with: on a return
-//! probe the argument accessors give the entry's arguments (SystemTap's `@entry`), and
-//! `latency_ns()` the time since the entry, paired in the kernel (recursion and threads pair
-//! exactly).
+//! How long a function takes: a log2 histogram of its latency in nanoseconds (bpftrace's
+//! `hist()`, BCC's `funclatency`), kernel or user space, printed every interval and at the
+//! end. On a return probe `latency_ns()` is the time since the paired entry, paired in the
+//! kernel (recursion and threads pair exactly), and the argument accessors give the entry's
+//! arguments (SystemTap's `@entry`).
 //!
 //! ```text
-//! wprobe run funclatency.wasm --uretprobe /bin/bash:readline
-//! process("/usr/bin/bash").function("readline").return: (0x5633…, 0, 0) = 0x5633… in 2310452 ns
-//! stap: probe process("/bin/bash").function("readline").return { printf("%d\n", gettimeofday_ns() - @entry(gettimeofday_ns())) }
-//! bpftrace: uprobe:/bin/bash:readline { @s[tid] = nsecs } uretprobe:/bin/bash:readline { printf("%d\n", nsecs - @s[tid]) }
+//! wprobe run funclatency.wasm --uretprobe /bin/bash:readline --arg interval=1
+//! @ns:
+//! [1M, 2M)               3 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+//! …
+//! 3 calls, mean 1520112 ns
+//! stap: probe process("/bin/bash").function("readline").return { @hist_log(gettimeofday_ns() - @entry(gettimeofday_ns())) }
+//! bpftrace: uprobe:/bin/bash:readline { @s[tid] = nsecs } uretprobe:/bin/bash:readline /@s[tid]/ { @ns = hist(nsecs - @s[tid]); delete(@s[tid]) }
+//! BCC: funclatency -n /bin/bash:readline
 //! ```
 //!
-//! `--arg args=N` shows N arguments (default 3). The end hook prints the count and the mean.
+//! `--arg interval=N` prints (and clears) the histogram every N seconds; `--arg calls=1`
+//! also prints each call with its entry's arguments and return value:
+//! `process("/usr/bin/bash").function("readline").return: (0x5633…, 0, 0) = 0x5633… in
+//! 2310452 ns`; `--arg args=N` shows N arguments there (default 3).
+use wprobe_sdk::agg::Agg;
 use wprobe_sdk::prelude::*;
 
 struct FuncLatency {
     args: u32,
+    /// Print each call, not only the histogram.
+    each: bool,
     calls: u64,
     total_ns: u64,
+    hist: Agg,
 }
 
 impl Handler for FuncLatency {
@@ -25,11 +37,23 @@ impl Handler for FuncLatency {
         if args > 6 {
             return Err(format!("--arg args={args}: at most 6"));
         }
-        Ok(FuncLatency { args, calls: 0, total_ns: 0 })
+        let interval: u32 = session.arg_or("interval", 0)?;
+        if interval > 0 {
+            session.timer_s(interval);
+        }
+        let each = session.arg_or("calls", 0u8)? != 0;
+        Ok(FuncLatency { args, each, calls: 0, total_ns: 0, hist: Agg::hist("@ns") })
     }
 
     fn event(&mut self) -> Result<(), Error> {
         if !is_return() {
+            return Ok(());
+        }
+        if !self.each {
+            // Attached mid-call: no entry, no latency.
+            if let Ok(ns) = latency_ns() {
+                self.record(ns);
+            }
             return Ok(());
         }
         printf!("{}: (", pp());
@@ -44,8 +68,7 @@ impl Handler for FuncLatency {
         }
         match latency_ns() {
             Ok(ns) => {
-                self.calls += 1;
-                self.total_ns += ns;
+                self.record(ns);
                 printf!(") = {} in {ns} ns\n", Num(returnval()? as u64));
             }
             Err(AccessError::NoEntry) => printf!(") = {} (entry not seen)\n", Num(returnval()? as u64)),
@@ -54,10 +77,25 @@ impl Handler for FuncLatency {
         Ok(())
     }
 
+    fn tick(&mut self, _timer: u32) -> Result<(), Error> {
+        self.hist.print(0);
+        self.hist.clear();
+        Ok(())
+    }
+
     fn end(&mut self) -> Result<(), Error> {
+        self.hist.print(0);
         let mean = self.total_ns.checked_div(self.calls).unwrap_or(0);
         printf!("{} calls, mean {mean} ns\n", self.calls);
         Ok(())
+    }
+}
+
+impl FuncLatency {
+    fn record(&mut self, ns: u64) {
+        self.calls += 1;
+        self.total_ns += ns;
+        self.hist.add((), ns as i64);
     }
 }
 

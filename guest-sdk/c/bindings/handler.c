@@ -3,159 +3,162 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Imported Functions from `wprobe:probe/context@0.2.0`
+// Imported Functions from `wprobe:probe/context@0.3.0`
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("next")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("next")))
 extern int32_t __wasm_import_wprobe_probe_context_next(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("lost-events")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("lost-events")))
 extern int64_t __wasm_import_wprobe_probe_context_lost_events(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("pid")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("pid")))
 extern int32_t __wasm_import_wprobe_probe_context_pid(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("tid")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("tid")))
 extern int32_t __wasm_import_wprobe_probe_context_tid(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("uid")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("uid")))
 extern int32_t __wasm_import_wprobe_probe_context_uid(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("cpu")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("cpu")))
 extern int32_t __wasm_import_wprobe_probe_context_cpu(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("pp")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("pp")))
 extern void __wasm_import_wprobe_probe_context_pp(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("execname")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("execname")))
 extern void __wasm_import_wprobe_probe_context_execname(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("timestamp-ns")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("timestamp-ns")))
 extern int64_t __wasm_import_wprobe_probe_context_timestamp_ns(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("probe-id")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("probe-id")))
 extern int32_t __wasm_import_wprobe_probe_context_probe_id(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("is-return")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("is-return")))
 extern int32_t __wasm_import_wprobe_probe_context_is_return(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("target")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("target")))
 extern int32_t __wasm_import_wprobe_probe_context_target(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("asmlinkage")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("syscall-name")))
+extern void __wasm_import_wprobe_probe_context_syscall_name(int64_t, uint8_t *);
+
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("asmlinkage")))
 extern void __wasm_import_wprobe_probe_context_asmlinkage(void);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("int-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("int-arg")))
 extern void __wasm_import_wprobe_probe_context_int_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("uint-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("uint-arg")))
 extern void __wasm_import_wprobe_probe_context_uint_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("long-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("long-arg")))
 extern void __wasm_import_wprobe_probe_context_long_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("ulong-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("ulong-arg")))
 extern void __wasm_import_wprobe_probe_context_ulong_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("longlong-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("longlong-arg")))
 extern void __wasm_import_wprobe_probe_context_longlong_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("ulonglong-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("ulonglong-arg")))
 extern void __wasm_import_wprobe_probe_context_ulonglong_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("pointer-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("pointer-arg")))
 extern void __wasm_import_wprobe_probe_context_pointer_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("s32-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("s32-arg")))
 extern void __wasm_import_wprobe_probe_context_s32_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("u32-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("u32-arg")))
 extern void __wasm_import_wprobe_probe_context_u32_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("s64-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("s64-arg")))
 extern void __wasm_import_wprobe_probe_context_s64_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("u64-arg")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("u64-arg")))
 extern void __wasm_import_wprobe_probe_context_u64_arg(int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("returnval")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("returnval")))
 extern void __wasm_import_wprobe_probe_context_returnval(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("returnstr")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("returnstr")))
 extern void __wasm_import_wprobe_probe_context_returnstr(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("register")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("register")))
 extern void __wasm_import_wprobe_probe_context_register(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("u-register")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("u-register")))
 extern void __wasm_import_wprobe_probe_context_u_register(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("print-regs")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("print-regs")))
 extern void __wasm_import_wprobe_probe_context_print_regs(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("entry-timestamp-ns")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("entry-timestamp-ns")))
 extern void __wasm_import_wprobe_probe_context_entry_timestamp_ns(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("latency-ns")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("latency-ns")))
 extern void __wasm_import_wprobe_probe_context_latency_ns(uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-string")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-string")))
 extern void __wasm_import_wprobe_probe_context_kernel_string(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-string-n")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-string-n")))
 extern void __wasm_import_wprobe_probe_context_kernel_string_n(int64_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-string")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("user-string")))
 extern void __wasm_import_wprobe_probe_context_user_string(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-string-n")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("user-string-n")))
 extern void __wasm_import_wprobe_probe_context_user_string_n(int64_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-bytes")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-bytes")))
 extern void __wasm_import_wprobe_probe_context_kernel_bytes(int64_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-bytes")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("user-bytes")))
 extern void __wasm_import_wprobe_probe_context_user_bytes(int64_t, int32_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-char")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-char")))
 extern void __wasm_import_wprobe_probe_context_kernel_char(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-short")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-short")))
 extern void __wasm_import_wprobe_probe_context_kernel_short(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-int")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-int")))
 extern void __wasm_import_wprobe_probe_context_kernel_int(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-long")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-long")))
 extern void __wasm_import_wprobe_probe_context_kernel_long(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("kernel-pointer")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("kernel-pointer")))
 extern void __wasm_import_wprobe_probe_context_kernel_pointer(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-char")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("user-char")))
 extern void __wasm_import_wprobe_probe_context_user_char(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-short")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("user-short")))
 extern void __wasm_import_wprobe_probe_context_user_short(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-int")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("user-int")))
 extern void __wasm_import_wprobe_probe_context_user_int(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("user-long")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("user-long")))
 extern void __wasm_import_wprobe_probe_context_user_long(int64_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("field")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("field")))
 extern void __wasm_import_wprobe_probe_context_field(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("field-string")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("field-string")))
 extern void __wasm_import_wprobe_probe_context_field_string(uint8_t *, size_t, uint8_t *);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("printf")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("printf")))
 extern void __wasm_import_wprobe_probe_context_printf(uint8_t *, size_t);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("warn")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("warn")))
 extern void __wasm_import_wprobe_probe_context_warn(uint8_t *, size_t);
 
-__attribute__((__import_module__("wprobe:probe/context@0.2.0"), __import_name__("exit")))
+__attribute__((__import_module__("wprobe:probe/context@0.3.0"), __import_name__("exit")))
 extern void __wasm_import_wprobe_probe_context_exit(void);
 
 // Exported Functions from `handler`
@@ -202,6 +205,15 @@ void __wasm_export_exports_handler_init_post_return(uint8_t * arg0) {
         }
         free(ptr1);
       }
+      size_t len3 = *((size_t*) (arg0 + (5*sizeof(void*))));
+      if (len3 > 0) {
+        uint8_t *ptr4 = *((uint8_t **) (arg0 + (4*sizeof(void*))));
+        for (size_t i5 = 0; i5 < len3; i5++) {
+          uint8_t *base = ptr4 + i5 * 4;
+          (void) base;
+        }
+        free(ptr4);
+      }
       break;
     }
     case 1: {
@@ -215,6 +227,21 @@ void __wasm_export_exports_handler_init_post_return(uint8_t * arg0) {
 
 __attribute__((__weak__, __export_name__("cabi_post_handle-batch")))
 void __wasm_export_exports_handler_handle_batch_post_return(uint8_t * arg0) {
+  switch ((int32_t) (int32_t) *((uint8_t*) (arg0 + 0))) {
+    case 0: {
+      break;
+    }
+    case 1: {
+      if ((*((size_t*) (arg0 + (2*sizeof(void*))))) > 0) {
+        free(*((uint8_t **) (arg0 + sizeof(void*))));
+      }
+      break;
+    }
+  }
+}
+
+__attribute__((__weak__, __export_name__("cabi_post_tick")))
+void __wasm_export_exports_handler_tick_post_return(uint8_t * arg0) {
   switch ((int32_t) (int32_t) *((uint8_t*) (arg0 + 0))) {
     case 0: {
       break;
@@ -255,7 +282,7 @@ void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
 }
 
 __attribute__((__aligned__(sizeof(void*))))
-static uint8_t RET_AREA[(4*sizeof(void*))];
+static uint8_t RET_AREA[(6*sizeof(void*))];
 
 // Helper Functions
 
@@ -381,12 +408,29 @@ void wprobe_probe_types_list_capture_free(wprobe_probe_types_list_capture_t *ptr
   }
 }
 
+void handler_list_u32_free(handler_list_u32_t *ptr) {
+  size_t list_len = ptr->len;
+  if (list_len > 0) {
+    uint32_t *list_ptr = ptr->ptr;
+    for (size_t i = 0; i < list_len; i++) {
+    }
+    free(list_ptr);
+  }
+}
+
 void wprobe_probe_types_handler_config_free(wprobe_probe_types_handler_config_t *ptr) {
   wprobe_probe_types_list_capture_free(&ptr->captures);
+  handler_list_u32_free(&ptr->timers);
 }
 
 void wprobe_probe_context_access_error_free(wprobe_probe_context_access_error_t *ptr) {
   wprobe_probe_types_access_error_free(ptr);
+}
+
+void handler_option_string_free(handler_option_string_t *ptr) {
+  if (ptr->is_some) {
+    handler_string_free(&ptr->val);
+  }
 }
 
 void wprobe_probe_context_result_s32_access_error_free(wprobe_probe_context_result_s32_access_error_t *ptr) {
@@ -584,6 +628,27 @@ bool wprobe_probe_context_is_return(void) {
 uint32_t wprobe_probe_context_target(void) {
   int32_t ret = __wasm_import_wprobe_probe_context_target();
   return (uint32_t) (ret);
+}
+
+bool wprobe_probe_context_syscall_name(uint64_t nr, handler_string_t *ret) {
+  __attribute__((__aligned__(sizeof(void*))))
+  uint8_t ret_area[(3*sizeof(void*))];
+  uint8_t *ptr = (uint8_t *) &ret_area;
+  __wasm_import_wprobe_probe_context_syscall_name((int64_t) (nr), ptr);
+  handler_option_string_t option;
+  switch ((int32_t) *((uint8_t*) (ptr + 0))) {
+    case 0: {
+      option.is_some = false;
+      break;
+    }
+    case 1: {
+      option.is_some = true;
+      option.val = (handler_string_t) { (uint8_t*)(*((uint8_t **) (ptr + sizeof(void*)))), (*((size_t*) (ptr + (2*sizeof(void*))))) };
+      break;
+    }
+  }
+  *ret = option.val;
+  return option.is_some;
 }
 
 void wprobe_probe_context_asmlinkage(void) {
@@ -2972,6 +3037,8 @@ uint8_t * __wasm_export_exports_handler_init(uint8_t * arg, size_t arg0, uint8_t
     *((int8_t*)(ptr + sizeof(void*))) = (int32_t) (*payload).delivery;
     *((size_t*)(ptr + (3*sizeof(void*)))) = ((*payload).captures).len;
     *((uint8_t **)(ptr + (2*sizeof(void*)))) = (uint8_t *) ((*payload).captures).ptr;
+    *((size_t*)(ptr + (5*sizeof(void*)))) = ((*payload).timers).len;
+    *((uint8_t **)(ptr + (4*sizeof(void*)))) = (uint8_t *) ((*payload).timers).ptr;
   }
   return ptr;
 }
@@ -3001,6 +3068,25 @@ uint8_t * __wasm_export_exports_handler_handle_batch(int32_t arg, uint8_t * arg0
     const handler_string_t *payload2 = &(ret).val.err;*((int8_t*)(ptr + 0)) = 1;
     *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload2).len;
     *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload2).ptr;
+  } else {
+    *((int8_t*)(ptr + 0)) = 0;
+  }
+  return ptr;
+}
+
+__attribute__((__export_name__("tick")))
+uint8_t * __wasm_export_exports_handler_tick(int32_t arg) {
+  handler_result_void_string_t ret;
+  handler_string_t err;
+  ret.is_err = !exports_handler_tick((uint32_t) (arg), &err);
+  if (ret.is_err) {
+    ret.val.err = err;
+  }
+  uint8_t *ptr = (uint8_t *) &RET_AREA;
+  if ((ret).is_err) {
+    const handler_string_t *payload0 = &(ret).val.err;*((int8_t*)(ptr + 0)) = 1;
+    *((size_t*)(ptr + (2*sizeof(void*)))) = (*payload0).len;
+    *((uint8_t **)(ptr + sizeof(void*))) = (uint8_t *) (*payload0).ptr;
   } else {
     *((int8_t*)(ptr + 0)) = 0;
   }

@@ -256,14 +256,30 @@ typedef struct {
   size_t len;
 } wprobe_probe_types_list_capture_t;
 
+typedef struct {
+  uint32_t *ptr;
+  size_t len;
+} handler_list_u32_t;
+
 // What `init` answers.
 typedef struct wprobe_probe_types_handler_config_t {
   wprobe_probe_types_delivery_t   delivery;
   // Memory to take at each hit, for the memory accessors (`kernel-string`, ...).
   wprobe_probe_types_list_capture_t   captures;
+  // Periodic timers (SystemTap's `probe timer.ms(N)`, bpftrace's `interval:ms:N`):
+  // the period of each, in milliseconds (at least 1). The host calls `tick(i)` for
+  // timer `i` once per period, between batches, on the events' clock: every event
+  // stamped before the tick's time is handed over before it, none after. No BPF is
+  // involved; a tick is bounded like a batch (CPU, memory, output).
+  handler_list_u32_t   timers;
 } wprobe_probe_types_handler_config_t;
 
 typedef wprobe_probe_types_access_error_t wprobe_probe_context_access_error_t;
+
+typedef struct {
+  bool is_some;
+  handler_string_t val;
+} handler_option_string_t;
 
 typedef struct {
   bool is_err;
@@ -365,7 +381,7 @@ typedef struct {
   } val;
 } handler_result_void_string_t;
 
-// Imported Functions from `wprobe:probe/context@0.2.0`
+// Imported Functions from `wprobe:probe/context@0.3.0`
 // Advances the cursor to the next event of the batch; false when the batch is done.
 // The first call moves to the first event.
 extern bool wprobe_probe_context_next(void);
@@ -395,6 +411,10 @@ extern uint32_t wprobe_probe_context_probe_id(void);
 extern bool wprobe_probe_context_is_return(void);
 // The pid of the `-c` command, or of `--pid` (SystemTap's `target()`); 0 without either.
 extern uint32_t wprobe_probe_context_target(void);
+// The name of syscall number `nr` on the session's architecture (`openat` for 257 on
+// x86_64): the `id` of `raw_syscalls:sys_enter`. None for a number without a syscall.
+// Works anywhere, also in `init`, `tick` and `end`.
+extern bool wprobe_probe_context_syscall_name(uint64_t nr, handler_string_t *ret);
 // --- Arguments by position, n from 1 ---
 // Each reads the register that passes argument n and converts it as SystemTap does:
 // the 32-bit forms take the low 32 bits (int/s32 signed, uint/u32 unsigned), the
@@ -478,6 +498,7 @@ extern void wprobe_probe_context_exit(void);
 // Exported Functions from `handler`
 bool exports_handler_init(handler_session_t *session, handler_handler_config_t *ret, handler_string_t *err);
 bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_t *err);
+bool exports_handler_tick(uint32_t timer, handler_string_t *err);
 bool exports_handler_end(handler_string_t *err);
 
 // Helper Functions
@@ -508,9 +529,13 @@ void wprobe_probe_types_capture_free(wprobe_probe_types_capture_t *ptr);
 
 void wprobe_probe_types_list_capture_free(wprobe_probe_types_list_capture_t *ptr);
 
+void handler_list_u32_free(handler_list_u32_t *ptr);
+
 void wprobe_probe_types_handler_config_free(wprobe_probe_types_handler_config_t *ptr);
 
 void wprobe_probe_context_access_error_free(wprobe_probe_context_access_error_t *ptr);
+
+void handler_option_string_free(handler_option_string_t *ptr);
 
 void wprobe_probe_context_result_s32_access_error_free(wprobe_probe_context_result_s32_access_error_t *ptr);
 

@@ -105,6 +105,15 @@ void wprobe_event(void);
 int wprobe_init(const wprobe_session *session);
 /* `probe end`, once after the last batch. Optional. */
 void wprobe_end(void);
+/* `probe timer.ms(N)`: called every period of a timer declared with wprobe_timer_ms() (or
+ * wprobe_timer_s()) in wprobe_init, with the number that call returned. No event is
+ * current; printing works. Optional. */
+void wprobe_tick(uint32_t timer);
+/* Declares a timer (only in wprobe_init): wprobe_tick(n) every period_ms milliseconds (at
+ * least 1). Returns the timer's number n, or -1 (and a recorded error) outside
+ * wprobe_init or out of memory. */
+int wprobe_timer_ms(uint32_t period_ms);
+int wprobe_timer_s(uint32_t period_s);
 
 /* The value of `--arg key=...` (the last one if repeated), or NULL. */
 const char *wprobe_arg_value(const wprobe_session *session, const char *key);
@@ -219,6 +228,9 @@ wprobe_error wprobe_u_register_checked(const char *name, uint64_t *out);
 /* ---- Probe-time data: entry values, captured memory, tracepoint fields ---------------- */
 
 uint32_t wprobe_target(void); /* the pid of -c or --pid (SystemTap's target()); 0 without */
+/* The name of syscall number nr on the session's architecture ("openat" for 257 on x86_64),
+ * or NULL; valid for the whole session. Works outside events too. */
+const char *wprobe_syscall_name(uint64_t nr);
 
 /* In a return probe the argument accessors above give the paired entry's arguments
  * (SystemTap's @entry), or fail with WPROBE_NO_ENTRY when the entry was not seen. */
@@ -376,6 +388,7 @@ void wprobe_exit(void);
 #define u_register(name) wprobe_u_register(name)
 #define print_regs() wprobe_print_regs()
 #define target() wprobe_target()
+#define syscall_name(nr) wprobe_syscall_name(nr)
 #define entry_timestamp_ns() wprobe_entry_timestamp_ns()
 #define latency_ns() wprobe_latency_ns()
 #define entry_timestamp_ns_checked(out) wprobe_entry_timestamp_ns_checked(out)

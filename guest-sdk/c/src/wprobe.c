@@ -571,6 +571,25 @@ static bool on_event(void) {
 
 uint32_t wprobe_target(void) { return wprobe_probe_context_target(); }
 
+/* Syscall numbers are below 1024 on every architecture: each name is asked for once and
+ * kept, so the memory stays bounded however often a handler prints it. */
+#define SYSCALL_NAMES 1024
+static const char *syscall_names[SYSCALL_NAMES];
+
+const char *wprobe_syscall_name(uint64_t nr) {
+    if (nr >= SYSCALL_NAMES) return NULL;
+    if (!syscall_names[nr]) {
+        handler_string_t name;
+        if (wprobe_probe_context_syscall_name(nr, &name)) {
+            syscall_names[nr] = dup_string(&name);
+            handler_string_free(&name);
+        } else {
+            syscall_names[nr] = "";
+        }
+    }
+    return *syscall_names[nr] ? syscall_names[nr] : NULL;
+}
+
 #define EVENT_U64_ACCESSOR(name)                                                            \
     wprobe_error wprobe_##name##_checked(uint64_t *out) {                                   \
         *out = 0;                                                                           \
@@ -826,6 +845,36 @@ __attribute__((weak)) int wprobe_init(const wprobe_session *s) {
 
 __attribute__((weak)) void wprobe_end(void) {}
 
+__attribute__((weak)) void wprobe_tick(uint32_t timer) { (void)timer; }
+
+/* The timers wprobe_init declared; init's answer hands the array to the bindings. */
+static uint32_t *timers;
+static size_t timers_len, timers_cap;
+
+int wprobe_timer_ms(uint32_t period_ms) {
+    if (!in_init) {
+        wprobe_fail("timers are declared in wprobe_init");
+        return -1;
+    }
+    if (timers_len == timers_cap) {
+        size_t cap = timers_cap ? 2 * timers_cap : 4;
+        uint32_t *p = realloc(timers, cap * sizeof *p);
+        if (!p) {
+            wprobe_fail("out of memory declaring a timer");
+            return -1;
+        }
+        timers = p;
+        timers_cap = cap;
+    }
+    timers[timers_len] = period_ms;
+    return (int)timers_len++;
+}
+
+int wprobe_timer_s(uint32_t period_s) {
+    uint64_t ms = (uint64_t)period_s * 1000;
+    return wprobe_timer_ms(ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+}
+
 const char *wprobe_arg_value(const wprobe_session *s, const char *key) {
     for (size_t i = s->nargs; i > 0; i--) {
         if (strcmp(s->args[i - 1].key, key) == 0) return s->args[i - 1].value;
@@ -894,6 +943,10 @@ bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, h
     ret->captures.len = captures_len;
     captures = NULL;
     captures_len = captures_cap = 0;
+    ret->timers.ptr = timers;
+    ret->timers.len = timers_len;
+    timers = NULL;
+    timers_len = timers_cap = 0;
     return true;
 }
 
@@ -977,6 +1030,19 @@ bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_
     }
     flush();
     if (failure) return fail_with(err, failure);
+    return true;
+}
+
+bool exports_handler_tick(uint32_t timer, handler_string_t *err) {
+    if (!started) return fail_with(err, strdup("tick called before a successful init"));
+    wprobe_tick(timer);
+    flush();
+    char *e = take_error();
+    if (e) {
+        char *msg = format("in tick of timer %u: %s", timer, e);
+        free(e);
+        return fail_with(err, msg);
+    }
     return true;
 }
 

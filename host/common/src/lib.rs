@@ -21,6 +21,7 @@ pub mod batch;
 pub mod errno;
 pub mod ext;
 pub mod record;
+pub mod syscalls;
 pub mod tracepoint;
 
 pub use abi::{AccessError, Arch, RegisterRef};

@@ -224,6 +224,10 @@ impl Host for HandlerState {
         Ok(self.target)
     }
 
+    fn syscall_name(&mut self, nr: u64) -> Trappable<Option<String>> {
+        Ok(wprobe_common::syscalls::name(self.batch_arch, nr).map(str::to_owned))
+    }
+
     fn entry_timestamp_ns(&mut self) -> Trappable<Result<u64, AccessError>> {
         Ok(self.event().and_then(|e| e.entry_timestamp_ns().map_err(|e| convert(e, ""))))
     }

@@ -11,6 +11,8 @@ pub enum Phase {
     Instantiate,
     Init,
     Batch,
+    /// A timer's `tick`; the index of the timer.
+    Tick(u32),
     End,
 }
 
@@ -20,6 +22,7 @@ impl fmt::Display for Phase {
             Phase::Instantiate => "instantiation",
             Phase::Init => "init",
             Phase::Batch => "handle-batch",
+            Phase::Tick(i) => return write!(f, "tick of timer {i}"),
             Phase::End => "end",
         })
     }

@@ -9,10 +9,10 @@ use wasmtime::component::Component;
 use wasmtime::Engine;
 
 /// The world every handler implements.
-pub const WORLD: &str = "wprobe:probe/handler@0.2.0";
-const EXPORTS: [&str; 3] = ["init", "handle-batch", "end"];
-const CONTEXT: &str = "wprobe:probe/context@0.2.0";
-const TYPES: &str = "wprobe:probe/types@0.2.0";
+pub const WORLD: &str = "wprobe:probe/handler@0.3.0";
+const EXPORTS: [&str; 4] = ["init", "handle-batch", "end", "tick"];
+const CONTEXT: &str = "wprobe:probe/context@0.3.0";
+const TYPES: &str = "wprobe:probe/types@0.3.0";
 /// The package, without a version: imports of it at another version mean an old handler.
 const PACKAGE: &str = "wprobe:probe/";
 
@@ -26,7 +26,7 @@ pub enum LoadError {
     CoreModule { name: String },
     #[error("{name} is not a valid WebAssembly component: {message}")]
     Invalid { name: String, message: String },
-    #[error("{name} is a component of another world: it exports {exports}, but a handler of {WORLD} exports `init`, `handle-batch` and `end`; build it against wprobe's wit/ (or with the wprobe SDK)")]
+    #[error("{name} is a component of another world: it exports {exports}, but a handler of {WORLD} exports `init`, `handle-batch`, `tick` and `end`; build it against wprobe's wit/ (or with the wprobe SDK)")]
     WrongWorld { name: String, exports: String },
     #[error("{name} does not export `{missing}`, which the world {WORLD} requires (it exports {exports}); rebuild it against this version of wprobe's wit/")]
     MissingExport { name: String, missing: &'static str, exports: String },
@@ -112,6 +112,13 @@ pub(crate) fn check_world(name: &str, engine: &Engine, component: &Component) ->
     } else {
         exports.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
     };
+    // The version first: a handler of another version also lacks or has other exports, and
+    // "rebuild it" is the message that helps.
+    for (import, _) in ty.imports(engine) {
+        if import.starts_with(PACKAGE) && import != CONTEXT && import != TYPES {
+            return Err(LoadError::OldVersion { name: name.to_owned(), import: import.to_owned() });
+        }
+    }
     if !EXPORTS.iter().any(|e| exports.contains(e)) {
         return Err(LoadError::WrongWorld { name: name.to_owned(), exports: listed });
     }
@@ -119,9 +126,6 @@ pub(crate) fn check_world(name: &str, engine: &Engine, component: &Component) ->
         return Err(LoadError::MissingExport { name: name.to_owned(), missing, exports: listed });
     }
     for (import, _) in ty.imports(engine) {
-        if import.starts_with(PACKAGE) && import != CONTEXT && import != TYPES {
-            return Err(LoadError::OldVersion { name: name.to_owned(), import: import.to_owned() });
-        }
         if import != CONTEXT && import != TYPES && !import.starts_with("wasi:") {
             return Err(LoadError::UnknownImport { name: name.to_owned(), import: import.to_owned() });
         }

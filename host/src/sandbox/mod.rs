@@ -218,6 +218,7 @@ impl Runtime {
             batches: 0,
             delivery: wit::Delivery::Cursor,
             captures: Vec::new(),
+            timers: Vec::new(),
         };
         handler.arm_deadline();
         let bindings = match loaded.pre.instantiate(&mut handler.store) {
@@ -248,6 +249,11 @@ impl Runtime {
             Ok(Ok(config)) => {
                 handler.delivery = config.delivery;
                 handler.captures = config.captures.into_iter().map(capture_spec).collect();
+                if let Some(i) = config.timers.iter().position(|&ms| ms == 0) {
+                    let message = format!("timer {i} has a period of 0 ms; a timer's period is at least 1 ms");
+                    return Err(handler.refused(Phase::Init, message));
+                }
+                handler.timers = config.timers.into_iter().map(|ms| Duration::from_millis(ms.into())).collect();
                 Ok(handler)
             }
             Ok(Err(message)) => Err(handler.refused(Phase::Init, message)),
@@ -297,9 +303,16 @@ pub struct Handler {
     batches: u64,
     delivery: wit::Delivery,
     captures: Vec<CaptureSpec>,
+    timers: Vec<Duration>,
 }
 
 impl Handler {
+    /// The periods of the handler's timers (from its `init`); `tick(i)` is due every
+    /// `timers()[i]`.
+    pub fn timers(&self) -> &[Duration] {
+        &self.timers
+    }
+
     /// The memory the handler asked to take at each hit (from its `init`), for the live
     /// source to check and configure.
     pub fn captures(&self) -> &[CaptureSpec] {
@@ -336,6 +349,18 @@ impl Handler {
             }
             Ok(Err(message)) => Err(self.refused(Phase::Batch, message)),
             Err(e) => Err(self.fault(Phase::Batch, e)),
+        }
+    }
+
+    /// Runs timer `timer`'s tick (SystemTap's `probe timer.ms(N)`), bounded like a batch.
+    pub fn tick(&mut self, timer: u32) -> Result<BatchOutcome, HandlerFault> {
+        self.store.data_mut().begin_call();
+        self.arm_deadline();
+        let bindings = self.bindings.as_ref().expect("started handlers have bindings");
+        match bindings.call_tick(&mut self.store, timer) {
+            Ok(Ok(())) => Ok(BatchOutcome { exit_requested: self.store.data().exit_requested }),
+            Ok(Err(message)) => Err(self.refused(Phase::Tick(timer), message)),
+            Err(e) => Err(self.fault(Phase::Tick(timer), e)),
         }
     }
 

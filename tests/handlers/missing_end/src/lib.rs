@@ -7,7 +7,7 @@ wit_bindgen::generate!({
     inline: "
         package wprobe:broken;
         world handler {
-            use wprobe:probe/types@0.2.0.{session, handler-config};
+            use wprobe:probe/types@0.3.0.{session, handler-config};
             export init: func(session: session) -> result<handler-config, string>;
             export handle-batch: func(flat: option<list<u8>>) -> result<_, string>;
         }
@@ -20,7 +20,7 @@ struct MissingEnd;
 
 impl Guest for MissingEnd {
     fn init(_: Session) -> Result<HandlerConfig, String> {
-        Ok(HandlerConfig { delivery: Delivery::Cursor, captures: Vec::new() })
+        Ok(HandlerConfig { delivery: Delivery::Cursor, captures: Vec::new(), timers: Vec::new() })
     }
 
     fn handle_batch(_: Option<Vec<u8>>) -> Result<(), String> {
