@@ -111,6 +111,8 @@ impl HandlerSwap {
 pub struct Dispatcher<'a> {
     handler: &'a mut Handler,
     swap: Option<Arc<HandlerSwap>>,
+    /// Kernel addresses become 0 before the handler sees a batch.
+    redact: bool,
     sink: &'a mut dyn Sink,
     stats: Stats,
     /// JSON lines mode: the probe table, to name each line's probe.
@@ -127,6 +129,7 @@ impl<'a> Dispatcher<'a> {
         Self {
             handler,
             swap: None,
+            redact: false,
             sink,
             stats: Stats::default(),
             json: None,
@@ -165,6 +168,13 @@ impl<'a> Dispatcher<'a> {
     /// every batch from the next on. No batch is skipped or handed over twice.
     pub fn swap_from(mut self, swap: Arc<HandlerSwap>) -> Self {
         self.swap = Some(swap);
+        self
+    }
+
+    /// Redacts kernel addresses in every batch before the handler sees it (see
+    /// [`crate::redact`]).
+    pub fn redacting(mut self) -> Self {
+        self.redact = true;
         self
     }
 
@@ -254,6 +264,9 @@ impl<'a> Dispatcher<'a> {
         self.stats.batches += 1;
         self.stats.events += batch.len() as u64;
         self.stats.lost += batch.lost();
+        if self.redact {
+            batch.redact_kernel_pointers();
+        }
         let result = self.handler.handle_batch(batch.finish());
         // Output written before a fault is still shown: it says how far the handler got.
         let event = batch.view().get(0);

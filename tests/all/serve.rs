@@ -587,3 +587,54 @@ fn hot_swap_under_a_steady_stream_loses_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     drop(daemon.terminate());
 }
+
+#[test]
+fn kernel_pointers_are_redacted_for_a_tenant_without_the_right() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("k"), User::new("l"));
+    // kmem:kmem_cache_alloc's call_site is a kernel text address, ptr a kernel heap address;
+    // each tenant runs a process that opens files (a `struct file` each) meanwhile.
+    let tenants = format!(
+        "[[tenant]]\nname = \"a\"\nusers = [{}]\nprobes = ['kernel.trace(\"kmem:*\")']\n\
+         [[tenant]]\nname = \"b\"\nusers = [{}]\nprobes = ['kernel.trace(\"kmem:*\")']\nkernel_pointers = true\n",
+        a.uid, b.uid
+    );
+    let daemon = Daemon::start("redact", &tenants);
+    let h = daemon.share(&handler("captures"), "captures.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let busy = |u: &User| {
+        let mut c = u.command(Path::new("/bin/sh"));
+        c.args(["-c", "while :; do cat /etc/hostname >/dev/null; sleep 0.01; done"]);
+        c.stdout(Stdio::null()).spawn().unwrap()
+    };
+    let mut busy = [busy(&a), busy(&b)];
+    let run = |u: &User| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", &sock, h.to_str().unwrap(), "kernel.trace(\"kmem:kmem_cache_alloc\")"]);
+        c.args(["--arg", "field=call_site", "--arg", "field=ptr", "--max-events", "50", "--duration", "20"]);
+        wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60))
+    };
+    let values = |out: &Output, name: &str| -> Vec<i64> {
+        stdout(out)
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix(&format!("{name}=")))
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let (oa, ob) = (run(&a), run(&b));
+    for p in &mut busy {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    for o in [&oa, &ob] {
+        assert!(o.status.success(), "{}", stderr(o));
+    }
+    let (sites_a, sites_b) = (values(&oa, "call_site"), values(&ob, "call_site"));
+    assert!(!sites_a.is_empty() && !sites_b.is_empty(), "{}\n{}", stdout(&oa), stdout(&ob));
+    assert!(sites_a.iter().all(|v| *v == 0), "tenant a sees kernel text addresses: {sites_a:?}");
+    assert!(values(&oa, "ptr").iter().all(|v| *v == 0), "tenant a sees kernel heap addresses: {}", stdout(&oa));
+    let kernel = |v: &i64| wprobe::redact::is_kernel_address(wprobe_common::Arch::X86_64, *v as u64);
+    assert!(sites_b.iter().all(kernel), "tenant b, with the right, sees them: {sites_b:?}");
+    drop(daemon.terminate());
+}

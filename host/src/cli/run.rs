@@ -94,6 +94,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         record: args.record.clone(),
         stop,
         swap: None,
+        redact_kernel_pointers: false,
     };
     let LiveRunOutcome { summary, result, recorded } =
         run::run_live(live, &mut sink, &signals, &status, &rt, &mut probes::SayWarnings);

@@ -34,6 +34,9 @@ pub struct LiveRun<'a> {
     pub stop: StopConditions,
     /// Where a replacement handler may be offered while the run goes on (`wprobe swap`).
     pub swap: Option<Arc<HandlerSwap>>,
+    /// Kernel addresses become 0 before the handler sees them (`wprobe serve`'s tenants
+    /// without the right).
+    pub redact_kernel_pointers: bool,
 }
 
 /// Where a caller looks in (and may say no) along the way.
@@ -116,6 +119,9 @@ pub fn run_live(
     let mut dispatcher = Dispatcher::new(&mut handler, sink);
     if let Some(swap) = run.swap {
         dispatcher = dispatcher.swap_from(swap);
+    }
+    if run.redact_kernel_pointers {
+        dispatcher = dispatcher.redacting();
     }
     let batch_size = if run.json {
         dispatcher = dispatcher.json_lines(session.probes.clone());

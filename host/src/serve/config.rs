@@ -101,6 +101,11 @@ pub struct Tenant {
     /// Captures of user memory (only ever of the tenant's own processes: the scope holds).
     #[serde(default = "yes")]
     pub user_memory: bool,
+    /// See kernel addresses as they are; without it every value that is a kernel address
+    /// (in registers, arguments, return values, tracepoint fields, captured memory) is 0
+    /// before the handler sees it (see `wprobe::redact`).
+    #[serde(default)]
+    pub kernel_pointers: bool,
     #[serde(default)]
     pub limits: TenantLimits,
 }

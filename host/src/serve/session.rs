@@ -165,6 +165,7 @@ fn prepare_and_run(
         record: None,
         stop,
         swap: Some(entry.swap.clone()),
+        redact_kernel_pointers: !t.kernel_pointers,
     };
     let running = Running {
         session: wprobe::sandbox::Session {
