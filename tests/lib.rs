@@ -116,3 +116,18 @@ pub fn synthetic_events(name: &str, n: u32) -> PathBuf {
     w.finish().unwrap();
     path
 }
+
+/// The number of events an events file holds.
+pub fn events_in(path: &Path) -> u64 {
+    let mut reader = wprobe::events_file::EventsReader::open(path).unwrap();
+    let mut batch = wprobe::batch::BatchBuilder::new(reader.header().arch, 1024);
+    let mut n = 0;
+    loop {
+        let more = reader.fill(&mut batch).unwrap();
+        n += batch.len() as u64;
+        batch.clear();
+        if !more {
+            return n;
+        }
+    }
+}

@@ -33,26 +33,28 @@ let view = null; // a DataView of the flat batch, or null on the cursor path
 let off = 0; // the current record's offset in it
 let hostNext = 0; // next() calls made this batch: the host's cursor is on event hostNext - 1
 
-// ---- Flat batch layout constants (wit/probe.wit, `delivery::flat`; wprobe-common's batch,
-// record and ext modules). Kept together so that they can be generated from that crate.
-const BATCH_MAGIC = 0x32425057, // "WPB2", read as a little-endian u32
-  BATCH_HEADER_SIZE = 24,
-  B_COUNT = 8,
-  B_RECORD_SIZE = 12,
-  B_LOST = 16,
-  RECORD_HEADER_SIZE = 48,
-  FLAG_RETURN = 1,
-  FLAG_EXT = 2, // an extension area follows the record's registers
-  EXT_HEADER_SIZE = 8; // u32 len (of the items that follow), u32 count
-// Record header offsets.
-const R_PROBE_ID = 0,
-  R_FLAGS = 4,
-  R_PID = 8,
-  R_TID = 12,
-  R_UID = 16,
-  R_CPU = 20,
-  R_TIME = 24,
-  R_COMM = 32;
+// The flat batch layout and the access errors' words: generated from wprobe-common.
+import {
+  BATCH_MAGIC,
+  BATCH_HEADER_SIZE,
+  B_COUNT,
+  B_RECORD_SIZE,
+  B_LOST,
+  RECORD_HEADER_SIZE,
+  FLAG_RETURN,
+  FLAG_EXT,
+  EXT_HEADER_SIZE,
+  R_PROBE_ID,
+  R_FLAGS,
+  R_PID,
+  R_TID,
+  R_UID,
+  R_CPU,
+  R_TIME,
+  R_COMM,
+  COMM_LEN,
+} from './wprobe_common.js';
+import * as common from './wprobe_common.js';
 
 /** Moves the host's cursor to the current event, for the accessors that ask the host. */
 function sync() {
@@ -87,44 +89,11 @@ export class AccessError extends Error {
 }
 
 function describe(kind, value) {
-  switch (kind) {
-    case 'no-such-argument':
-      return `argument ${value} is not passed in a register (arguments count from 1; x86_64 passes 6 in registers, aarch64 8)`;
-    case 'no-such-register':
-      return `no register named "${value}" on this architecture`;
-    case 'not-a-return-probe':
-      return 'the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)';
-    case 'not-captured':
-    case 'fault':
-    case 'no-entry':
-    case 'not-a-tracepoint':
-    case 'no-such-field':
-      return describe02(kind, value);
-    default:
-      return 'no current event: accessors work in the event handler, not in init or end';
+  if (kind === 'not-captured') {
+    return value.arg === 0 ? common.TEXT_NOT_CAPTURED(value) : common.TEXT_NOT_CAPTURED_ARG(value);
   }
-}
-
-// The access errors WIT 0.2.0 added, worded byte for byte as the Rust SDK's (which takes the
-// words from wprobe_common::AccessError's Display).
-function describe02(kind, value) {
-  const hex = (v) => `0x${BigInt(v).toString(16)}`;
-  switch (kind) {
-    case 'not-captured':
-      if (value.arg === 0) {
-        return `memory at ${hex(value.addr)} was not captured at probe time: declare a capture that covers it in init`;
-      }
-      // The common crate keeps the argument in a u8: Rust's text saturates at 255 too.
-      return `memory at ${hex(value.addr)} was not captured at probe time: add a capture of pointer_arg(${Math.min(value.arg, 255)}) in init`;
-    case 'fault':
-      return `reading memory at ${hex(value)} faulted at probe time (a bad or paged-out address)`;
-    case 'no-entry':
-      return 'the entry of this return was not seen (attached mid-call, or the entry event was lost): entry arguments and latency are unknown';
-    case 'not-a-tracepoint':
-      return 'fields exist only in tracepoint probes (--tracepoint, kernel.trace("CAT:NAME"))';
-    default:
-      return `no tracepoint field ${value}`;
-  }
+  const text = common[`TEXT_${String(kind).toUpperCase().replaceAll('-', '_')}`] ?? common.TEXT_NO_CURRENT_EVENT;
+  return text({ n: value, name: value, addr: value, what: value });
 }
 
 function converted(e) {
@@ -194,7 +163,7 @@ export function execname() {
   if (!inEvent) outside('execname');
   if (view !== null) {
     let end = off + R_COMM;
-    while (end < off + R_COMM + 16 && view.getUint8(end) !== 0) end++;
+    while (end < off + R_COMM + COMM_LEN && view.getUint8(end) !== 0) end++;
     return decoder.decode(new Uint8Array(view.buffer, view.byteOffset + off + R_COMM, end - off - R_COMM));
   }
   return ctx.execname();
@@ -709,18 +678,6 @@ function message(e) {
   return String(e);
 }
 
-function position() {
-  if (inEvent) {
-    try {
-      const p = ppById.get(probe_id()) ?? '<unknown probe>';
-      return `event ${index + 1} of the batch (pid ${pid()}, ${p})`;
-    } catch {
-      return `event ${index + 1} of the batch`;
-    }
-  }
-  return 'handle-batch, outside any event';
-}
-
 // ---- The component's exports: re-export them from the handler module --------------------
 
 export function init(session) {
@@ -811,8 +768,9 @@ export function handleBatch(flat) {
       }
     }
   } catch (e) {
-    const msg = `${position()}: ${message(e)}`;
-    throw msg;
+    // The host words where it happened from its cursor: put it on this event.
+    if (view !== null && inEvent) sync();
+    throw message(e);
   } finally {
     inEvent = false;
     view = null;
@@ -825,7 +783,7 @@ export function tick(timer) {
   try {
     instance.tick(timer);
   } catch (e) {
-    throw `in tick of timer ${timer}: ${message(e)}`;
+    throw message(e); // the host's report names the timer
   } finally {
     flush();
   }
@@ -836,7 +794,7 @@ export function end() {
   try {
     instance.end();
   } catch (e) {
-    throw `in end: ${message(e)}`;
+    throw message(e);
   } finally {
     flush();
   }

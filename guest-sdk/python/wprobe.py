@@ -21,6 +21,7 @@ in the app module: it implements the component's exports (``init``, ``handle-bat
 import sys as _sys
 
 import wit_world
+import wprobe_common as _common
 from wit_world.imports import context as _ctx
 from wit_world.imports import types as _types
 from componentize_py_types import Err as _Err
@@ -84,57 +85,22 @@ class AccessError(Exception):
 
 
 def _describe(kind, value):
-    if kind == "no-such-argument":
-        return ("argument %d is not passed in a register (arguments count from 1; "
-                "x86_64 passes 6 in registers, aarch64 8)" % value)
-    if kind == "no-such-register":
-        return "no register named \"%s\" on this architecture" % value
-    if kind == "not-a-return-probe":
-        return "the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)"
-    if kind in _DESCRIBE_0_2:
-        return _DESCRIBE_0_2[kind](value)
-    return "no current event: accessors work in event, not in init or end"
+    # The words come from wprobe_common, generated from the one table every SDK uses.
+    if kind == "not-captured":
+        addr, arg = value
+        if arg == 0:
+            return _common.TEXT_NOT_CAPTURED % {"addr": addr}
+        return _common.TEXT_NOT_CAPTURED_ARG % {"addr": addr, "arg": arg}
+    template = getattr(_common, "TEXT_" + kind.upper().replace("-", "_"), _common.TEXT_NO_CURRENT_EVENT)
+    return template % {"n": value, "name": value, "addr": value, "what": value}
 
 
-def _access_error(e):
-    v = e.value
-    if isinstance(v, _types.AccessError_NoSuchArgument):
-        return AccessError("no-such-argument", v.value)
-    if isinstance(v, _types.AccessError_NoSuchRegister):
-        return AccessError("no-such-register", v.value)
-    if isinstance(v, _types.AccessError_NotAReturnProbe):
-        return AccessError("not-a-return-probe")
-    for cls, kind in _ERRORS_0_2:
-        if isinstance(v, cls):
-            return AccessError(kind, _error_value_0_2(v))
-    return AccessError("no-current-event")
-
-
-# The access errors WIT 0.2.0 added, worded byte for byte as the Rust SDK's (which takes the
-# words from wprobe_common::AccessError's Display).
-
-def _not_captured(value):
-    addr, arg = value
-    if arg == 0:
-        return ("memory at %#x was not captured at probe time: declare a capture that covers it "
-                "in init" % addr)
-    # The common crate keeps the argument in a u8: Rust's text saturates at 255 too.
-    return ("memory at %#x was not captured at probe time: add a capture of pointer_arg(%d) "
-            "in init" % (addr, min(arg, 255)))
-
-
-_DESCRIBE_0_2 = {
-    "not-captured": _not_captured,
-    "fault": lambda addr: ("reading memory at %#x faulted at probe time (a bad or paged-out "
-                           "address)" % addr),
-    "no-entry": lambda _: ("the entry of this return was not seen (attached mid-call, or the "
-                           "entry event was lost): entry arguments and latency are unknown"),
-    "not-a-tracepoint": lambda _: ("fields exist only in tracepoint probes (--tracepoint, "
-                                   "kernel.trace(\"CAT:NAME\"))"),
-    "no-such-field": lambda what: "no tracepoint field %s" % what,
-}
-
-_ERRORS_0_2 = (
+# WIT access-error cases, by componentize-py's class for each.
+_ERRORS = (
+    (_types.AccessError_NoSuchArgument, "no-such-argument"),
+    (_types.AccessError_NoSuchRegister, "no-such-register"),
+    (_types.AccessError_NotAReturnProbe, "not-a-return-probe"),
+    (_types.AccessError_NoCurrentEvent, "no-current-event"),
     (_types.AccessError_NotCaptured, "not-captured"),
     (_types.AccessError_Fault, "fault"),
     (_types.AccessError_NoEntry, "no-entry"),
@@ -143,10 +109,14 @@ _ERRORS_0_2 = (
 )
 
 
-def _error_value_0_2(v):
-    if isinstance(v, _types.AccessError_NotCaptured):
-        return (v.value.addr, v.value.arg)
-    return getattr(v, "value", None)
+def _access_error(e):
+    v = e.value
+    for cls, kind in _ERRORS:
+        if isinstance(v, cls):
+            if isinstance(v, _types.AccessError_NotCaptured):
+                return AccessError(kind, (v.value.addr, v.value.arg))
+            return AccessError(kind, getattr(v, "value", None))
+    return AccessError("no-current-event")
 
 
 def _outside(name):
@@ -668,18 +638,6 @@ def handler(obj):
     return obj
 
 
-def _position():
-    if _in_event:
-        try:
-            p = _pp.get(_ctx.probe_id(), "<unknown probe>")
-            return "event %d of the batch (pid %d, %s)" % (_index + 1, _ctx.pid(), p)
-        except BaseException:
-            return "event %d of the batch" % (_index + 1)
-    return {"init": "init", "end": "end", "tick": "tick", "batch": "handle-batch, outside any event"}.get(
-        _phase, "no export call"
-    )
-
-
 def _message(e):
     if isinstance(e, AccessError):
         return str(e)
@@ -738,9 +696,9 @@ class WitWorld(wit_world.WitWorld):
                 _in_event = False
                 i += 1
         except BaseException as e:
-            msg = "%s: %s" % (_position(), _message(e))
+            # The host's cursor is on the event: the host words where it happened.
             _in_event = False
-            raise _Err(msg)
+            raise _Err(_message(e))
         finally:
             _in_event = False
             _flush()
@@ -756,7 +714,7 @@ class WitWorld(wit_world.WitWorld):
             if tick is not None:
                 tick(timer)
         except BaseException as e:
-            raise _Err("in tick of timer %d: %s" % (timer, _message(e)))
+            raise _Err(_message(e))  # the host's report names the timer
         finally:
             _flush()
             _phase = "idle"
@@ -769,7 +727,7 @@ class WitWorld(wit_world.WitWorld):
         try:
             _instance.end()
         except BaseException as e:
-            raise _Err("in end: %s" % _message(e))
+            raise _Err(_message(e))
         finally:
             _flush()
             _phase = "idle"

@@ -26,16 +26,6 @@ pub(crate) enum Current {
     Cursor,
 }
 
-/// What the handler is doing, for panic and error reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
-    Idle,
-    Init,
-    Batch,
-    Tick,
-    End,
-}
-
 /// One probe of the session, as `init` received it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Probe {
@@ -53,7 +43,6 @@ thread_local! {
     // Wasm guests are single-threaded: with const initializers these are plain statics there.
     static CURRENT: Cell<Current> = const { Cell::new(Current::None) };
     static INDEX: Cell<u32> = const { Cell::new(0) };
-    static PHASE: Cell<Phase> = const { Cell::new(Phase::Idle) };
     static LOST: Cell<u64> = const { Cell::new(0) };
     static PROBES: Cell<&'static [Probe]> = const { Cell::new(&[]) };
 }
@@ -69,10 +58,6 @@ pub(crate) fn set_probes(probes: &'static [Probe]) {
 
 pub(crate) fn probes() -> &'static [Probe] {
     PROBES.with(Cell::get)
-}
-
-pub(crate) fn set_phase(phase: Phase) {
-    PHASE.with(|p| p.set(phase));
 }
 
 pub(crate) fn set_lost(lost: u64) {
@@ -111,28 +96,18 @@ impl Drop for EventScope {
     }
 }
 
-/// "event 3 of the batch (pid 4859, kprobe.function("tcp_v4_connect"))" (counting from 1, for
-/// people), or where the handler
-/// was when there is no event. Never panics: the panic hook uses it.
-pub(crate) fn describe_position() -> String {
-    let phase = PHASE.with(Cell::get);
-    let index = INDEX.with(Cell::get);
-    let (pid, probe_id) = match current() {
-        Current::Flat(e) => (Some(e.pid()), Some(e.probe_id())),
-        // The SDK is in cursor mode only while the host's cursor is on an event.
-        Current::Cursor => (Some(ctx::pid()), Some(ctx::probe_id())),
-        Current::None => (None, None),
-    };
-    match (phase, pid) {
-        (_, Some(pid)) => {
-            let pp = probe_id.map_or("<unknown probe>", pp_of);
-            format!("event {} of the batch (pid {pid}, {pp})", u64::from(index) + 1)
+/// Puts the host's cursor on the current event before the handler fails, so that the host,
+/// which words every fault's position from the batch it delivered ("event 3 of the batch:
+/// pp, pid, tid"), names this event. On the flat path the host's cursor has not moved: step it
+/// there (a cold path, once per failure). Never panics: the panic hook uses it.
+pub(crate) fn point_host_at_current() {
+    if let Current::Flat(_) = current() {
+        let index = INDEX.with(Cell::get);
+        for _ in 0..=index {
+            if !host::next() {
+                break;
+            }
         }
-        (Phase::Init, None) => "init".into(),
-        (Phase::End, None) => "end".into(),
-        (Phase::Tick, None) => "tick".into(),
-        (Phase::Batch, None) => "handle-batch, outside any event".into(),
-        (Phase::Idle, None) => "no export call".into(),
     }
 }
 

@@ -31,28 +31,23 @@ pub enum AccessError {
     NoSuchField(String),
 }
 
+/// In the words of `wprobe_common::texts`, the table every SDK takes them from.
 impl fmt::Display for AccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use wprobe_common::texts::{self, fill, Hole};
         match self {
-            AccessError::NoSuchArgument(n) => write!(
-                f,
-                "argument {n} is not passed in a register (arguments count from 1; x86_64 passes 6 in registers, aarch64 8)"
-            ),
-            AccessError::NoSuchRegister(name) => write!(f, "no register named {name:?} on this architecture"),
-            AccessError::NotAReturnProbe => {
-                f.write_str("the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)")
-            }
-            AccessError::NoCurrentEvent => {
-                f.write_str("no current event: accessors work in Handler::event, not in init or end")
-            }
+            AccessError::NoSuchArgument(n) => fill(texts::NO_SUCH_ARGUMENT, &[("n", Hole::Dec((*n).into()))], f),
+            AccessError::NoSuchRegister(name) => fill(texts::NO_SUCH_REGISTER, &[("name", Hole::Text(name))], f),
+            AccessError::NotAReturnProbe => f.write_str(texts::NOT_A_RETURN_PROBE),
+            AccessError::NoCurrentEvent => f.write_str(texts::NO_CURRENT_EVENT),
+            AccessError::NotCaptured { addr, arg: 0 } => fill(texts::NOT_CAPTURED, &[("addr", Hole::Hex(*addr))], f),
             AccessError::NotCaptured { addr, arg } => {
-                let arg = (*arg).min(255) as u8;
-                fmt::Display::fmt(&wprobe_common::AccessError::NotCaptured { addr: *addr, arg }, f)
+                fill(texts::NOT_CAPTURED_ARG, &[("addr", Hole::Hex(*addr)), ("arg", Hole::Dec((*arg).into()))], f)
             }
-            AccessError::Fault(addr) => fmt::Display::fmt(&wprobe_common::AccessError::Fault { addr: *addr }, f),
-            AccessError::NoEntry => fmt::Display::fmt(&wprobe_common::AccessError::NoEntry, f),
-            AccessError::NotATracepoint => fmt::Display::fmt(&wprobe_common::AccessError::NotATracepoint, f),
-            AccessError::NoSuchField(what) => write!(f, "no tracepoint field {what}"),
+            AccessError::Fault(addr) => fill(texts::FAULT, &[("addr", Hole::Hex(*addr))], f),
+            AccessError::NoEntry => f.write_str(texts::NO_ENTRY),
+            AccessError::NotATracepoint => f.write_str(texts::NOT_A_TRACEPOINT),
+            AccessError::NoSuchField(what) => fill(texts::NO_SUCH_FIELD, &[("what", Hole::Text(what))], f),
         }
     }
 }

@@ -16,6 +16,9 @@ mod imp {
     pub fn exit() {
         ctx::exit()
     }
+    pub fn next() -> bool {
+        ctx::next()
+    }
 }
 
 #[cfg(test)]
@@ -28,6 +31,8 @@ pub mod imp {
         Printf(String),
         Warn(String),
         Exit,
+        /// `next()`: the runtime moved the host's cursor.
+        Next,
     }
 
     thread_local! {
@@ -46,5 +51,9 @@ pub mod imp {
     }
     pub fn exit() {
         SENT.with_borrow_mut(|s| s.push(Sent::Exit))
+    }
+    pub fn next() -> bool {
+        SENT.with_borrow_mut(|s| s.push(Sent::Next));
+        true
     }
 }

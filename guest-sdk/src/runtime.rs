@@ -3,7 +3,7 @@
 
 use crate::bindings::wprobe::probe::context as ctx;
 use crate::bindings::wprobe::probe::types as wit;
-use crate::context::{self, EventScope, Phase, Probe};
+use crate::context::{self, EventScope, Probe};
 use crate::error::Error;
 use crate::output;
 use crate::Capture;
@@ -155,11 +155,13 @@ impl<H: Handler> Instance for H {
     }
 
     fn tick(&mut self, timer: u32) -> Result<(), String> {
-        Handler::tick(self, timer).map_err(|e| format!("in tick of timer {timer}: {e}"))
+        // The host's report names the timer.
+        Handler::tick(self, timer).map_err(|e| e.to_string())
     }
 
     fn end(&mut self) -> Result<(), String> {
-        Handler::end(self).map_err(|e| format!("in end: {e}"))
+        // The host's report says it was in `end`.
+        Handler::end(self).map_err(|e| e.to_string())
     }
 }
 
@@ -191,9 +193,12 @@ fn run_cursor<H: Handler>(handler: &mut H) -> Result<(), String> {
     Ok(())
 }
 
+/// The message only: the host words the position from its cursor, which this puts on the
+/// failing event.
 #[cold]
 fn event_error(e: Error) -> String {
-    format!("{}: {e}", context::describe_position())
+    context::point_host_at_current();
+    e.to_string()
 }
 
 thread_local! {
@@ -203,12 +208,10 @@ thread_local! {
 /// The `init` export.
 pub fn init<H: Handler>(session: wit::Session) -> Result<wit::HandlerConfig, String> {
     install_panic_hook();
-    context::set_phase(Phase::Init);
     let session = convert_session(session);
     context::set_probes(session.probes);
     let handler = H::init(&session);
     output::flush();
-    context::set_phase(Phase::Idle);
     let handler: Box<dyn Instance> = Box::new(handler?);
     INSTANCE.with_borrow_mut(|i| *i = Some(handler));
     let delivery = match H::DELIVERY {
@@ -221,37 +224,31 @@ pub fn init<H: Handler>(session: wit::Session) -> Result<wit::HandlerConfig, Str
 
 /// The `tick` export.
 pub fn tick(timer: u32) -> Result<(), String> {
-    context::set_phase(Phase::Tick);
     let result = INSTANCE.with_borrow_mut(|i| match i {
         Some(handler) => handler.tick(timer),
         None => Err("tick called before a successful init".into()),
     });
     output::flush();
-    context::set_phase(Phase::Idle);
     result
 }
 
 /// The `handle-batch` export.
 pub fn handle_batch(flat: Option<Vec<u8>>) -> Result<(), String> {
-    context::set_phase(Phase::Batch);
     let result = INSTANCE.with_borrow_mut(|i| match i {
         Some(handler) => handler.batch(flat.as_deref()),
         None => Err("handle-batch called before a successful init".into()),
     });
     output::flush();
-    context::set_phase(Phase::Idle);
     result
 }
 
 /// The `end` export.
 pub fn end() -> Result<(), String> {
-    context::set_phase(Phase::End);
     let result = INSTANCE.with_borrow_mut(|i| match i {
         Some(handler) => handler.end(),
         None => Err("end called before a successful init".into()),
     });
     output::flush();
-    context::set_phase(Phase::Idle);
     result
 }
 
@@ -295,15 +292,17 @@ fn install_panic_hook() {
     #[cfg(not(test))]
     std::panic::set_hook(Box::new(|info| {
         output::try_flush();
+        // The trap that follows is reported by the host with the event its cursor is on.
+        context::point_host_at_current();
         let message = info.payload_as_str().unwrap_or("(non-string panic payload)");
-        crate::host::warn(&panic_report(&context::describe_position(), info.location(), message));
+        crate::host::warn(&panic_report(info.location(), message));
     }));
 }
 
-fn panic_report(position: &str, location: Option<&std::panic::Location<'_>>, message: &str) -> String {
+fn panic_report(location: Option<&std::panic::Location<'_>>, message: &str) -> String {
     match location {
-        Some(l) => format!("handler panicked in {position} at {}:{}: {message}", l.file(), l.line()),
-        None => format!("handler panicked in {position}: {message}"),
+        Some(l) => format!("handler panicked at {}:{}: {message}", l.file(), l.line()),
+        None => format!("handler panicked: {message}"),
     }
 }
 

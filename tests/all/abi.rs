@@ -11,7 +11,15 @@ fn aarch64_session() -> Session {
     Session { args: vec![], probes: seed_probes(), arch: Arch::Aarch64 }
 }
 
-fn aarch64_entry(pid: u32) -> Vec<u8> {
+/// An aarch64 return event (pid 9, tid 10) returning -2, its entry unseen.
+pub(super) fn aarch64_return() -> Vec<u8> {
+    let mut regs = [0u64; aarch64::NREGS];
+    regs[0] = (-2i64) as u64;
+    let header = EventHeader { probe_id: 1, flags: FLAG_RETURN, pid: 9, tid: 10, uid: 1000, ..Default::default() };
+    make_record(Arch::Aarch64, &header, &regs)
+}
+
+pub(super) fn aarch64_entry(pid: u32) -> Vec<u8> {
     let mut regs = [0u64; aarch64::NREGS];
     for (i, r) in regs.iter_mut().enumerate().take(31) {
         *r = 0x1000 + i as u64;
@@ -80,14 +88,7 @@ fn cursor_and_flat_paths_agree() {
 fn every_accessor_agrees_between_cursor_and_flat_on_both_architectures() {
     let rt = runtime();
     let x86: Vec<_> = vec![seed_entry(10, 1), seed_return(10, -111), seed_return(11, 0), seed_entry(12, 3)];
-    let mut arm_ret = [0u64; aarch64::NREGS];
-    arm_ret[0] = (-2i64) as u64;
-    let arm_ret = make_record(
-        Arch::Aarch64,
-        &EventHeader { probe_id: 1, flags: FLAG_RETURN, pid: 9, tid: 10, uid: 1000, ..Default::default() },
-        &arm_ret,
-    );
-    let arm: Vec<_> = vec![aarch64_entry(42), arm_ret];
+    let arm: Vec<_> = vec![aarch64_entry(42), aarch64_return()];
     for (arch, records) in [(Arch::X86_64, x86), (Arch::Aarch64, arm)] {
         let session = Session { args: vec![], probes: seed_probes(), arch };
         let mut outputs = vec![];

@@ -251,7 +251,7 @@ fn a_handlers_error_is_quoted_on_wprobes_line() {
     let msg = fault_of(&run).to_string();
     assert!(!msg.contains('\n') && !msg.contains(ESC), "{msg:?}");
     assert!(
-        msg.ends_with(r#"tid 100): "event 1 of the batch (pid 100, kprobe.function(\"tcp_v4_connect\")): all good\nwprobe: error: forged\x1b[2J""#),
+        msg.ends_with(r#"(batch 1, event 1 of the batch: kprobe.function("tcp_v4_connect"), pid 100, tid 100): "all good\nwprobe: error: forged\x1b[2J""#),
         "{msg}"
     );
 
@@ -294,7 +294,9 @@ fn huge_error_and_panic_messages_are_capped() {
     // A panic message goes through the SDK's warning: capped the same way.
     let run = hostile("huge_panic", &[], Limits::default(), 1);
     assert!(matches!(&fault_of(&run).cause, FaultCause::Trap { what, .. } if what == "unreachable (panic)"));
-    assert!(run.stderr.starts_with("WARNING: handler panicked in event 1"), "{}", &run.stderr[..80]);
+    assert!(run.stderr.starts_with("WARNING: handler panicked at "), "{}", &run.stderr[..80]);
+    // The host names the event (the SDK put its cursor there before the trap).
+    assert!(fault_of(&run).to_string().contains("(batch 1, event 1 of the batch: "), "{}", fault_of(&run));
     assert!(run.stderr.len() < cap + 64 && run.stderr.ends_with(" bytes cut)\n"), "{} bytes", run.stderr.len());
 }
 

@@ -13,11 +13,14 @@ mod live;
 mod peers;
 mod probe_data;
 mod probes;
+mod sdk_parity;
 mod serve;
 mod stops;
 mod timers;
+mod tools;
 mod tracepoints;
 mod wasi;
+mod wit_version;
 
 use wprobe::batch::BatchBuilder;
 use wprobe::sandbox::{Handler, HandlerFault, Limits, Runtime, RuntimeConfig, Session};

@@ -4,7 +4,7 @@
  *   wprobe_workload DIR
  *
  * 1. opens (creating) DIR/file-00 … DIR/file-11 with openat, closing each;
- * 2. calls getppid 37 times and sched_yield 11 times through syscall(2), so that no libc
+ * 2. calls getsid 37 times and sched_yield 11 times through syscall(2), so that no libc
  *    caching hides a call;
  * 3. calls workload_sleep(us) for 1500 µs, 6000 µs and 24000 µs, five times each: the
  *    middle of the log2 buckets [1M, 2M), [4M, 8M) and [16M, 32M) ns;
@@ -62,7 +62,7 @@ int main(int argc, char **argv) {
         }
         close(fd);
     }
-    for (int i = 0; i < 37; i++) syscall(SYS_getppid);
+    for (int i = 0; i < 37; i++) syscall(SYS_getsid, 0);
     for (int i = 0; i < 11; i++) syscall(SYS_sched_yield);
     static const long sleeps[] = {1500, 6000, 24000};
     for (int s = 0; s < 3; s++) {

@@ -1,5 +1,6 @@
 //! `cargo xtask fixtures`: records the events files under tests/fixtures/ from real uprobe
-//! runs of tests/targets/wprobe_target.c (needs root and a kernel with uprobes).
+//! and tracepoint runs of tests/targets/wprobe_target.c and tests/targets/wprobe_workload.c
+//! (needs root and a kernel with uprobes).
 //!
 //! The target calls `wprobe_target(7, 0xdeadbeef, 16)`, which returns 23, three times on
 //! each of two threads; the replay tests check the handlers' lines against those values and
@@ -9,12 +10,20 @@ use crate::{cargo, run, target_dir, workspace_root};
 use anyhow::{ensure, Context, Result};
 use std::process::Command;
 
-/// (file, wprobe record probe arguments)
-const FIXTURES: [(&str, &[&str]); 3] = [
-    ("target_entry.events", &["--uprobe", "{T}:wprobe_target"]),
-    ("target_return.events", &["--uretprobe", "{T}:wprobe_target"]),
-    ("target_both.events", &["--uprobe", "{T}:wprobe_target", "--uretprobe", "{T}:wprobe_target"]),
+/// (file, wprobe record probe arguments, command): `{T}` is the target, `{W}` the workload
+/// (tests/targets/wprobe_workload.c), which works in [`WORKLOAD_DIR`].
+const FIXTURES: [(&str, &[&str], &str); 6] = [
+    ("target_entry.events", &["--uprobe", "{T}:wprobe_target"], "echo | {T} 3 2"),
+    ("target_return.events", &["--uretprobe", "{T}:wprobe_target"], "echo | {T} 3 2"),
+    ("target_both.events", &["--uprobe", "{T}:wprobe_target", "--uretprobe", "{T}:wprobe_target"], "echo | {T} 3 2"),
+    // The classic tools' recordings: syscount, execsnoop and funclatency replay these.
+    ("workload_syscalls.events", &["--tracepoint", "raw_syscalls:sys_enter"], "{W} {D}"),
+    ("workload_exec.events", &["--tracepoint", "sched:sched_process_exec"], "{W} {D}"),
+    ("workload_sleep.events", &["--uretprobe", "{W}:workload_sleep"], "{W} {D}"),
 ];
+
+/// Where the workload creates its files: a fixed path, so that the recordings name it.
+const WORKLOAD_DIR: &str = "/tmp/wprobe-workload";
 
 pub fn record() -> Result<()> {
     run(cargo().args(["build", "--release", "-p", "wprobe"]))?;
@@ -25,15 +34,24 @@ pub fn record() -> Result<()> {
         .args(["-O2", "-pthread", "-o"])
         .arg(&target)
         .arg(&src))?;
+    let workload = target.with_file_name("wprobe_workload");
+    run(Command::new(std::env::var_os("CC").unwrap_or("cc".into()))
+        .args(["-O2", "-o"])
+        .arg(&workload)
+        .arg(workspace_root().join("tests/targets/wprobe_workload.c")))?;
     let wprobe = target_dir().join("release").join("wprobe");
     let dir = workspace_root().join("tests/fixtures");
     std::fs::create_dir_all(&dir)?;
     let t = target.to_str().context("target path is not UTF-8")?;
-    for (file, probes) in FIXTURES {
+    let w = workload.to_str().context("workload path is not UTF-8")?;
+    let fill = |a: &str| a.replace("{T}", t).replace("{W}", w).replace("{D}", WORKLOAD_DIR);
+    for (file, probes, command) in FIXTURES {
+        let _ = std::fs::remove_dir_all(WORKLOAD_DIR);
+        std::fs::create_dir_all(WORKLOAD_DIR)?;
         let out = dir.join(file);
         let mut cmd = Command::new(&wprobe);
-        cmd.arg("record").args(probes.iter().map(|a| a.replace("{T}", t)));
-        cmd.arg("-o").arg(&out).arg("-c").arg(format!("echo | {t} 3 2"));
+        cmd.arg("record").args(probes.iter().map(|a| fill(a)));
+        cmd.arg("-o").arg(&out).arg("-c").arg(fill(command));
         let status = cmd.status().with_context(|| format!("cannot run {}", wprobe.display()))?;
         ensure!(status.success(), "recording {file} failed ({status}); it needs root and uprobes");
         println!("recorded {}", out.display());

@@ -5,6 +5,8 @@
 //! * `test`: builds the handlers, then runs the whole test suite (the README's test command).
 //! * `demo`: the main job in one command (the README's quick start).
 //! * `fixtures`: re-records the events files under tests/fixtures/ from real uprobe runs.
+//! * `sdk-gen`: writes the SDKs' generated files (layouts, access-error texts, the C
+//!   bindings) from host/common and wit/; `sdk-gen --check` fails when one is stale (CI).
 //! * `bpf`: rebuilds the eBPF program into the checked-in `host/ebpf/wprobe.bpf.o`;
 //!   `bpf --check` fails when that object is stale (CI).
 //! * `vm-test`: kprobe scenarios on Debian kernels under QEMU; `vm -- CMD`: one command in
@@ -15,6 +17,7 @@ mod demo;
 mod fixtures;
 mod guests;
 mod handlers;
+mod sdk_gen;
 mod vm;
 
 use anyhow::{Context, Result};
@@ -39,6 +42,9 @@ enum Task {
     Demo,
     /// Re-record tests/fixtures/*.events from real uprobe runs (needs root).
     Fixtures,
+    /// Write the SDKs' generated files (layouts, error texts, C bindings) from host/common and
+    /// wit/ (or --check that they are current).
+    SdkGen(sdk_gen::Args),
     /// Rebuild the eBPF program into host/ebpf/wprobe.bpf.o (or --check that it is current).
     Bpf(bpf::Args),
     /// Run the kprobe scenarios on Debian kernels under QEMU (TCG) and check their output.
@@ -51,6 +57,7 @@ fn main() -> Result<()> {
     match Cli::parse().task {
         Task::Handlers(args) => handlers::build(&args),
         Task::Bpf(args) => bpf::main(&args),
+        Task::SdkGen(args) => sdk_gen::main(&args),
         Task::VmTest(args) => vm::test(&args),
         Task::Vm(args) => vm::run(&args),
         Task::Demo => demo::main(),

@@ -15,6 +15,7 @@
 //! `--arg by=comm` keeps one histogram per command name.
 use wprobe_sdk::agg::Agg;
 use wprobe_sdk::prelude::*;
+use wprobe_sdk::ShortStr;
 
 struct FieldHist {
     field: String,
@@ -33,7 +34,7 @@ impl Handler for FieldHist {
             session.arg("field").ok_or("give the field to histogram: --arg field=NAME (see `wprobe list --fields`)")?;
         let known = session.probes().iter().any(|p| p.fields.iter().any(|f| f.name == field));
         if !known {
-            return Err(format!("no probe of this session has a field {field:?}: attach a tracepoint that has it"));
+            return Err(format!("no probe of this session has a field named {field}: attach a tracepoint that has it"));
         }
         let name = format!("@{field}");
         let lhist = match session.arg("lhist") {

@@ -148,6 +148,9 @@ typedef enum wprobe_error {
 void wprobe_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The recorded error's message, or NULL. */
 const char *wprobe_failed(void);
+/* SystemTap's try/catch: the recorded error's message, or NULL, and the error is cleared,
+ * so the event goes on (its output too). Valid until the next call. */
+const char *wprobe_catch(void);
 
 /* ---- Context: always answer on an event; outside one (init, end) they trap ------------ */
 

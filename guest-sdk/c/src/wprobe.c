@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "handler.h"
+#include "wprobe_common.h"
 #include "wprobe_internal.h"
 
 /* Send the output as soon as this much is pending. */
@@ -180,6 +181,14 @@ void wprobe_fail(const char *fmt, ...) {
 
 const char *wprobe_failed(void) { return error_msg; }
 
+const char *wprobe_catch(void) {
+    static char *caught;
+    free(caught);
+    caught = error_msg;
+    error_msg = NULL;
+    return caught;
+}
+
 /* The payload of the last error convert() saw, for the messages of the errors WIT 0.2.0
  * added (the codes alone do not say which address or field). */
 static struct {
@@ -188,69 +197,25 @@ static struct {
     char *text; /* no-such-field's text from the host (malloc'ed), or NULL */
 } last_error;
 
-static void record_0_2(wprobe_error e);
-
-/* The same messages as the Rust SDK's AccessError. */
+/* The words come from wprobe_common.h, generated from the one table every SDK uses. */
 static void record(wprobe_error e, uint32_t n, const char *name) {
     switch (e) {
-    case WPROBE_OK:
-        return;
-    case WPROBE_NO_SUCH_ARGUMENT:
-        set_error(format("argument %u is not passed in a register (arguments count from 1; "
-                         "x86_64 passes 6 in registers, aarch64 8)",
-                         n));
-        return;
-    case WPROBE_NO_SUCH_REGISTER:
-        set_error(format("no register named \"%s\" on this architecture", name));
-        return;
-    case WPROBE_NOT_A_RETURN_PROBE:
-        set_error(strdup("the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)"));
-        return;
-    case WPROBE_NO_CURRENT_EVENT:
-        set_error(strdup("no current event: accessors work in wprobe_event, not in init or end"));
-        return;
-    case WPROBE_NOT_CAPTURED:
-    case WPROBE_FAULT:
-    case WPROBE_NO_ENTRY:
-    case WPROBE_NOT_A_TRACEPOINT:
-    case WPROBE_NO_SUCH_FIELD:
-        record_0_2(e);
-        return;
-    }
-}
-
-/* The errors WIT 0.2.0 added, worded byte for byte as the Rust SDK's (which takes the words
- * from wprobe_common::AccessError's Display). */
-static void record_0_2(wprobe_error e) {
-    switch (e) {
+    case WPROBE_OK: return;
+    case WPROBE_NO_SUCH_ARGUMENT: set_error(format(WP_TEXT_NO_SUCH_ARGUMENT, n)); return;
+    case WPROBE_NO_SUCH_REGISTER: set_error(format(WP_TEXT_NO_SUCH_REGISTER, name)); return;
+    case WPROBE_NOT_A_RETURN_PROBE: set_error(strdup(WP_TEXT_NOT_A_RETURN_PROBE)); return;
+    case WPROBE_NO_CURRENT_EVENT: set_error(strdup(WP_TEXT_NO_CURRENT_EVENT)); return;
     case WPROBE_NOT_CAPTURED:
         if (last_error.arg == 0) {
-            set_error(format("memory at 0x%" PRIx64 " was not captured at probe time: declare a capture "
-                             "that covers it in init",
-                             last_error.addr));
+            set_error(format(WP_TEXT_NOT_CAPTURED, last_error.addr));
         } else {
-            /* The common crate keeps the argument in a u8: Rust's text saturates at 255 too. */
-            set_error(format("memory at 0x%" PRIx64 " was not captured at probe time: add a capture of "
-                             "pointer_arg(%u) in init",
-                             last_error.addr, last_error.arg < 255 ? last_error.arg : 255));
+            set_error(format(WP_TEXT_NOT_CAPTURED_ARG, last_error.addr, last_error.arg));
         }
         return;
-    case WPROBE_FAULT:
-        set_error(format("reading memory at 0x%" PRIx64 " faulted at probe time (a bad or paged-out address)",
-                         last_error.addr));
-        return;
-    case WPROBE_NO_ENTRY:
-        set_error(strdup("the entry of this return was not seen (attached mid-call, or the entry event was "
-                         "lost): entry arguments and latency are unknown"));
-        return;
-    case WPROBE_NOT_A_TRACEPOINT:
-        set_error(strdup("fields exist only in tracepoint probes (--tracepoint, kernel.trace(\"CAT:NAME\"))"));
-        return;
-    case WPROBE_NO_SUCH_FIELD:
-        set_error(format("no tracepoint field %s", last_error.text ? last_error.text : ""));
-        return;
-    default:
-        return;
+    case WPROBE_FAULT: set_error(format(WP_TEXT_FAULT, last_error.addr)); return;
+    case WPROBE_NO_ENTRY: set_error(strdup(WP_TEXT_NO_ENTRY)); return;
+    case WPROBE_NOT_A_TRACEPOINT: set_error(strdup(WP_TEXT_NOT_A_TRACEPOINT)); return;
+    case WPROBE_NO_SUCH_FIELD: set_error(format(WP_TEXT_NO_SUCH_FIELD, last_error.text ? last_error.text : "")); return;
     }
 }
 
@@ -308,16 +273,6 @@ static uint32_t u32_at(size_t off) {
     return v;
 }
 
-/* ---- Flat batch layout constants (wit/probe.wit, `delivery::flat`; wprobe-common's batch,
- * record and ext modules). Kept together so that they can be generated from that crate. */
-#define BATCH_MAGIC "WPB2"
-enum { BATCH_HEADER_SIZE = 24, B_COUNT = 8, B_RECORD_SIZE = 12, B_LOST = 16 };
-enum { RECORD_HEADER_SIZE = 48, FLAG_RETURN = 1, FLAG_EXT = 2 };
-/* The extension area after a record's registers (FLAG_EXT): u32 len, u32 count, items. */
-enum { EXT_HEADER_SIZE = 8 };
-/* Record header offsets. */
-enum { R_PROBE_ID = 0, R_FLAGS = 4, R_PID = 8, R_TID = 12, R_UID = 16, R_CPU = 20, R_TIME = 24, R_COMM = 32 };
-
 #define CONTEXT_ACCESSOR(type, name, read)                                                  \
     type wprobe_##name(void) {                                                              \
         if (!in_event) outside(#name);                                                      \
@@ -325,13 +280,13 @@ enum { R_PROBE_ID = 0, R_FLAGS = 4, R_PID = 8, R_TID = 12, R_UID = 16, R_CPU = 2
         return wprobe_probe_context_##name();                                               \
     }
 
-CONTEXT_ACCESSOR(uint32_t, pid, u32_at(R_PID))
-CONTEXT_ACCESSOR(uint32_t, tid, u32_at(R_TID))
-CONTEXT_ACCESSOR(uint32_t, uid, u32_at(R_UID))
-CONTEXT_ACCESSOR(uint32_t, cpu, u32_at(R_CPU))
-CONTEXT_ACCESSOR(uint64_t, timestamp_ns, u32_at(R_TIME) | (uint64_t)u32_at(R_TIME + 4) << 32)
-CONTEXT_ACCESSOR(uint32_t, probe_id, u32_at(R_PROBE_ID))
-CONTEXT_ACCESSOR(bool, is_return, (u32_at(R_FLAGS) & FLAG_RETURN) != 0)
+CONTEXT_ACCESSOR(uint32_t, pid, u32_at(WP_R_PID))
+CONTEXT_ACCESSOR(uint32_t, tid, u32_at(WP_R_TID))
+CONTEXT_ACCESSOR(uint32_t, uid, u32_at(WP_R_UID))
+CONTEXT_ACCESSOR(uint32_t, cpu, u32_at(WP_R_CPU))
+CONTEXT_ACCESSOR(uint64_t, timestamp_ns, u32_at(WP_R_TIME) | (uint64_t)u32_at(WP_R_TIME + 4) << 32)
+CONTEXT_ACCESSOR(uint32_t, probe_id, u32_at(WP_R_PROBE_ID))
+CONTEXT_ACCESSOR(bool, is_return, (u32_at(WP_R_FLAGS) & WP_FLAG_RETURN) != 0)
 
 static const char *pp_of(uint32_t id) {
     if (id < session.nprobes && session.probes[id].id == id) return session.probes[id].pp;
@@ -359,8 +314,8 @@ const char *wprobe_execname(void) {
     if (!in_event) outside("execname");
     if (!execname_valid && current) {
         /* NUL-padded, up to 16 bytes. */
-        memcpy(execname_buf, current + R_COMM, 16);
-        execname_buf[16] = '\0';
+        memcpy(execname_buf, current + WP_R_COMM, WP_COMM_LEN);
+        execname_buf[WP_COMM_LEN] = '\0';
         execname_valid = true;
     }
     if (!execname_valid) {
@@ -958,10 +913,9 @@ static char *run_event(uint32_t i) {
     wprobe_event();
     char *failure = NULL;
     if (error_msg) {
-        char *e = take_error();
-        const char *p = pp_of(wprobe_probe_id());
-        failure = format("event %u of the batch (pid %u, %s): %s", i + 1, wprobe_pid(), p ? p : "<unknown probe>", e);
-        free(e);
+        /* The host words where it happened from its cursor: put it on this event. */
+        if (current) sync_cursor();
+        failure = take_error();
     }
     in_event = false;
     free_event_strings();
@@ -975,19 +929,19 @@ static uint32_t le32(const uint8_t *p) {
 }
 
 /* The length of the record at `p`, of which `left` bytes are in the batch: its fixed part,
- * plus its extension area when FLAG_EXT says it has one; 0 when it does not fit. */
+ * plus its extension area when WP_FLAG_EXT says it has one; 0 when it does not fit. */
 static size_t record_len(const uint8_t *p, size_t left, uint32_t size) {
     if (left < size) return 0;
-    if (!(le32(p + R_FLAGS) & FLAG_EXT)) return size;
-    if (left - size < EXT_HEADER_SIZE) return 0;
+    if (!(le32(p + WP_R_FLAGS) & WP_FLAG_EXT)) return size;
+    if (left - size < WP_EXT_HEADER_SIZE) return 0;
     uint32_t ext = le32(p + size);
-    if (left - size - EXT_HEADER_SIZE < ext) return 0;
-    return size + EXT_HEADER_SIZE + ext;
+    if (left - size - WP_EXT_HEADER_SIZE < ext) return 0;
+    return size + WP_EXT_HEADER_SIZE + ext;
 }
 
 /* Whether `count` records fit the batch exactly, checked before the first event runs. */
 static bool records_fit(const uint8_t *b, size_t len, uint32_t count, uint32_t size) {
-    size_t at = BATCH_HEADER_SIZE;
+    size_t at = WP_BATCH_HEADER_SIZE;
     for (uint32_t i = 0; i < count; i++) {
         size_t n = record_len(b + at, len - at, size);
         if (n == 0) return false;
@@ -1005,18 +959,18 @@ bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_
     host_next = 0;
     if (maybe_flat) {
         /* The flat layout: a header, then `count` records of `size` bytes, each followed by
-         * its extension area when its flags have FLAG_EXT. */
+         * its extension area when its flags have WP_FLAG_EXT. */
         const uint8_t *b = maybe_flat->ptr;
         size_t len = maybe_flat->len;
-        bool has_header = len >= BATCH_HEADER_SIZE;
-        uint32_t count = has_header ? le32(b + B_COUNT) : 0, size = has_header ? le32(b + B_RECORD_SIZE) : 0;
-        if (!has_header || memcmp(b, BATCH_MAGIC, 4) != 0 || size < RECORD_HEADER_SIZE ||
+        bool has_header = len >= WP_BATCH_HEADER_SIZE;
+        uint32_t count = has_header ? le32(b + WP_B_COUNT) : 0, size = has_header ? le32(b + WP_B_RECORD_SIZE) : 0;
+        if (!has_header || le32(b) != WP_BATCH_MAGIC || size < WP_RECORD_HEADER_SIZE ||
             !records_fit(b, len, count, size)) {
             handler_list_u8_free(maybe_flat);
             return fail_with(err, strdup("the host sent a malformed flat batch"));
         }
-        memcpy(&lost, b + B_LOST, 8);
-        size_t at = BATCH_HEADER_SIZE;
+        memcpy(&lost, b + WP_B_LOST, 8);
+        size_t at = WP_BATCH_HEADER_SIZE;
         for (uint32_t i = 0; i < count && !failure; i++) {
             current = b + at;
             at += record_len(current, len - at, size);
@@ -1037,12 +991,9 @@ bool exports_handler_tick(uint32_t timer, handler_string_t *err) {
     if (!started) return fail_with(err, strdup("tick called before a successful init"));
     wprobe_tick(timer);
     flush();
+    /* The message only: the host's report names the timer. */
     char *e = take_error();
-    if (e) {
-        char *msg = format("in tick of timer %u: %s", timer, e);
-        free(e);
-        return fail_with(err, msg);
-    }
+    if (e) return fail_with(err, e);
     return true;
 }
 
@@ -1050,11 +1001,8 @@ bool exports_handler_end(handler_string_t *err) {
     if (!started) return fail_with(err, strdup("end called before a successful init"));
     wprobe_end();
     flush();
+    /* The message only: the host's report says it was in end. */
     char *e = take_error();
-    if (e) {
-        char *msg = format("in end: %s", e);
-        free(e);
-        return fail_with(err, msg);
-    }
+    if (e) return fail_with(err, e);
     return true;
 }

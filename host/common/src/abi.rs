@@ -89,36 +89,23 @@ pub enum AccessError {
     NoSuchField,
 }
 
+/// In the words of [`crate::texts`], the SDKs' table. This value does not keep a register's
+/// or a field's name (the host and the SDKs add it): those holes read `?`.
 impl fmt::Display for AccessError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AccessError::NoSuchArgument { n, max } => write!(
-                f,
-                "argument {n} is not passed in a register (arguments count from 1; this architecture passes 1..={max})"
-            ),
-            AccessError::NoSuchRegister => f.write_str("unknown register name"),
-            AccessError::NotAReturnProbe => {
-                f.write_str("the return value exists only in a return probe (`.return`, --kretprobe, --uretprobe)")
+        use crate::texts::{self, fill, Hole};
+        match *self {
+            AccessError::NoSuchArgument { n, .. } => fill(texts::NO_SUCH_ARGUMENT, &[("n", Hole::Dec(n.into()))], f),
+            AccessError::NoSuchRegister => fill(texts::NO_SUCH_REGISTER, &[("name", Hole::Text("?"))], f),
+            AccessError::NotAReturnProbe => f.write_str(texts::NOT_A_RETURN_PROBE),
+            AccessError::NotCaptured { addr, arg: 0 } => fill(texts::NOT_CAPTURED, &[("addr", Hole::Hex(addr))], f),
+            AccessError::NotCaptured { addr, arg } => {
+                fill(texts::NOT_CAPTURED_ARG, &[("addr", Hole::Hex(addr)), ("arg", Hole::Dec(arg.into()))], f)
             }
-            AccessError::NotCaptured { addr, arg: 0 } => write!(
-                f,
-                "memory at {addr:#x} was not captured at probe time: declare a capture that covers it in init"
-            ),
-            AccessError::NotCaptured { addr, arg } => write!(
-                f,
-                "memory at {addr:#x} was not captured at probe time: add a capture of pointer_arg({arg}) in init"
-            ),
-            AccessError::Fault { addr } => {
-                write!(f, "reading memory at {addr:#x} faulted at probe time (a bad or paged-out address)")
-            }
-            AccessError::NoEntry => f.write_str(
-                "the entry of this return was not seen (attached mid-call, or the entry event was lost): \
-                 entry arguments and latency are unknown",
-            ),
-            AccessError::NotATracepoint => {
-                f.write_str("fields exist only in tracepoint probes (--tracepoint, kernel.trace(\"CAT:NAME\"))")
-            }
-            AccessError::NoSuchField => f.write_str("the tracepoint has no field of that name"),
+            AccessError::Fault { addr } => fill(texts::FAULT, &[("addr", Hole::Hex(addr))], f),
+            AccessError::NoEntry => f.write_str(texts::NO_ENTRY),
+            AccessError::NotATracepoint => f.write_str(texts::NOT_A_TRACEPOINT),
+            AccessError::NoSuchField => fill(texts::NO_SUCH_FIELD, &[("what", Hole::Text("?"))], f),
         }
     }
 }

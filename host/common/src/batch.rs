@@ -25,6 +25,13 @@ use core::fmt;
 pub const MAGIC: [u8; 4] = *b"WPB2";
 pub const BATCH_HEADER_SIZE: usize = 24;
 
+// Byte offsets of the header's fields (the table above).
+pub const OFF_MAGIC: usize = 0;
+pub const OFF_ARCH: usize = 4;
+pub const OFF_COUNT: usize = 8;
+pub const OFF_RECORD_SIZE: usize = 12;
+pub const OFF_LOST: usize = 16;
+
 /// The decoded batch header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchHeader {
@@ -36,11 +43,11 @@ pub struct BatchHeader {
 impl BatchHeader {
     pub fn to_bytes(&self) -> [u8; BATCH_HEADER_SIZE] {
         let mut b = [0u8; BATCH_HEADER_SIZE];
-        b[0..4].copy_from_slice(&MAGIC);
-        b[4] = self.arch as u8;
-        b[8..12].copy_from_slice(&self.count.to_le_bytes());
-        b[12..16].copy_from_slice(&(record_size(self.arch) as u32).to_le_bytes());
-        b[16..24].copy_from_slice(&self.lost.to_le_bytes());
+        b[OFF_MAGIC..OFF_MAGIC + 4].copy_from_slice(&MAGIC);
+        b[OFF_ARCH] = self.arch as u8;
+        b[OFF_COUNT..OFF_COUNT + 4].copy_from_slice(&self.count.to_le_bytes());
+        b[OFF_RECORD_SIZE..OFF_RECORD_SIZE + 4].copy_from_slice(&(record_size(self.arch) as u32).to_le_bytes());
+        b[OFF_LOST..OFF_LOST + 8].copy_from_slice(&self.lost.to_le_bytes());
         b
     }
 }
@@ -93,13 +100,13 @@ pub struct BatchRef<'a> {
 impl<'a> BatchRef<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self, BatchError> {
         let head = bytes.get(..BATCH_HEADER_SIZE).ok_or(BatchError::TooShort)?;
-        if head[0..4] != MAGIC {
+        if head[OFF_MAGIC..OFF_MAGIC + 4] != MAGIC {
             return Err(BatchError::BadMagic);
         }
-        let arch = Arch::from_u8(head[4]).ok_or(BatchError::UnknownArch(head[4]))?;
-        let count = u32::from_le_bytes(head[8..12].try_into().unwrap());
-        let rsize = u32::from_le_bytes(head[12..16].try_into().unwrap());
-        let lost = u64::from_le_bytes(head[16..24].try_into().unwrap());
+        let arch = Arch::from_u8(head[OFF_ARCH]).ok_or(BatchError::UnknownArch(head[OFF_ARCH]))?;
+        let count = u32::from_le_bytes(head[OFF_COUNT..OFF_COUNT + 4].try_into().unwrap());
+        let rsize = u32::from_le_bytes(head[OFF_RECORD_SIZE..OFF_RECORD_SIZE + 4].try_into().unwrap());
+        let lost = u64::from_le_bytes(head[OFF_LOST..OFF_LOST + 8].try_into().unwrap());
         let expected_rsize = record_size(arch) as u32;
         if rsize != expected_rsize {
             return Err(BatchError::RecordSize { expected: expected_rsize, found: rsize });

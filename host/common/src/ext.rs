@@ -29,6 +29,16 @@ pub const EXT_HEADER_SIZE: usize = 8;
 /// Size of an item's header.
 pub const ITEM_HEADER_SIZE: usize = 16;
 
+// Byte offsets in the extension header and in an item's header (the table above).
+pub const OFF_EXT_LEN: usize = 0;
+pub const OFF_EXT_COUNT: usize = 4;
+pub const OFF_ITEM_KIND: usize = 0;
+pub const OFF_ITEM_STATUS: usize = 1;
+pub const OFF_ITEM_SPACE: usize = 2;
+pub const OFF_ITEM_INDEX: usize = 3;
+pub const OFF_ITEM_LEN: usize = 4;
+pub const OFF_ITEM_ADDR: usize = 8;
+
 pub const KIND_ENTRY: u8 = 1;
 pub const KIND_CAPTURE: u8 = 2;
 pub const KIND_TRACEPOINT: u8 = 3;
@@ -112,7 +122,7 @@ impl<'a> Ext<'a> {
     /// The total size of the area at the start of `bytes` (header included), checked only
     /// for fitting: [`Ext::parse`] checks the items.
     pub fn size_at(bytes: &[u8]) -> Option<usize> {
-        let len = u32::from_le_bytes(bytes.get(0..4)?.try_into().ok()?) as usize;
+        let len = u32::from_le_bytes(bytes.get(OFF_EXT_LEN..OFF_EXT_LEN + 4)?.try_into().ok()?) as usize;
         EXT_HEADER_SIZE.checked_add(len).filter(|&n| n <= bytes.len())
     }
 
@@ -121,8 +131,8 @@ impl<'a> Ext<'a> {
         if bytes.len() < EXT_HEADER_SIZE {
             return Err(ExtError::Truncated);
         }
-        let len = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
-        let count = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+        let len = u32::from_le_bytes(bytes[OFF_EXT_LEN..OFF_EXT_LEN + 4].try_into().unwrap()) as usize;
+        let count = u32::from_le_bytes(bytes[OFF_EXT_COUNT..OFF_EXT_COUNT + 4].try_into().unwrap());
         if !len.is_multiple_of(8) || EXT_HEADER_SIZE + len != bytes.len() {
             return Err(ExtError::BadLength);
         }
@@ -162,16 +172,16 @@ impl<'a> Ext<'a> {
 
 fn split_item(bytes: &[u8]) -> Option<(Item<'_>, &[u8])> {
     let head = bytes.get(..ITEM_HEADER_SIZE)?;
-    let len = u32::from_le_bytes(head[4..8].try_into().unwrap()) as usize;
+    let len = u32::from_le_bytes(head[OFF_ITEM_LEN..OFF_ITEM_LEN + 4].try_into().unwrap()) as usize;
     let end = ITEM_HEADER_SIZE.checked_add(pad8(len))?;
     let data = bytes.get(ITEM_HEADER_SIZE..ITEM_HEADER_SIZE + len)?;
     let rest = bytes.get(end..)?;
     let item = Item {
-        kind: head[0],
-        status: head[1],
-        space: head[2],
-        index: head[3],
-        addr: u64::from_le_bytes(head[8..16].try_into().unwrap()),
+        kind: head[OFF_ITEM_KIND],
+        status: head[OFF_ITEM_STATUS],
+        space: head[OFF_ITEM_SPACE],
+        index: head[OFF_ITEM_INDEX],
+        addr: u64::from_le_bytes(head[OFF_ITEM_ADDR..OFF_ITEM_ADDR + 8].try_into().unwrap()),
         data,
     };
     Some((item, rest))

@@ -21,7 +21,9 @@ pub mod batch;
 pub mod errno;
 pub mod ext;
 pub mod record;
+pub mod sdk;
 pub mod syscalls;
+pub mod texts;
 pub mod tracepoint;
 
 pub use abi::{AccessError, Arch, RegisterRef};

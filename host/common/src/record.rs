@@ -33,6 +33,18 @@ pub const KNOWN_FLAGS: u32 = FLAG_RETURN | FLAG_EXT;
 
 /// Size of [`EventHeader`] in bytes.
 pub const HEADER_SIZE: usize = 48;
+
+// Byte offsets of the header's fields (the table above).
+pub const OFF_PROBE_ID: usize = 0;
+pub const OFF_FLAGS: usize = 4;
+pub const OFF_PID: usize = 8;
+pub const OFF_TID: usize = 12;
+pub const OFF_UID: usize = 16;
+pub const OFF_CPU: usize = 20;
+pub const OFF_TIMESTAMP: usize = 24;
+pub const OFF_COMM: usize = 32;
+/// Where the register snapshot starts.
+pub const OFF_REGS: usize = HEADER_SIZE;
 /// Length of the command name field (the kernel's TASK_COMM_LEN).
 pub const COMM_LEN: usize = 16;
 
@@ -57,14 +69,14 @@ impl EventHeader {
     /// The header's bytes in the record layout.
     pub fn to_bytes(&self) -> [u8; HEADER_SIZE] {
         let mut b = [0u8; HEADER_SIZE];
-        b[0..4].copy_from_slice(&self.probe_id.to_le_bytes());
-        b[4..8].copy_from_slice(&self.flags.to_le_bytes());
-        b[8..12].copy_from_slice(&self.pid.to_le_bytes());
-        b[12..16].copy_from_slice(&self.tid.to_le_bytes());
-        b[16..20].copy_from_slice(&self.uid.to_le_bytes());
-        b[20..24].copy_from_slice(&self.cpu.to_le_bytes());
-        b[24..32].copy_from_slice(&self.timestamp_ns.to_le_bytes());
-        b[32..48].copy_from_slice(&self.comm);
+        b[OFF_PROBE_ID..OFF_PROBE_ID + 4].copy_from_slice(&self.probe_id.to_le_bytes());
+        b[OFF_FLAGS..OFF_FLAGS + 4].copy_from_slice(&self.flags.to_le_bytes());
+        b[OFF_PID..OFF_PID + 4].copy_from_slice(&self.pid.to_le_bytes());
+        b[OFF_TID..OFF_TID + 4].copy_from_slice(&self.tid.to_le_bytes());
+        b[OFF_UID..OFF_UID + 4].copy_from_slice(&self.uid.to_le_bytes());
+        b[OFF_CPU..OFF_CPU + 4].copy_from_slice(&self.cpu.to_le_bytes());
+        b[OFF_TIMESTAMP..OFF_TIMESTAMP + 8].copy_from_slice(&self.timestamp_ns.to_le_bytes());
+        b[OFF_COMM..OFF_COMM + COMM_LEN].copy_from_slice(&self.comm);
         b
     }
 }
@@ -79,7 +91,7 @@ pub const fn record_size(arch: Arch) -> usize {
 /// `None` when `bytes` is too short to hold it.
 pub fn record_len(arch: Arch, bytes: &[u8]) -> Option<usize> {
     let base = record_size(arch);
-    let flags = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
+    let flags = u32::from_le_bytes(bytes.get(OFF_FLAGS..OFF_FLAGS + 4)?.try_into().ok()?);
     if flags & FLAG_EXT == 0 {
         return (bytes.len() >= base).then_some(base);
     }
@@ -100,7 +112,7 @@ impl<'a> EventRef<'a> {
     /// well-formed extension area when the flags say there is one.
     pub fn new(arch: Arch, bytes: &'a [u8]) -> Option<Self> {
         let base = record_size(arch);
-        let flags = u32::from_le_bytes(bytes.get(4..8)?.try_into().ok()?);
+        let flags = u32::from_le_bytes(bytes.get(OFF_FLAGS..OFF_FLAGS + 4)?.try_into().ok()?);
         let ext = if flags & FLAG_EXT != 0 {
             Ext::parse(bytes.get(base..)?).ok()?
         } else if bytes.len() == base {
@@ -133,32 +145,32 @@ impl<'a> EventRef<'a> {
         self.bytes
     }
     pub fn probe_id(&self) -> u32 {
-        self.u32_at(0)
+        self.u32_at(OFF_PROBE_ID)
     }
     pub fn flags(&self) -> u32 {
-        self.u32_at(4)
+        self.u32_at(OFF_FLAGS)
     }
     pub fn is_return(&self) -> bool {
         self.flags() & FLAG_RETURN != 0
     }
     pub fn pid(&self) -> u32 {
-        self.u32_at(8)
+        self.u32_at(OFF_PID)
     }
     pub fn tid(&self) -> u32 {
-        self.u32_at(12)
+        self.u32_at(OFF_TID)
     }
     pub fn uid(&self) -> u32 {
-        self.u32_at(16)
+        self.u32_at(OFF_UID)
     }
     pub fn cpu(&self) -> u32 {
-        self.u32_at(20)
+        self.u32_at(OFF_CPU)
     }
     pub fn timestamp_ns(&self) -> u64 {
-        self.u64_at(24)
+        self.u64_at(OFF_TIMESTAMP)
     }
     /// The command name without its NUL padding.
     pub fn comm(&self) -> &'a [u8] {
-        let raw = &self.bytes[32..48];
+        let raw = &self.bytes[OFF_COMM..OFF_COMM + COMM_LEN];
         let end = raw.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
         &raw[..end]
     }
@@ -177,12 +189,12 @@ impl<'a> EventRef<'a> {
     /// Register slot `i` of the snapshot.
     #[inline]
     pub fn reg(&self, slot: usize) -> u64 {
-        self.u64_at(HEADER_SIZE + 8 * slot)
+        self.u64_at(OFF_REGS + 8 * slot)
     }
 
     /// All register slots, in the kernel's order.
     pub fn regs(&self) -> impl Iterator<Item = u64> + 'a {
-        self.bytes[HEADER_SIZE..].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        self.bytes[OFF_REGS..].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()))
     }
 
     /// Argument `n` (from 1) as the raw 64-bit register value. In a return probe the

@@ -39,6 +39,7 @@ enum Command {
     /// exit(), --duration, --max-events, the end of -c CMD or of --pid's process. A second
     /// Ctrl-C stops at once, skipping the end hook. However the run stops, --record leaves a
     /// complete events file.
+    #[command(after_long_help = TOOLS)]
     Run(Box<run::RunArgs>),
     /// Attach probes and write their events to a file, for `wprobe replay`.
     Record(run::RecordArgs),
@@ -62,6 +63,30 @@ enum Command {
     #[command(name = compile::CHILD_SUBCOMMAND, hide = true)]
     CompileChild(compile::ChildArgs),
 }
+
+/// `wprobe run --help`'s tail: the classic tools (`cargo xtask handlers` builds them into
+/// target/handlers/) next to their bpftrace and BCC spellings.
+const TOOLS: &str = "\
+The classic tools (target/handlers/TOOL.wasm), with bpftrace's and BCC's spelling:
+  opensnoop    wprobe run opensnoop.wasm --syscall openat --syscall-return openat
+               bpftrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%d %s %s\\n\", pid, comm, str(args.filename)) }'
+               BCC: opensnoop
+  execsnoop    wprobe run execsnoop.wasm --tracepoint sched:sched_process_exec
+               bpftrace -e 'tracepoint:sched:sched_process_exec { printf(\"%d %s\\n\", pid, str(args.filename)) }'
+               BCC: execsnoop
+  syscount     wprobe run syscount.wasm --tracepoint raw_syscalls:sys_enter --arg interval=1 [-c CMD | --pid PID]
+               bpftrace -e 'tracepoint:raw_syscalls:sys_enter { @[args.id] = count(); } interval:s:1 { print(@, 10); clear(@); }'
+               BCC: syscount -i 1 [-p PID]
+  funclatency  wprobe run funclatency.wasm --uretprobe /bin/bash:readline --arg interval=1
+               bpftrace -e 'uprobe:/bin/bash:readline { @s[tid] = nsecs } uretprobe:/bin/bash:readline /@s[tid]/ { @ns = hist(nsecs - @s[tid]); delete(@s[tid]) }'
+               BCC: funclatency /bin/bash:readline
+  tcpconnect   wprobe run tcpconnect.wasm --kprobe tcp_v4_connect
+               bpftrace -e 'kprobe:tcp_v4_connect { … ntop(((struct sockaddr_in *)arg1)->sin_addr.s_addr) … }'
+               BCC: tcpconnect
+  fieldhist    wprobe run fieldhist.wasm --tracepoint syscalls:sys_enter_read --arg field=count [--arg lhist=0,4096,512]
+               bpftrace -e 'tracepoint:syscalls:sys_enter_read { @count = hist(args.count); }'
+               BCC: argdist -H 't:syscalls:sys_enter_read():u64:args->count'
+Timers: a handler asks for a tick every N ms in its init (SystemTap's timer.ms(N), bpftrace's interval).";
 
 /// Exit status for a handler that failed or a run that could not start.
 pub(crate) const FAILURE: u8 = 1;

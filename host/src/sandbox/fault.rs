@@ -108,7 +108,8 @@ impl fmt::Display for HandlerFault {
             write!(f, " (batch {}", self.batch)?;
             match &self.event {
                 Some(e) => {
-                    // Counted from 1, as the SDKs count them in their own messages.
+                    // Counted from 1, for people. The SDKs send only their message and put the
+                    // cursor on the failing event first, so this is the one place that words it.
                     write!(f, ", event {} of the batch: ", e.index + 1)?;
                     if let Some(pp) = &e.pp {
                         write!(f, "{}, ", escaped(pp))?;

@@ -8,12 +8,21 @@ use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
+/// The version of the WIT package this host speaks: wit/probe.wit's `package` line (a test
+/// checks that they agree). wit/README.md says what changes bump it.
+macro_rules! wit_version {
+    () => {
+        "0.3.0"
+    };
+}
+pub const WIT_VERSION: &str = wit_version!();
 /// The world every handler implements.
-pub const WORLD: &str = "wprobe:probe/handler@0.3.0";
+pub const WORLD: &str = concat!("wprobe:probe/handler@", wit_version!());
 const EXPORTS: [&str; 4] = ["init", "handle-batch", "end", "tick"];
-const CONTEXT: &str = "wprobe:probe/context@0.3.0";
-const TYPES: &str = "wprobe:probe/types@0.3.0";
-/// The package, without a version: imports of it at another version mean an old handler.
+const CONTEXT: &str = concat!("wprobe:probe/context@", wit_version!());
+const TYPES: &str = concat!("wprobe:probe/types@", wit_version!());
+/// The package, without a version: imports of it at another version mean a handler built
+/// against another version of the WIT.
 const PACKAGE: &str = "wprobe:probe/";
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +41,8 @@ pub enum LoadError {
     MissingExport { name: String, missing: &'static str, exports: String },
     #[error("{name} imports `{import}`, which wprobe does not provide; a handler may import only {CONTEXT} (and WASI, which wprobe satisfies with a deny-all stub)")]
     UnknownImport { name: String, import: String },
-    #[error("{name} was built against {import}, but this wprobe speaks {CONTEXT}; rebuild the handler with this wprobe's SDK (or its wit/): `cargo xtask handlers` for the repo's own")]
-    OldVersion { name: String, import: String },
+    #[error("{name} was built against version {found} of wprobe's WIT (it imports {import}), but this wprobe speaks version {WIT_VERSION} ({CONTEXT}); rebuild the handler against this wprobe's SDK or wit/ ({}), or run it with a wprobe of version {found}", rebuild_hint())]
+    OtherVersion { name: String, import: String, found: String },
     #[error("{name} cannot be linked against wprobe's imports: {message}; it was probably built against another version of wprobe's wit/")]
     Link { name: String, message: String },
     #[error("{name} is {}, more than the {} a component may have (--max-component-size); raise the bound if you trust this component", human_size(*size), human_size(*max))]
@@ -44,6 +53,12 @@ pub enum LoadError {
     CompileMemory { name: String, limit: u64, detail: String },
     #[error("cannot compile {name}: {message}")]
     Compiler { name: String, message: String },
+}
+
+/// How to rebuild a handler, per language.
+fn rebuild_hint() -> &'static str {
+    "Rust: depend on this wprobe's wprobe-sdk and rebuild; C: rebuild with this wprobe's guest-sdk/c; \
+     Python, JavaScript: componentize again with this wprobe's guest-sdk and wit/; the repo's own: cargo xtask handlers"
 }
 
 /// A size for people: `17.5 MiB`, `812 KiB`, `96 bytes`.
@@ -116,7 +131,8 @@ pub(crate) fn check_world(name: &str, engine: &Engine, component: &Component) ->
     // "rebuild it" is the message that helps.
     for (import, _) in ty.imports(engine) {
         if import.starts_with(PACKAGE) && import != CONTEXT && import != TYPES {
-            return Err(LoadError::OldVersion { name: name.to_owned(), import: import.to_owned() });
+            let found = import.rsplit_once('@').map_or("(none)", |(_, v)| v).to_owned();
+            return Err(LoadError::OtherVersion { name: name.to_owned(), import: import.to_owned(), found });
         }
     }
     if !EXPORTS.iter().any(|e| exports.contains(e)) {

@@ -30,7 +30,7 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use compile::{child_main as compile_child_main, ChildError, CompileBounds, CompileProgress, Compiler};
 pub use fault::{FaultCause, HandlerFault, Phase};
 pub use limits::Limits;
-pub use load::{human_size, LoadError};
+pub use load::{human_size, LoadError, WIT_VERSION};
 pub use output::{Output, OutputBounds, OutputLimitExceeded, MESSAGE_CAP};
 
 use crate::probe::{CaptureBase, CaptureSpec, ProbeInfo};

@@ -8,12 +8,12 @@ use wprobe_sdk::{Delivery, Error, Handler, Session};
 impl Handler for dump::Dump {
     const DELIVERY: Delivery = Delivery::Cursor;
 
-    fn init(_: &Session) -> Result<Self, String> {
-        dump::init()
+    fn init(session: &Session) -> Result<Self, String> {
+        dump::init(session)
     }
 
     fn event(&mut self) -> Result<(), Error> {
-        dump::event()
+        dump::event(self)
     }
 }
 
