@@ -109,6 +109,12 @@ impl BatchBuilder {
         })
     }
 
+    /// Replaces kernel addresses in every event with 0 (see [`crate::redact`]); returns how
+    /// many words were replaced.
+    pub fn redact_kernel_pointers(&mut self) -> u64 {
+        crate::redact::kernel_pointers(self.arch, &mut self.buf[BATCH_HEADER_SIZE..])
+    }
+
     /// Empties the builder for the next batch, keeping its buffer.
     pub fn clear(&mut self) {
         self.buf.truncate(BATCH_HEADER_SIZE);

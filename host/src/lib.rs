@@ -11,12 +11,14 @@
 //! * [`session`]: the dispatcher that feeds batches from a source into a handler.
 //! * [`probe`]: the probe table (`pp()` per probe id).
 //! * [`live`]: the eBPF program, probe attachment and the ring reader.
+//! * [`redact`]: kernel pointer redaction, for tenants of `wprobe serve` without the right.
 //! * [`run`]: the live loop: signals, `-c CMD`, `--duration`, `--max-events`.
 
 pub mod batch;
 pub mod events_file;
 pub mod live;
 pub mod probe;
+pub mod redact;
 pub mod run;
 pub mod sandbox;
 pub mod session;

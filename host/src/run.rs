@@ -19,14 +19,16 @@
 //! [`command::GRACE`]; the function returns once none of it lives.
 
 mod command;
+mod live_run;
 mod record;
 mod signals;
 mod status;
 
 pub use command::{group_members, Command, ProcessWatch, GRACE};
+pub use live_run::{run_live, summary_line, LiveRun, LiveRunError, LiveRunOutcome, RunHooks};
 pub use record::{RecordError, Recorder};
 pub use signals::{Signals, ABORT_STATUS};
-pub use status::{Status, StatusSink};
+pub use status::{LiveCounters, Status, StatusSink};
 
 use crate::batch::BatchBuilder;
 use crate::live::{LiveError, LiveSource};
@@ -270,11 +272,16 @@ impl Loop<'_, '_, '_> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(StopReason::Duration);
             }
+            if let Some(d) = self.consumers.handler.as_deref_mut() {
+                d.between_batches()?;
+            }
             // Under a flood the batch branch is always ready and the select never gets to the
             // command's branch: look at the command here too.
             if let Some(exit) = command.as_mut().and_then(Command::try_wait) {
                 return Ok(StopReason::CommandExited(exit.code()));
             }
+            self.summary.seen = self.source.events_total();
+            self.summary.lost = self.source.lost_total();
             self.status.update(self.summary, self.start.elapsed(), std::time::Instant::now());
         }
     }

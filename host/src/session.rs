@@ -7,7 +7,8 @@ use crate::probe::ProbeInfo;
 use crate::sandbox::{Handler, HandlerFault};
 use crate::timers::Timers;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use wprobe_common::EventRef;
 
 /// Where handler output goes.
@@ -76,9 +77,42 @@ pub enum Stop {
     Exit,
 }
 
+/// A handler waiting to replace a running one between two batches (`wprobe swap`), and
+/// where the outcome is told. See [`Dispatcher::swap_from`].
+#[derive(Default)]
+pub struct HandlerSwap {
+    pending: AtomicBool,
+    slot: Mutex<Option<(Handler, SwapDone)>>,
+}
+
+/// Where the old handler's end-hook result goes once a swap is done.
+type SwapDone = mpsc::Sender<Result<(), SessionError>>;
+
+impl HandlerSwap {
+    /// Hands over `next` (already started: its `init` ran); the receiver gets the old
+    /// handler's end-hook result once the swap is done, or nothing if the run ends first.
+    pub fn offer(&self, next: Handler) -> mpsc::Receiver<Result<(), SessionError>> {
+        let (tx, rx) = mpsc::channel();
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((next, tx));
+        self.pending.store(true, Ordering::Release);
+        rx
+    }
+
+    fn take(&self) -> Option<(Handler, SwapDone)> {
+        // A load first: the per-batch cost when no swap is pending is one plain read.
+        if !self.pending.load(Ordering::Relaxed) || !self.pending.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        self.slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// Feeds batches into one handler and its output into a sink.
 pub struct Dispatcher<'a> {
     handler: &'a mut Handler,
+    swap: Option<Arc<HandlerSwap>>,
+    /// Kernel addresses become 0 before the handler sees a batch.
+    redact: bool,
     sink: &'a mut dyn Sink,
     stats: Stats,
     /// JSON lines mode: the probe table, to name each line's probe.
@@ -100,6 +134,8 @@ impl<'a> Dispatcher<'a> {
         let timers = Timers::new(handler.timers());
         Self {
             handler,
+            swap: None,
+            redact: false,
             sink,
             stats: Stats::default(),
             json: None,
@@ -145,6 +181,43 @@ impl<'a> Dispatcher<'a> {
         Ok(false)
     }
 
+    /// Takes handlers offered through `swap` between two batches: the old one's end hook
+    /// runs and its output is written, then the new one (whose `init` already ran) gets
+    /// every batch from the next on. No batch is skipped or handed over twice.
+    pub fn swap_from(mut self, swap: Arc<HandlerSwap>) -> Self {
+        self.swap = Some(swap);
+        self
+    }
+
+    /// Redacts kernel addresses in every batch before the handler sees it (see
+    /// [`crate::redact`]).
+    pub fn redacting(mut self) -> Self {
+        self.redact = true;
+        self
+    }
+
+    /// Between two batches, whether or not events come: where a pending swap happens.
+    pub fn between_batches(&mut self) -> Result<(), SessionError> {
+        self.maybe_swap()
+    }
+
+    fn maybe_swap(&mut self) -> Result<(), SessionError> {
+        let Some((mut next, done)) = self.swap.as_deref().and_then(HandlerSwap::take) else { return Ok(()) };
+        let ended = self.handler.end().map_err(SessionError::from);
+        let written = self.write_output();
+        std::mem::swap(self.handler, &mut next);
+        // The new handler's own timers, counting from the swap.
+        let started = self.timers.is_started();
+        self.timers = Timers::new(self.handler.timers());
+        if started {
+            self.timers.start(crate::timers::monotonic_ns());
+        }
+        // The new handler's init output.
+        let written = written.and_then(|()| self.write_output());
+        let _ = done.send(ended);
+        written
+    }
+
     /// Writes each output line as a JSON object naming the event that printed it:
     /// `{"probe":…,"pid":…,"tid":…,"cpu":…,"timestamp_ns":…,"line":…}` (event fields are
     /// null for lines from `init` and `end`). The caller hands over one event per batch, so
@@ -167,6 +240,7 @@ impl<'a> Dispatcher<'a> {
     /// true when the handler asked to exit. With timers, the batch is cut at each tick's
     /// time and the tick runs between the two parts.
     pub fn dispatch(&mut self, batch: &mut BatchBuilder) -> Result<bool, SessionError> {
+        self.maybe_swap()?;
         if self.timers.is_empty() {
             return self.dispatch_whole(batch);
         }
@@ -208,6 +282,9 @@ impl<'a> Dispatcher<'a> {
         self.stats.batches += 1;
         self.stats.events += batch.len() as u64;
         self.stats.lost += batch.lost();
+        if self.redact {
+            batch.redact_kernel_pointers();
+        }
         let result = self.handler.handle_batch(batch.finish());
         // Output written before a fault is still shown: it says how far the handler got.
         let event = batch.view().get(0);

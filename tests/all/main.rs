@@ -16,6 +16,7 @@ mod probes;
 mod scripts;
 mod sdk_parity;
 mod soak;
+mod serve;
 mod stops;
 mod timers;
 mod tools;

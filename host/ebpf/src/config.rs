@@ -100,6 +100,15 @@ pub struct Config {
     /// format file: they moved between kernel versions).
     pub fork_parent_off: u32,
     pub fork_child_off: u32,
+    /// Non-zero: record only tasks whose real uid is [`Config::filter_uid`] (`wprobe serve`:
+    /// a tenant's own processes). A flag beside the uid, since uid 0 is a uid.
+    pub scope_uid: u32,
+    pub filter_uid: u32,
+    /// Non-zero: record only tasks in the cgroup v2 subtree whose root has this id (the
+    /// directory's inode number) and sits at [`Config::cgroup_level`] below the root.
+    pub cgroup_id: u64,
+    pub cgroup_level: u32,
+    pub reserved: u32,
 }
 
 /// Base values a capture's address starts from.

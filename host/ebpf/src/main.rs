@@ -5,7 +5,7 @@
 //! (captures: a base, an offset, a bounded chain of dereferences, a size), never code.
 //!
 //! 1. drop the hit early if a filter says so ([`admit`]: `--pid`, wprobe's own process, the
-//!    `-c` command's process tree, `--comm`);
+//!    `-c` command's process tree, `--comm`, a `wprobe serve` tenant's uid or cgroup);
 //! 2. a probe without captures reserves one fixed-size record in [`WP_EVENTS`] and fills it
 //!    in exactly the layout of `wprobe_common::record` (48-byte header, then the raw
 //!    registers): the cheapest path, unchanged by everything below;
@@ -33,7 +33,7 @@ mod config;
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
-    bpf_get_attach_cookie, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
+    bpf_get_attach_cookie, bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
     bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
     bpf_probe_read_user_str,
 };
@@ -273,6 +273,14 @@ fn admit(tgid: u32) -> Option<u64> {
     }
     // SAFETY: a hash map lookup with a key on the stack.
     if c.scope_tree != 0 && unsafe { WP_SCOPE.get(&tgid) }.is_none() {
+        return None;
+    }
+    // A tenant's scope (`wprobe serve`): its uid, or its cgroup subtree.
+    // SAFETY (both): helpers without pointer arguments.
+    if c.scope_uid != 0 && unsafe { bpf_get_current_uid_gid() } as u32 != c.filter_uid {
+        return None;
+    }
+    if c.cgroup_id != 0 && unsafe { bpf_get_current_ancestor_cgroup_id(c.cgroup_level as i32) } != c.cgroup_id {
         return None;
     }
     if c.filter_comm != 0 {

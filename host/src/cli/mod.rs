@@ -1,6 +1,7 @@
 //! Command-line front end: parsing, and turning library errors into messages and exit codes.
 
 mod compile;
+mod connect;
 mod discover;
 mod handler_opts;
 mod probes;
@@ -8,6 +9,11 @@ mod replay;
 mod run;
 mod script;
 mod tracepoints;
+
+pub(crate) use compile::CHILD_SUBCOMMAND;
+pub(crate) use handler_opts::parse_size;
+pub(crate) use probes::ProbeArgs;
+pub(crate) use run::DEFAULT_SOCKET;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -46,6 +52,15 @@ enum Command {
     Check,
     /// Compile handlers into the cache ahead of their first run.
     Compile(compile::Args),
+    /// Serve tenants: run their handlers on their own processes, without root, under a policy.
+    Serve(crate::serve::ServeArgs),
+    /// List the sessions of a `wprobe serve` daemon (yours; all of them for admins).
+    Sessions(connect::SessionsArgs),
+    /// Stop a session of a `wprobe serve` daemon, as Ctrl-C would.
+    Stop(connect::StopArgs),
+    /// Replace a running session's handler without detaching its probes or losing events:
+    /// the old handler's end hook runs, then the new one's init, between two batches.
+    Swap(connect::SwapArgs),
     #[command(name = compile::CHILD_SUBCOMMAND, hide = true)]
     CompileChild(compile::ChildArgs),
 }
@@ -75,7 +90,7 @@ The classic tools (target/handlers/TOOL.wasm), with bpftrace's and BCC's spellin
 Timers: a handler asks for a tick every N ms in its init (SystemTap's timer.ms(N), bpftrace's interval).";
 
 /// Exit status for a handler that failed or a run that could not start.
-const FAILURE: u8 = 1;
+pub(crate) const FAILURE: u8 = 1;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -87,6 +102,10 @@ pub fn main() -> ExitCode {
         Command::Check => discover::check(),
         Command::Compile(args) => compile::run(args),
         Command::CompileChild(args) => compile::child(args),
+        Command::Serve(args) => crate::serve::serve(args),
+        Command::Sessions(args) => connect::sessions(args),
+        Command::Stop(args) => connect::stop(args),
+        Command::Swap(args) => connect::swap(args),
     };
     match result {
         Ok(code) => code,
@@ -105,7 +124,7 @@ pub fn say(line: &str) {
 
 /// The error and its causes, each said once: many errors already quote their cause (an OS
 /// error, typically), which would otherwise be printed a second time.
-fn message(e: &anyhow::Error) -> String {
+pub(crate) fn message(e: &anyhow::Error) -> String {
     let mut msg = String::new();
     for cause in e.chain() {
         let text = cause.to_string();

@@ -6,7 +6,8 @@ use wprobe::live::{LiveOptions, LiveSource, ProbeSpec, Resolved, SyscallPath};
 use wprobe::probe::CaptureSpec;
 use wprobe::run::{ProcessWatch, StopConditions};
 
-#[derive(clap::Args, Debug)]
+/// Serialized as is for `wprobe run --connect`: the daemon parses the very same flags.
+#[derive(clap::Args, Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ProbeArgs {
     /// Probe points in SystemTap's spelling: kprobe.function("F")[.return],
     /// kprobe.module("M").function("F")[.return], kprobe.statement(0xADDR).absolute,
@@ -185,6 +186,15 @@ pub fn attach_resolved(resolved: Resolved, captures: &[CaptureSpec]) -> Result<L
         eprintln!("wprobe: warning: {warning}");
     }
     Ok(source)
+}
+
+/// A local run's hooks: warnings go to stderr, nothing is refused.
+pub struct SayWarnings;
+
+impl wprobe::run::RunHooks for SayWarnings {
+    fn warning(&mut self, text: &str) {
+        super::say(&format!("wprobe: warning: {text}"));
+    }
 }
 
 /// A single-threaded tokio runtime: one handler, one ring, no need for more threads.

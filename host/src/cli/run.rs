@@ -9,12 +9,12 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use wprobe::batch::BatchBuilder;
 use wprobe::live::LiveSource;
-use wprobe::run::{self, Consumers, Outcome, Recorder, RunSummary, Signals, Status, StatusSink, StopReason};
-use wprobe::sandbox::Session;
-use wprobe::session::{Dispatcher, WriterSink};
+use wprobe::run::{
+    self, Consumers, LiveRun, LiveRunOutcome, Recorder, RunSummary, Signals, Status, StatusSink, StopReason,
+};
+use wprobe::session::WriterSink;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -40,7 +40,15 @@ pub struct RunArgs {
     /// Write the handler's output to FILE instead of stdout (which stays the -c command's).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Run in a `wprobe serve` daemon through its socket instead of here (no root needed):
+    /// the handler and probes go to the daemon, the output comes back; the tenant's policy
+    /// decides what is allowed.
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1, default_missing_value = DEFAULT_SOCKET)]
+    pub connect: Option<PathBuf>,
 }
+
+/// Where `wprobe serve` listens unless its config says otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/wprobe.sock";
 
 #[derive(clap::Args, Debug)]
 pub struct RecordArgs {
@@ -55,6 +63,9 @@ pub struct RecordArgs {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
+    if let Some(socket) = args.connect.clone() {
+        return super::connect::run(&socket, args);
+    }
     // A script is checked before anything else: its errors are the user's first concern.
     let script = args.script.load(args.handler.as_ref(), &args.probes.points)?;
     let specs = match &script {
@@ -91,60 +102,34 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     // Resolve first, so that `init` sees the probe table; its captures then decide what
     // each attachment takes.
     let resolved = LiveSource::resolve(&specs, live_opts)?;
-    let session = Session { args: handler_args, probes: Arc::from(resolved.probes().to_vec()), arch: resolved.arch() };
-    let mut handler = runtime.start(&loaded, &session, args.opts.limits())?;
-    if let Some(pid) = args.probes.pid {
-        handler.set_target(pid);
-    }
-    let mut source = probes::attach_resolved(resolved, handler.captures())?;
-    let recorder = match &args.record {
-        Some(path) => Some(Recorder::create(path, source.arch(), source.probes())?),
-        None => None,
-    };
-
     let status = Status::on_stderr(args.output.is_none());
     let mut sink = StatusSink {
         inner: WriterSink { out: BufWriter::with_capacity(1 << 16, out), err: std::io::stderr() },
         status: status.clone(),
     };
-    let mut dispatcher = Dispatcher::new(&mut handler, &mut sink);
-    if let Some(every) = args.opts.stats_every {
-        dispatcher = dispatcher.stats_every(every);
-    }
-    let batch_size = if args.json {
-        dispatcher = dispatcher.json_lines(session.probes.clone());
-        1
-    } else {
-        args.opts.batch_size as usize
+    let live = LiveRun {
+        runtime: &runtime,
+        loaded: &loaded,
+        resolved,
+        args: handler_args,
+        limits: args.opts.limits(),
+        target: args.probes.pid,
+        json: args.json,
+        batch_size: args.opts.batch_size as usize,
+        record: args.record.clone(),
+        stop,
+        swap: None,
+        redact_kernel_pointers: false,
+        stats_every: args.opts.stats_every,
     };
-    let mut batch = BatchBuilder::new(source.arch(), batch_size);
-    let init = dispatcher.write_output();
-    let outcome = match init {
-        Ok(()) => rt.block_on(run::run(
-            &mut source,
-            &mut batch,
-            &mut Consumers { handler: Some(&mut dispatcher), record: recorder.clone() },
-            stop,
-            &signals,
-            &status,
-        )),
-        Err(e) => Outcome { summary: RunSummary::default(), result: Err(e.into()) },
+    let LiveRunOutcome { summary, result, recorded } =
+        run::run_live(live, &mut sink, &signals, &status, &rt, &mut probes::SayWarnings);
+    let result = match result {
+        // Nothing ran (the handler's init, or attaching, failed): no summary line.
+        Err(e) if summary == RunSummary::default() => return Err(e.into()),
+        r => r,
     };
-    // Detach before the end hook, as SystemTap does: no event arrives after `probe end`.
-    drop(source);
-    let recorded = recorder.as_ref().map_or(Ok(()), Recorder::finish);
-    let Outcome { summary, result } = outcome;
-    let mut end = Ok(());
-    if let Ok(reason) = &result {
-        if reason.runs_end_hook() {
-            end = dispatcher.end();
-        }
-    }
-    let result = match (result, end) {
-        (Ok(_), Err(e)) if e.is_closed_output() => Ok(StopReason::OutputClosed),
-        (r, end) => r.map_err(anyhow::Error::from).and_then(|reason| end.map(|()| reason).map_err(Into::into)),
-    };
-    finish(result, recorded.map_err(Into::into), &summary)
+    finish(result.map_err(Into::into), recorded.map_err(Into::into), &summary)
 }
 
 /// A script of `probe begin` and `probe end` only: init runs `begin`, then `end` runs.
@@ -211,17 +196,5 @@ fn finish(result: Result<StopReason>, recorded: Result<()>, s: &RunSummary) -> R
 }
 
 fn summarise(reason: &str, s: &RunSummary) {
-    let share = 100.0 * s.handler_time.as_secs_f64() / s.elapsed.as_secs_f64().max(1e-9);
-    let dropped = match s.dropped_at_stop {
-        0 => String::new(),
-        n => format!(", {n} dropped at stop"),
-    };
-    say(&format!(
-        "wprobe: {} events seen, {} handled{dropped}, {} lost, in {} batches over {:.2} s (handler {share:.1}% of the time); stopped: {reason}",
-        s.seen,
-        s.handled,
-        s.lost,
-        s.batches,
-        s.elapsed.as_secs_f64(),
-    ));
+    say(&run::summary_line(reason, s));
 }

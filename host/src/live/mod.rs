@@ -56,6 +56,7 @@ mod nobtf;
 mod partial;
 mod plan;
 mod resolve;
+mod scope;
 mod source;
 mod spec;
 mod sys;
@@ -68,6 +69,7 @@ pub use error::{ListError, LiveError, SpecError};
 pub use introspect::{enable_run_time_stats, loaded_wprobe_programs, still_in_kernel};
 pub use plan::SyscallPath;
 pub use resolve::{glob_match, list_functions, Listing, ProbeSupport};
+pub use scope::{ScopeError, TenantScope};
 pub use source::{LiveSource, Resolved};
 pub use spec::ProbeSpec;
 
@@ -104,6 +106,8 @@ pub struct LiveOptions {
     pub scope_tree: bool,
     /// Record only tasks with this command name (`--comm`, at most 15 bytes).
     pub comm: Option<String>,
+    /// Record only a tenant's tasks (`wprobe serve`), filtered in the kernel.
+    pub tenant: Option<TenantScope>,
 }
 
 impl Default for LiveOptions {
@@ -122,6 +126,7 @@ impl Default for LiveOptions {
             include_self: false,
             scope_tree: false,
             comm: None,
+            tenant: None,
         }
     }
 }

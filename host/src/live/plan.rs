@@ -44,7 +44,7 @@ pub(crate) struct Planned {
 }
 
 /// How syscall probes attach.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
 pub enum SyscallPath {
     /// Through the `__x64_sys_*` wrappers where the kernel has kprobes, else tracepoints.
     #[default]

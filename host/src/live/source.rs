@@ -127,6 +127,17 @@ impl Resolved {
             let n = comm.len().min(15);
             settings.comm[..n].copy_from_slice(&comm.as_bytes()[..n]);
         }
+        match &opts.tenant {
+            Some(super::TenantScope::Uid(uid)) => {
+                settings.scope_uid = 1;
+                settings.filter_uid = *uid;
+            }
+            Some(super::TenantScope::Cgroup { id, level, .. }) => {
+                settings.cgroup_id = *id;
+                settings.cgroup_level = *level;
+            }
+            None => {}
+        }
         if let Some((parent, child)) = scope {
             settings.fork_parent_off = parent;
             settings.fork_child_off = child;

@@ -29,6 +29,8 @@ pub struct Signals {
 }
 
 struct Shared {
+    /// Whether a second signal ends the process (not for a daemon's sessions).
+    aborts: bool,
     count: AtomicU32,
     first: Mutex<Option<Instant>>,
     wake: Notify,
@@ -62,12 +64,7 @@ impl Signals {
             .map_err(RunError::Signals)?;
         }
         std::mem::forget(write);
-        let shared = Arc::new(Shared {
-            count: AtomicU32::new(0),
-            first: Mutex::new(None),
-            wake: Notify::new(),
-            abort: Mutex::new(AbortPlan::default()),
-        });
+        let shared = Self::shared(true);
         let watcher = shared.clone();
         std::thread::Builder::new()
             .name("wprobe-signals".into())
@@ -84,6 +81,27 @@ impl Signals {
             })
             .map_err(RunError::Signals)?;
         Ok(Signals { shared })
+    }
+
+    /// A stop switch for one session of `wprobe serve`: no process signal reaches it, only
+    /// [`Signals::raise`], and a second raise stops nothing more abruptly than the first.
+    pub fn manual() -> Signals {
+        Signals { shared: Self::shared(false) }
+    }
+
+    fn shared(aborts: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            aborts,
+            count: AtomicU32::new(0),
+            first: Mutex::new(None),
+            wake: Notify::new(),
+            abort: Mutex::new(AbortPlan::default()),
+        })
+    }
+
+    /// Stops the run as a signal would (a first one: the drain and the end hook follow).
+    pub fn raise(&self) {
+        self.shared.received();
     }
 
     /// Signals received so far.
@@ -124,7 +142,7 @@ impl Shared {
         if n == 1 {
             *lock(&self.first) = Some(Instant::now());
             self.wake.notify_waiters();
-        } else if n == 2 {
+        } else if n == 2 && self.aborts {
             self.abort();
         }
     }

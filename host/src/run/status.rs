@@ -12,7 +12,30 @@ use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A running session's counters, readable from other threads (relaxed: each is a count on
+/// its own, read for metrics).
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    pub seen: AtomicU64,
+    pub handled: AtomicU64,
+    pub lost: AtomicU64,
+    pub batches: AtomicU64,
+    pub handler_ns: AtomicU64,
+}
+
+impl LiveCounters {
+    pub fn store(&self, s: &RunSummary) {
+        self.seen.store(s.seen, Ordering::Relaxed);
+        self.handled.store(s.handled, Ordering::Relaxed);
+        self.lost.store(s.lost, Ordering::Relaxed);
+        self.batches.store(s.batches, Ordering::Relaxed);
+        self.handler_ns.store(s.handler_time.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
 
 /// How often the line is redrawn.
 const PERIOD: Duration = Duration::from_secs(1);
@@ -23,6 +46,8 @@ const ERASE: &[u8] = b"\r\x1b[K";
 pub struct Status(Rc<RefCell<State>>);
 
 struct State {
+    /// Where a daemon reads a running session's counters (`wprobe serve`'s metrics).
+    counters: Option<Arc<LiveCounters>>,
     term: Box<dyn Write>,
     enabled: bool,
     /// stdout is the status line's terminal too.
@@ -53,9 +78,17 @@ impl Status {
         Status::new(Box::new(io::sink()), false, false)
     }
 
+    /// No line, but the counters kept up to date in `counters`, for another thread to read.
+    pub fn counting(counters: Arc<LiveCounters>) -> Status {
+        let status = Status::off();
+        status.0.borrow_mut().counters = Some(counters);
+        status
+    }
+
     /// A status line written to `term`; for tests.
     pub fn new(term: Box<dyn Write>, enabled: bool, stdout_same: bool) -> Status {
         Status(Rc::new(RefCell::new(State {
+            counters: None,
             term,
             enabled,
             stdout_same,
@@ -71,6 +104,9 @@ impl Status {
     /// Redraws the line if a period has passed since the last update at `now`.
     pub fn update(&self, s: &RunSummary, elapsed: Duration, now: Instant) {
         let mut st = self.0.borrow_mut();
+        if let Some(c) = &st.counters {
+            c.store(s);
+        }
         let Some(last) = st.last else {
             st.last = Some(now);
             return;

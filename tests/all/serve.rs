@@ -1,0 +1,640 @@
+//! `wprobe serve` as root with real unprivileged tenants: users made for the test with
+//! `useradd` (removed after), each running `wprobe run --connect` under its own uid, and its
+//! own copy of tests/targets/wprobe_target.c under that uid.
+
+use super::live::{assert_gone, kernel_objects_of, require_root, serial, target};
+use super::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A user made for one test, removed when dropped.
+struct User {
+    name: String,
+    uid: u32,
+}
+
+impl User {
+    fn new(tag: &str) -> User {
+        let name = format!("wpt{tag}{}", std::process::id());
+        let _ = Command::new("userdel").arg(&name).output();
+        let made = Command::new("useradd").args(["-M", "-s", "/bin/sh", &name]).output().expect("cannot run useradd");
+        assert!(made.status.success(), "useradd {name}: {}", stderr(&made));
+        let id = Command::new("id").args(["-u", &name]).output().unwrap();
+        let uid = stdout(&id).trim().parse().unwrap();
+        User { name, uid }
+    }
+
+    /// `program` as this user (its uid and primary group; std drops root's other groups).
+    fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.uid(self.uid).gid(self.uid).env("WPROBE_CACHE_DIR", "/nonexistent");
+        c
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}
+
+/// A daemon with its own socket, config and files, in a directory every user can read.
+struct Daemon {
+    dir: PathBuf,
+    socket: PathBuf,
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Starts `wprobe serve` with `tenants` (TOML `[[tenant]]` tables) and waits until it
+    /// answers.
+    fn start(name: &str, tenants: &str) -> Daemon {
+        Self::start_with(name, "", tenants)
+    }
+
+    /// The same, with more lines for the `[server]` table.
+    fn start_with(name: &str, server: &str, tenants: &str) -> Daemon {
+        let dir = PathBuf::from(format!("/tmp/wprobe-serve-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let socket = dir.join("wprobe.sock");
+        let config = dir.join("serve.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nsocket = {socket:?}\ncache_dir = {:?}\naudit_log = {:?}\n{server}{tenants}",
+                scratch_dir("cache"),
+                dir.join("audit.log")
+            ),
+        )
+        .unwrap();
+        let child = Command::new(wprobe_bin())
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("daemon.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut d = Daemon { dir, socket, child: Some(child) };
+        let start = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
+            if let Some(status) = d.child.as_mut().unwrap().try_wait().unwrap() {
+                let err = std::fs::read_to_string(d.dir.join("daemon.err")).unwrap_or_default();
+                panic!("wprobe serve exited ({status}) before listening: {err}");
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "wprobe serve did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// A file every tenant may read and run: a copy of `from`.
+    fn share(&self, from: &Path, name: &str) -> PathBuf {
+        let to = self.dir.join(name);
+        std::fs::copy(from, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
+        to
+    }
+
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the daemon's exit status and stderr.
+    fn terminate(mut self) -> Output {
+        let child = self.child.take().unwrap();
+        kill(child.id(), "TERM");
+        let mut out = wait_output(child, Duration::from_secs(30));
+        out.stderr = std::fs::read(self.dir.join("daemon.err")).unwrap_or_default();
+        out
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn kill(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+/// Waits at most `limit` for `child`, reading its pipes meanwhile.
+fn wait_output(mut child: Child, limit: Duration) -> Output {
+    fn reader(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let (out, err) = (reader(child.stdout.take()), reader(child.stderr.take()));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {limit:?}: {}", String::from_utf8_lossy(&err.join().unwrap()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
+}
+
+/// A `wprobe run --connect` client whose session is attached (it said so on stderr).
+struct Client {
+    child: Child,
+    stderr_head: String,
+    stderr_rest: std::thread::JoinHandle<String>,
+}
+
+impl Client {
+    fn attached(mut cmd: Command) -> Client {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if err.read_line(&mut line).unwrap() == 0 {
+                let out = wait_output(child, Duration::from_secs(10));
+                panic!("the client ended before its session attached: {head}{}", stderr(&out));
+            }
+            head += &line;
+            if line.contains(" attached") {
+                break;
+            }
+        }
+        let rest = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        Client { child, stderr_head: head, stderr_rest: rest }
+    }
+
+    /// Ctrl-C, then the output (stderr whole).
+    fn interrupt(self) -> Output {
+        kill(self.child.id(), "INT");
+        let mut out = wait_output(self.child, Duration::from_secs(30));
+        out.stderr = (self.stderr_head + &self.stderr_rest.join().unwrap()).into_bytes();
+        out
+    }
+}
+
+/// The target (`CALLS THREADS [RATE]`) under `user`, waiting for its go-ahead; returns it
+/// and its pid.
+fn start_target(user: &User, target: &Path, args: &[&str]) -> (Child, u32) {
+    let mut child = user.command(target).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let (pid, _, _) = target_ids(&line);
+    (child, pid)
+}
+
+fn target_ids(line: &str) -> (u32, u32, u32) {
+    super::live::target_ids(line)
+}
+
+/// Lines of the tcp_connect handler (`pp, pid, tid, args`) per pid.
+fn pids_of(out: &Output) -> Vec<u32> {
+    stdout(out)
+        .lines()
+        .filter(|l| l.starts_with("process("))
+        .map(|l| l.split(", ").nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
+const TWO_TENANTS: &str = r#"
+[[tenant]]
+name = "a"
+users = [UID_A]
+probes = ['process("DIR/*").function("wprobe_*")']
+[[tenant]]
+name = "b"
+users = [UID_B]
+probes = ['process("DIR/*").*']
+"#;
+
+fn two_tenants(a: &User, b: &User, dir: &str) -> String {
+    TWO_TENANTS.replace("UID_A", &a.uid.to_string()).replace("UID_B", &b.uid.to_string()).replace("DIR", dir)
+}
+
+#[test]
+fn two_tenants_tracing_one_binary_at_once_each_see_only_their_own_process() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("a"), User::new("b"));
+    let dir = format!("/tmp/wprobe-serve-{}-two", std::process::id());
+    let daemon = Daemon::start("two", &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("tcp_connect"), "tcp_connect.wasm");
+    let probe = format!("{}:wprobe_target", bin.display());
+    let client = |u: &User| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", daemon.socket.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
+        Client::attached(c)
+    };
+    let (ca, cb) = (client(&a), client(&b));
+    // Both sessions attached to the same binary; both targets run at once.
+    let (mut ta, pid_a) = start_target(&a, &bin, &["50", "1"]);
+    let (mut tb, pid_b) = start_target(&b, &bin, &["70", "1"]);
+    // And root's own copy, which neither tenant may see.
+    let (mut troot, _) = {
+        let mut c = Command::new(&bin).args(["30", "1"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        (c, ())
+    };
+    for t in [&mut ta, &mut tb, &mut troot] {
+        t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    }
+    for t in [&mut ta, &mut tb, &mut troot] {
+        assert!(t.wait().unwrap().success());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (oa, ob) = (ca.interrupt(), cb.interrupt());
+    for (o, pid, n) in [(&oa, pid_a, 50), (&ob, pid_b, 70)] {
+        assert!(o.status.success(), "{}", stderr(o));
+        let pids = pids_of(o);
+        assert_eq!(pids.len(), n, "{n} calls of its own target: {}", stdout(o));
+        assert!(pids.iter().all(|p| *p == pid), "only its own process {pid}: {pids:?}");
+        let err = stderr(o);
+        assert!(err.contains(&format!("{n} events seen, {n} handled, 0 lost")), "{err}");
+        assert!(err.contains("stopped: interrupted"), "Ctrl-C stops as locally: {err}");
+    }
+    let audit = daemon.audit();
+    assert_eq!(audit.matches("\"event\":\"attached\"").count(), 2, "{audit}");
+    assert!(audit.contains(&format!("scope: processes of uid {}", a.uid)), "{audit}");
+    let objects = kernel_objects_of(daemon.pid());
+    assert!(objects.links.is_empty(), "the daemon holds links after both sessions ended: {objects:?}");
+    let out = daemon.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_refused_probe_names_its_rule_and_attaches_nothing() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("r"), User::new("s"));
+    let dir = format!("/tmp/wprobe-serve-{}-refuse", std::process::id());
+    let daemon = Daemon::start("refuse", &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("tcp_connect"), "tcp_connect.wasm");
+    let caps = daemon.share(&handler("captures"), "captures.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let run = |u: &User, args: &[&str]| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", &sock]).args(args);
+        wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60))
+    };
+    let mut links_seen = Vec::new();
+    let watch = |links_seen: &mut Vec<u32>| links_seen.extend(kernel_objects_of(daemon.pid()).links);
+    // A kernel probe point: not in tenant a's globs.
+    let out = run(&a, &[h.to_str().unwrap(), "--syscall", "openat"]);
+    watch(&mut links_seen);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("refused by the policy: tenant \"a\": rule probes: nd_syscall.openat matches none"),
+        "{}",
+        stderr(&out)
+    );
+    // A glob over the binary that expands past the allowed functions (a: `wprobe_*` only).
+    let out = run(&a, &[h.to_str().unwrap(), "--uprobe", &format!("{}:main", bin.display())]);
+    assert!(stderr(&out).contains("rule probes:"), "{}", stderr(&out));
+    // A capture of kernel memory, declared in init: refused before attaching.
+    let out = run(
+        &b,
+        &[
+            caps.to_str().unwrap(),
+            "--uprobe",
+            &format!("{}:wprobe_target", bin.display()),
+            "--arg",
+            "cap=kernel,bytes,arg1,8",
+        ],
+    );
+    watch(&mut links_seen);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("tenant \"b\": rule kernel_memory: kernel_bytes(pointer_arg(1), 8)"),
+        "{}",
+        stderr(&out)
+    );
+    // A user nobody listed.
+    let stranger = User::new("x");
+    let out = run(&stranger, &[h.to_str().unwrap(), "--uprobe", &format!("{}:wprobe_target", bin.display())]);
+    assert!(stderr(&out).contains("is no tenant of this daemon"), "{}", stderr(&out));
+    // Raw addresses are for admins.
+    let out = run(&b, &[h.to_str().unwrap(), "--kprobe-addr", "0xffffffff81000000", "--guru"]);
+    assert!(stderr(&out).contains("rule admin: --guru"), "{}", stderr(&out));
+
+    assert!(links_seen.is_empty(), "a refused session attached: {links_seen:?}");
+    let audit = daemon.audit();
+    for rule in ["\"rule\":\"probes\"", "\"rule\":\"kernel_memory\"", "\"rule\":\"tenant\"", "\"rule\":\"admin\""] {
+        assert!(audit.contains(rule), "{rule} in the audit log:\n{audit}");
+    }
+    assert!(!audit.contains("\"event\":\"attached\""), "{audit}");
+    drop(daemon.terminate());
+}
+
+#[test]
+fn sessions_stop_disconnect_and_sigterm_end_sessions_and_detach() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("c"), User::new("d"));
+    let dir = format!("/tmp/wprobe-serve-{}-life", std::process::id());
+    let daemon = Daemon::start("life", &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("count"), "count.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let probe = format!("{}:wprobe_target", bin.display());
+    let client = |u: &User| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", &sock, h.to_str().unwrap(), "--uprobe", &probe]);
+        Client::attached(c)
+    };
+    let id_of = |c: &Client| -> u64 {
+        let line = c.stderr_head.lines().find(|l| l.contains(" attached")).unwrap();
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    let list = |u: &User| {
+        let out = u.command(&wprobe_bin()).args(["sessions", "--connect", &sock]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+
+    // Each tenant lists only its own session; another's cannot be stopped.
+    let (ca, cb) = (client(&a), client(&b));
+    let (ida, idb) = (id_of(&ca), id_of(&cb));
+    let la = list(&a);
+    assert!(la.lines().any(|l| l.trim_start().starts_with(&format!("{ida} "))), "{la}");
+    assert!(!la.lines().any(|l| l.trim_start().starts_with(&format!("{idb} "))), "{la}");
+    let out = a.command(&wprobe_bin()).args(["stop", &idb.to_string(), "--connect", &sock]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("no session {idb} of yours")), "{}", stderr(&out));
+
+    // `wprobe stop` ends a's session as Ctrl-C would: summary, end hook, exit 0.
+    let out = a.command(&wprobe_bin()).args(["stop", &ida.to_string(), "--connect", &sock]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let oa = wait_output(ca.child, Duration::from_secs(30));
+    assert!(oa.status.success());
+    assert!(stdout(&oa).contains("total: 0"), "the end hook ran: {}", stdout(&oa));
+
+    // A client killed outright: its session ends and detaches.
+    let held = kernel_objects_of(daemon.pid());
+    assert!(!held.links.is_empty(), "b's session holds its probe");
+    let mut cb_child = cb.child;
+    cb_child.kill().unwrap();
+    cb_child.wait().unwrap();
+    assert_gone(&held);
+    let start = Instant::now();
+    while list(&b).lines().count() > 1 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the session outlived its client: {}", list(&b));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // SIGTERM with a session running: it ends as interrupted, the daemon exits 0.
+    let c = client(&b);
+    let held = kernel_objects_of(daemon.pid());
+    let out = daemon.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("every session ended"), "{}", stderr(&out));
+    let oc = wait_output(c.child, Duration::from_secs(30));
+    assert!(oc.status.success());
+    assert!(stdout(&oc).contains("total: 0"), "the end hook ran: {}", stdout(&oc));
+    assert_gone(&held);
+}
+
+/// A free TCP port on the loopback (bound, then released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET path` on the loopback, the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
+}
+
+/// Prometheus's answer to an instant query: each series' labels and value.
+fn prom_query(port: u16, query: &str) -> Vec<(serde_json::Value, f64)> {
+    let Some(body) = http_get(port, &format!("/api/v1/query?query={query}")) else { return Vec::new() };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&body) else { return Vec::new() };
+    let Some(result) = v["data"]["result"].as_array() else { return Vec::new() };
+    result.iter().map(|r| (r["metric"].clone(), r["value"][1].as_str().unwrap().parse().unwrap())).collect()
+}
+
+/// Polls until the series of `query` whose label `label` is `value` reads `want`.
+fn wait_prom(port: u16, query: &str, label: &str, value: &str, want: f64) {
+    let start = Instant::now();
+    loop {
+        let series = prom_query(port, query);
+        if series.iter().any(|(m, v)| m[label] == value && *v == want) {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{query}{{{label}={value}}} never read {want}: {series:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_numbers_of_the_sessions_own_summaries() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("m"), User::new("n"));
+    let dir = format!("/tmp/wprobe-serve-{}-metrics", std::process::id());
+    let metrics_port = free_port();
+    let server = format!("metrics = \"127.0.0.1:{metrics_port}\"\n");
+    let daemon = Daemon::start_with("metrics", &server, &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("count"), "count.wasm");
+
+    // A real Prometheus server scraping the daemon every second.
+    let prom_port = free_port();
+    let prom_dir = daemon.dir.join("prometheus");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let config = prom_dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: wprobe\n    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
+        ),
+    )
+    .unwrap();
+    let prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", prom_dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(prom_dir.join("prometheus.log")).unwrap())
+        .spawn()
+        .expect("cannot start prometheus (Debian's `prometheus` package; .ci/setup installs it)");
+    struct Stop(Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _prometheus = Stop(prometheus);
+
+    let mut c = a.command(&wprobe_bin());
+    let probe = format!("{}:wprobe_target", bin.display());
+    c.args(["run", "--connect", daemon.socket.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
+    let client = Client::attached(c);
+    let line = client.stderr_head.lines().find(|l| l.contains(" attached")).unwrap().to_owned();
+    let id = line.split_whitespace().nth(2).unwrap().to_owned();
+    let (mut t, _) = start_target(&a, &bin, &["40", "1"]);
+    t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(t.wait().unwrap().success());
+    // While the session runs: its own series, as scraped.
+    wait_prom(prom_port, "up", "job", "wprobe", 1.0);
+    wait_prom(prom_port, "wprobe_session_handled_total", "session", &id, 40.0);
+    wait_prom(prom_port, "wprobe_session_attachments", "session", &id, 1.0);
+    let out = client.interrupt();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("40 events seen, 40 handled, 0 lost"), "{}", stderr(&out));
+    // Once it ended: the tenant's totals hold its numbers.
+    let tenant = "a";
+    wait_prom(prom_port, "wprobe_tenant_events_total", "tenant", tenant, 40.0);
+    wait_prom(prom_port, "wprobe_tenant_handled_total", "tenant", tenant, 40.0);
+    wait_prom(prom_port, "wprobe_tenant_lost_total", "tenant", tenant, 0.0);
+    wait_prom(prom_port, "wprobe_tenant_sessions_total", "tenant", tenant, 1.0);
+    drop(daemon.terminate());
+}
+
+#[test]
+fn hot_swap_under_a_steady_stream_loses_nothing() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("h"), User::new("i"));
+    let dir = format!("/tmp/wprobe-serve-{}-swap", std::process::id());
+    let daemon = Daemon::start("swap", &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let old = daemon.share(&handler("count"), "count.wasm");
+    let new = daemon.share(&handler("count"), "count_v2.wasm");
+    let other = daemon.share(&handler("captures"), "captures.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let mut c = a.command(&wprobe_bin());
+    let probe = format!("{}:wprobe_target", bin.display());
+    c.args(["run", "--connect", &sock, old.to_str().unwrap(), "--uprobe", &probe]);
+    let client = Client::attached(c);
+    let line = client.stderr_head.lines().find(|l| l.contains(" attached")).unwrap().to_owned();
+    let id = line.split_whitespace().nth(2).unwrap().to_owned();
+    let swap = |u: &User, handler: &Path| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["swap", &id, handler.to_str().unwrap(), "--connect", &sock]);
+        wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60))
+    };
+    // 3000 calls at 1000 per second; the swap comes in the middle of them.
+    let (mut t, _) = start_target(&a, &bin, &["3000", "1", "1000"]);
+    t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    // Another tenant cannot touch it.
+    let refused = swap(&b, &other);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains(&format!("no session {id} of yours")), "{}", stderr(&refused));
+    let out = swap(&a, &new);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(t.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let out = client.interrupt();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let totals: Vec<u64> =
+        stdout(&out).lines().filter_map(|l| l.strip_prefix("total: ")).map(|n| n.parse().unwrap()).collect();
+    assert_eq!(totals.len(), 2, "the old handler's end hook, then the new one's: {}", stdout(&out));
+    assert!(totals[0] > 0 && totals[1] > 0, "events before and after the swap: {totals:?}");
+    assert_eq!(totals[0] + totals[1], 3000, "no event lost or counted twice: {totals:?}");
+    assert!(stderr(&out).contains("3000 events seen, 3000 handled, 0 lost"), "{}", stderr(&out));
+    assert!(daemon.audit().contains("\"event\":\"swap\""), "{}", daemon.audit());
+
+    // A handler asking for other captures than the attachments were made for is refused,
+    // and the session goes on with its own.
+    let mut c = a.command(&wprobe_bin());
+    c.args(["run", "--connect", &sock, other.to_str().unwrap(), "--uprobe", &probe, "--arg", "cap=user,bytes,arg2,8"]);
+    let client = Client::attached(c);
+    let line = client.stderr_head.lines().find(|l| l.contains(" attached")).unwrap().to_owned();
+    let id = line.split_whitespace().nth(2).unwrap().to_owned();
+    let mut c = a.command(&wprobe_bin());
+    c.args(["swap", &id, new.to_str().unwrap(), "--connect", &sock]);
+    let refused =
+        wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("asks for other captures"), "{}", stderr(&refused));
+    let out = client.interrupt();
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(daemon.terminate());
+}
+
+#[test]
+fn kernel_pointers_are_redacted_for_a_tenant_without_the_right() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("k"), User::new("l"));
+    // kmem:kmem_cache_alloc's call_site is a kernel text address, ptr a kernel heap address;
+    // each tenant runs a process that opens files (a `struct file` each) meanwhile.
+    let tenants = format!(
+        "[[tenant]]\nname = \"a\"\nusers = [{}]\nprobes = ['kernel.trace(\"kmem:*\")']\n\
+         [[tenant]]\nname = \"b\"\nusers = [{}]\nprobes = ['kernel.trace(\"kmem:*\")']\nkernel_pointers = true\n",
+        a.uid, b.uid
+    );
+    let daemon = Daemon::start("redact", &tenants);
+    let h = daemon.share(&handler("captures"), "captures.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let busy = |u: &User| {
+        let mut c = u.command(Path::new("/bin/sh"));
+        c.args(["-c", "while :; do cat /etc/hostname >/dev/null; sleep 0.01; done"]);
+        c.stdout(Stdio::null()).spawn().unwrap()
+    };
+    let mut busy = [busy(&a), busy(&b)];
+    let run = |u: &User| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", &sock, h.to_str().unwrap(), "kernel.trace(\"kmem:kmem_cache_alloc\")"]);
+        c.args(["--arg", "field=call_site", "--arg", "field=ptr", "--max-events", "50", "--duration", "20"]);
+        wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60))
+    };
+    let values = |out: &Output, name: &str| -> Vec<i64> {
+        stdout(out)
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix(&format!("{name}=")))
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let (oa, ob) = (run(&a), run(&b));
+    for p in &mut busy {
+        let _ = p.kill();
+        let _ = p.wait();
+    }
+    for o in [&oa, &ob] {
+        assert!(o.status.success(), "{}", stderr(o));
+    }
+    let (sites_a, sites_b) = (values(&oa, "call_site"), values(&ob, "call_site"));
+    assert!(!sites_a.is_empty() && !sites_b.is_empty(), "{}\n{}", stdout(&oa), stdout(&ob));
+    assert!(sites_a.iter().all(|v| *v == 0), "tenant a sees kernel text addresses: {sites_a:?}");
+    assert!(values(&oa, "ptr").iter().all(|v| *v == 0), "tenant a sees kernel heap addresses: {}", stdout(&oa));
+    let kernel = |v: &i64| wprobe::redact::is_kernel_address(wprobe_common::Arch::X86_64, *v as u64);
+    assert!(sites_b.iter().all(kernel), "tenant b, with the right, sees them: {sites_b:?}");
+    drop(daemon.terminate());
+}
