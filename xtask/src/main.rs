@@ -20,8 +20,8 @@ mod demo;
 mod fixtures;
 mod guests;
 mod handlers;
-mod sdk_gen;
 mod peers;
+mod sdk_gen;
 mod stap;
 mod vm;
 

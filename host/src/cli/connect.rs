@@ -68,12 +68,18 @@ pub fn run(socket: &Path, args: RunArgs) -> Result<ExitCode> {
     // Parsed here too, so that a typo is said before anything is sent.
     args.probes.specs()?;
     args.probes.live_options()?;
+    let Some(handler) = args.handler.as_deref() else {
+        bail!("--connect sends a handler component to the daemon: name one (HANDLER.wasm); scripts (-e, .stp) run only locally for now");
+    };
+    if args.script.script.is_some() || super::script::is_script_path(handler) {
+        bail!("--connect sends a handler component to the daemon; scripts (-e, .stp) run only locally for now");
+    }
     let max = args.opts.load.max_component_size;
-    let component = read_bounded(&args.handler, max)?;
+    let component = read_bounded(handler, max)?;
     let limits = args.opts.limits();
     let req = RunRequest {
         version: protocol::VERSION,
-        handler_name: args.handler.file_name().map_or_else(|| "handler".into(), |n| n.to_string_lossy().into_owned()),
+        handler_name: handler.file_name().map_or_else(|| "handler".into(), |n| n.to_string_lossy().into_owned()),
         component,
         args: args.opts.args.clone(),
         probes: args.probes.clone(),

@@ -9,12 +9,14 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use wprobe::batch::BatchBuilder;
 use wprobe::live::LiveSource;
 use wprobe::run::{
     self, Consumers, LiveRun, LiveRunOutcome, Recorder, RunSummary, Signals, Status, StatusSink, StopReason,
 };
-use wprobe::session::WriterSink;
+use wprobe::sandbox::Session;
+use wprobe::session::{Dispatcher, WriterSink};
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {

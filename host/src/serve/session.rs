@@ -166,6 +166,7 @@ fn prepare_and_run(
         stop,
         swap: Some(entry.swap.clone()),
         redact_kernel_pointers: !t.kernel_pointers,
+        stats_every: None,
     };
     let running = Running {
         session: wprobe::sandbox::Session {
