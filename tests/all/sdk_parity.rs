@@ -120,7 +120,7 @@ fn calls(cell: &str, name: &str) -> bool {
         let before = rest[..at].chars().last();
         let after = &rest[at + name.len()..];
         let bounded = !before.is_some_and(|c| c.is_ascii_alphanumeric()) || rest[..at].ends_with("wprobe_");
-        let bounded = bounded && !(before == Some('_') && !rest[..at].ends_with("wprobe_"));
+        let bounded = bounded && (before != Some('_') || rest[..at].ends_with("wprobe_"));
         if bounded && (after.starts_with('(') || after.starts_with("!(") || after.starts_with("_(")) {
             return true;
         }
