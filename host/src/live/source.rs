@@ -387,7 +387,7 @@ impl LiveSource {
         if batch.is_empty() {
             self.batch_first_ns = None;
         } else if self.batch_first_ns.is_none() {
-            self.batch_first_ns = Some(monotonic_ns());
+            self.batch_first_ns = Some(crate::timers::monotonic_ns());
         }
         let status = loop {
             let had = batch.len();
@@ -406,7 +406,7 @@ impl LiveSource {
                 break BatchStatus::Flushed;
             }
             let flush_at = self.batch_first_ns.map(|first| {
-                let age = Duration::from_nanos(monotonic_ns().saturating_sub(first));
+                let age = Duration::from_nanos(crate::timers::monotonic_ns().saturating_sub(first));
                 now + self.opts.batch_delay.saturating_sub(age)
             });
             if flush_at.is_some_and(|f| f <= now) {
@@ -606,12 +606,4 @@ async fn sleep_until(at: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-/// CLOCK_MONOTONIC in ns, the clock of `bpf_ktime_get_ns` and of the records' timestamps.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid pointer; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
