@@ -73,23 +73,33 @@ impl Daemon {
             ),
         )
         .unwrap();
+        let mut d = Daemon { dir, socket, child: None };
+        d.spawn();
+        d
+    }
+
+    /// Starts `wprobe serve` on this daemon's config and waits until it answers.
+    fn spawn(&mut self) {
+        let config = self.dir.join("serve.toml");
         let child = Command::new(wprobe_bin())
             .args(["serve", "--config", config.to_str().unwrap()])
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("daemon.err")).unwrap())
+            .stderr(std::fs::File::create(self.dir.join("daemon.err")).unwrap())
             .spawn()
             .unwrap();
-        let mut d = Daemon { dir, socket, child: Some(child) };
+        self.child = Some(child);
         let start = Instant::now();
-        while std::os::unix::net::UnixStream::connect(&d.socket).is_err() {
-            if let Some(status) = d.child.as_mut().unwrap().try_wait().unwrap() {
-                let err = std::fs::read_to_string(d.dir.join("daemon.err")).unwrap_or_default();
-                panic!("wprobe serve exited ({status}) before listening: {err}");
+        while std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("wprobe serve exited ({status}) before listening: {}", self.stderr());
             }
             assert!(start.elapsed() < Duration::from_secs(20), "wprobe serve did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
-        d
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.err")).unwrap_or_default()
     }
 
     fn pid(&self) -> u32 {
@@ -194,6 +204,11 @@ impl Client {
     /// Ctrl-C, then the output (stderr whole).
     fn interrupt(self) -> Output {
         kill(self.child.id(), "INT");
+        self.wait()
+    }
+
+    /// The output once it exits (stderr whole).
+    fn wait(self) -> Output {
         let mut out = wait_output(self.child, Duration::from_secs(30));
         out.stderr = (self.stderr_head + &self.stderr_rest.join().unwrap()).into_bytes();
         out
@@ -636,5 +651,320 @@ fn kernel_pointers_are_redacted_for_a_tenant_without_the_right() {
     assert!(values(&oa, "ptr").iter().all(|v| *v == 0), "tenant a sees kernel heap addresses: {}", stdout(&oa));
     let kernel = |v: &i64| wprobe::redact::is_kernel_address(wprobe_common::Arch::X86_64, *v as u64);
     assert!(sites_b.iter().all(kernel), "tenant b, with the right, sees them: {sites_b:?}");
+    drop(daemon.terminate());
+}
+
+/// CLOCK_MONOTONIC in ns, the target's `stamp` clock.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// A client whose stdout is read as it comes: each tcp_connect line (`pp, pid, cpu, a1, a2,
+/// a3`) with the latency from the target's stamp (its second argument) to the line here.
+struct Timed {
+    client: Client,
+    lines: std::thread::JoinHandle<Vec<(u32, u64)>>,
+}
+
+impl Timed {
+    fn start(mut client: Client) -> Timed {
+        let out = BufReader::new(client.child.stdout.take().unwrap());
+        let lines = std::thread::spawn(move || {
+            out.lines()
+                .map_while(Result::ok)
+                .filter(|l| l.starts_with("process("))
+                .map(|l| {
+                    let at = monotonic_ns();
+                    let f: Vec<&str> = l.split(", ").collect();
+                    let stamp = u64::from_str_radix(f[4].trim_start_matches("0x"), 16).unwrap();
+                    (f[1].parse().unwrap(), at.saturating_sub(stamp))
+                })
+                .collect()
+        });
+        Timed { client, lines }
+    }
+}
+
+/// Milliseconds at quantile `q` of sorted latencies in ns.
+fn quantile_ms(sorted: &[u64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1e6
+}
+
+#[test]
+fn eight_tenants_one_spinning_one_flooding_the_other_six_lose_nothing() {
+    require_root();
+    let _s = serial();
+    const CALLS: u64 = 200; // per phase and moderate tenant, at RATE per second
+    const RATE: &str = "200";
+    let users: Vec<User> = (0..8).map(|i| User::new(&format!("e{i}"))).collect();
+    let dir = format!("/tmp/wprobe-serve-{}-eight", std::process::id());
+    let mut tenants = String::new();
+    for (i, u) in users.iter().enumerate() {
+        tenants += &format!("[[tenant]]\nname = \"t{i}\"\nusers = [{}]\nprobes = ['process(\"{dir}/*\").*']\n", u.uid);
+        if i == 7 {
+            // The flooder's ring is as small as a tenant's can be: its flood is its loss.
+            tenants += "[tenant.limits]\nring_size = 4096\n";
+        }
+    }
+    let daemon = Daemon::start("eight", &tenants);
+    let bin = daemon.share(target(), "target");
+    let print = daemon.share(&handler("tcp_connect"), "tcp_connect.wasm");
+    let slow = daemon.share(&handler("slow"), "slow.wasm");
+    let count = daemon.share(&handler("count"), "count.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let probe = format!("{}:wprobe_target", bin.display());
+    let command = |u: &User, h: &Path, extra: &[&str]| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", &sock, h.to_str().unwrap(), "--uprobe", &probe]).args(extra);
+        c
+    };
+    // All eight attach at once.
+    let (command, print, slow, count) = (&command, &print, &slow, &count);
+    let (moderate, spinner, flooder) = std::thread::scope(|s| {
+        let moderate: Vec<_> = users[..6]
+            .iter()
+            .map(|u| s.spawn(move || Timed::start(Client::attached(command(u, print, &[])))))
+            .collect();
+        // The spinner: milliseconds of handler work per event, one event a call, always
+        // behind (held at its cpu_share).
+        let spin_args = ["--arg", "spins=2000000", "--batch-size", "1"];
+        let (u6, u7) = (&users[6], &users[7]);
+        let spinner = s.spawn(move || Client::attached(command(u6, slow, &spin_args)));
+        let flooder = s.spawn(move || Client::attached(command(u7, count, &[])));
+        let moderate: Vec<Timed> = moderate.into_iter().map(|h| h.join().unwrap()).collect();
+        (moderate, spinner.join().unwrap(), flooder.join().unwrap())
+    });
+    let go = |t: &mut Child| t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let phase = || {
+        let mut targets: Vec<(Child, u32)> =
+            users[..6].iter().map(|u| start_target(u, &bin, &[&CALLS.to_string(), "1", RATE, "stamp"])).collect();
+        for (t, _) in &mut targets {
+            go(t);
+        }
+        targets.into_iter().map(|(mut t, pid)| (t.wait().unwrap().success(), pid)).collect::<Vec<_>>()
+    };
+    // Phase 1, the baseline: the six alone.
+    let quiet = phase();
+    // Phase 2: the spinner's target at 100/s and the flooder's as fast as it can, meanwhile.
+    let (mut spin_t, _) = start_target(&users[6], &bin, &["100000", "1", "100"]);
+    let (mut flood_t, _) = start_target(&users[7], &bin, &["100000000", "1"]);
+    go(&mut spin_t);
+    go(&mut flood_t);
+    std::thread::sleep(Duration::from_millis(500));
+    let noisy = phase();
+    for t in [&mut spin_t, &mut flood_t] {
+        let _ = t.kill();
+        let _ = t.wait();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let flood_out = flooder.interrupt();
+    let spin_out = spinner.interrupt();
+    let (mut alone, mut beside) = (Vec::new(), Vec::new());
+    for (i, m) in moderate.into_iter().enumerate() {
+        let out = m.client.interrupt();
+        let lines = m.lines.join().unwrap();
+        assert!(out.status.success() && quiet[i].0 && noisy[i].0, "{}", stderr(&out));
+        let n = 2 * CALLS;
+        assert!(
+            stderr(&out).contains(&format!("{n} events seen, {n} handled, 0 lost")),
+            "tenant t{i}: {}",
+            stderr(&out)
+        );
+        assert_eq!(lines.len() as u64, n, "tenant t{i}: every call, once");
+        let (first, second) = lines.split_at(CALLS as usize);
+        assert!(first.iter().all(|(pid, _)| *pid == quiet[i].1), "tenant t{i} sees only its own processes");
+        assert!(second.iter().all(|(pid, _)| *pid == noisy[i].1), "tenant t{i} sees only its own processes");
+        alone.extend(first.iter().map(|(_, l)| *l));
+        beside.extend(second.iter().map(|(_, l)| *l));
+    }
+    // The flooder lost events, in its own count; the spinner was behind but ended cleanly.
+    let flood_err = stderr(&flood_out);
+    let flood_summary =
+        flood_err.lines().find(|l| l.contains(" events seen, ")).unwrap_or_else(|| panic!("{flood_err}"));
+    let seen: u64 = flood_summary.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(seen > 10_000, "the flood was a flood: {flood_summary}");
+    assert!(spin_out.status.success(), "{}", stderr(&spin_out));
+    let spin_summary = stderr(&spin_out).lines().find(|l| l.contains(" events seen, ")).unwrap_or_default().to_owned();
+    for (name, l) in [("alone", &mut alone), ("beside a spinner and a flood", &mut beside)] {
+        l.sort_unstable();
+        eprintln!(
+            "six tenants at {RATE}/s each, {name}: event-to-client latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            quantile_ms(l, 0.5),
+            quantile_ms(l, 0.99),
+            quantile_ms(l, 1.0)
+        );
+    }
+    eprintln!("flooder: {flood_summary}\nspinner: {spin_summary}");
+    drop(daemon.terminate());
+}
+
+/// Open file descriptors, threads and resident KiB of process `pid`.
+fn footprint(pid: u32) -> (usize, u64, u64) {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (fds, field("Threads:"), field("VmRSS:"))
+}
+
+/// `footprint` once two samples 200 ms apart agree (a session's threads end after its
+/// client does).
+fn settled(pid: u32) -> (usize, u64, u64) {
+    let mut last = footprint(pid);
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = footprint(pid);
+        if (now.0, now.1) == (last.0, last.1) {
+            return now;
+        }
+        last = now;
+    }
+    panic!("the daemon's descriptors and threads never settled: {last:?}");
+}
+
+/// Polls until `pid`'s descriptors and threads are back to `want` (connection threads end
+/// asynchronously).
+fn wait_footprint(pid: u32, want: (usize, u64)) {
+    let start = Instant::now();
+    loop {
+        let (fds, threads, _) = footprint(pid);
+        if (fds, threads) == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the daemon holds {fds} fds and {threads} threads, not {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads what the daemon answered on `c` (a frame, then EOF) as text, within `limit`.
+fn answer(c: &mut std::os::unix::net::UnixStream, limit: Duration) -> String {
+    c.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn a_flood_of_connections_and_bad_frames_leaves_the_daemon_and_other_sessions_working() {
+    use std::os::unix::net::UnixStream;
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("u"), User::new("v"));
+    let dir = format!("/tmp/wprobe-serve-{}-flood", std::process::id());
+    const MAX: usize = 64;
+    let server = format!("max_connections = {MAX}\nmax_frame = \"1M\"\n");
+    let daemon = Daemon::start_with("flood", &server, &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("count"), "count.wasm");
+    let sock = daemon.socket.clone();
+    let probe = format!("{}:wprobe_target", bin.display());
+    let client = |u: &User| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", sock.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
+        Client::attached(c)
+    };
+    // A first session warms the daemon up (compiles the handler); then its footprint.
+    assert!(client(&b).interrupt().status.success());
+    let idle = settled(daemon.pid());
+    let ca = client(&a);
+    let before = footprint(daemon.pid());
+
+    // Four connections that will send bad frames, then 400 more at once, all held open.
+    let mut bad: Vec<UnixStream> = (0..4).map(|_| UnixStream::connect(&sock).unwrap()).collect();
+    let mut flood: Vec<UnixStream> = (0..400).map(|_| UnixStream::connect(&sock).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let (fds, threads, _) = footprint(daemon.pid());
+    assert!(fds <= before.0 + MAX, "{fds} fds with {MAX} connections allowed (from {})", before.0);
+    assert!(threads <= before.1 + MAX as u64, "{threads} threads with {MAX} connections allowed");
+    let told = flood
+        .iter_mut()
+        .map(|c| answer(c, Duration::from_millis(20)))
+        .filter(|a| a.contains(&format!("serves {MAX} connections already")))
+        .count();
+    assert!(told >= 400 - (MAX - 5), "connections past the limit are told so and closed: {told} of 400");
+
+    // Bad frames: a header claiming 4 GiB, one over max_frame, garbage, a frame cut short.
+    let frames: [&[u8]; 4] =
+        [&[0xff, 0xff, 0xff, 0xff], &[0, 0, 0x20, 0], &[3, 0, 0, 0, 0xee, 0xee, 0xee], &[100, 0, 0, 0, 1, 2, 3]];
+    for (c, f) in bad.iter_mut().zip(frames) {
+        c.write_all(f).unwrap();
+    }
+    bad[3].shutdown(std::net::Shutdown::Write).unwrap();
+    let said: Vec<String> = bad.iter_mut().map(|c| answer(c, Duration::from_secs(10))).collect();
+    assert!(
+        said[0].contains("bad request: a frame of 4294967295 bytes is over the limit of 1048576 bytes"),
+        "{said:?}"
+    );
+    assert!(said[1].contains("bad request: a frame of 2097152 bytes is over the limit"), "{said:?}");
+    assert!(said[2].contains("bad request: a malformed frame"), "{said:?}");
+    assert!(said[3].is_empty(), "a frame cut short just ends its connection: {said:?}");
+
+    // Meanwhile tenant a's session saw every call of its process.
+    let (mut t, _) = start_target(&a, &bin, &["100", "1"]);
+    t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(t.wait().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let out = ca.interrupt();
+    assert!(stderr(&out).contains("100 events seen, 100 handled, 0 lost"), "{}", stderr(&out));
+
+    // Once the flood lets go, the daemon is back to where it was, and serves a new session.
+    drop(flood);
+    drop(bad);
+    wait_footprint(daemon.pid(), (idle.0, idle.1));
+    let cb = client(&b);
+    let out = cb.interrupt();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = daemon.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn sessions_opened_and_closed_one_after_another_leak_nothing() {
+    require_root();
+    let _s = serial();
+    // 1000 takes about 12 minutes here (each session loads, verifies and frees its own BPF
+    // object); CI runs 30.
+    let n: usize = std::env::var("WPROBE_LEAK_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let (a, b) = (User::new("y"), User::new("z"));
+    let dir = format!("/tmp/wprobe-serve-{}-leak", std::process::id());
+    let daemon = Daemon::start("leak", &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("count"), "count.wasm");
+    let sock = daemon.socket.to_str().unwrap().to_owned();
+    let probe = format!("{}:wprobe_target", bin.display());
+    let session = || {
+        let mut c = a.command(&wprobe_bin());
+        c.args(["run", "--connect", &sock, h.to_str().unwrap(), "--uprobe", &probe, "--duration", "20ms"]);
+        let out =
+            wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60));
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    // The first session compiles the handler and fills the caches.
+    session();
+    let first = settled(daemon.pid());
+    let start = Instant::now();
+    for _ in 0..n {
+        session();
+    }
+    let per_session = start.elapsed().as_secs_f64() / n as f64;
+    wait_footprint(daemon.pid(), (first.0, first.1));
+    let last = footprint(daemon.pid());
+    let objects = kernel_objects_of(daemon.pid());
+    assert!(objects.programs.is_empty() && objects.links.is_empty() && objects.maps.is_empty(), "{objects:?}");
+    eprintln!(
+        "{n} sessions, {per_session:.2} s each: {} fds and {} threads before and after, RSS {} KiB after the first, {} KiB after the last",
+        first.0, first.1, first.2, last.2
+    );
+    // Bounded memory: allocator slack, not per-session growth (16 KiB a session would pass
+    // 1000 sessions at 16 MiB).
+    assert!(last.2 <= first.2 + 16 * 1024, "RSS grew from {} KiB to {} KiB over {n} sessions", first.2, last.2);
     drop(daemon.terminate());
 }
