@@ -9,6 +9,7 @@
 //!     Stop{id} ─► that session stops as Ctrl-C would stop it
 //!     Swap{id} ─► the new handler starts here, the session's worker swaps it in
 //!  SIGTERM / SIGINT ─► every session stops (drain, end hook), then the daemon exits
+//!  start after a SIGKILL ─► leftovers.rs removes what the killed daemon left in the kernel
 //! ```
 //!
 //! Every session loads its own copy of the eBPF program, so it has its own ring buffer and
@@ -17,6 +18,7 @@
 
 mod audit;
 pub mod config;
+mod leftovers;
 mod metrics;
 mod policy;
 pub mod protocol;
@@ -89,6 +91,16 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         (server.max_frame, server.output_buffer, server.max_connections, server.socket_mode, server.metrics);
     let policy = Policy::new(config).map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
     let listener = bind(&socket, mode)?;
+    // The socket is ours: a daemon that held it before us and died left its pid here.
+    let pid_file = leftovers::pid_file(&socket);
+    if let Some(found) = leftovers::clean_and_claim(&pid_file)? {
+        crate::cli::say(&format!(
+            "wprobe serve: the previous daemon (pid {}) was killed; removed {} probe events it left{}",
+            found.pid,
+            found.removed.len(),
+            if found.removed.is_empty() { String::new() } else { format!(": {}", found.removed.join(" ")) }
+        ));
+    }
     let daemon = Arc::new(Daemon {
         policy,
         runtime,
@@ -114,6 +126,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
     // SIGTERM: no new sessions; every running one stops as Ctrl-C would stop it.
     let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&pid_file);
     let running: Vec<_> = daemon.lock_sessions().values().cloned().collect();
     crate::cli::say(&format!("wprobe serve: stopping {} sessions", running.len()));
     for s in &running {
