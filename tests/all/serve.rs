@@ -255,6 +255,38 @@ fn two_tenants(a: &User, b: &User, dir: &str) -> String {
     TWO_TENANTS.replace("UID_A", &a.uid.to_string()).replace("UID_B", &b.uid.to_string()).replace("DIR", dir)
 }
 
+/// A daemon of `two_tenants` with the target and count.wasm shared, its tenants' users, and
+/// their clients on `--uprobe TARGET:wprobe_target`.
+struct CountSetup {
+    a: User,
+    b: User,
+    daemon: Daemon,
+    bin: PathBuf,
+    h: PathBuf,
+}
+
+impl CountSetup {
+    fn new(tags: (&str, &str), name: &str, server: &str) -> CountSetup {
+        let (a, b) = (User::new(tags.0), User::new(tags.1));
+        let dir = format!("/tmp/wprobe-serve-{}-{name}", std::process::id());
+        let daemon = Daemon::start_with(name, server, &two_tenants(&a, &b, &dir));
+        let bin = daemon.share(target(), "target");
+        let h = daemon.share(&handler("count"), "count.wasm");
+        CountSetup { a, b, daemon, bin, h }
+    }
+
+    fn command(&self, u: &User, extra: &[&str]) -> Command {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", self.daemon.socket.to_str().unwrap(), self.h.to_str().unwrap()]);
+        c.args(["--uprobe", &format!("{}:wprobe_target", self.bin.display())]).args(extra);
+        c
+    }
+
+    fn client(&self, u: &User) -> Client {
+        Client::attached(self.command(u, &[]))
+    }
+}
+
 #[test]
 fn two_tenants_tracing_one_binary_at_once_each_see_only_their_own_process() {
     require_root();
@@ -850,20 +882,9 @@ fn wait_footprint(pid: u32, want: (usize, u64)) {
 fn after_sigkill_the_next_daemon_finds_and_removes_what_the_killed_one_left() {
     require_root();
     let _s = serial();
-    let (a, b) = (User::new("f"), User::new("g"));
-    let dir = format!("/tmp/wprobe-serve-{}-kill", std::process::id());
-    let mut daemon = Daemon::start("kill", &two_tenants(&a, &b, &dir));
-    let bin = daemon.share(target(), "target");
-    let h = daemon.share(&handler("count"), "count.wasm");
-    let sock = daemon.socket.to_str().unwrap().to_owned();
-    let probe = format!("{}:wprobe_target", bin.display());
-    let client = |u: &User| {
-        let mut c = u.command(&wprobe_bin());
-        c.args(["run", "--connect", &sock, h.to_str().unwrap(), "--uprobe", &probe]);
-        Client::attached(c)
-    };
-    let (ca, cb) = (client(&a), client(&b));
-    let killed = daemon.pid();
+    let mut setup = CountSetup::new(("f", "g"), "kill", "");
+    let (ca, cb) = (setup.client(&setup.a), setup.client(&setup.b));
+    let killed = setup.daemon.pid();
     let held = kernel_objects_of(killed);
     assert!(held.links.len() >= 2 && !held.programs.is_empty(), "{held:?}");
     // What aya leaves on kernels before 4.17, which attach through tracefs: a probe event
@@ -874,11 +895,11 @@ fn after_sigkill_the_next_daemon_finds_and_removes_what_the_killed_one_left() {
     let name = format!("aya_{killed}_p_wprobe_target_0x0_0");
     let mut f = std::fs::OpenOptions::new().append(true).open(&events).unwrap();
     // One write: tracefs takes each write as a command of its own.
-    f.write_all(format!("p:uprobes/{name} {}:0x1000\n", bin.display()).as_bytes()).unwrap();
+    f.write_all(format!("p:uprobes/{name} {}:0x1000\n", setup.bin.display()).as_bytes()).unwrap();
     assert!(std::fs::read_to_string(&events).unwrap().contains(&name));
 
     kill(killed, "KILL");
-    daemon.child.take().unwrap().wait().unwrap();
+    setup.daemon.child.take().unwrap().wait().unwrap();
     // The kernel freed the programs, maps and links with the killed daemon's descriptors.
     assert_gone(&held);
     for c in [ca, cb] {
@@ -888,8 +909,8 @@ fn after_sigkill_the_next_daemon_finds_and_removes_what_the_killed_one_left() {
     }
 
     // The next start, on the same config: the stale socket is replaced, the event removed.
-    daemon.spawn();
-    let said = daemon.stderr();
+    setup.daemon.spawn();
+    let said = setup.daemon.stderr();
     assert!(
         said.contains(&format!(
             "the previous daemon (pid {killed}) was killed; removed 1 probe events it left: uprobes/{name}"
@@ -898,18 +919,18 @@ fn after_sigkill_the_next_daemon_finds_and_removes_what_the_killed_one_left() {
     );
     assert!(!std::fs::read_to_string(&events).unwrap().contains(&name), "the event is gone");
     // And it serves.
-    let c = client(&a);
-    let (mut t, _) = start_target(&a, &bin, &["25", "1"]);
+    let c = setup.client(&setup.a);
+    let (mut t, _) = start_target(&setup.a, &setup.bin, &["25", "1"]);
     t.stdin.take().unwrap().write_all(b"go\n").unwrap();
     assert!(t.wait().unwrap().success());
     std::thread::sleep(Duration::from_millis(300));
     let out = c.interrupt();
     assert!(stderr(&out).contains("25 events seen, 25 handled, 0 lost"), "{}", stderr(&out));
     // A clean stop removes the pid file, so the start after it has nothing to clean.
-    let pid_file = daemon.dir.join("wprobe.sock.pid");
-    assert_eq!(std::fs::read_to_string(&pid_file).unwrap().trim(), daemon.pid().to_string());
-    kill(daemon.pid(), "TERM");
-    assert!(daemon.child.take().unwrap().wait().unwrap().success(), "{}", daemon.stderr());
+    let pid_file = setup.daemon.dir.join("wprobe.sock.pid");
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap().trim(), setup.daemon.pid().to_string());
+    kill(setup.daemon.pid(), "TERM");
+    assert!(setup.daemon.child.take().unwrap().wait().unwrap().success(), "{}", setup.daemon.stderr());
     assert!(!pid_file.exists(), "SIGTERM removes the pid file");
 }
 
@@ -926,24 +947,15 @@ fn a_flood_of_connections_and_bad_frames_leaves_the_daemon_and_other_sessions_wo
     use std::os::unix::net::UnixStream;
     require_root();
     let _s = serial();
-    let (a, b) = (User::new("u"), User::new("v"));
-    let dir = format!("/tmp/wprobe-serve-{}-flood", std::process::id());
     const MAX: usize = 64;
-    let server = format!("max_connections = {MAX}\nmax_frame = \"1M\"\n");
-    let daemon = Daemon::start_with("flood", &server, &two_tenants(&a, &b, &dir));
-    let bin = daemon.share(target(), "target");
-    let h = daemon.share(&handler("count"), "count.wasm");
+    let setup = CountSetup::new(("u", "v"), "flood", &format!("max_connections = {MAX}\nmax_frame = \"1M\"\n"));
+    let (a, b, daemon, bin) = (&setup.a, &setup.b, &setup.daemon, &setup.bin);
     let sock = daemon.socket.clone();
-    let probe = format!("{}:wprobe_target", bin.display());
-    let client = |u: &User| {
-        let mut c = u.command(&wprobe_bin());
-        c.args(["run", "--connect", sock.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
-        Client::attached(c)
-    };
+    let client = |u: &User| setup.client(u);
     // A first session warms the daemon up (compiles the handler); then its footprint.
-    assert!(client(&b).interrupt().status.success());
+    assert!(client(b).interrupt().status.success());
     let idle = settled(daemon.pid());
-    let ca = client(&a);
+    let ca = client(a);
     let before = footprint(daemon.pid());
 
     // Four connections that will send bad frames, then 400 more at once, all held open.
@@ -977,7 +989,7 @@ fn a_flood_of_connections_and_bad_frames_leaves_the_daemon_and_other_sessions_wo
     assert!(said[3].is_empty(), "a frame cut short just ends its connection: {said:?}");
 
     // Meanwhile tenant a's session saw every call of its process.
-    let (mut t, _) = start_target(&a, &bin, &["100", "1"]);
+    let (mut t, _) = start_target(a, bin, &["100", "1"]);
     t.stdin.take().unwrap().write_all(b"go\n").unwrap();
     assert!(t.wait().unwrap().success());
     std::thread::sleep(Duration::from_millis(300));
@@ -988,9 +1000,10 @@ fn a_flood_of_connections_and_bad_frames_leaves_the_daemon_and_other_sessions_wo
     drop(flood);
     drop(bad);
     wait_footprint(daemon.pid(), (idle.0, idle.1));
-    let cb = client(&b);
+    let cb = client(b);
     let out = cb.interrupt();
     assert!(out.status.success(), "{}", stderr(&out));
+    let CountSetup { daemon, .. } = setup;
     let out = daemon.terminate();
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -1002,16 +1015,10 @@ fn sessions_opened_and_closed_one_after_another_leak_nothing() {
     // 1000 takes about 12 minutes here (each session loads, verifies and frees its own BPF
     // object); CI runs 30.
     let n: usize = std::env::var("WPROBE_LEAK_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let (a, b) = (User::new("y"), User::new("z"));
-    let dir = format!("/tmp/wprobe-serve-{}-leak", std::process::id());
-    let daemon = Daemon::start("leak", &two_tenants(&a, &b, &dir));
-    let bin = daemon.share(target(), "target");
-    let h = daemon.share(&handler("count"), "count.wasm");
-    let sock = daemon.socket.to_str().unwrap().to_owned();
-    let probe = format!("{}:wprobe_target", bin.display());
+    let setup = CountSetup::new(("y", "z"), "leak", "");
+    let daemon = &setup.daemon;
     let session = || {
-        let mut c = a.command(&wprobe_bin());
-        c.args(["run", "--connect", &sock, h.to_str().unwrap(), "--uprobe", &probe, "--duration", "20ms"]);
+        let mut c = setup.command(&setup.a, &["--duration", "20ms"]);
         let out =
             wait_output(c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap(), Duration::from_secs(60));
         assert!(out.status.success(), "{}", stderr(&out));
@@ -1035,5 +1042,6 @@ fn sessions_opened_and_closed_one_after_another_leak_nothing() {
     // Bounded memory: allocator slack, not per-session growth (16 KiB a session would pass
     // 1000 sessions at 16 MiB).
     assert!(last.2 <= first.2 + 16 * 1024, "RSS grew from {} KiB to {} KiB over {n} sessions", first.2, last.2);
+    let CountSetup { daemon, .. } = setup;
     drop(daemon.terminate());
 }
