@@ -37,23 +37,35 @@ pub const PROG_KPROBE: &str = "wp_kprobe";
 /// The same with the probe's [`ProbeConf`]: captures.
 pub const PROG_UPROBE_X: &str = "wp_uprobe_x";
 pub const PROG_KPROBE_X: &str = "wp_kprobe_x";
-/// Entry halves of return probes: remember the entry, emit nothing.
+/// Entry halves of return probes: remember the entry, emit nothing. Here and below, the
+/// `_PLAIN` twin of a program takes no captures (for probes that have none): cheaper per hit
+/// and much quicker to verify.
 pub const PROG_UPROBE_ENTRY: &str = "wp_uprobe_entry";
 pub const PROG_KPROBE_ENTRY: &str = "wp_kprobe_entry";
+pub const PROG_UPROBE_ENTRY_PLAIN: &str = "wp_uprobe_entry_plain";
+pub const PROG_KPROBE_ENTRY_PLAIN: &str = "wp_kprobe_entry_plain";
 /// Return probes: the return registers, the paired entry and the probe's captures.
 pub const PROG_URETPROBE: &str = "wp_uretprobe";
 pub const PROG_KRETPROBE: &str = "wp_kretprobe";
+pub const PROG_URETPROBE_PLAIN: &str = "wp_uretprobe_plain";
+pub const PROG_KRETPROBE_PLAIN: &str = "wp_kretprobe_plain";
 /// Syscalls through their `__x64_sys_*` wrapper (kernels with kprobes): the wrapper's one
 /// argument is the user's `struct pt_regs *`, whose argument registers are copied into the
 /// function-call argument slots, so the accessors give the syscall's arguments.
 pub const PROG_KPROBE_SYSCALL: &str = "wp_kprobe_syscall";
 pub const PROG_KPROBE_SYSCALL_ENTRY: &str = "wp_kprobe_syscall_entry";
 pub const PROG_KRETPROBE_SYSCALL: &str = "wp_kretprobe_syscall";
+pub const PROG_KPROBE_SYSCALL_PLAIN: &str = "wp_kprobe_syscall_plain";
+pub const PROG_KPROBE_SYSCALL_ENTRY_PLAIN: &str = "wp_kprobe_syscall_entry_plain";
+pub const PROG_KRETPROBE_SYSCALL_PLAIN: &str = "wp_kretprobe_syscall_plain";
 /// Syscalls through the `syscalls:sys_enter_*` / `sys_exit_*` tracepoints (kernels without
 /// kprobes): the arguments are copied into the same slots.
 pub const PROG_TP_SYS_ENTER: &str = "wp_tp_sys_enter";
 pub const PROG_TP_SYS_ENTER_ENTRY: &str = "wp_tp_sys_enter_entry";
 pub const PROG_TP_SYS_EXIT: &str = "wp_tp_sys_exit";
+pub const PROG_TP_SYS_ENTER_PLAIN: &str = "wp_tp_sys_enter_plain";
+pub const PROG_TP_SYS_ENTER_ENTRY_PLAIN: &str = "wp_tp_sys_enter_entry_plain";
+pub const PROG_TP_SYS_EXIT_PLAIN: &str = "wp_tp_sys_exit_plain";
 /// Any tracepoint: its raw record and the probe's captures.
 pub const PROG_TRACEPOINT: &str = "wp_tracepoint";
 /// `sched:sched_process_fork`: adds children of scoped processes to [`SCOPE_MAP`].

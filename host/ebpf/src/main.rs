@@ -153,90 +153,181 @@ pub fn wp_kprobe(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_uprobe_x(ctx: ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
-    extended(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
 }
 
 #[kprobe]
 pub fn wp_kprobe_x(ctx: ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
-    extended(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
 }
+
+// Each capture-capable program comes twice: with captures, and `_plain` for probes that have
+// none. The plain copy is cheaper per hit, and it costs the verifier a fraction of the time at
+// launch (the capture loops dominate verification: seconds for a return probe's pair on a
+// busy machine, tens of seconds under emulation).
 
 #[uprobe]
 pub fn wp_uprobe_entry(ctx: ProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    remember_entry(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+    function_entry::<true>(&ctx)
+}
+
+#[uprobe]
+pub fn wp_uprobe_entry_plain(ctx: ProbeContext) -> u32 {
+    function_entry::<false>(&ctx)
 }
 
 #[kprobe]
 pub fn wp_kprobe_entry(ctx: ProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    remember_entry(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+    function_entry::<true>(&ctx)
+}
+
+#[kprobe]
+pub fn wp_kprobe_entry_plain(ctx: ProbeContext) -> u32 {
+    function_entry::<false>(&ctx)
 }
 
 #[uretprobe]
 pub fn wp_uretprobe(ctx: RetProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
+    function_return::<true>(&ctx)
+}
+
+#[uretprobe]
+pub fn wp_uretprobe_plain(ctx: RetProbeContext) -> u32 {
+    function_return::<false>(&ctx)
 }
 
 #[kretprobe]
 pub fn wp_kretprobe(ctx: RetProbeContext) -> u32 {
+    function_return::<true>(&ctx)
+}
+
+#[kretprobe]
+pub fn wp_kretprobe_plain(ctx: RetProbeContext) -> u32 {
+    function_return::<false>(&ctx)
+}
+
+#[inline(always)]
+fn function_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
+    remember_entry::<CAPTURES>(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+}
+
+#[inline(always)]
+fn function_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
+    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
 }
 
 // ---- Syscalls through the __x64_sys_* wrappers (kprobes) --------------------------------
 
 #[kprobe]
 pub fn wp_kprobe_syscall(ctx: ProbeContext) -> u32 {
-    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
-    extended(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) }, None, Phase::Hit)
+    syscall_wrapper_hit::<true>(&ctx)
+}
+
+#[kprobe]
+pub fn wp_kprobe_syscall_plain(ctx: ProbeContext) -> u32 {
+    syscall_wrapper_hit::<false>(&ctx)
 }
 
 #[kprobe]
 pub fn wp_kprobe_syscall_entry(ctx: ProbeContext) -> u32 {
-    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
-    remember_entry(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) })
+    syscall_wrapper_entry::<true>(&ctx)
+}
+
+#[kprobe]
+pub fn wp_kprobe_syscall_entry_plain(ctx: ProbeContext) -> u32 {
+    syscall_wrapper_entry::<false>(&ctx)
 }
 
 #[kretprobe]
 pub fn wp_kretprobe_syscall(ctx: RetProbeContext) -> u32 {
+    syscall_wrapper_return::<true>(&ctx)
+}
+
+#[kretprobe]
+pub fn wp_kretprobe_syscall_plain(ctx: RetProbeContext) -> u32 {
+    syscall_wrapper_return::<false>(&ctx)
+}
+
+#[inline(always)]
+fn syscall_wrapper_hit<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
+    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
+    extended::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) }, None, Phase::Hit)
+}
+
+#[inline(always)]
+fn syscall_wrapper_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
+    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
+    remember_entry::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) })
+}
+
+#[inline(always)]
+fn syscall_wrapper_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let ret = unsafe { core::ptr::read_volatile(regs.add(x86_64::RAX)) };
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
+    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
 }
 
 // ---- Syscalls through the syscalls:sys_enter_* / sys_exit_* tracepoints ----------------
 
 #[tracepoint]
 pub fn wp_tp_sys_enter(ctx: TracePointContext) -> u32 {
-    let raw = ctx.as_ptr() as *const u8;
-    extended(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) }, None, Phase::Hit)
+    sys_enter_hit::<true>(&ctx)
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_enter_plain(ctx: TracePointContext) -> u32 {
+    sys_enter_hit::<false>(&ctx)
 }
 
 #[tracepoint]
 pub fn wp_tp_sys_enter_entry(ctx: TracePointContext) -> u32 {
-    let raw = ctx.as_ptr() as *const u8;
-    remember_entry(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) })
+    sys_enter_entry::<true>(&ctx)
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_enter_entry_plain(ctx: TracePointContext) -> u32 {
+    sys_enter_entry::<false>(&ctx)
 }
 
 #[tracepoint]
 pub fn wp_tp_sys_exit(ctx: TracePointContext) -> u32 {
+    sys_exit_return::<true>(&ctx)
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_exit_plain(ctx: TracePointContext) -> u32 {
+    sys_exit_return::<false>(&ctx)
+}
+
+#[inline(always)]
+fn sys_enter_hit<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
+    let raw = ctx.as_ptr() as *const u8;
+    extended::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) }, None, Phase::Hit)
+}
+
+#[inline(always)]
+fn sys_enter_entry<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
+    let raw = ctx.as_ptr() as *const u8;
+    remember_entry::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) })
+}
+
+#[inline(always)]
+fn sys_exit_return<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
     // `long ret` follows `int __syscall_nr` and its padding in every sys_exit_* record.
     let ret: u64 = unsafe { ctx.read_at(16) }.unwrap_or(0);
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
+    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
 }
 
 // ---- Any tracepoint --------------------------------------------------------------------
 
 #[tracepoint]
 pub fn wp_tracepoint(ctx: TracePointContext) -> u32 {
-    extended(ctx.as_ptr(), 0, |dst| unsafe { zero_regs(dst) }, None, Phase::Tracepoint)
+    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { zero_regs(dst) }, None, Phase::Tracepoint)
 }
 
 /// `sched:sched_process_fork`: a child of a scoped process is in scope too.
@@ -415,7 +506,13 @@ fn release_scratch(s: *mut Scratch) {
 /// A record with an extension area: `fill_regs` writes the register slots; `ret_sp` (return
 /// probes) is the stack pointer keying the paired entry.
 #[inline(always)]
-fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_sp: Option<u64>, phase: Phase) -> u32 {
+fn extended<const CAPTURES: bool>(
+    ctx: *mut c_void,
+    flags: u32,
+    fill_regs: impl FnOnce(*mut u64),
+    ret_sp: Option<u64>,
+    phase: Phase,
+) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
     let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
@@ -439,7 +536,9 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
                 entry_regs = rec.add(pos + ITEM_HEADER_SIZE + 8) as *const u64;
                 pos += ENTRY_ITEM;
                 count += 1;
-                if let Some(x) = WP_ENTRY_EXT.get_ptr(&key) {
+                if !CAPTURES {
+                    // No captures: the entry half kept none either.
+                } else if let Some(x) = WP_ENTRY_EXT.get_ptr(&key) {
                     let len = (*x).len;
                     if len > 0 && len <= MAX_ENTRY_EXT_BYTES {
                         let n = bound(len as u64, LEN_MASK) as u32;
@@ -453,7 +552,7 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
             }
         }
 
-        if let Some(conf) = WP_PROBES.get(id) {
+        if let Some(conf) = WP_PROBES.get(id).filter(|_| CAPTURES) {
             let tp = if phase == Phase::Tracepoint { ctx as *const u8 } else { core::ptr::null() };
             let regs = rec.add(HEADER_SIZE) as *const u64;
             let select = if ret_sp.is_some() { Take::AtReturn } else { Take::All };
@@ -489,7 +588,7 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
 /// The entry half of a return probe: remembers the time, the registers and the captures
 /// marked `CAP_AT_ENTRY`, keyed so that the return finds exactly its own entry.
 #[inline(always)]
-fn remember_entry(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -> u32 {
+fn remember_entry<const CAPTURES: bool>(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
     if admit((pid_tgid >> 32) as u32).is_none() {
         return 0;
@@ -505,7 +604,7 @@ fn remember_entry(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -
         let key = EntryKey { tid: pid_tgid as u32, probe_id: id, sp };
         let _ = WP_ENTRY.insert(&key, &*(rec as *const EntryVal), 0);
 
-        if let Some(conf) = WP_PROBES.get(id) {
+        if let Some(conf) = WP_PROBES.get(id).filter(|_| CAPTURES) {
             // Items go after the entry value, then move into the entry-captures map.
             let at = 8 + 8 * NREGS;
             let regs = rec.add(8) as *const u64;

@@ -88,6 +88,14 @@ impl Resolved {
     /// Loads the eBPF program, configures each probe's captures and attaches. On error
     /// nothing stays attached or loaded.
     pub fn attach(self, captures: &[CaptureSpec]) -> Result<LiveSource, LiveError> {
+        self.attach_unless(captures, &|| false)
+    }
+
+    /// As [`Resolved::attach`], but gives up with [`LiveError::Interrupted`] (nothing left
+    /// attached) as soon as `stop()` says so between two probes: a Ctrl-C during a long
+    /// attach (a wildcard's hundreds of probes, programs that take seconds to verify under
+    /// emulation) must not wait for all of it, nor for detaching all of it afterwards.
+    pub fn attach_unless(self, captures: &[CaptureSpec], stop: &dyn Fn() -> bool) -> Result<LiveSource, LiveError> {
         let Resolved { probes, plan, opts, arch } = self;
         let shapes: Vec<ProbeShape> = plan.iter().map(|p| p.shape).collect();
         let planned = captures::plan(arch, &probes, &shapes, captures)?;
@@ -185,6 +193,9 @@ impl Resolved {
         // table the handler saw, and never fires.
         let mut partial = partial::PartialAttach::default();
         for (id, p) in plan.iter().enumerate() {
+            if stop() {
+                return Err(LiveError::Interrupted);
+            }
             let with_captures = planned.confs[id].ncap > 0;
             let result = attachments(p, with_captures)
                 .into_iter()
@@ -214,42 +225,51 @@ const ENTRY_EXT_SLOTS: u32 = 1024;
 /// probe takes two, its entry half first, so that the return finds its entry.
 fn attachments(p: &Planned, with_captures: bool) -> Vec<(Target<'_>, bool, &'static str)> {
     use embedded::*;
-    let entry = |x: &'static str, plain: &'static str| if with_captures { x } else { plain };
+    // The plain twin of each program when the probe has no captures (see `config`).
+    let pick = |x: &'static str, plain: &'static str| if with_captures { x } else { plain };
     match (&p.attach, p.is_return) {
         (Attach::Uprobe { path, file_offset }, false) => {
-            vec![(
-                Target::User { path, file_offset: *file_offset, pid: None },
-                false,
-                entry(PROG_UPROBE_X, PROG_UPROBE),
-            )]
+            vec![(Target::User { path, file_offset: *file_offset, pid: None }, false, pick(PROG_UPROBE_X, PROG_UPROBE))]
         }
         (Attach::Uprobe { path, file_offset }, true) => vec![
-            (Target::User { path, file_offset: *file_offset, pid: None }, false, PROG_UPROBE_ENTRY),
-            (Target::User { path, file_offset: *file_offset, pid: None }, true, PROG_URETPROBE),
+            (
+                Target::User { path, file_offset: *file_offset, pid: None },
+                false,
+                pick(PROG_UPROBE_ENTRY, PROG_UPROBE_ENTRY_PLAIN),
+            ),
+            (
+                Target::User { path, file_offset: *file_offset, pid: None },
+                true,
+                pick(PROG_URETPROBE, PROG_URETPROBE_PLAIN),
+            ),
         ],
         (Attach::Kprobe { function }, false) => {
-            vec![(Target::Kernel { function }, false, entry(PROG_KPROBE_X, PROG_KPROBE))]
+            vec![(Target::Kernel { function }, false, pick(PROG_KPROBE_X, PROG_KPROBE))]
         }
         (Attach::Kprobe { function }, true) => vec![
-            (Target::Kernel { function }, false, PROG_KPROBE_ENTRY),
-            (Target::Kernel { function }, true, PROG_KRETPROBE),
+            (Target::Kernel { function }, false, pick(PROG_KPROBE_ENTRY, PROG_KPROBE_ENTRY_PLAIN)),
+            (Target::Kernel { function }, true, pick(PROG_KRETPROBE, PROG_KRETPROBE_PLAIN)),
         ],
         (Attach::KprobeAddr { addr }, _) => {
-            vec![(Target::KernelAddr { addr: *addr }, false, entry(PROG_KPROBE_X, PROG_KPROBE))]
+            vec![(Target::KernelAddr { addr: *addr }, false, pick(PROG_KPROBE_X, PROG_KPROBE))]
         }
         (Attach::SyscallKprobe { wrapper }, false) => {
-            vec![(Target::Kernel { function: wrapper }, false, PROG_KPROBE_SYSCALL)]
+            vec![(Target::Kernel { function: wrapper }, false, pick(PROG_KPROBE_SYSCALL, PROG_KPROBE_SYSCALL_PLAIN))]
         }
         (Attach::SyscallKprobe { wrapper }, true) => vec![
-            (Target::Kernel { function: wrapper }, false, PROG_KPROBE_SYSCALL_ENTRY),
-            (Target::Kernel { function: wrapper }, true, PROG_KRETPROBE_SYSCALL),
+            (
+                Target::Kernel { function: wrapper },
+                false,
+                pick(PROG_KPROBE_SYSCALL_ENTRY, PROG_KPROBE_SYSCALL_ENTRY_PLAIN),
+            ),
+            (Target::Kernel { function: wrapper }, true, pick(PROG_KRETPROBE_SYSCALL, PROG_KRETPROBE_SYSCALL_PLAIN)),
         ],
         (Attach::SyscallTracepoint { enter_id, .. }, false) => {
-            vec![(Target::Tracepoint { id: *enter_id }, false, PROG_TP_SYS_ENTER)]
+            vec![(Target::Tracepoint { id: *enter_id }, false, pick(PROG_TP_SYS_ENTER, PROG_TP_SYS_ENTER_PLAIN))]
         }
         (Attach::SyscallTracepoint { enter_id, exit_id }, true) => vec![
-            (Target::Tracepoint { id: *enter_id }, false, PROG_TP_SYS_ENTER_ENTRY),
-            (Target::Tracepoint { id: *exit_id }, false, PROG_TP_SYS_EXIT),
+            (Target::Tracepoint { id: *enter_id }, false, pick(PROG_TP_SYS_ENTER_ENTRY, PROG_TP_SYS_ENTER_ENTRY_PLAIN)),
+            (Target::Tracepoint { id: *exit_id }, false, pick(PROG_TP_SYS_EXIT, PROG_TP_SYS_EXIT_PLAIN)),
         ],
         (Attach::Tracepoint { id }, _) => vec![(Target::Tracepoint { id: *id }, false, PROG_TRACEPOINT)],
     }
