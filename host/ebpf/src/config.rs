@@ -21,11 +21,15 @@ pub const PROBES_MAP: &str = "WP_PROBES";
 pub const ENTRY_MAP: &str = "WP_ENTRY";
 /// LRU hash [`EntryKey`] → [`EntryExt`]: captures taken at entry for return probes.
 pub const ENTRY_EXT_MAP: &str = "WP_ENTRY_EXT";
-/// One `u64`: non-zero while the reader sleeps with nothing to do (it sets it before its last
-/// look at the ring, then waits on the ring's fd). The first record committed after that
-/// claims it back to 0 and wakes the reader; every other record is submitted without a
-/// wake-up. See `wake_sleeping_reader` in the eBPF program.
+/// One `u64`: how the reader waits, set by it before it waits on the ring's fd ([`WAKE_ANY`]
+/// or [`WAKE_FULL`]), 0 while it runs. The record that wakes it claims the flag back to 0;
+/// every other record is submitted without a wake-up. See `wake_reader` in the eBPF program.
 pub const WAKE_MAP: &str = "WP_WAKE";
+/// The reader sleeps with nothing to do: the next record wakes it.
+pub const WAKE_ANY: u64 = 1;
+/// The reader waits for a batch deadline: a record wakes it once the ring holds more than
+/// [`Config::wakeup_bytes`].
+pub const WAKE_FULL: u64 = 2;
 /// Hash `u32` → `u8`: the thread groups in scope when [`Config::scope_tree`] is set.
 pub const SCOPE_MAP: &str = "WP_SCOPE";
 
@@ -72,6 +76,11 @@ pub const PROG_TRACEPOINT: &str = "wp_tracepoint";
 pub const PROG_FORK: &str = "wp_fork";
 /// A uprobe program that does nothing: the baseline when measuring the snapshot's cost.
 pub const PROG_EMPTY: &str = "wp_empty";
+/// Benchmark-only uprobe programs, each doing a growing prefix of the snapshot's work
+/// (context, filters, ring reserve and commit, header, registers): attached beside
+/// `wp_empty` when measuring, never in a session.
+pub const PROG_COST_PARTS: [&str; 5] =
+    ["wp_cost_context", "wp_cost_filters", "wp_cost_reserve", "wp_cost_header", "wp_cost_regs"];
 
 /// Captures per probe.
 pub const MAX_CAPTURES: usize = 8;
@@ -99,8 +108,8 @@ pub struct Config {
     pub filter_tgid: u32,
     /// Never record this thread group (wprobe itself); 0 excludes nothing.
     pub exclude_tgid: u32,
-    /// Submit with `BPF_RB_FORCE_WAKEUP` once the ring holds more than this many bytes,
-    /// `BPF_RB_NO_WAKEUP` below it (unless the reader sleeps: see [`WAKE_MAP`]).
+    /// Wake a reader waiting for a batch deadline once the ring holds more than this many
+    /// bytes (see [`WAKE_FULL`]).
     pub wakeup_bytes: u64,
     /// Non-zero: record only thread groups in [`SCOPE_MAP`] (the `-c` command's tree).
     pub scope_tree: u32,

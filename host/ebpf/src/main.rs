@@ -12,9 +12,10 @@
 //! 3. a probe with captures, a return probe (which carries its paired entry) or a tracepoint
 //!    assembles the record and its extension area (`wprobe_common::ext`) in a per-CPU
 //!    scratch buffer, then copies it into the ring with `bpf_ringbuf_output`;
-//! 4. records are submitted without waking the reader unless the ring holds more than
-//!    `Config::wakeup_bytes`, or the reader said it sleeps ([`WP_WAKE`]): then the first
-//!    record after that wakes it, and the reader, busy again, polls no more than it must.
+//! 4. records are submitted without a wake-up; the reader says through [`WP_WAKE`] when it
+//!    waits (asleep: the first record after that wakes it; at a batch deadline: the first
+//!    record that finds the ring holding more than `Config::wakeup_bytes`), and while it
+//!    runs a record asks for nothing.
 //!
 //! When the ring is full (or the scratch buffer is in use by a preempted program on the same
 //! CPU), the hit is counted in [`WP_LOST`].
@@ -30,6 +31,7 @@
 // The names in `config` are for the host; the eBPF side uses only some of them.
 #[allow(dead_code)]
 mod config;
+mod cost;
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
@@ -111,7 +113,7 @@ static WP_EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 #[map]
 static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
-/// Set by the reader before it sleeps; see [`wake_sleeping_reader`].
+/// Set by the reader before it waits; see [`wake_reader`].
 #[map]
 static WP_WAKE: Array<u64> = Array::with_max_entries(1, 0);
 
@@ -413,27 +415,30 @@ unsafe fn fill_header(h: *mut EventHeader, ctx: *mut c_void, flags: u32, pid_tgi
     }
 }
 
-#[inline(always)]
-fn wake_flag(wakeup_bytes: u64) -> u64 {
-    // Bytes not yet consumed, this record included.
-    let pending = WP_EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    (if pending > wakeup_bytes { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }) as u64
-}
-
-/// Wakes the reader if it went to sleep, once per sleep. Called after a record is
-/// committed: the commit is a full barrier (`xchg` on the record's header), and the reader
-/// sets the flag, then issues a full barrier, then looks at the ring a last time before
-/// waiting. So either this load sees the flag or the reader's last look sees the record: no
-/// record is left waiting for a wake-up that never comes. While the reader is awake this
-/// costs one load of a cache line nobody writes.
+/// Wakes the reader if it waits for it, once per wait: always when it sleeps with nothing
+/// to do ([`WAKE_ANY`]), and when it waits for a batch deadline ([`WAKE_FULL`]) once the ring
+/// holds more than `wakeup_bytes`. While the reader runs (the flag is 0) a record costs one
+/// load of a line nobody writes, and no wake-up: asking for one per record once the ring
+/// passed the threshold (what this did before) raised an irq_work, a self-IPI, per record
+/// while a lagging reader caught up, and that was most of a hit's cost.
+///
+/// Called after a record is committed: the commit is a full barrier (`xchg` on the record's
+/// header), and the reader sets the flag, then issues a full barrier, then looks at the ring
+/// a last time before sleeping. So either this load sees the flag or the reader's last look
+/// sees the record: no record is left waiting for a wake-up that never comes.
 ///
 /// The wake-up itself is an empty record discarded with `BPF_RB_FORCE_WAKEUP` (readers skip
 /// discarded records); the record just committed could no longer ask for one.
 #[inline(always)]
-fn wake_sleeping_reader() {
+fn wake_reader(wakeup_bytes: u64) {
     let Some(flag) = WP_WAKE.get_ptr_mut(0) else { return };
     // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
-    if unsafe { core::ptr::read_volatile(flag) } == 0 {
+    let wants = unsafe { core::ptr::read_volatile(flag) };
+    if wants == 0 {
+        return;
+    }
+    // Bytes not yet consumed, this record included.
+    if wants == WAKE_FULL && WP_EVENTS.query(BPF_RB_AVAIL_DATA as u64) <= wakeup_bytes {
         return;
     }
     let mut was = 0u64;
@@ -466,8 +471,8 @@ fn snapshot(regs: *const u64) -> u32 {
         fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
         copy_regs(regs, (&raw mut (*rec).regs).cast());
     }
-    entry.submit(wake_flag(wakeup_bytes));
-    wake_sleeping_reader();
+    entry.submit(BPF_RB_NO_WAKEUP as u64);
+    wake_reader(wakeup_bytes);
     0
 }
 
@@ -575,10 +580,10 @@ fn extended<const CAPTURES: bool>(
         (*(rec.add(BASE + 4) as *mut u32)) = count;
         let size = bound(pos as u64, POS_MASK as u64) as usize;
         let bytes = core::slice::from_raw_parts(rec as *const u8, size);
-        if WP_EVENTS.output::<[u8]>(bytes, wake_flag(wakeup_bytes)).is_err() {
+        if WP_EVENTS.output::<[u8]>(bytes, BPF_RB_NO_WAKEUP as u64).is_err() {
             count_lost();
         } else {
-            wake_sleeping_reader();
+            wake_reader(wakeup_bytes);
         }
     }
     release_scratch(s);

@@ -5,12 +5,13 @@ use super::embedded::{self, Config, ProbeConf};
 use super::nobtf;
 use super::partial;
 use super::plan::{self, Attach, Planned};
+use super::ring::RingReader;
 use super::sys::{self, Target};
 use super::tracefs::{EventName, Tracefs};
 use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
 use crate::batch::BatchBuilder;
 use crate::probe::{CaptureSpec, ProbeInfo};
-use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{KProbe, Program, TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 use std::collections::BTreeSet;
@@ -32,8 +33,11 @@ pub struct LiveSource {
     settings: Config,
     /// The reader's "asleep" flag the program reads after each record (`WAKE_MAP`).
     wake: Array<MapData, u64>,
-    /// The reader set the flag and has not been woken since (as far as it knows).
+    /// The reader set the flag to `WAKE_ANY` and has not been woken since (as far as it knows).
     asleep: bool,
+    /// What the reader last wrote into the flag and believes is still there (the record that
+    /// wakes it claims it back to 0).
+    wake_armed: u64,
     /// Records came in while the reader was asleep: the batch goes out as soon as the ring
     /// is empty, instead of at its deadline.
     woken_idle: bool,
@@ -61,8 +65,8 @@ pub struct LiveSource {
 
 /// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
 enum Ring {
-    Plain(RingBuf<MapData>),
-    Async(AsyncFd<RingBuf<MapData>>),
+    Plain(RingReader),
+    Async(AsyncFd<RingReader>),
     Poisoned,
 }
 
@@ -157,7 +161,10 @@ impl Resolved {
             source,
         })?;
         let lost: PerCpuArray<MapData, u64> = take_map(&mut ebpf, embedded::LOST_MAP)?;
-        let ring: RingBuf<MapData> = take_map(&mut ebpf, embedded::EVENTS_MAP)?;
+        let ring = match ebpf.take_map(embedded::EVENTS_MAP) {
+            Some(aya::maps::Map::RingBuf(data)) => RingReader::new(data).map_err(LiveError::Ring)?,
+            _ => return Err(LiveError::ObjectMismatch { what: format!("the ring buffer {}", embedded::EVENTS_MAP) }),
+        };
         let scope_map: HashMap<MapData, u32, u8> = take_map(&mut ebpf, embedded::SCOPE_MAP)?;
         let wake: Array<MapData, u64> = take_map(&mut ebpf, embedded::WAKE_MAP)?;
 
@@ -169,6 +176,7 @@ impl Resolved {
             settings,
             wake,
             asleep: false,
+            wake_armed: 0,
             woken_idle: false,
             quiet_until: None,
             scope: scope_map,
@@ -205,7 +213,11 @@ impl Resolved {
             if attached && source.opts.measure_baseline {
                 if let Attach::Uprobe { path, file_offset } = &p.attach {
                     let target = Target::User { path, file_offset: *file_offset, pid: source.opts.pid };
-                    source.attach_one(id, &target, false, embedded::PROG_EMPTY)?;
+                    // The parts are those of the program without captures.
+                    let parts = if with_captures { &[][..] } else { &embedded::PROG_COST_PARTS[..] };
+                    for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts) {
+                        source.attach_one(id, &target, false, program)?;
+                    }
                 }
             }
         }
@@ -396,8 +408,9 @@ impl LiveSource {
     ///
     /// With nothing to read the reader sleeps on the ring's fd with no timer (`until` aside):
     /// it first tells the program so through [`embedded::WAKE_MAP`], and the next record wakes
-    /// it. Otherwise the program wakes it only when the ring fills past
-    /// [`LiveOptions::wakeup_bytes`], so a busy probe costs no wake-up per event.
+    /// it. Waiting for a batch deadline, it asks the program to wake it only when the ring
+    /// fills past [`LiveOptions::wakeup_bytes`] (once), and while it runs nothing, so a busy
+    /// probe costs no wake-up per event.
     pub async fn next_batch(
         &mut self,
         batch: &mut BatchBuilder,
@@ -442,6 +455,11 @@ impl LiveSource {
                 continue;
             }
             let wake_at = [flush_at, until, quiet_until].into_iter().flatten().min();
+            if !self.asleep && self.wake_armed != embedded::WAKE_FULL {
+                // Waiting for a deadline: the program wakes us only if the ring fills past
+                // `wakeup_bytes` meanwhile. (No last look needed: the deadline bounds the wait.)
+                self.set_wake(embedded::WAKE_FULL)?;
+            }
             let ring = self.async_ring()?;
             let woken = tokio::select! {
                 ready = ring.readable_mut() => {
@@ -451,9 +469,13 @@ impl LiveSource {
                 }
                 () = sleep_until(wake_at) => false,
             };
-            if woken && self.asleep {
-                self.asleep = false;
-                self.woken_idle = true;
+            if woken {
+                // The record that woke us claimed the flag.
+                self.wake_armed = 0;
+                if self.asleep {
+                    self.asleep = false;
+                    self.woken_idle = true;
+                }
             }
         };
         let lost = self.take_lost()?;
@@ -468,42 +490,56 @@ impl LiveSource {
     /// `wake_sleeping_reader`: the map update is a store made on this CPU, the fence orders
     /// it before the loads of the next drain).
     fn fall_asleep(&mut self) -> Result<(), LiveError> {
-        self.wake.set(0, 1, 0).map_err(|source| LiveError::Map { map: embedded::WAKE_MAP, what: "writing", source })?;
+        self.set_wake(embedded::WAKE_ANY)?;
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         self.asleep = true;
         Ok(())
     }
 
+    /// Tells the program how the reader is about to wait (see `embedded::WAKE_MAP`).
+    fn set_wake(&mut self, how: u64) -> Result<(), LiveError> {
+        self.wake.set(0, how, 0).map_err(|source| LiveError::Map {
+            map: embedded::WAKE_MAP,
+            what: "writing",
+            source,
+        })?;
+        self.wake_armed = how;
+        Ok(())
+    }
+
     /// Moves records from the ring into `batch` until it is full or the ring is empty.
     fn drain(&mut self, batch: &mut BatchBuilder) -> Result<(), LiveError> {
-        let arch = self.arch;
-        let ring = match &mut self.ring {
+        if batch.is_full() {
+            return Ok(());
+        }
+        let LiveSource { ring, arch, malformed, batch_first_ns, events_total, .. } = self;
+        let ring = match ring {
             Ring::Plain(r) => r,
             Ring::Async(a) => a.get_mut(),
             Ring::Poisoned => unreachable!("the ring is only poisoned while being moved"),
         };
-        while !batch.is_full() {
-            let Some(item) = ring.next() else { break };
+        ring.read(|item| {
             // The program writes only well-formed records; one that is not (it cannot
             // happen short of a bug) is dropped and counted rather than handed on.
-            if EventRef::new(arch, &item).is_none() {
-                self.malformed += 1;
-                continue;
+            if EventRef::new(*arch, item).is_none() {
+                *malformed += 1;
+                return true;
             }
-            if batch.is_empty() && self.batch_first_ns.is_none() {
+            if batch.is_empty() && batch_first_ns.is_none() {
                 let ts = u64::from_le_bytes(item[24..32].try_into().expect("8 bytes"));
-                self.batch_first_ns = Some(ts);
+                *batch_first_ns = Some(ts);
             }
-            batch.push_record(&item);
-            self.events_total += 1;
-        }
+            batch.push_record(item);
+            *events_total += 1;
+            !batch.is_full()
+        });
         Ok(())
     }
 
-    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingBuf<MapData>>, LiveError> {
+    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingReader>, LiveError> {
         if let Ring::Plain(_) = self.ring {
             let Ring::Plain(ring) = std::mem::replace(&mut self.ring, Ring::Poisoned) else { unreachable!() };
-            // SAFETY: the RingBuf owns its map fd, keeps it open and returns the same fd for
+            // SAFETY: the reader owns its map fd, keeps it open and returns the same fd for
             // as long as it lives, which is as long as the AsyncFd.
             match unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) } {
                 Ok(registered) => self.ring = Ring::Async(registered),
