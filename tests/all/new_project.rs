@@ -50,7 +50,7 @@ fn a_new_rust_project_builds_and_runs() {
     // A target folder of its own that outlives the test run, so that the SDK's dependencies
     // build once (a fresh one would rebuild them every run).
     let target = workspace_root().join("target/new-project");
-    build_and_replay("rust", "my_probe", &[("CARGO_TARGET_DIR", &target)], |_| {
+    build_and_replay("rust", "my_probe", &[("CARGO_TARGET_DIR", target.as_path())], |_| {
         target.join("wasm32-unknown-unknown/handler/my_probe.wasm")
     });
 }
