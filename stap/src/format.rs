@@ -446,6 +446,17 @@ mod tests {
     }
 
     #[test]
+    fn short_ascii_text_is_appended_exactly() {
+        let mut out = String::from("a");
+        Ascii::<16>::new(", ").unwrap().push_to(&mut out);
+        Ascii::<16>::new("").unwrap().push_to(&mut out);
+        Ascii::<16>::new("0123456789abcdef").unwrap().push_to(&mut out);
+        assert_eq!(out, "a, 0123456789abcdef");
+        assert!(Ascii::<16>::new("0123456789abcdefg").is_none(), "too long");
+        assert!(Ascii::<16>::new("é").is_none(), "not ASCII");
+    }
+
+    #[test]
     fn bad_directives() {
         assert!(parse("%q").unwrap_err().contains("'%q'"));
         assert!(parse("abc %").is_err());
