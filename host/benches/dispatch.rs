@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use wprobe::batch::BatchBuilder;
@@ -48,18 +48,20 @@ fn batch() -> BatchBuilder {
 }
 
 fn start(rt: &Runtime, name: &str) -> Handler {
-    start_with(rt, name, vec![])
+    start_path(rt, &handler_path(name), vec![])
 }
 
-fn start_with(rt: &Runtime, name: &str, args: Vec<(String, String)>) -> Handler {
-    let loaded = rt.load(&handler_path(name)).unwrap();
+fn start_path(rt: &Runtime, path: &Path, args: Vec<(String, String)>) -> Handler {
+    let loaded = rt.load(path).unwrap();
     let session = Session { args, probes: probes(), arch: Arch::X86_64 };
     rt.start(&loaded, &session, Limits::default()).unwrap()
 }
 
-/// The script handler (what `wprobe run -e` runs) on `script`.
+/// The script handler on `script`: the component `wprobe run -e` embeds, read from the
+/// checked-in file (`cargo xtask stap` rebuilds it) so that no other build step is needed.
 fn start_script(rt: &Runtime, script: &str) -> Handler {
-    start_with(rt, "stap_script", vec![("wprobe.stap.script".into(), script.into())])
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("stap/wprobe_stap.wasm");
+    start_path(rt, &path, vec![("wprobe.stap.script".into(), script.into())])
 }
 
 /// Runs one batch through the handler and discards its output, as a sink would.

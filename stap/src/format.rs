@@ -144,17 +144,156 @@ pub fn int(out: &mut String, v: i64, spec: &Spec) {
     number(out, v as u64, base, upper, signed, special, spec);
 }
 
+/// Two decimal digits per division.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Two hexadecimal digits per step, lower and upper case.
+const HEX_LOWER: [u8; 512] = hex_pairs(b"0123456789abcdef");
+const HEX_UPPER: [u8; 512] = hex_pairs(b"0123456789ABCDEF");
+
+const fn hex_pairs(digits: &[u8; 16]) -> [u8; 512] {
+    let mut t = [0u8; 512];
+    let mut b = 0;
+    while b < 256 {
+        t[2 * b] = digits[b >> 4];
+        t[2 * b + 1] = digits[b & 15];
+        b += 1;
+    }
+    t
+}
+
+/// `num`'s digits in `base` (8, 10 or 16). Constant divisors and shifts: a division by a
+/// variable base was the slowest instruction of `printf`.
+#[inline]
+fn digits(mut num: u64, base: u64, upper: bool) -> Ascii<24> {
+    let bits = 64 - num.leading_zeros();
+    let n = match base {
+        16 => bits.div_ceil(4).max(1),
+        8 => bits.div_ceil(3).max(1),
+        _ => num.checked_ilog10().unwrap_or(0) + 1,
+    } as usize;
+    let mut buf = [0u8; 24];
+    let mut i = n;
+    match base {
+        10 => {
+            while num >= 100 {
+                let d = (num % 100) as usize * 2;
+                num /= 100;
+                i -= 2;
+                buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+            }
+            if num >= 10 {
+                let d = num as usize * 2;
+                i -= 2;
+                buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+            } else {
+                i -= 1;
+                buf[i] = b'0' + num as u8;
+            }
+        }
+        16 => {
+            let pairs = if upper { &HEX_UPPER } else { &HEX_LOWER };
+            while num >= 0x100 {
+                let d = (num & 0xff) as usize * 2;
+                num >>= 8;
+                i -= 2;
+                buf[i..i + 2].copy_from_slice(&pairs[d..d + 2]);
+            }
+            if num >= 0x10 {
+                let d = num as usize * 2;
+                i -= 2;
+                buf[i..i + 2].copy_from_slice(&pairs[d..d + 2]);
+            } else {
+                i -= 1;
+                buf[i] = pairs[num as usize * 2 + 1];
+            }
+        }
+        _ => loop {
+            i -= 1;
+            buf[i] = b'0' + (num & 7) as u8;
+            num >>= 3;
+            if num == 0 {
+                break;
+            }
+        },
+    }
+    debug_assert_eq!(i, 0);
+    Ascii { buf, len: n }
+}
+
+/// Short ASCII text kept in a fixed-size buffer, appended with one fixed-size copy. Inside
+/// the sandbox a `memcpy` of a variable length becomes wasmtime's `memory.copy`, a call out
+/// of the guest that costs more than the few bytes it copies; a copy of a size known at
+/// compile time is a few loads and stores instead.
+#[derive(Clone, Copy, Debug)]
+pub struct Ascii<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Ascii<N> {
+    /// `text` if it is ASCII and fits.
+    pub fn new(text: &str) -> Option<Self> {
+        if !text.is_ascii() || text.len() > N {
+            return None;
+        }
+        let mut buf = [0u8; N];
+        buf[..text.len()].copy_from_slice(text.as_bytes());
+        Some(Ascii { buf, len: text.len() })
+    }
+
+    #[inline]
+    pub fn push_to(&self, out: &mut String) {
+        let n = self.len.min(N);
+        // SAFETY: `buf[..n]` is ASCII (checked by `new`; `digits` writes only digits and
+        // letters), so the string stays UTF-8; the other copied bytes land in the spare
+        // capacity reserved just before and are not part of the string.
+        unsafe {
+            let v = out.as_mut_vec();
+            v.reserve(N);
+            let len = v.len();
+            core::ptr::copy_nonoverlapping(self.buf.as_ptr(), v.as_mut_ptr().add(len), N);
+            v.set_len(len + n);
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn number(out: &mut String, num: u64, base: u64, upper: bool, signed: bool, special: bool, spec: &Spec) {
     let f = spec.flags;
+    let mut num = num;
+    let negative = signed && (num as i64) < 0;
+    if negative {
+        num = (num as i64).wrapping_neg() as u64;
+    }
+    let text = digits(num, base, upper);
+    // The common directive (`%d`, `%x`, `%#x`, `%p` with no width, precision or sign flag):
+    // sign, prefix, digits, nothing to pad.
+    if spec.width.is_none() && spec.precision.is_none() && !(signed && (f.plus || f.space)) {
+        if negative {
+            out.push('-');
+        }
+        if special {
+            out.push_str(match (base, upper) {
+                (8, _) => "0",
+                (16, false) => "0x",
+                (16, true) => "0X",
+                _ => "",
+            });
+        }
+        text.push_to(out);
+        return;
+    }
     let zero = f.zero && !f.left;
     let mut size = spec.width.map_or(-1i64, |w| w as i64);
-    let mut num = num;
     let mut sign = None;
     if signed {
-        if (num as i64) < 0 {
+        if negative {
             sign = Some('-');
-            num = (num as i64).wrapping_neg() as u64;
             size -= 1;
         } else if f.plus {
             sign = Some('+');
@@ -173,18 +312,7 @@ fn number(out: &mut String, num: u64, base: u64, upper: bool, signed: bool, spec
             0
         };
     }
-    let digits: &[u8; 16] = if upper { b"0123456789ABCDEF" } else { b"0123456789abcdef" };
-    let mut tmp = [0u8; 66];
-    let mut i = 0;
-    if num == 0 {
-        tmp[0] = b'0';
-        i = 1;
-    }
-    while num != 0 {
-        tmp[i] = digits[(num % base) as usize];
-        num /= base;
-        i += 1;
-    }
+    let i = text.len;
     let precision = spec.precision.map_or(i as i64, |p| (p as i64).max(i as i64));
     size -= precision;
     if !zero && !f.left {
@@ -213,9 +341,7 @@ fn number(out: &mut String, num: u64, base: u64, upper: bool, signed: bool, spec
     for _ in i as i64..precision {
         out.push('0');
     }
-    for k in (0..i).rev() {
-        out.push(tmp[k] as char);
-    }
+    text.push_to(out);
     while size > 0 {
         out.push(' ');
         size -= 1;
@@ -313,6 +439,21 @@ mod tests {
         assert_eq!(f("%#c", 10), "\\n");
         assert_eq!(f("%3c", 65), "  A");
         assert_eq!(f("%d", i64::MIN), "-9223372036854775808");
+        assert_eq!(f("%30d", i64::MIN), "          -9223372036854775808");
+        assert_eq!(f("%o", -1), "1777777777777777777777");
+        assert_eq!(f("%#X", -1), "0XFFFFFFFFFFFFFFFF");
+        assert_eq!(f("%u", 0), "0");
+    }
+
+    #[test]
+    fn short_ascii_text_is_appended_exactly() {
+        let mut out = String::from("a");
+        Ascii::<16>::new(", ").unwrap().push_to(&mut out);
+        Ascii::<16>::new("").unwrap().push_to(&mut out);
+        Ascii::<16>::new("0123456789abcdef").unwrap().push_to(&mut out);
+        assert_eq!(out, "a, 0123456789abcdef");
+        assert!(Ascii::<16>::new("0123456789abcdefg").is_none(), "too long");
+        assert!(Ascii::<16>::new("é").is_none(), "not ASCII");
     }
 
     #[test]

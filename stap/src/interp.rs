@@ -217,12 +217,17 @@ impl Program {
     pub fn run(&mut self, probe: usize, interruptible: bool, pp: &str, env: &mut dyn Env) -> Result<(), RunError> {
         let st = &mut self.st;
         let p = &self.code.probes[probe];
-        st.li.clear();
-        st.li.resize(p.nli, 0);
-        for s in st.ls.iter_mut() {
-            s.clear();
+        // Fresh locals; nothing to do for the bodies without any (the common one-liners).
+        if p.nli > 0 || !st.li.is_empty() {
+            st.li.clear();
+            st.li.resize(p.nli, 0);
         }
-        st.ls.resize(p.nls, String::new());
+        if p.nls > 0 || !st.ls.is_empty() {
+            for s in st.ls.iter_mut() {
+                s.clear();
+            }
+            st.ls.resize(p.nls, String::new());
+        }
         st.bi = 0;
         st.bs = 0;
         st.depth = 0;
@@ -404,6 +409,13 @@ impl<'s> Compiler<'s> {
             }
             Ok(KeyVal::G(v))
         })
+    }
+
+    /// The key of an array keyed by one long, as a plain long (the fast path); None for
+    /// other arrays.
+    fn int_key(&mut self, name: &str, keys: &[Expr]) -> Option<IntF> {
+        let kt = &self.t.globals[self.t.gindex[name]].keys;
+        (kt.len() == 1 && kt[0] == Ty::Long).then(|| self.int(&keys[0]))
     }
 
     fn lval(&mut self, e: &Expr) -> LVal {
@@ -709,6 +721,19 @@ impl<'s> Compiler<'s> {
         };
         let g = self.t.gindex[&name];
         let hist = self.t.globals[g].hist.map(|h| h.0);
+        if let ExprKind::Index(_, keys) = &lhs.kind {
+            if let Some(k) = self.int_key(&name, keys) {
+                let over = self.overflow(g, lhs.pos);
+                return Box::new(move |rt| {
+                    let key = k(rt)?;
+                    let x = v(rt)?;
+                    let e = rt.st.array(g).int_entry(key, || AVal::T(Stat::new(hist))).map_err(|_| over.clone_box())?;
+                    let AVal::T(s) = e else { unreachable!("checked: an aggregate array") };
+                    s.add(x, hist);
+                    Ok(())
+                });
+            }
+        }
         match self.lval(lhs) {
             LVal::Global(_) => Box::new(move |rt| {
                 let x = v(rt)?;
@@ -974,15 +999,19 @@ impl<'s> Compiler<'s> {
                 Box::new(move |rt| rt.env.timestamp_ns().map(|t| t / div).map_err(&err))
             }
             Builtin::Arg(bits, signed) => {
+                let narrow = move |raw: u64| match (bits, signed) {
+                    (32, true) => raw as u32 as i32 as i64,
+                    (32, false) => raw as u32 as i64,
+                    _ => raw as i64,
+                };
+                // `pointer_arg(1)`: the number is nearly always a literal.
+                if let ExprKind::Num(n) = args[0].kind {
+                    return Box::new(move |rt| Ok(narrow(rt.env.arg(n).map_err(&err)?)));
+                }
                 let n = arg0(self);
                 Box::new(move |rt| {
                     let n = n(rt)?;
-                    let raw = rt.env.arg(n).map_err(&err)?;
-                    Ok(match (bits, signed) {
-                        (32, true) => raw as u32 as i32 as i64,
-                        (32, false) => raw as u32 as i64,
-                        _ => raw as i64,
-                    })
+                    Ok(narrow(rt.env.arg(n).map_err(&err)?))
                 })
             }
             Builtin::Returnval => Box::new(move |rt| rt.env.returnval().map_err(&err)),
@@ -1180,30 +1209,56 @@ impl<'s> Compiler<'s> {
         }
     }
 
+    /// True for a call of `pp()` or `execname()`: a string read from the event that no
+    /// statement of the script can change.
+    fn event_string(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Call(name, args) if args.is_empty() && !self.t.findex.contains_key(name.as_str()) => {
+                matches!(builtin_of(self.t, name), Some(Builtin::Pp | Builtin::Execname))
+            }
+            _ => false,
+        }
+    }
+
     /// `printf`/`sprintf`: the arguments are evaluated first, then formatted into `out`
-    /// (or the session's output).
+    /// (or the session's output). `pp()` and `execname()` are written straight into the
+    /// output when their turn comes (the script cannot change them in between), which
+    /// spares a copy through a temporary.
     fn formatted(&mut self, args: &[Expr]) -> FmtF {
         let ExprKind::Str(fmt) = &args[0].kind else { unreachable!("checked: a literal format") };
         let pieces = format::parse(fmt).expect("checked: a valid format");
         enum A {
             I(IntF),
             S(StrF),
+            Direct(StrF),
         }
         let vals: Vec<A> = args[1..]
             .iter()
-            .map(|a| if self.ty(a) == Ty::Str { A::S(self.str(a)) } else { A::I(self.int(a)) })
+            .map(|a| {
+                if self.event_string(a) {
+                    A::Direct(self.str(a))
+                } else if self.ty(a) == Ty::Str {
+                    A::S(self.str(a))
+                } else {
+                    A::I(self.int(a))
+                }
+            })
             .collect();
         enum Out {
             Lit(String),
+            /// A literal of a few ASCII bytes (`", "`, `"\n"`).
+            Short(format::Ascii<16>),
             Int(usize, Spec),
             Str(usize, Spec),
+            /// The index in `vals` of a `Direct` argument.
+            Direct(usize, Spec),
         }
         let (mut ni, mut ns) = (0, 0);
         let mut plan = Vec::new();
         let mut k = 0;
         for p in pieces {
             match p {
-                Piece::Lit(s) => plan.push(Out::Lit(s)),
+                Piece::Lit(s) => plan.push(format::Ascii::new(&s).map_or(Out::Lit(s), Out::Short)),
                 Piece::Spec(spec) => {
                     match vals[k] {
                         A::I(_) => {
@@ -1214,6 +1269,7 @@ impl<'s> Compiler<'s> {
                             plan.push(Out::Str(ns, spec));
                             ns += 1;
                         }
+                        A::Direct(_) => plan.push(Out::Direct(k, spec)),
                     }
                     k += 1;
                 }
@@ -1240,35 +1296,61 @@ impl<'s> Compiler<'s> {
                         f(rt, &mut s)?;
                         rt.st.sargs.push(s);
                     }
+                    A::Direct(_) => {}
                 }
             }
-            let st = &mut *rt.st;
+            // The session's output is moved out for the time of the formatting, so that
+            // direct arguments can write into it while `rt` is borrowed.
+            let mut own = None;
             let out: &mut String = match out {
                 Some(o) => o,
-                None => &mut st.out,
+                None => own.insert(std::mem::take(&mut rt.st.out)),
             };
+            let written = out.len();
+            let mut result = Ok(());
             for p in &plan {
                 match p {
                     Out::Lit(s) => out.push_str(s),
+                    Out::Short(s) => s.push_to(out),
                     Out::Int(k, spec) => {
                         let v = if *k < 16 { ints[*k] } else { more[*k - 16] };
                         format::int(out, v, spec);
                     }
                     Out::Str(k, spec) => {
-                        let s = &st.sargs[base + k];
+                        let s = &rt.st.sargs[base + k];
                         if spec.width.is_none() && spec.precision.is_none() {
                             out.push_str(s);
                         } else {
                             format::string(out, s, spec);
                         }
                     }
+                    Out::Direct(k, spec) => {
+                        let A::Direct(f) = &vals[*k] else { unreachable!("planned as direct") };
+                        result = if spec.width.is_none() && spec.precision.is_none() {
+                            f(rt, out)
+                        } else {
+                            let mut t = rt.st.tmp();
+                            let r = f(rt, &mut t);
+                            format::string(out, &t, spec);
+                            rt.st.give(t);
+                            r
+                        };
+                        if result.is_err() {
+                            // Nothing of a line whose arguments failed, as before.
+                            out.truncate(written);
+                            break;
+                        }
+                    }
                 }
             }
-            while st.sargs.len() > base {
-                let s = st.sargs.pop().unwrap_or_default();
-                st.give(s);
+            if let Some(o) = own {
+                rt.st.out = o;
             }
-            Ok(())
+            while rt.st.sargs.len() > base {
+                let s = rt.st.sargs.pop().unwrap_or_default();
+                rt.st.give(s);
+            }
+            result
         })
     }
 

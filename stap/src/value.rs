@@ -68,15 +68,10 @@ impl Array {
     #[inline]
     pub fn entry(&mut self, k: KeyVal, init: impl FnOnce() -> AVal) -> Result<&mut AVal, Overflow> {
         let max = self.max;
+        if let KeyVal::I(i) = k {
+            return self.int_entry(i, init);
+        }
         match (&mut self.store, k) {
-            (Store::Int(m), KeyVal::I(i)) => {
-                let len = m.len();
-                match m.entry(i) {
-                    indexmap::map::Entry::Occupied(o) => Ok(o.into_mut()),
-                    indexmap::map::Entry::Vacant(_) if len >= max => Err(Overflow),
-                    indexmap::map::Entry::Vacant(v) => Ok(v.insert(init())),
-                }
-            }
             (Store::Gen(m), KeyVal::G(parts)) => {
                 if let Some(i) = m.get_index_of(parts.as_slice()) {
                     return Ok(&mut m[i]);
@@ -87,6 +82,19 @@ impl Array {
                 Ok(m.entry(parts).or_insert_with(init))
             }
             _ => unreachable!("key shape checked at compile time"),
+        }
+    }
+
+    /// [`Array::entry`] of an array keyed by one long, without building a [`KeyVal`]: the
+    /// per-event path of `a[pid()] <<< x` and `a[pid()]++`.
+    #[inline]
+    pub fn int_entry(&mut self, k: i64, init: impl FnOnce() -> AVal) -> Result<&mut AVal, Overflow> {
+        let Store::Int(m) = &mut self.store else { unreachable!("key shape checked at compile time") };
+        let len = m.len();
+        match m.entry(k) {
+            indexmap::map::Entry::Occupied(o) => Ok(o.into_mut()),
+            indexmap::map::Entry::Vacant(_) if len >= self.max => Err(Overflow),
+            indexmap::map::Entry::Vacant(v) => Ok(v.insert(init())),
         }
     }
 

@@ -47,6 +47,20 @@ fn the_article_lines() {
 }
 
 #[test]
+fn event_strings_written_straight_into_the_line_keep_their_format() {
+    // pp() and execname() are formatted in place, after the other arguments were evaluated.
+    let mut ev = tcp_event(None);
+    ev.execname = "curl".into();
+    let o = run(
+        r#"global n; probe kprobe.function("tcp_v4_connect") { printf("[%.6s|%6s|%-6s|%d|%s]\n", pp(), execname(), execname(), n++, sprintf("%s-%d", execname(), n)) }"#,
+        &[],
+        &[ev.clone(), ev],
+    )
+    .unwrap();
+    assert_eq!(o.out, "[kprobe|  curl|curl  |0|curl-1]\n[kprobe|  curl|curl  |1|curl-2]\n");
+}
+
+#[test]
 fn binding_session_probes_to_probe_clauses() {
     use wprobe_stap::{bind, Script};
     let s = Script::parse(

@@ -131,7 +131,7 @@ impl Env for SdkEnv {
         Ok(())
     }
     fn print(&mut self, text: &str) {
-        printf!("{text}");
+        printf!("{}", text);
     }
     fn warn(&mut self, text: &str) {
         wprobe_sdk::warn!("{text}");

@@ -4,6 +4,7 @@ mod compile;
 mod connect;
 mod discover;
 mod handler_opts;
+mod new;
 mod probes;
 mod replay;
 mod run;
@@ -52,6 +53,8 @@ enum Command {
     Check,
     /// Compile handlers into the cache ahead of their first run.
     Compile(compile::Args),
+    /// Write a ready handler project (Rust, C, Python or JavaScript) that builds with one command.
+    New(new::Args),
     /// Serve tenants: run their handlers on their own processes, without root, under a policy.
     Serve(crate::serve::ServeArgs),
     /// List the sessions of a `wprobe serve` daemon (yours; all of them for admins).
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::List(args) => discover::list(args),
         Command::Check => discover::check(),
         Command::Compile(args) => compile::run(args),
+        Command::New(args) => new::run(args),
         Command::CompileChild(args) => compile::child(args),
         Command::Serve(args) => crate::serve::serve(args),
         Command::Sessions(args) => connect::sessions(args),

@@ -53,8 +53,15 @@ impl ComponentCache {
 
     /// The cache file for `bytes` compiled by `engine`.
     pub fn entry_path(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
+        self.salted_path(engine, bytes, &[])
+    }
+
+    /// As [`Self::entry_path`], with `salt` in the key: what else the compiled code depends on
+    /// (a core module's componentizer). An empty salt gives the unsalted key.
+    fn salted_path(&self, engine: &Engine, bytes: &[u8], salt: &[u8]) -> PathBuf {
         let mut key = Sha256::new();
         key.update(bytes);
+        key.update(salt);
         let mut engine_hash = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut engine_hash);
         key.update(engine_hash.0.finalize());
@@ -64,8 +71,8 @@ impl ComponentCache {
     }
 
     /// The compiled component for `bytes`, if the cache holds a usable one.
-    pub(crate) fn get(&self, engine: &Engine, bytes: &[u8]) -> Option<Component> {
-        let path = self.entry_path(engine, bytes);
+    pub(crate) fn get(&self, engine: &Engine, bytes: &[u8], salt: &[u8]) -> Option<Component> {
+        let path = self.salted_path(engine, bytes, salt);
         // Read, rather than map, the entry: a mapped file that someone truncates later would
         // take the process down with SIGBUS.
         let compiled = std::fs::read(&path).ok()?;
@@ -77,8 +84,8 @@ impl ComponentCache {
     }
 
     /// Stores the artifact `compiled` for `bytes`.
-    pub(crate) fn put(&self, engine: &Engine, bytes: &[u8], compiled: &[u8]) -> std::io::Result<()> {
-        self.store(&self.entry_path(engine, bytes), compiled)
+    pub(crate) fn put(&self, engine: &Engine, bytes: &[u8], salt: &[u8], compiled: &[u8]) -> std::io::Result<()> {
+        self.store(&self.salted_path(engine, bytes, salt), compiled)
     }
 
     fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {

@@ -31,8 +31,10 @@ pub enum LoadError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{name} is not a WebAssembly file (it starts with {start:02x?}); a handler is a Wasm component built for the world {WORLD}")]
     NotWasm { name: String, start: Vec<u8> },
-    #[error("{name} is a core WebAssembly module, not a component; turn it into one with `wasm-tools component new {name} -o handler.wasm` (the repo's `cargo xtask handlers` does this for you)")]
-    CoreModule { name: String },
+    #[error("{name} is a core WebAssembly module without wit-bindgen's `component-type` section, so nothing says which WIT world it implements; build it with wprobe's SDK (Rust: depend on wprobe-sdk and use `wprobe_sdk::handler!`; C: link guest-sdk/c's bindings/handler_component_type.o), or turn it into a component yourself (`wasm-tools component new`); `wprobe new NAME --lang rust` writes a project that does it right")]
+    NoComponentType { name: String },
+    #[error("cannot turn the core module {name} into a component: {message}; was it built against this wprobe's SDK or wit/? ({})", rebuild_hint())]
+    Componentize { name: String, message: String },
     #[error("{name} is not a valid WebAssembly component: {message}")]
     Invalid { name: String, message: String },
     #[error("{name} is a component of another world: it exports {exports}, but a handler of {WORLD} exports `init`, `handle-batch`, `tick` and `end`; build it against wprobe's wit/ (or with the wprobe SDK)")]
@@ -102,15 +104,23 @@ pub(crate) fn check_size(name: &str, size: u64, max: u64) -> Result<(), LoadErro
     Ok(())
 }
 
-/// Checks the preamble: WebAssembly at all, and a component rather than a core module.
-pub(crate) fn check_binary(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+/// What a Wasm file's preamble says it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Binary {
+    Component,
+    /// A core module, which wprobe componentizes itself (see `core_module`).
+    CoreModule,
+}
+
+/// Checks the preamble: WebAssembly at all, and a component or a core module.
+pub(crate) fn check_binary(name: &str, bytes: &[u8]) -> Result<Binary, LoadError> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         return Err(LoadError::NotWasm { name: name.to_owned(), start: bytes.iter().take(8).copied().collect() });
     }
     // Bytes 4..8: version 1 and layer 0 for a core module, layer 1 for a component.
     match bytes[4..8] {
-        [1, 0, 0, 0] => Err(LoadError::CoreModule { name: name.to_owned() }),
-        [_, _, 1, 0] => Ok(()),
+        [1, 0, 0, 0] => Ok(Binary::CoreModule),
+        [_, _, 1, 0] => Ok(Binary::Component),
         _ => Err(LoadError::Invalid {
             name: name.to_owned(),
             message: format!("unknown binary version {:02x?}", &bytes[4..8]),
@@ -157,8 +167,8 @@ mod tests {
     fn preamble() {
         assert!(matches!(check_binary("x", b"hello world"), Err(LoadError::NotWasm { .. })));
         assert!(matches!(check_binary("x", b"\0asm"), Err(LoadError::NotWasm { .. })));
-        assert!(matches!(check_binary("x", b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule { .. })));
-        assert!(check_binary("x", b"\0asm\x0d\0\x01\0").is_ok());
+        assert_eq!(check_binary("x", b"\0asm\x01\0\0\0").unwrap(), Binary::CoreModule);
+        assert_eq!(check_binary("x", b"\0asm\x0d\0\x01\0").unwrap(), Binary::Component);
         assert!(matches!(check_binary("x", b"\0asm\x02\0\x02\0"), Err(LoadError::Invalid { .. })));
     }
 

@@ -6,7 +6,8 @@
 //! ```text
 //! Runtime::new(config)          one Engine (epoch ticker thread), one Linker, the cache
 //!   └─ Runtime::load(path)      size bound → validate → fetch from cache, or compile
-//!        │                      (in a bounded child process, see `compile`) → HandlerPre
+//!        │                      (a core module is componentized first, see `core_module`;
+//!        │                      in a bounded child process, see `compile`) → HandlerPre
 //!        └─ Runtime::start(..)  Store + limits → instantiate → init(session)
 //!             ├─ Handler::handle_batch(flat)   once per batch (CPU deadline re-armed)
 //!             └─ Handler::end()                SystemTap's `probe end`
@@ -20,6 +21,7 @@
 mod cache;
 mod compile;
 mod context;
+mod core_module;
 mod fault;
 mod limits;
 mod load;
@@ -159,8 +161,8 @@ impl Runtime {
     /// As [`Runtime::load`], from bytes already in memory; `name` names it in messages.
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<LoadedHandler, LoadError> {
         load::check_size(name, bytes.len() as u64, self.max_component_size)?;
-        load::check_binary(name, bytes)?;
-        let (component, cache) = self.compiled(name, bytes)?;
+        let binary = load::check_binary(name, bytes)?;
+        let (component, cache) = self.compiled(name, bytes, binary)?;
         load::check_world(name, &self.engine, &component)?;
         let pre = self
             .linker
@@ -171,21 +173,35 @@ impl Runtime {
         Ok(LoadedHandler { name: name.to_owned(), pre, cache })
     }
 
-    /// The component from the cache, or compiled (within the compile bounds) and stored.
-    fn compiled(&self, name: &str, bytes: &[u8]) -> Result<(Component, CacheOutcome), LoadError> {
-        if let Some(component) = self.cache.as_ref().and_then(|c| c.get(&self.engine, bytes)) {
+    /// The component from the cache, or compiled (within the compile bounds) and stored. A
+    /// core module is cached under its own bytes, so a hit skips componentizing too.
+    fn compiled(&self, name: &str, bytes: &[u8], binary: load::Binary) -> Result<(Component, CacheOutcome), LoadError> {
+        let salt = match binary {
+            load::Binary::Component => &[][..],
+            load::Binary::CoreModule => core_module::CACHE_SALT,
+        };
+        if let Some(component) = self.cache.as_ref().and_then(|c| c.get(&self.engine, bytes, salt)) {
             return Ok((component, CacheOutcome::Hit));
         }
+        let componentized;
+        let component_bytes = match binary {
+            load::Binary::Component => bytes,
+            load::Binary::CoreModule => {
+                componentized = core_module::componentize(name, bytes)?;
+                load::check_size(name, componentized.len() as u64, self.max_component_size)?;
+                &componentized[..]
+            }
+        };
         if let Some(p) = &self.progress {
-            p.started(name, bytes.len(), self.cache.is_some());
+            p.started(name, component_bytes.len(), self.cache.is_some());
         }
-        let compiled = compile::precompile(&self.compiler, &self.engine, bytes);
+        let compiled = compile::precompile(&self.compiler, &self.engine, component_bytes);
         if let Some(p) = &self.progress {
             p.finished(name);
         }
         let compiled = compiled.map_err(|e| LoadError::compile_failure(name, e))?;
         let outcome = match &self.cache {
-            Some(cache) if cache.put(&self.engine, bytes, &compiled).is_ok() => CacheOutcome::Compiled,
+            Some(cache) if cache.put(&self.engine, bytes, salt, &compiled).is_ok() => CacheOutcome::Compiled,
             _ => CacheOutcome::Disabled,
         };
         // SAFETY: `compiled` came from `Engine::precompile_component` with this engine's
@@ -200,8 +216,8 @@ impl Runtime {
     pub fn precompile(&self, path: &Path) -> Result<CacheOutcome, LoadError> {
         let name = display_name(path);
         let bytes = load::read_bounded(path, &name, self.max_component_size)?;
-        load::check_binary(&name, &bytes)?;
-        let (component, outcome) = self.compiled(&name, &bytes)?;
+        let binary = load::check_binary(&name, &bytes)?;
+        let (component, outcome) = self.compiled(&name, &bytes, binary)?;
         load::check_world(&name, &self.engine, &component)?;
         Ok(outcome)
     }

@@ -386,6 +386,58 @@ fact kprobe "$(grep -m1 tcp_v4_connect /tmp/kprobes)"
             },
         },
         Scenario {
+            name: "stap-seed-scripts",
+            about: "the seed's three SystemTap scripts, verbatim with -e, print what tcp_connect, tcp_connect_ret and regs print for the same connect",
+            modules: &[],
+            // Each script runs in the background while its Rust twin runs the connect, so both
+            // see the same event: same pid, cpu, pointers and rip. `warm` compiles the embedded
+            // script component into the cache first (the guest's slowest part).
+            script: r#"
+wp warm run -e 'probe begin { printf("ready\n"); exit() }'
+listen 4011
+wp_start entry-script run -e 'probe kprobe.function("tcp_v4_connect") { asmlinkage(); printf("%s, %d, %d, 0x%x, 0x%x, %d\n", pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3)) }' --max-events 1
+wait_kprobes entry-script 1
+wp entry-rust run /handlers/tcp_connect.wasm --kprobe tcp_v4_connect -c 'echo $$ >/tmp/pid; exec nc 127.0.0.1 4011 </dev/null'
+wp_finish entry-script
+fact pid "$(cat /tmp/pid)"
+listen 4012
+wp_start return-script run -e 'probe kprobe.function("tcp_v4_connect").return { asmlinkage(); printf("%d\n", returnval()); }' --max-events 1
+wait_kprobes return-script 2
+wp return-rust run /handlers/tcp_connect_ret.wasm --kretprobe tcp_v4_connect -c 'exec nc 127.0.0.1 4012 </dev/null'
+wp_finish return-script
+listen 4013
+wp_start regs-script run -e 'probe kprobe.function("tcp_v4_connect") { printf("%d, %d, %x\n", pid(), cpu(), register("rip")); exit() }'
+wait_kprobes regs-script 1
+wp regs-rust run /handlers/regs.wasm --kprobe tcp_v4_connect -c 'exec nc 127.0.0.1 4013 </dev/null'
+wp_finish regs-script
+"#,
+            check: |s, ctx, c| {
+                if let Some(r) = finished(s, "warm", c) {
+                    c.eq("the begin probe's line", vec!["ready".to_string()], r.stdout.clone());
+                }
+                let pid = fact_num(s, "pid", c);
+                for (what, script, rust) in [("entry", "entry-script", "entry-rust"), ("return", "return-script", "return-rust"), ("regs", "regs-script", "regs-rust")] {
+                    let (Some(sr), Some(rr)) = (finished(s, script, c), finished(s, rust, c)) else { continue };
+                    // The script's exit() stops it after the first event: regs' first line.
+                    let want: Vec<String> = if what == "regs" { rr.stdout.iter().take(1).cloned().collect() } else { rr.stdout.clone() };
+                    if !c.that(!want.is_empty(), &format!("[{rust}] lines"), "at least one", "none") {
+                        continue;
+                    }
+                    if c.eq(&format!("[{script}] stdout, against the Rust example's for the same connect"), &want, &sr.stdout) {
+                        c.note(format!("{what}: {}", want[0]));
+                    }
+                }
+                // (finished() above already reported a failed run.)
+                let ok = |label| s.run(label).filter(|r| r.exit == Some(0) && r.killed.is_empty());
+                if let Some(l) = ok("entry-script").and_then(|r| one_line(r, c)) {
+                    check_connect_line(&l, CONNECT_PP, pid, ctx, c);
+                }
+                if let Some(r) = ok("return-script") {
+                    c.eq("returnval() of the .return script", vec!["0".to_string()], r.stdout.clone());
+                }
+            },
+        },
+        Scenario {
             name: "module",
             about: "kprobe.module(\"tun\").function(\"tun_chr_open\") and --kprobe tun:tun_chr_open: insmod tun.ko, open /dev/net/tun once",
             modules: &["tun"],
