@@ -357,8 +357,16 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
     }
     // Reported, never asserted: timing belongs to benchmarks. One calling thread shows the
     // program's own cost; two show what sharing the ring between CPUs adds.
-    for threads in [1, 2] {
-        measure_snapshot_cost(100_000, threads, None).await;
+    // `WPROBE_COST_ROUNDS=N` repeats both (alternating) and prints each figure's median.
+    let rounds: usize = std::env::var("WPROBE_COST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
+    let mut runs: [Vec<Vec<(&'static str, f64)>>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for threads in [1, 2] {
+            runs[threads as usize - 1].push(measure_snapshot_cost(100_000, threads, None).await);
+        }
+    }
+    for (i, runs) in runs.iter().enumerate() {
+        print_part_costs(i + 1, runs);
     }
     // The same probe taking 256 bytes of user memory at each hit (the target's stack, which
     // every call has), through the capture program: what a capture costs over no capture.
@@ -376,7 +384,36 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
     measure_snapshot_cost(100_000, 1, Some(stack(true))).await;
 }
 
-async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<CaptureSpec>) {
+/// The median over `runs` of each program's run time per hit, and of each part's cost: the
+/// difference between a cost program and the one before it (`wp_cost_*` do growing prefixes
+/// of the snapshot's work; the first is compared with the empty program, the snapshot
+/// program with the last).
+fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
+    let value = |run: &[(&'static str, f64)], name: &str| run.iter().find(|(n, _)| *n == name).map(|p| p.1);
+    // Of the runs that have every name, the median of `f`.
+    let median = |f: &dyn Fn(&[(&'static str, f64)]) -> Option<f64>| {
+        let mut v: Vec<f64> = runs.iter().filter_map(|r| f(r)).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let Some(first) = runs.first() else { return };
+    let mut names: Vec<&str> = vec!["wp_empty"];
+    names.extend(first.iter().map(|p| p.0).filter(|n| n.starts_with("wp_cost_")));
+    names.push("wp_uprobe");
+    eprintln!("{threads} thread(s), medians of {} run(s), ns per hit (the part's own cost):", runs.len());
+    for (i, name) in names.iter().enumerate() {
+        let m = median(&|r| value(r, name));
+        if i == 0 {
+            eprintln!("  {name:<16} {m:7.1}");
+            continue;
+        }
+        // The median of the per-run differences: each run's programs ran on the same hits.
+        let own = median(&|r| Some(value(r, name)? - value(r, names[i - 1])?));
+        eprintln!("  {name:<16} {m:7.1}  (+{own:.1})");
+    }
+}
+
+async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<CaptureSpec>) -> Vec<(&'static str, f64)> {
     let hits = calls * threads as u64;
     let t = Target::spawn_threads(calls, threads).await;
     let stats = live::enable_run_time_stats().unwrap();
@@ -412,4 +449,5 @@ async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<Capture
     );
     assert_eq!((snap_n, empty_n), (hits, hits));
     assert_eq!(records.len() as u64 + lost, hits);
+    program_stats.iter().map(|s| (s.name, s.run_time_ns as f64 / s.run_count.max(1) as f64)).collect()
 }

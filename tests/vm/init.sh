@@ -115,6 +115,7 @@ wp_start() {
     (
         sleep "$STEP_TIMEOUT"
         kill -0 $pid 2>/dev/null || exit
+        stuck "$l" $pid
         echo "$M killed $S $l SIGTERM after the ${STEP_TIMEOUT} s step time-out"
         kill -TERM $pid
         sleep 5
@@ -123,6 +124,18 @@ wp_start() {
         kill -KILL $pid
     ) &
     echo $! >"/tmp/wp.$l.watchdog"
+}
+
+# stuck LABEL PID: where each thread of a step that overran its time-out is, in user space
+# (state, syscall) and in the kernel (wait channel, stack), so that a hang seen once (in CI)
+# can be understood from the console log alone. The host ignores these markers; the log is
+# printed whole when a scenario fails.
+stuck() {
+    for t in /proc/"$2"/task/*; do
+        tid=${t##*/}
+        echo "$M stuck $S $1 thread $tid $(cat "$t/comm") state $(cut -d' ' -f3 "$t/stat") wchan $(cat "$t/wchan") syscall $(cat "$t/syscall")"
+        awk -v p="$M stuck $S $1 thread $tid kernel: " '{ print p $0 }' "$t/stack" 2>/dev/null
+    done
 }
 
 wp_stop() {

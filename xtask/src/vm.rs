@@ -46,8 +46,10 @@ use std::time::{Duration, Instant};
 /// wprobe compiles handlers.
 const DEFAULT_MEMORY_MB: u32 = 1024;
 /// A wprobe step in the guest is killed after this long (a hung step must not eat the boot's
-/// whole time-out, so that the other scenarios still report).
-const STEP_TIMEOUT_SECS: u32 = 30;
+/// whole time-out, so that the other scenarios still report). Under TCG on a busy host a
+/// healthy step has taken up to 29 s (when return probes still verified their capture code),
+/// so the bound leaves room; a step that overruns it prints where its threads are (`stuck`).
+const STEP_TIMEOUT_SECS: u32 = 60;
 
 /// QEMU's CPU model for a kernel in `vm-test`. `max` offers LA57, so the kernel runs with
 /// 5-level page tables (kernel pointers 0xff…); 6.1 runs without it, with 4-level paging as

@@ -21,11 +21,15 @@ pub const PROBES_MAP: &str = "WP_PROBES";
 pub const ENTRY_MAP: &str = "WP_ENTRY";
 /// LRU hash [`EntryKey`] → [`EntryExt`]: captures taken at entry for return probes.
 pub const ENTRY_EXT_MAP: &str = "WP_ENTRY_EXT";
-/// One `u64`: non-zero while the reader sleeps with nothing to do (it sets it before its last
-/// look at the ring, then waits on the ring's fd). The first record committed after that
-/// claims it back to 0 and wakes the reader; every other record is submitted without a
-/// wake-up. See `wake_sleeping_reader` in the eBPF program.
+/// One `u64`: how the reader waits, set by it before it waits on the ring's fd ([`WAKE_ANY`]
+/// or [`WAKE_FULL`]), 0 while it runs. The record that wakes it claims the flag back to 0;
+/// every other record is submitted without a wake-up. See `wake_reader` in the eBPF program.
 pub const WAKE_MAP: &str = "WP_WAKE";
+/// The reader sleeps with nothing to do: the next record wakes it.
+pub const WAKE_ANY: u64 = 1;
+/// The reader waits for a batch deadline: a record wakes it once the ring holds more than
+/// [`Config::wakeup_bytes`].
+pub const WAKE_FULL: u64 = 2;
 /// Hash `u32` → `u8`: the thread groups in scope when [`Config::scope_tree`] is set.
 pub const SCOPE_MAP: &str = "WP_SCOPE";
 
@@ -37,29 +41,46 @@ pub const PROG_KPROBE: &str = "wp_kprobe";
 /// The same with the probe's [`ProbeConf`]: captures.
 pub const PROG_UPROBE_X: &str = "wp_uprobe_x";
 pub const PROG_KPROBE_X: &str = "wp_kprobe_x";
-/// Entry halves of return probes: remember the entry, emit nothing.
+/// Entry halves of return probes: remember the entry, emit nothing. Here and below, the
+/// `_PLAIN` twin of a program takes no captures (for probes that have none): cheaper per hit
+/// and much quicker to verify.
 pub const PROG_UPROBE_ENTRY: &str = "wp_uprobe_entry";
 pub const PROG_KPROBE_ENTRY: &str = "wp_kprobe_entry";
+pub const PROG_UPROBE_ENTRY_PLAIN: &str = "wp_uprobe_entry_plain";
+pub const PROG_KPROBE_ENTRY_PLAIN: &str = "wp_kprobe_entry_plain";
 /// Return probes: the return registers, the paired entry and the probe's captures.
 pub const PROG_URETPROBE: &str = "wp_uretprobe";
 pub const PROG_KRETPROBE: &str = "wp_kretprobe";
+pub const PROG_URETPROBE_PLAIN: &str = "wp_uretprobe_plain";
+pub const PROG_KRETPROBE_PLAIN: &str = "wp_kretprobe_plain";
 /// Syscalls through their `__x64_sys_*` wrapper (kernels with kprobes): the wrapper's one
 /// argument is the user's `struct pt_regs *`, whose argument registers are copied into the
 /// function-call argument slots, so the accessors give the syscall's arguments.
 pub const PROG_KPROBE_SYSCALL: &str = "wp_kprobe_syscall";
 pub const PROG_KPROBE_SYSCALL_ENTRY: &str = "wp_kprobe_syscall_entry";
 pub const PROG_KRETPROBE_SYSCALL: &str = "wp_kretprobe_syscall";
+pub const PROG_KPROBE_SYSCALL_PLAIN: &str = "wp_kprobe_syscall_plain";
+pub const PROG_KPROBE_SYSCALL_ENTRY_PLAIN: &str = "wp_kprobe_syscall_entry_plain";
+pub const PROG_KRETPROBE_SYSCALL_PLAIN: &str = "wp_kretprobe_syscall_plain";
 /// Syscalls through the `syscalls:sys_enter_*` / `sys_exit_*` tracepoints (kernels without
 /// kprobes): the arguments are copied into the same slots.
 pub const PROG_TP_SYS_ENTER: &str = "wp_tp_sys_enter";
 pub const PROG_TP_SYS_ENTER_ENTRY: &str = "wp_tp_sys_enter_entry";
 pub const PROG_TP_SYS_EXIT: &str = "wp_tp_sys_exit";
+pub const PROG_TP_SYS_ENTER_PLAIN: &str = "wp_tp_sys_enter_plain";
+pub const PROG_TP_SYS_ENTER_ENTRY_PLAIN: &str = "wp_tp_sys_enter_entry_plain";
+pub const PROG_TP_SYS_EXIT_PLAIN: &str = "wp_tp_sys_exit_plain";
 /// Any tracepoint: its raw record and the probe's captures.
 pub const PROG_TRACEPOINT: &str = "wp_tracepoint";
 /// `sched:sched_process_fork`: adds children of scoped processes to [`SCOPE_MAP`].
 pub const PROG_FORK: &str = "wp_fork";
 /// A uprobe program that does nothing: the baseline when measuring the snapshot's cost.
 pub const PROG_EMPTY: &str = "wp_empty";
+/// Benchmark-only uprobe programs, each doing a growing prefix of the snapshot's work
+/// (context, filters, ring reserve and commit, header, registers): attached beside
+/// `wp_empty` when measuring, never in a session.
+pub const PROG_COST_PARTS: [&str; 5] =
+    ["wp_cost_context", "wp_cost_filters", "wp_cost_reserve", "wp_cost_header", "wp_cost_regs"];
 
 /// Captures per probe.
 pub const MAX_CAPTURES: usize = 8;
@@ -87,8 +108,8 @@ pub struct Config {
     pub filter_tgid: u32,
     /// Never record this thread group (wprobe itself); 0 excludes nothing.
     pub exclude_tgid: u32,
-    /// Submit with `BPF_RB_FORCE_WAKEUP` once the ring holds more than this many bytes,
-    /// `BPF_RB_NO_WAKEUP` below it (unless the reader sleeps: see [`WAKE_MAP`]).
+    /// Wake a reader waiting for a batch deadline once the ring holds more than this many
+    /// bytes (see [`WAKE_FULL`]).
     pub wakeup_bytes: u64,
     /// Non-zero: record only thread groups in [`SCOPE_MAP`] (the `-c` command's tree).
     pub scope_tree: u32,

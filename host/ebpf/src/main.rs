@@ -12,9 +12,10 @@
 //! 3. a probe with captures, a return probe (which carries its paired entry) or a tracepoint
 //!    assembles the record and its extension area (`wprobe_common::ext`) in a per-CPU
 //!    scratch buffer, then copies it into the ring with `bpf_ringbuf_output`;
-//! 4. records are submitted without waking the reader unless the ring holds more than
-//!    `Config::wakeup_bytes`, or the reader said it sleeps ([`WP_WAKE`]): then the first
-//!    record after that wakes it, and the reader, busy again, polls no more than it must.
+//! 4. records are submitted without a wake-up; the reader says through [`WP_WAKE`] when it
+//!    waits (asleep: the first record after that wakes it; at a batch deadline: the first
+//!    record that finds the ring holding more than `Config::wakeup_bytes`), and while it
+//!    runs a record asks for nothing.
 //!
 //! When the ring is full (or the scratch buffer is in use by a preempted program on the same
 //! CPU), the hit is counted in [`WP_LOST`].
@@ -30,6 +31,7 @@
 // The names in `config` are for the host; the eBPF side uses only some of them.
 #[allow(dead_code)]
 mod config;
+mod cost;
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
@@ -111,7 +113,7 @@ static WP_EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
 #[map]
 static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
 
-/// Set by the reader before it sleeps; see [`wake_sleeping_reader`].
+/// Set by the reader before it waits; see [`wake_reader`].
 #[map]
 static WP_WAKE: Array<u64> = Array::with_max_entries(1, 0);
 
@@ -153,90 +155,181 @@ pub fn wp_kprobe(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_uprobe_x(ctx: ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
-    extended(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
 }
 
 #[kprobe]
 pub fn wp_kprobe_x(ctx: ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
-    extended(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
 }
+
+// Each capture-capable program comes twice: with captures, and `_plain` for probes that have
+// none. The plain copy is cheaper per hit, and it costs the verifier a fraction of the time at
+// launch (the capture loops dominate verification: seconds for a return probe's pair on a
+// busy machine, tens of seconds under emulation).
 
 #[uprobe]
 pub fn wp_uprobe_entry(ctx: ProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    remember_entry(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+    function_entry::<true>(&ctx)
+}
+
+#[uprobe]
+pub fn wp_uprobe_entry_plain(ctx: ProbeContext) -> u32 {
+    function_entry::<false>(&ctx)
 }
 
 #[kprobe]
 pub fn wp_kprobe_entry(ctx: ProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    remember_entry(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+    function_entry::<true>(&ctx)
+}
+
+#[kprobe]
+pub fn wp_kprobe_entry_plain(ctx: ProbeContext) -> u32 {
+    function_entry::<false>(&ctx)
 }
 
 #[uretprobe]
 pub fn wp_uretprobe(ctx: RetProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
+    function_return::<true>(&ctx)
+}
+
+#[uretprobe]
+pub fn wp_uretprobe_plain(ctx: RetProbeContext) -> u32 {
+    function_return::<false>(&ctx)
 }
 
 #[kretprobe]
 pub fn wp_kretprobe(ctx: RetProbeContext) -> u32 {
+    function_return::<true>(&ctx)
+}
+
+#[kretprobe]
+pub fn wp_kretprobe_plain(ctx: RetProbeContext) -> u32 {
+    function_return::<false>(&ctx)
+}
+
+#[inline(always)]
+fn function_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
+    remember_entry::<CAPTURES>(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+}
+
+#[inline(always)]
+fn function_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
+    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
 }
 
 // ---- Syscalls through the __x64_sys_* wrappers (kprobes) --------------------------------
 
 #[kprobe]
 pub fn wp_kprobe_syscall(ctx: ProbeContext) -> u32 {
-    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
-    extended(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) }, None, Phase::Hit)
+    syscall_wrapper_hit::<true>(&ctx)
+}
+
+#[kprobe]
+pub fn wp_kprobe_syscall_plain(ctx: ProbeContext) -> u32 {
+    syscall_wrapper_hit::<false>(&ctx)
 }
 
 #[kprobe]
 pub fn wp_kprobe_syscall_entry(ctx: ProbeContext) -> u32 {
-    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
-    remember_entry(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) })
+    syscall_wrapper_entry::<true>(&ctx)
+}
+
+#[kprobe]
+pub fn wp_kprobe_syscall_entry_plain(ctx: ProbeContext) -> u32 {
+    syscall_wrapper_entry::<false>(&ctx)
 }
 
 #[kretprobe]
 pub fn wp_kretprobe_syscall(ctx: RetProbeContext) -> u32 {
+    syscall_wrapper_return::<true>(&ctx)
+}
+
+#[kretprobe]
+pub fn wp_kretprobe_syscall_plain(ctx: RetProbeContext) -> u32 {
+    syscall_wrapper_return::<false>(&ctx)
+}
+
+#[inline(always)]
+fn syscall_wrapper_hit<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
+    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
+    extended::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) }, None, Phase::Hit)
+}
+
+#[inline(always)]
+fn syscall_wrapper_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
+    let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
+    remember_entry::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) })
+}
+
+#[inline(always)]
+fn syscall_wrapper_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let ret = unsafe { core::ptr::read_volatile(regs.add(x86_64::RAX)) };
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
+    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
 }
 
 // ---- Syscalls through the syscalls:sys_enter_* / sys_exit_* tracepoints ----------------
 
 #[tracepoint]
 pub fn wp_tp_sys_enter(ctx: TracePointContext) -> u32 {
-    let raw = ctx.as_ptr() as *const u8;
-    extended(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) }, None, Phase::Hit)
+    sys_enter_hit::<true>(&ctx)
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_enter_plain(ctx: TracePointContext) -> u32 {
+    sys_enter_hit::<false>(&ctx)
 }
 
 #[tracepoint]
 pub fn wp_tp_sys_enter_entry(ctx: TracePointContext) -> u32 {
-    let raw = ctx.as_ptr() as *const u8;
-    remember_entry(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) })
+    sys_enter_entry::<true>(&ctx)
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_enter_entry_plain(ctx: TracePointContext) -> u32 {
+    sys_enter_entry::<false>(&ctx)
 }
 
 #[tracepoint]
 pub fn wp_tp_sys_exit(ctx: TracePointContext) -> u32 {
+    sys_exit_return::<true>(&ctx)
+}
+
+#[tracepoint]
+pub fn wp_tp_sys_exit_plain(ctx: TracePointContext) -> u32 {
+    sys_exit_return::<false>(&ctx)
+}
+
+#[inline(always)]
+fn sys_enter_hit<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
+    let raw = ctx.as_ptr() as *const u8;
+    extended::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) }, None, Phase::Hit)
+}
+
+#[inline(always)]
+fn sys_enter_entry<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
+    let raw = ctx.as_ptr() as *const u8;
+    remember_entry::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) })
+}
+
+#[inline(always)]
+fn sys_exit_return<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
     // `long ret` follows `int __syscall_nr` and its padding in every sys_exit_* record.
     let ret: u64 = unsafe { ctx.read_at(16) }.unwrap_or(0);
-    extended(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
+    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
 }
 
 // ---- Any tracepoint --------------------------------------------------------------------
 
 #[tracepoint]
 pub fn wp_tracepoint(ctx: TracePointContext) -> u32 {
-    extended(ctx.as_ptr(), 0, |dst| unsafe { zero_regs(dst) }, None, Phase::Tracepoint)
+    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { zero_regs(dst) }, None, Phase::Tracepoint)
 }
 
 /// `sched:sched_process_fork`: a child of a scoped process is in scope too.
@@ -322,27 +415,30 @@ unsafe fn fill_header(h: *mut EventHeader, ctx: *mut c_void, flags: u32, pid_tgi
     }
 }
 
-#[inline(always)]
-fn wake_flag(wakeup_bytes: u64) -> u64 {
-    // Bytes not yet consumed, this record included.
-    let pending = WP_EVENTS.query(BPF_RB_AVAIL_DATA as u64);
-    (if pending > wakeup_bytes { BPF_RB_FORCE_WAKEUP } else { BPF_RB_NO_WAKEUP }) as u64
-}
-
-/// Wakes the reader if it went to sleep, once per sleep. Called after a record is
-/// committed: the commit is a full barrier (`xchg` on the record's header), and the reader
-/// sets the flag, then issues a full barrier, then looks at the ring a last time before
-/// waiting. So either this load sees the flag or the reader's last look sees the record: no
-/// record is left waiting for a wake-up that never comes. While the reader is awake this
-/// costs one load of a cache line nobody writes.
+/// Wakes the reader if it waits for it, once per wait: always when it sleeps with nothing
+/// to do ([`WAKE_ANY`]), and when it waits for a batch deadline ([`WAKE_FULL`]) once the ring
+/// holds more than `wakeup_bytes`. While the reader runs (the flag is 0) a record costs one
+/// load of a line nobody writes, and no wake-up: asking for one per record once the ring
+/// passed the threshold (what this did before) raised an irq_work, a self-IPI, per record
+/// while a lagging reader caught up, and that was most of a hit's cost.
+///
+/// Called after a record is committed: the commit is a full barrier (`xchg` on the record's
+/// header), and the reader sets the flag, then issues a full barrier, then looks at the ring
+/// a last time before sleeping. So either this load sees the flag or the reader's last look
+/// sees the record: no record is left waiting for a wake-up that never comes.
 ///
 /// The wake-up itself is an empty record discarded with `BPF_RB_FORCE_WAKEUP` (readers skip
 /// discarded records); the record just committed could no longer ask for one.
 #[inline(always)]
-fn wake_sleeping_reader() {
+fn wake_reader(wakeup_bytes: u64) {
     let Some(flag) = WP_WAKE.get_ptr_mut(0) else { return };
     // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
-    if unsafe { core::ptr::read_volatile(flag) } == 0 {
+    let wants = unsafe { core::ptr::read_volatile(flag) };
+    if wants == 0 {
+        return;
+    }
+    // Bytes not yet consumed, this record included.
+    if wants == WAKE_FULL && WP_EVENTS.query(BPF_RB_AVAIL_DATA as u64) <= wakeup_bytes {
         return;
     }
     let mut was = 0u64;
@@ -375,8 +471,8 @@ fn snapshot(regs: *const u64) -> u32 {
         fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
         copy_regs(regs, (&raw mut (*rec).regs).cast());
     }
-    entry.submit(wake_flag(wakeup_bytes));
-    wake_sleeping_reader();
+    entry.submit(BPF_RB_NO_WAKEUP as u64);
+    wake_reader(wakeup_bytes);
     0
 }
 
@@ -415,7 +511,13 @@ fn release_scratch(s: *mut Scratch) {
 /// A record with an extension area: `fill_regs` writes the register slots; `ret_sp` (return
 /// probes) is the stack pointer keying the paired entry.
 #[inline(always)]
-fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_sp: Option<u64>, phase: Phase) -> u32 {
+fn extended<const CAPTURES: bool>(
+    ctx: *mut c_void,
+    flags: u32,
+    fill_regs: impl FnOnce(*mut u64),
+    ret_sp: Option<u64>,
+    phase: Phase,
+) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
     let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
@@ -439,7 +541,9 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
                 entry_regs = rec.add(pos + ITEM_HEADER_SIZE + 8) as *const u64;
                 pos += ENTRY_ITEM;
                 count += 1;
-                if let Some(x) = WP_ENTRY_EXT.get_ptr(&key) {
+                if !CAPTURES {
+                    // No captures: the entry half kept none either.
+                } else if let Some(x) = WP_ENTRY_EXT.get_ptr(&key) {
                     let len = (*x).len;
                     if len > 0 && len <= MAX_ENTRY_EXT_BYTES {
                         let n = bound(len as u64, LEN_MASK) as u32;
@@ -453,7 +557,7 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
             }
         }
 
-        if let Some(conf) = WP_PROBES.get(id) {
+        if let Some(conf) = WP_PROBES.get(id).filter(|_| CAPTURES) {
             let tp = if phase == Phase::Tracepoint { ctx as *const u8 } else { core::ptr::null() };
             let regs = rec.add(HEADER_SIZE) as *const u64;
             let select = if ret_sp.is_some() { Take::AtReturn } else { Take::All };
@@ -476,10 +580,10 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
         (*(rec.add(BASE + 4) as *mut u32)) = count;
         let size = bound(pos as u64, POS_MASK as u64) as usize;
         let bytes = core::slice::from_raw_parts(rec as *const u8, size);
-        if WP_EVENTS.output::<[u8]>(bytes, wake_flag(wakeup_bytes)).is_err() {
+        if WP_EVENTS.output::<[u8]>(bytes, BPF_RB_NO_WAKEUP as u64).is_err() {
             count_lost();
         } else {
-            wake_sleeping_reader();
+            wake_reader(wakeup_bytes);
         }
     }
     release_scratch(s);
@@ -489,7 +593,7 @@ fn extended(ctx: *mut c_void, flags: u32, fill_regs: impl FnOnce(*mut u64), ret_
 /// The entry half of a return probe: remembers the time, the registers and the captures
 /// marked `CAP_AT_ENTRY`, keyed so that the return finds exactly its own entry.
 #[inline(always)]
-fn remember_entry(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -> u32 {
+fn remember_entry<const CAPTURES: bool>(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
     if admit((pid_tgid >> 32) as u32).is_none() {
         return 0;
@@ -505,7 +609,7 @@ fn remember_entry(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -
         let key = EntryKey { tid: pid_tgid as u32, probe_id: id, sp };
         let _ = WP_ENTRY.insert(&key, &*(rec as *const EntryVal), 0);
 
-        if let Some(conf) = WP_PROBES.get(id) {
+        if let Some(conf) = WP_PROBES.get(id).filter(|_| CAPTURES) {
             // Items go after the entry value, then move into the entry-captures map.
             let at = 8 + 8 * NREGS;
             let regs = rec.add(8) as *const u64;

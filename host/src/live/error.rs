@@ -173,6 +173,10 @@ pub enum LiveError {
 
     #[error("a runtime error in the kernel introspection: {0}")]
     Introspect(String),
+
+    /// A stop was asked for while attaching: what was attached is detached again.
+    #[error("interrupted while attaching")]
+    Interrupted,
 }
 
 /// Why `wprobe list` could not list. Listing attaches nothing, so none of these speak of

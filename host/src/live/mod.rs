@@ -17,9 +17,9 @@
 //!   event's kernel timestamp), and adds the events the kernel lost to a full ring since the
 //!   previous batch. The eBPF program wakes the reader for the first record after the reader
 //!   said it sleeps (then that batch goes out as soon as the ring is empty: a lone event is
-//!   handled at once), and otherwise only when the ring is filling up
-//!   ([`LiveOptions::wakeup_bytes`]), so an idle probe costs no polling and a busy one no
-//!   wake-up per event. `next_batch` is cancel-safe: a record is consumed from the ring only
+//!   handled at once), and otherwise only when the ring fills up while the reader waits for
+//!   a batch deadline ([`LiveOptions::wakeup_bytes`]), so an idle probe costs no polling and
+//!   a busy one no wake-up per event. `next_batch` is cancel-safe: a record is consumed from the ring only
 //!   once it is in the builder.
 //! * Dropping the source detaches everything. [`LiveSource::kernel_objects`] and
 //!   [`still_in_kernel`] let tests check that no program, link or map survives it.
@@ -56,6 +56,7 @@ mod nobtf;
 mod partial;
 mod plan;
 mod resolve;
+mod ring;
 mod scope;
 mod source;
 mod spec;
@@ -84,13 +85,16 @@ pub struct LiveOptions {
     /// Ring buffer size in bytes: a power of two, a multiple of the page size. Each event
     /// takes 224 bytes of it on x86_64 (216 + the ring's 8-byte header).
     pub ring_bytes: u32,
-    /// The eBPF program wakes the reader when more than this many bytes are waiting.
+    /// The eBPF program wakes a reader waiting for a batch deadline when more than this many
+    /// bytes are waiting.
     pub wakeup_bytes: u64,
     /// A batch is handed over at the latest this long after its first event was recorded.
     pub batch_delay: Duration,
     /// Also attach a do-nothing program beside every uprobe, so that
     /// [`LiveSource::program_stats`] can tell the snapshot's own cost from the fixed cost of
-    /// running any program on the probe. For benchmarks.
+    /// running any program on the probe, and (probes without captures) the programs that
+    /// each do a growing part of the snapshot's work (`PROG_COST_PARTS`), so that the
+    /// differences give each part's cost. For benchmarks.
     pub measure_baseline: bool,
     /// Guru mode (`--guru`, SystemTap's `stap -g`): allows raw-address probes.
     pub guru: bool,

@@ -5,12 +5,13 @@ use super::embedded::{self, Config, ProbeConf};
 use super::nobtf;
 use super::partial;
 use super::plan::{self, Attach, Planned};
+use super::ring::RingReader;
 use super::sys::{self, Target};
 use super::tracefs::{EventName, Tracefs};
 use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
 use crate::batch::BatchBuilder;
 use crate::probe::{CaptureSpec, ProbeInfo};
-use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{KProbe, Program, TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 use std::collections::BTreeSet;
@@ -32,8 +33,11 @@ pub struct LiveSource {
     settings: Config,
     /// The reader's "asleep" flag the program reads after each record (`WAKE_MAP`).
     wake: Array<MapData, u64>,
-    /// The reader set the flag and has not been woken since (as far as it knows).
+    /// The reader set the flag to `WAKE_ANY` and has not been woken since (as far as it knows).
     asleep: bool,
+    /// What the reader last wrote into the flag and believes is still there (the record that
+    /// wakes it claims it back to 0).
+    wake_armed: u64,
     /// Records came in while the reader was asleep: the batch goes out as soon as the ring
     /// is empty, instead of at its deadline.
     woken_idle: bool,
@@ -61,8 +65,8 @@ pub struct LiveSource {
 
 /// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
 enum Ring {
-    Plain(RingBuf<MapData>),
-    Async(AsyncFd<RingBuf<MapData>>),
+    Plain(RingReader),
+    Async(AsyncFd<RingReader>),
     Poisoned,
 }
 
@@ -88,6 +92,14 @@ impl Resolved {
     /// Loads the eBPF program, configures each probe's captures and attaches. On error
     /// nothing stays attached or loaded.
     pub fn attach(self, captures: &[CaptureSpec]) -> Result<LiveSource, LiveError> {
+        self.attach_unless(captures, &|| false)
+    }
+
+    /// As [`Resolved::attach`], but gives up with [`LiveError::Interrupted`] (nothing left
+    /// attached) as soon as `stop()` says so between two probes: a Ctrl-C during a long
+    /// attach (a wildcard's hundreds of probes, programs that take seconds to verify under
+    /// emulation) must not wait for all of it, nor for detaching all of it afterwards.
+    pub fn attach_unless(self, captures: &[CaptureSpec], stop: &dyn Fn() -> bool) -> Result<LiveSource, LiveError> {
         let Resolved { probes, plan, opts, arch } = self;
         let shapes: Vec<ProbeShape> = plan.iter().map(|p| p.shape).collect();
         let planned = captures::plan(arch, &probes, &shapes, captures)?;
@@ -149,7 +161,10 @@ impl Resolved {
             source,
         })?;
         let lost: PerCpuArray<MapData, u64> = take_map(&mut ebpf, embedded::LOST_MAP)?;
-        let ring: RingBuf<MapData> = take_map(&mut ebpf, embedded::EVENTS_MAP)?;
+        let ring = match ebpf.take_map(embedded::EVENTS_MAP) {
+            Some(aya::maps::Map::RingBuf(data)) => RingReader::new(data).map_err(LiveError::Ring)?,
+            _ => return Err(LiveError::ObjectMismatch { what: format!("the ring buffer {}", embedded::EVENTS_MAP) }),
+        };
         let scope_map: HashMap<MapData, u32, u8> = take_map(&mut ebpf, embedded::SCOPE_MAP)?;
         let wake: Array<MapData, u64> = take_map(&mut ebpf, embedded::WAKE_MAP)?;
 
@@ -161,6 +176,7 @@ impl Resolved {
             settings,
             wake,
             asleep: false,
+            wake_armed: 0,
             woken_idle: false,
             quiet_until: None,
             scope: scope_map,
@@ -185,6 +201,9 @@ impl Resolved {
         // table the handler saw, and never fires.
         let mut partial = partial::PartialAttach::default();
         for (id, p) in plan.iter().enumerate() {
+            if stop() {
+                return Err(LiveError::Interrupted);
+            }
             let with_captures = planned.confs[id].ncap > 0;
             let result = attachments(p, with_captures)
                 .into_iter()
@@ -194,7 +213,11 @@ impl Resolved {
             if attached && source.opts.measure_baseline {
                 if let Attach::Uprobe { path, file_offset } = &p.attach {
                     let target = Target::User { path, file_offset: *file_offset, pid: source.opts.pid };
-                    source.attach_one(id, &target, false, embedded::PROG_EMPTY)?;
+                    // The parts are those of the program without captures.
+                    let parts = if with_captures { &[][..] } else { &embedded::PROG_COST_PARTS[..] };
+                    for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts) {
+                        source.attach_one(id, &target, false, program)?;
+                    }
                 }
             }
         }
@@ -214,42 +237,51 @@ const ENTRY_EXT_SLOTS: u32 = 1024;
 /// probe takes two, its entry half first, so that the return finds its entry.
 fn attachments(p: &Planned, with_captures: bool) -> Vec<(Target<'_>, bool, &'static str)> {
     use embedded::*;
-    let entry = |x: &'static str, plain: &'static str| if with_captures { x } else { plain };
+    // The plain twin of each program when the probe has no captures (see `config`).
+    let pick = |x: &'static str, plain: &'static str| if with_captures { x } else { plain };
     match (&p.attach, p.is_return) {
         (Attach::Uprobe { path, file_offset }, false) => {
-            vec![(
-                Target::User { path, file_offset: *file_offset, pid: None },
-                false,
-                entry(PROG_UPROBE_X, PROG_UPROBE),
-            )]
+            vec![(Target::User { path, file_offset: *file_offset, pid: None }, false, pick(PROG_UPROBE_X, PROG_UPROBE))]
         }
         (Attach::Uprobe { path, file_offset }, true) => vec![
-            (Target::User { path, file_offset: *file_offset, pid: None }, false, PROG_UPROBE_ENTRY),
-            (Target::User { path, file_offset: *file_offset, pid: None }, true, PROG_URETPROBE),
+            (
+                Target::User { path, file_offset: *file_offset, pid: None },
+                false,
+                pick(PROG_UPROBE_ENTRY, PROG_UPROBE_ENTRY_PLAIN),
+            ),
+            (
+                Target::User { path, file_offset: *file_offset, pid: None },
+                true,
+                pick(PROG_URETPROBE, PROG_URETPROBE_PLAIN),
+            ),
         ],
         (Attach::Kprobe { function }, false) => {
-            vec![(Target::Kernel { function }, false, entry(PROG_KPROBE_X, PROG_KPROBE))]
+            vec![(Target::Kernel { function }, false, pick(PROG_KPROBE_X, PROG_KPROBE))]
         }
         (Attach::Kprobe { function }, true) => vec![
-            (Target::Kernel { function }, false, PROG_KPROBE_ENTRY),
-            (Target::Kernel { function }, true, PROG_KRETPROBE),
+            (Target::Kernel { function }, false, pick(PROG_KPROBE_ENTRY, PROG_KPROBE_ENTRY_PLAIN)),
+            (Target::Kernel { function }, true, pick(PROG_KRETPROBE, PROG_KRETPROBE_PLAIN)),
         ],
         (Attach::KprobeAddr { addr }, _) => {
-            vec![(Target::KernelAddr { addr: *addr }, false, entry(PROG_KPROBE_X, PROG_KPROBE))]
+            vec![(Target::KernelAddr { addr: *addr }, false, pick(PROG_KPROBE_X, PROG_KPROBE))]
         }
         (Attach::SyscallKprobe { wrapper }, false) => {
-            vec![(Target::Kernel { function: wrapper }, false, PROG_KPROBE_SYSCALL)]
+            vec![(Target::Kernel { function: wrapper }, false, pick(PROG_KPROBE_SYSCALL, PROG_KPROBE_SYSCALL_PLAIN))]
         }
         (Attach::SyscallKprobe { wrapper }, true) => vec![
-            (Target::Kernel { function: wrapper }, false, PROG_KPROBE_SYSCALL_ENTRY),
-            (Target::Kernel { function: wrapper }, true, PROG_KRETPROBE_SYSCALL),
+            (
+                Target::Kernel { function: wrapper },
+                false,
+                pick(PROG_KPROBE_SYSCALL_ENTRY, PROG_KPROBE_SYSCALL_ENTRY_PLAIN),
+            ),
+            (Target::Kernel { function: wrapper }, true, pick(PROG_KRETPROBE_SYSCALL, PROG_KRETPROBE_SYSCALL_PLAIN)),
         ],
         (Attach::SyscallTracepoint { enter_id, .. }, false) => {
-            vec![(Target::Tracepoint { id: *enter_id }, false, PROG_TP_SYS_ENTER)]
+            vec![(Target::Tracepoint { id: *enter_id }, false, pick(PROG_TP_SYS_ENTER, PROG_TP_SYS_ENTER_PLAIN))]
         }
         (Attach::SyscallTracepoint { enter_id, exit_id }, true) => vec![
-            (Target::Tracepoint { id: *enter_id }, false, PROG_TP_SYS_ENTER_ENTRY),
-            (Target::Tracepoint { id: *exit_id }, false, PROG_TP_SYS_EXIT),
+            (Target::Tracepoint { id: *enter_id }, false, pick(PROG_TP_SYS_ENTER_ENTRY, PROG_TP_SYS_ENTER_ENTRY_PLAIN)),
+            (Target::Tracepoint { id: *exit_id }, false, pick(PROG_TP_SYS_EXIT, PROG_TP_SYS_EXIT_PLAIN)),
         ],
         (Attach::Tracepoint { id }, _) => vec![(Target::Tracepoint { id: *id }, false, PROG_TRACEPOINT)],
     }
@@ -376,8 +408,9 @@ impl LiveSource {
     ///
     /// With nothing to read the reader sleeps on the ring's fd with no timer (`until` aside):
     /// it first tells the program so through [`embedded::WAKE_MAP`], and the next record wakes
-    /// it. Otherwise the program wakes it only when the ring fills past
-    /// [`LiveOptions::wakeup_bytes`], so a busy probe costs no wake-up per event.
+    /// it. Waiting for a batch deadline, it asks the program to wake it only when the ring
+    /// fills past [`LiveOptions::wakeup_bytes`] (once), and while it runs nothing, so a busy
+    /// probe costs no wake-up per event.
     pub async fn next_batch(
         &mut self,
         batch: &mut BatchBuilder,
@@ -422,6 +455,11 @@ impl LiveSource {
                 continue;
             }
             let wake_at = [flush_at, until, quiet_until].into_iter().flatten().min();
+            if !self.asleep && self.wake_armed != embedded::WAKE_FULL {
+                // Waiting for a deadline: the program wakes us only if the ring fills past
+                // `wakeup_bytes` meanwhile. (No last look needed: the deadline bounds the wait.)
+                self.set_wake(embedded::WAKE_FULL)?;
+            }
             let ring = self.async_ring()?;
             let woken = tokio::select! {
                 ready = ring.readable_mut() => {
@@ -431,9 +469,13 @@ impl LiveSource {
                 }
                 () = sleep_until(wake_at) => false,
             };
-            if woken && self.asleep {
-                self.asleep = false;
-                self.woken_idle = true;
+            if woken {
+                // The record that woke us claimed the flag.
+                self.wake_armed = 0;
+                if self.asleep {
+                    self.asleep = false;
+                    self.woken_idle = true;
+                }
             }
         };
         let lost = self.take_lost()?;
@@ -448,42 +490,56 @@ impl LiveSource {
     /// `wake_sleeping_reader`: the map update is a store made on this CPU, the fence orders
     /// it before the loads of the next drain).
     fn fall_asleep(&mut self) -> Result<(), LiveError> {
-        self.wake.set(0, 1, 0).map_err(|source| LiveError::Map { map: embedded::WAKE_MAP, what: "writing", source })?;
+        self.set_wake(embedded::WAKE_ANY)?;
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         self.asleep = true;
         Ok(())
     }
 
+    /// Tells the program how the reader is about to wait (see `embedded::WAKE_MAP`).
+    fn set_wake(&mut self, how: u64) -> Result<(), LiveError> {
+        self.wake.set(0, how, 0).map_err(|source| LiveError::Map {
+            map: embedded::WAKE_MAP,
+            what: "writing",
+            source,
+        })?;
+        self.wake_armed = how;
+        Ok(())
+    }
+
     /// Moves records from the ring into `batch` until it is full or the ring is empty.
     fn drain(&mut self, batch: &mut BatchBuilder) -> Result<(), LiveError> {
-        let arch = self.arch;
-        let ring = match &mut self.ring {
+        if batch.is_full() {
+            return Ok(());
+        }
+        let LiveSource { ring, arch, malformed, batch_first_ns, events_total, .. } = self;
+        let ring = match ring {
             Ring::Plain(r) => r,
             Ring::Async(a) => a.get_mut(),
             Ring::Poisoned => unreachable!("the ring is only poisoned while being moved"),
         };
-        while !batch.is_full() {
-            let Some(item) = ring.next() else { break };
+        ring.read(|item| {
             // The program writes only well-formed records; one that is not (it cannot
             // happen short of a bug) is dropped and counted rather than handed on.
-            if EventRef::new(arch, &item).is_none() {
-                self.malformed += 1;
-                continue;
+            if EventRef::new(*arch, item).is_none() {
+                *malformed += 1;
+                return true;
             }
-            if batch.is_empty() && self.batch_first_ns.is_none() {
+            if batch.is_empty() && batch_first_ns.is_none() {
                 let ts = u64::from_le_bytes(item[24..32].try_into().expect("8 bytes"));
-                self.batch_first_ns = Some(ts);
+                *batch_first_ns = Some(ts);
             }
-            batch.push_record(&item);
-            self.events_total += 1;
-        }
+            batch.push_record(item);
+            *events_total += 1;
+            !batch.is_full()
+        });
         Ok(())
     }
 
-    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingBuf<MapData>>, LiveError> {
+    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingReader>, LiveError> {
         if let Ring::Plain(_) = self.ring {
             let Ring::Plain(ring) = std::mem::replace(&mut self.ring, Ring::Poisoned) else { unreachable!() };
-            // SAFETY: the RingBuf owns its map fd, keeps it open and returns the same fd for
+            // SAFETY: the reader owns its map fd, keeps it open and returns the same fd for
             // as long as it lives, which is as long as the AsyncFd.
             match unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) } {
                 Ok(registered) => self.ring = Ring::Async(registered),

@@ -102,8 +102,19 @@ pub fn run_live(
     if let Err(reason) = hooks.before_attach(handler.captures()) {
         return failed(LiveRunError::Refused(reason));
     }
-    let mut source = match run.resolved.attach(handler.captures()) {
+    let interrupted = || signals.count() > 0;
+    let attached = if interrupted() {
+        Err(LiveError::Interrupted)
+    } else {
+        run.resolved.attach_unless(handler.captures(), &interrupted)
+    };
+    let mut source = match attached {
         Ok(s) => s,
+        // Stopped before the first event: the end hook still runs, as after any stop.
+        Err(LiveError::Interrupted) => {
+            let result = Dispatcher::new(&mut handler, sink).end().map(|()| StopReason::Signal).map_err(Into::into);
+            return LiveRunOutcome { summary: RunSummary::default(), result, recorded: Ok(()) };
+        }
         Err(e) => return failed(e.into()),
     };
     if let Some(warning) = source.attach_warning() {

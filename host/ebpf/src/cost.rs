@@ -1,0 +1,82 @@
+//! Benchmark-only programs: each does a growing prefix of [`snapshot`](super::snapshot)'s
+//! work, so that attached side by side on one uprobe (with `wp_empty` and the snapshot
+//! program itself) the differences of their run times give the cost of each part in the
+//! same run. They are attached only when the host is asked to measure
+//! (`LiveOptions::measure_baseline`); a session never loads them. Records they reserve are
+//! discarded, which costs the same as a submit (both are `bpf_ringbuf_commit`) and which
+//! readers skip.
+
+use super::*;
+
+/// Keeps `v` alive without storing it anywhere: a branch the compiler cannot drop (the value
+/// is never all ones), costing one compare.
+#[inline(always)]
+fn keep(v: u64) {
+    if v == u64::MAX {
+        count_lost();
+    }
+}
+
+/// The context: the thread and the probe id (attach cookie).
+#[uprobe]
+pub fn wp_cost_context(ctx: ProbeContext) -> u32 {
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    keep(pid_tgid ^ id);
+    0
+}
+
+/// The context, the config lookup and the scope filters.
+#[uprobe]
+pub fn wp_cost_filters(ctx: ProbeContext) -> u32 {
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    keep(wakeup_bytes ^ id);
+    0
+}
+
+/// The same, plus reserving a record and committing it (discarded) untouched.
+#[uprobe]
+pub fn wp_cost_reserve(ctx: ProbeContext) -> u32 {
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    keep(wakeup_bytes ^ id);
+    let Some(entry) = WP_EVENTS.reserve::<Record>(0) else { return 0 };
+    entry.discard(BPF_RB_NO_WAKEUP as u64);
+    0
+}
+
+/// The same, plus the header (cookie, pid, uid, cpu, time, comm).
+#[uprobe]
+pub fn wp_cost_header(ctx: ProbeContext) -> u32 {
+    record_without_wakeup(ctx, false)
+}
+
+/// The same, plus the registers: all of `snapshot` but the wake-up decision (one load of
+/// the reader's flag while it runs).
+#[uprobe]
+pub fn wp_cost_regs(ctx: ProbeContext) -> u32 {
+    record_without_wakeup(ctx, true)
+}
+
+#[inline(always)]
+fn record_without_wakeup(ctx: ProbeContext, with_regs: bool) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    if admit((pid_tgid >> 32) as u32).is_none() {
+        return 0;
+    }
+    let Some(mut entry) = WP_EVENTS.reserve::<Record>(0) else { return 0 };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: as in `snapshot`.
+    unsafe {
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
+        if with_regs {
+            copy_regs(regs, (&raw mut (*rec).regs).cast());
+        }
+    }
+    entry.discard(BPF_RB_NO_WAKEUP as u64);
+    0
+}
