@@ -505,11 +505,21 @@ export function exit() {
   ctx.exit();
 }
 
+/**
+ * Sends the pending text. Whole lines go out through the engine's console.log, which
+ * StarlingMonkey writes to WASI stdout natively (wprobe puts a handler's stdout into its
+ * output, in order, under the same cap as printf): a string handed to an import is measured
+ * for UTF-8 by componentize-js's bindings one UTF-16 unit at a time in the interpreter, which
+ * cost some 40 µs per printed line, about ten times all the rest. A tail without a newline
+ * (rare: a line printed in pieces across a flush) still goes through printf.
+ */
 function flush() {
   if (out.length) {
     const text = out;
     out = '';
-    ctx.printf(text);
+    const nl = text.lastIndexOf('\n');
+    if (nl >= 0) console.log(text.slice(0, nl)); // console.log adds the newline back
+    if (nl < text.length - 1) ctx.printf(nl >= 0 ? text.slice(nl + 1) : text);
   }
 }
 

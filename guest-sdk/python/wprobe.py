@@ -61,6 +61,33 @@ _lost = 0
 _pp = {}                 # probe id -> pp string, from the session's probe table
 _out = []                # pending printf text
 _out_len = 0
+# The flat batch (delivery "flat"): the record header's fields, the arguments and the return
+# value are read from the batch's bytes, with no import call per accessor.
+_u32 = None              # the batch as u32 words (memoryview), or None on the cursor path
+_u64 = None              # the same as u64 words
+_off = 0                 # the current record's byte offset in the batch
+_w = 0                   # the same in u32 words
+_q = 0                   # the current record's first register, in u64 words
+_rec_size = 0            # bytes of a record's fixed part in the current batch
+_nregs = _common.NREGS_X86_64
+_slots = ()              # the batch's architecture's argument register slots
+_ret_slot = 10
+_host_next = 0           # next() calls made this batch: the host's cursor is on event _host_next - 1
+# Register slots of the arguments passed in registers (wprobe_common::abi): x86_64 rdi rsi
+# rdx rcx r8 r9, aarch64 x0..x7; the return value: rax, x0.
+_ARG_SLOTS = {_common.ARCH_X86_64: (14, 13, 12, 11, 9, 8), _common.ARCH_AARCH64: (0, 1, 2, 3, 4, 5, 6, 7)}
+_RET_SLOT = {_common.ARCH_X86_64: 10, _common.ARCH_AARCH64: 0}
+_NREGS = {_common.ARCH_X86_64: _common.NREGS_X86_64, _common.ARCH_AARCH64: _common.NREGS_AARCH64}
+_R_PID = _common.R_PID >> 2
+_R_TID = _common.R_TID >> 2
+_R_UID = _common.R_UID >> 2
+_R_CPU = _common.R_CPU >> 2
+_R_FLAGS = _common.R_FLAGS >> 2
+_R_PROBE_ID = _common.R_PROBE_ID >> 2
+_R_TIME = _common.R_TIME >> 3
+_R_REGS = _common.R_REGS >> 3
+_FLAG_RETURN = _common.FLAG_RETURN
+_FLAG_EXT = _common.FLAG_EXT
 
 #: Pending output is sent to the host once per batch, or as soon as this much is pending.
 FLUSH_AT = 64 * 1024
@@ -124,6 +151,50 @@ def _outside(name):
                        "event, in the handler's event" % name)
 
 
+def _sync():
+    """Moves the host's cursor to the current event, for the accessors that ask the host."""
+    global _host_next
+    while _host_next <= _index:
+        _ctx.next()
+        _host_next += 1
+
+
+def _entry():
+    """The current record's entry item's data offset in the batch (u64 time, then the
+    entry's registers), or -1 without one (attached mid-call, the entry lost)."""
+    if not _u32[_w + _R_FLAGS] & _FLAG_EXT:
+        return -1
+    at = _off + _rec_size
+    end = at + _common.EXT_HEADER_SIZE + _u32[at >> 2]
+    at += _common.EXT_HEADER_SIZE
+    while at + _common.ITEM_HEADER_SIZE <= end:
+        n = _u32[(at + _common.I_LEN) >> 2]
+        padded = (n + 7) & ~7
+        if at + _common.ITEM_HEADER_SIZE + padded > end:
+            return -1
+        if _u32[at >> 2] & 0xFF == _common.KIND_ENTRY:
+            return at + _common.ITEM_HEADER_SIZE if n >= 8 + 8 * _nregs else -1
+        at += _common.ITEM_HEADER_SIZE + padded
+    return -1
+
+
+def _flat_arg(n):
+    """Argument n's register as an unsigned 64-bit value: the record's, or in a return probe
+    its entry's (as wprobe_common decodes it on the host)."""
+    if not 1 <= n <= len(_slots):
+        raise AccessError("no-such-argument", n)
+    if not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
+        return _u64[_q + _slots[n - 1]]
+    e = _entry()
+    if e < 0:
+        raise AccessError("no-entry")
+    return _u64[(e >> 3) + 1 + _slots[n - 1]]
+
+
+def _s64(v):
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
 # ----------------------------------------------------------------------------------------
 # Context accessors: always answer on an event; outside one they raise RuntimeError (the
 # host would trap).
@@ -132,6 +203,8 @@ def pid():
     """Process id: the thread-group id of the task that hit the probe."""
     if not _in_event:
         _outside("pid")
+    if _u32 is not None:
+        return _u32[_w + _R_PID]
     return _ctx.pid()
 
 
@@ -139,6 +212,8 @@ def tid():
     """Thread id of the task."""
     if not _in_event:
         _outside("tid")
+    if _u32 is not None:
+        return _u32[_w + _R_TID]
     return _ctx.tid()
 
 
@@ -146,6 +221,8 @@ def uid():
     """Real user id of the task."""
     if not _in_event:
         _outside("uid")
+    if _u32 is not None:
+        return _u32[_w + _R_UID]
     return _ctx.uid()
 
 
@@ -153,6 +230,8 @@ def cpu():
     """CPU the probe fired on."""
     if not _in_event:
         _outside("cpu")
+    if _u32 is not None:
+        return _u32[_w + _R_CPU]
     return _ctx.cpu()
 
 
@@ -160,6 +239,8 @@ def timestamp_ns():
     """CLOCK_MONOTONIC at the hit, in nanoseconds."""
     if not _in_event:
         _outside("timestamp_ns")
+    if _u32 is not None:
+        return _u64[(_off >> 3) + _R_TIME]
     return _ctx.timestamp_ns()
 
 
@@ -167,6 +248,8 @@ def probe_id():
     """Index of the event's probe in the session's probe table."""
     if not _in_event:
         _outside("probe_id")
+    if _u32 is not None:
+        return _u32[_w + _R_PROBE_ID]
     return _ctx.probe_id()
 
 
@@ -174,22 +257,32 @@ def is_return():
     """True in a return probe."""
     if not _in_event:
         _outside("is_return")
+    if _u32 is not None:
+        return bool(_u32[_w + _R_FLAGS] & _FLAG_RETURN)
     return _ctx.is_return()
 
 
 def pp():
     """The probe point in SystemTap's spelling, ``kprobe.function("tcp_v4_connect")``.
-    Looked up in the probe table ``init`` received: one small import call (probe_id) per use."""
+    Looked up in the probe table ``init`` received."""
     if not _in_event:
         _outside("pp")
-    p = _pp.get(_ctx.probe_id())
-    return p if p is not None else _ctx.pp()
+    p = _pp.get(_u32[_w + _R_PROBE_ID] if _u32 is not None else _ctx.probe_id())
+    if p is not None:
+        return p
+    if _u32 is not None:
+        _sync()
+    return _ctx.pp()
 
 
 def execname():
     """The task's command name as captured at the hit (up to 15 bytes)."""
     if not _in_event:
         _outside("execname")
+    if _u32 is not None:
+        at = _off + _common.R_COMM
+        comm = _batch[at:at + _common.COMM_LEN]
+        return comm.split(b"\0", 1)[0].decode("utf-8", "replace")
     return _ctx.execname()
 
 
@@ -205,10 +298,29 @@ def asmlinkage():
 # ----------------------------------------------------------------------------------------
 # Arguments (n counts from 1), return value and registers: raise AccessError.
 
-def _arg_accessor(name, imp):
+def _arg_accessor(name, imp, conv=None):
+    # conv: None (an import on the host's cursor), or the conversion of the flat register:
+    # "u64", "u32", "s32", "s64". The common case (an entry probe's argument) is inlined:
+    # each Python call costs about a microsecond here.
     def accessor(n):
         if not _in_event:
             raise AccessError("no-current-event")
+        if _u32 is not None:
+            if conv is None:
+                _sync()
+            else:
+                if 0 < n <= len(_slots) and not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
+                    v = _u64[_q + _slots[n - 1]]
+                else:
+                    v = _flat_arg(n)
+                if conv == "u64":
+                    return v
+                if conv == "u32":
+                    return v & 0xFFFFFFFF
+                if conv == "s64":
+                    return v - (1 << 64) if v >= 1 << 63 else v
+                v &= 0xFFFFFFFF
+                return v - (1 << 32) if v >= 1 << 31 else v
         try:
             return imp(n)
         except _Err as e:
@@ -218,17 +330,17 @@ def _arg_accessor(name, imp):
     return accessor
 
 
-int_arg = _arg_accessor("int_arg", _ctx.int_arg)
-uint_arg = _arg_accessor("uint_arg", _ctx.uint_arg)
-long_arg = _arg_accessor("long_arg", _ctx.long_arg)
-ulong_arg = _arg_accessor("ulong_arg", _ctx.ulong_arg)
-longlong_arg = _arg_accessor("longlong_arg", _ctx.longlong_arg)
-ulonglong_arg = _arg_accessor("ulonglong_arg", _ctx.ulonglong_arg)
-pointer_arg = _arg_accessor("pointer_arg", _ctx.pointer_arg)
-s32_arg = _arg_accessor("s32_arg", _ctx.s32_arg)
-u32_arg = _arg_accessor("u32_arg", _ctx.u32_arg)
-s64_arg = _arg_accessor("s64_arg", _ctx.s64_arg)
-u64_arg = _arg_accessor("u64_arg", _ctx.u64_arg)
+int_arg = _arg_accessor("int_arg", _ctx.int_arg, "s32")
+uint_arg = _arg_accessor("uint_arg", _ctx.uint_arg, "u32")
+long_arg = _arg_accessor("long_arg", _ctx.long_arg, "s64")
+ulong_arg = _arg_accessor("ulong_arg", _ctx.ulong_arg, "u64")
+longlong_arg = _arg_accessor("longlong_arg", _ctx.longlong_arg, "s64")
+ulonglong_arg = _arg_accessor("ulonglong_arg", _ctx.ulonglong_arg, "u64")
+pointer_arg = _arg_accessor("pointer_arg", _ctx.pointer_arg, "u64")
+s32_arg = _arg_accessor("s32_arg", _ctx.s32_arg, "s32")
+u32_arg = _arg_accessor("u32_arg", _ctx.u32_arg, "u32")
+s64_arg = _arg_accessor("s64_arg", _ctx.s64_arg, "s64")
+u64_arg = _arg_accessor("u64_arg", _ctx.u64_arg, "u64")
 register = _arg_accessor("register", _ctx.register)
 u_register = _arg_accessor("u_register", _ctx.u_register)
 
@@ -237,6 +349,10 @@ def returnval():
     """The return value register (rax, x0), signed. Return probes only."""
     if not _in_event:
         raise AccessError("no-current-event")
+    if _u32 is not None:
+        if not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
+            raise AccessError("not-a-return-probe")
+        return _s64(_u64[_q + _ret_slot])
     try:
         return _ctx.returnval()
     except _Err as e:
@@ -247,6 +363,8 @@ def returnstr():
     """The return value as text, ``-111 (ECONNREFUSED)``. Return probes only."""
     if not _in_event:
         raise AccessError("no-current-event")
+    if _u32 is not None:
+        _sync()
     try:
         return _ctx.returnstr()
     except _Err as e:
@@ -334,6 +452,8 @@ def print_regs():
     if not _in_event:
         raise AccessError("no-current-event")
     _flush()
+    if _u32 is not None:
+        _sync()
     try:
         _ctx.print_regs()
     except _Err as e:
@@ -356,10 +476,14 @@ def syscall_name(nr):
     return _ctx.syscall_name(nr)
 
 
-def _fallible(name, imp):
+def _fallible(name, imp, flat=None):
     def accessor(*args):
         if not _in_event:
             raise AccessError("no-current-event")
+        if _u32 is not None:
+            if flat is not None:
+                return flat(*args)
+            _sync()
         try:
             return imp(*args)
         except _Err as e:
@@ -370,9 +494,22 @@ def _fallible(name, imp):
 
 
 #: In a return probe, CLOCK_MONOTONIC at the paired entry; AccessError "no-entry" if unseen.
-entry_timestamp_ns = _fallible("entry_timestamp_ns", _ctx.entry_timestamp_ns)
+def _flat_entry_timestamp_ns():
+    if not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
+        raise AccessError("not-a-return-probe")
+    e = _entry()
+    if e < 0:
+        raise AccessError("no-entry")
+    return _u64[e >> 3]
+
+
+def _flat_latency_ns():
+    return max(0, _u64[(_off >> 3) + _R_TIME] - _flat_entry_timestamp_ns())
+
+
+entry_timestamp_ns = _fallible("entry_timestamp_ns", _ctx.entry_timestamp_ns, _flat_entry_timestamp_ns)
 #: In a return probe, nanoseconds from the paired entry to this return.
-latency_ns = _fallible("latency_ns", _ctx.latency_ns)
+latency_ns = _fallible("latency_ns", _ctx.latency_ns, _flat_latency_ns)
 #: kernel_string(addr) / user_string(addr): the NUL-terminated string captured at addr.
 kernel_string = _fallible("kernel_string", _ctx.kernel_string)
 kernel_string_n = _fallible("kernel_string_n", _ctx.kernel_string_n)
@@ -651,6 +788,51 @@ def _message(e):
     return "%s%s%s" % (type(e).__name__, ": " + text if text else "", where)
 
 
+_batch = None            # the flat batch's bytes, while it is handled
+
+
+def _open_batch(flat):
+    """Checks a flat batch whole before its first event runs (a 24-byte header, then
+    ``count`` records of ``record-size`` bytes, each followed by its extension area when its
+    flags have FLAG_EXT), sets the batch's state and returns every record's offset."""
+    global _u32, _u64, _batch, _lost, _rec_size, _nregs, _slots, _ret_slot
+    n = len(flat)
+    if n % 8:
+        # Every part of the layout is a multiple of 8 bytes; pad so that the word views fit.
+        flat = bytes(flat) + bytes(8 - n % 8)
+    u32 = memoryview(flat).cast("I")
+    if n < _common.BATCH_HEADER_SIZE or u32[0] != _common.BATCH_MAGIC:
+        raise ValueError("the host sent a malformed flat batch")
+    count = u32[_common.B_COUNT >> 2]
+    size = u32[_common.B_RECORD_SIZE >> 2]
+    if size < _common.RECORD_HEADER_SIZE or size % 8:
+        raise ValueError("the host sent a malformed flat batch")
+    offsets = []
+    at = _common.BATCH_HEADER_SIZE
+    for _ in range(count):
+        nxt = at + size
+        if nxt > n:
+            raise ValueError("the host sent a malformed flat batch")
+        offsets.append(at)
+        if u32[(at >> 2) + _R_FLAGS] & _FLAG_EXT:
+            if nxt + _common.EXT_HEADER_SIZE > n:
+                raise ValueError("the host sent a malformed flat batch")
+            nxt += _common.EXT_HEADER_SIZE + u32[nxt >> 2]
+            if nxt > n or nxt % 8:
+                raise ValueError("the host sent a malformed flat batch")
+        at = nxt
+    arch = flat[_common.B_ARCH]
+    _slots = _ARG_SLOTS.get(arch, _ARG_SLOTS[_common.ARCH_X86_64])
+    _ret_slot = _RET_SLOT.get(arch, 10)
+    _nregs = _NREGS.get(arch, _common.NREGS_X86_64)
+    _rec_size = size
+    _batch = flat
+    _u64 = memoryview(flat).cast("Q")
+    _lost = _u64[_common.B_LOST >> 3]
+    _u32 = u32
+    return offsets
+
+
 class WitWorld(wit_world.WitWorld):
     """The component's exports; componentize-py finds it in the app module."""
 
@@ -677,30 +859,46 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush()
             _phase = "idle"
-        return _types.HandlerConfig(_types.Delivery.CURSOR, [c._to_wit() for c in s.captures], s.timers)
+        return _types.HandlerConfig(_types.Delivery.FLAT, [c._to_wit() for c in s.captures], s.timers)
 
     def handle_batch(self, flat):
-        global _in_event, _index, _phase, _lost
+        global _in_event, _index, _phase, _lost, _off, _w, _q, _host_next, _u32, _u64, _batch
         if _instance is None:
             raise _Err("handle-batch called before a successful init")
         _phase = "batch"
-        _lost = _ctx.lost_events()
         event = _instance.event
-        nxt = _ctx.next
-        i = 0
+        _host_next = 0
         try:
-            while nxt():
-                _index = i
-                _in_event = True
-                event()
-                _in_event = False
-                i += 1
+            if flat is not None:
+                offsets = _open_batch(flat)
+                i = 0
+                for _off in offsets:
+                    _index = i
+                    _w = _off >> 2
+                    _q = (_off >> 3) + _R_REGS
+                    _in_event = True
+                    event()
+                    _in_event = False
+                    i += 1
+            else:
+                _lost = _ctx.lost_events()
+                nxt = _ctx.next
+                i = 0
+                while nxt():
+                    _index = i
+                    _in_event = True
+                    event()
+                    _in_event = False
+                    i += 1
         except BaseException as e:
-            # The host's cursor is on the event: the host words where it happened.
+            # The host words where it happened from its cursor: put it on this event.
+            if _u32 is not None and _in_event:
+                _sync()
             _in_event = False
             raise _Err(_message(e))
         finally:
             _in_event = False
+            _u32 = _u64 = _batch = None
             _flush()
             _phase = "idle"
 

@@ -12,8 +12,9 @@
 //! source, its language's SDK, the WIT, the tool's version) changed: these builds take
 //! seconds to a minute each.
 //!
-//! C and JavaScript components import nothing but wprobe's context (the C SDK answers
-//! wasi-libc's WASI calls itself; componentize-js runs with every WASI feature disabled).
+//! C components import nothing but wprobe's context (the C SDK answers wasi-libc's WASI calls
+//! itself); JavaScript ones WASI stdio too (the SDK's output path; componentize-js runs with
+//! every other WASI feature disabled).
 //! Python components import WASI, which wprobe satisfies with a context that grants nothing.
 
 use crate::handlers::Args;
@@ -70,9 +71,10 @@ impl Lang {
         }
     }
 
-    /// May the component import `wasi:*`?
+    /// May the component import `wasi:*`? (JavaScript: only for stdout, the SDK's fast
+    /// output path; every other WASI feature is disabled at build time.)
     fn allows_wasi(self) -> bool {
-        self == Lang::Python
+        self == Lang::Python || self == Lang::Js
     }
 }
 
@@ -270,6 +272,7 @@ fn build_c(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
     for file in [
         "src/wprobe.c",
         "src/wprobe_agg.c",
+        "src/wprobe_fmt.c",
         "src/wasi_deny.c",
         "bindings/handler.c",
         "bindings/handler_component_type.o",
@@ -307,7 +310,7 @@ fn build_python(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
     Ok(fs::read(&out)?)
 }
 
-/// JavaScript: componentize-js with every WASI feature disabled. The handler imports
+/// JavaScript: componentize-js with every WASI feature but stdio disabled. The handler imports
 /// `./wprobe.js` (and `./wprobe_agg.js`); the SDK's modules and the handler are copied into a
 /// work folder first (componentize-js lets a module import only files at or below its own
 /// folder).
@@ -328,7 +331,7 @@ fn build_js(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
     cmd.current_dir(root)
         .arg(componentize_js(root))
         .args(["--wit", "wit", "--world-name", "handler"])
-        .args(["--disable", "stdio", "random", "clocks", "http", "fetch-event"])
+        .args(["--disable", "random", "clocks", "http", "fetch-event"])
         .arg("--out")
         .arg(&out)
         .arg(&staged);
@@ -375,7 +378,7 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// C and JavaScript components may import only wprobe's context; Python ones WASI too.
+/// C components may import only wprobe's context; Python and JavaScript ones WASI too.
 fn check_imports(g: &Guest, component: &[u8]) -> Result<String> {
     let imports = match wit_component::decode(component)? {
         wit_component::DecodedWasm::Component(resolve, world) => resolve.worlds[world]

@@ -4,12 +4,12 @@
  *
  * Delivery is `flat`: the host hands over the whole batch as one buffer in the layout that
  * wit/probe.wit documents, and the record header's fields (pid, tid, uid, cpu, timestamp,
- * probe id, return flag, command name) are read from it with no import call. Arguments,
- * the return value and registers need the calling convention, which only the host decodes:
- * those accessors are import calls on the host's cursor, which the runtime moves to the
- * current event (next()) only when one of them is used, as are the probe-time data
- * accessors (entry values, captured memory, tracepoint fields), which read the record's
- * extension area. Output collects in one buffer sent once per batch.
+ * probe id, return flag, command name) are read from it with no import call, and so are
+ * the arguments, the return value, the entry's time and the latency (decoded here by the
+ * calling convention, as wprobe_common does). Registers by name and the other probe-time
+ * data accessors (captured memory, tracepoint fields) are import calls on the host's
+ * cursor, which the runtime moves to the current event (next()) only when one of them is
+ * used. Output collects in one buffer sent once per batch.
  */
 #include "wprobe.h"
 
@@ -99,9 +99,18 @@ void wprobe__write_stderr(const void *bytes, size_t len) {
 static void append_v(const char *fmt, va_list ap) {
     if (error_msg) return; /* SystemTap's error(): the rest of the event prints nothing */
     if (!reserve(255)) return;
+    va_list fast;
+    va_copy(fast, ap);
+    int n = wprobe__format_fast(out_buf + out_len, out_cap - out_len - 1, fmt, fast);
+    va_end(fast);
+    if (n >= 0) {
+        out_len += (size_t)n;
+        if (out_len >= FLUSH_AT) flush();
+        return;
+    }
     va_list again;
     va_copy(again, ap);
-    int n = vsnprintf(out_buf + out_len, out_cap - out_len, fmt, ap);
+    n = vsnprintf(out_buf + out_len, out_cap - out_len, fmt, ap);
     if (n >= 0 && (size_t)n >= out_cap - out_len) {
         if (reserve((size_t)n)) {
             vsnprintf(out_buf + out_len, out_cap - out_len, fmt, again);
@@ -273,6 +282,90 @@ static uint32_t u32_at(size_t off) {
     return v;
 }
 
+static uint64_t u64_of(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* ---- The flat record's registers, decoded here as wprobe_common does on the host --------- */
+/* Arguments, the return value and the entry's time need no import call (nor the host's
+ * cursor): a handler that prints them per event costs what the Rust SDK's does. */
+
+/* Register slots of the arguments passed in registers (wprobe_common::abi): x86_64 rdi rsi
+ * rdx rcx r8 r9, aarch64 x0..x7; the return value: rax, x0. */
+static const uint8_t arg_slots_x86_64[6] = {14, 13, 12, 11, 9, 8};
+static const uint8_t arg_slots_aarch64[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+#define RET_SLOT_X86_64 10u
+#define RET_SLOT_AARCH64 0u
+
+/* The current flat batch's architecture (WP_ARCH_*) and record size. */
+static uint8_t batch_arch;
+static uint32_t batch_record_size;
+
+static bool flat_is_return(void) { return (u32_at(WP_R_FLAGS) & WP_FLAG_RETURN) != 0; }
+
+/* The current record's entry item's data (u64 time, then the entry's registers), or NULL
+ * when it has none (attached mid-call, the entry lost). The batch was checked whole before
+ * the first event, so the extension area lies inside it. */
+static const uint8_t *flat_entry(void) {
+    if (!(u32_at(WP_R_FLAGS) & WP_FLAG_EXT)) return NULL;
+    const uint8_t *ext = current + batch_record_size;
+    uint32_t xlen;
+    memcpy(&xlen, ext + WP_X_LEN, 4);
+    const uint8_t *p = ext + WP_EXT_HEADER_SIZE, *end = p + xlen;
+    size_t nregs = batch_arch == WP_ARCH_AARCH64 ? WP_NREGS_AARCH64 : WP_NREGS_X86_64;
+    while ((size_t)(end - p) >= WP_ITEM_HEADER_SIZE) {
+        uint32_t n;
+        memcpy(&n, p + WP_I_LEN, 4);
+        size_t padded = ((size_t)n + 7) & ~(size_t)7;
+        if (padded > (size_t)(end - p) - WP_ITEM_HEADER_SIZE) return NULL;
+        if (p[WP_I_KIND] == WP_KIND_ENTRY) return n >= 8 + 8 * nregs ? p + WP_ITEM_HEADER_SIZE : NULL;
+        p += WP_ITEM_HEADER_SIZE + padded;
+    }
+    return NULL;
+}
+
+/* Argument n (from 1): the record's register, or in a return probe its entry's. */
+static wprobe_error flat_arg(uint32_t n, uint64_t *out) {
+    bool a64 = batch_arch == WP_ARCH_AARCH64;
+    uint32_t nslots = a64 ? sizeof arg_slots_aarch64 : sizeof arg_slots_x86_64;
+    if (n == 0 || n > nslots) return WPROBE_NO_SUCH_ARGUMENT;
+    size_t slot = (a64 ? arg_slots_aarch64 : arg_slots_x86_64)[n - 1];
+    if (!flat_is_return()) {
+        *out = u64_of(current + WP_R_REGS + 8 * slot);
+        return WPROBE_OK;
+    }
+    const uint8_t *entry = flat_entry();
+    if (!entry) return WPROBE_NO_ENTRY;
+    *out = u64_of(entry + 8 + 8 * slot);
+    return WPROBE_OK;
+}
+
+static wprobe_error flat_returnval(int64_t *out) {
+    if (!flat_is_return()) return WPROBE_NOT_A_RETURN_PROBE;
+    size_t slot = batch_arch == WP_ARCH_AARCH64 ? RET_SLOT_AARCH64 : RET_SLOT_X86_64;
+    *out = (int64_t)u64_of(current + WP_R_REGS + 8 * slot);
+    return WPROBE_OK;
+}
+
+static wprobe_error flat_entry_timestamp_ns(uint64_t *out) {
+    if (!flat_is_return()) return WPROBE_NOT_A_RETURN_PROBE;
+    const uint8_t *entry = flat_entry();
+    if (!entry) return WPROBE_NO_ENTRY;
+    *out = u64_of(entry);
+    return WPROBE_OK;
+}
+
+static wprobe_error flat_latency_ns(uint64_t *out) {
+    uint64_t start;
+    wprobe_error e = flat_entry_timestamp_ns(&start);
+    if (e != WPROBE_OK) return e;
+    uint64_t now = u64_of(current + WP_R_TIME);
+    *out = now > start ? now - start : 0;
+    return WPROBE_OK;
+}
+
 #define CONTEXT_ACCESSOR(type, name, read)                                                  \
     type wprobe_##name(void) {                                                              \
         if (!in_event) outside(#name);                                                      \
@@ -340,7 +433,12 @@ void wprobe_asmlinkage(void) {}
     wprobe_error wprobe_##name##_checked(uint32_t n, type *out) {                            \
         *out = 0;                                                                           \
         if (!in_event) return WPROBE_NO_CURRENT_EVENT;                                      \
-        if (current) sync_cursor();                                                          \
+        if (current) {                                                                      \
+            uint64_t raw;                                                                   \
+            wprobe_error e = flat_arg(n, &raw);                                             \
+            if (e == WPROBE_OK) *out = (type)raw;                                           \
+            return e;                                                                       \
+        }                                                                                   \
         wprobe_probe_context_access_error_t err;                                            \
         if (wprobe_probe_context_##name(n, out, &err)) return WPROBE_OK;                    \
         return convert(&err);                                                               \
@@ -368,7 +466,7 @@ ARG_ACCESSOR(uint64_t, u64_arg)
 wprobe_error wprobe_returnval_checked(int64_t *out) {
     *out = 0;
     if (!in_event) return WPROBE_NO_CURRENT_EVENT;
-    if (current) sync_cursor();
+    if (current) return flat_returnval(out);
     wprobe_probe_context_access_error_t err;
     if (wprobe_probe_context_returnval(out, &err)) return WPROBE_OK;
     return convert(&err);
@@ -548,6 +646,7 @@ const char *wprobe_syscall_name(uint64_t nr) {
 #define EVENT_U64_ACCESSOR(name)                                                            \
     wprobe_error wprobe_##name##_checked(uint64_t *out) {                                   \
         *out = 0;                                                                           \
+        if (in_event && current) return flat_##name(out);                                   \
         if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
         wprobe_probe_context_access_error_t err;                                            \
         if (wprobe_probe_context_##name(out, &err)) return WPROBE_OK;                       \
@@ -970,6 +1069,8 @@ bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_
             return fail_with(err, strdup("the host sent a malformed flat batch"));
         }
         memcpy(&lost, b + WP_B_LOST, 8);
+        batch_arch = b[WP_B_ARCH];
+        batch_record_size = size;
         size_t at = WP_BATCH_HEADER_SIZE;
         for (uint32_t i = 0; i < count && !failure; i++) {
             current = b + at;
