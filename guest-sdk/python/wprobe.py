@@ -29,23 +29,15 @@ from componentize_py_types import Err as _Err
 __all__ = [
     # lifecycle
     "handler", "Handler", "Session", "Probe", "AccessError", "WitWorld",
-    # context
-    "pid", "tid", "uid", "cpu", "pp", "execname", "timestamp_ns", "probe_id", "is_return",
-    "lost_events", "asmlinkage",
-    # arguments
-    "int_arg", "uint_arg", "long_arg", "ulong_arg", "longlong_arg", "ulonglong_arg",
-    "pointer_arg", "s32_arg", "u32_arg", "s64_arg", "u64_arg",
-    # return value and registers
-    "returnval", "returnstr", "register", "u_register", "print_regs",
+    # context the SDK answers itself; the accessors that ask the host join from
+    # wprobe_context (generated from the WIT) at the end of this module
+    "pp", "lost_events", "asmlinkage", "print_regs",
+    # typed return values
     "int_returnval", "uint_returnval", "long_returnval", "ulong_returnval", "errno_str",
     # output and control
     "printf", "warn", "exit",
-    # probe-time data (WIT 0.2.0): entry values, captured memory, tracepoint fields
-    "target", "syscall_name", "entry_timestamp_ns", "latency_ns",
-    "kernel_string", "kernel_string_n", "user_string", "user_string_n", "kernel_bytes", "user_bytes",
-    "kernel_char", "kernel_short", "kernel_int", "kernel_long", "kernel_pointer",
-    "user_char", "user_short", "user_int", "user_long",
-    "field", "field_string", "Capture", "Base",
+    # captures
+    "Capture", "Base",
 ]
 
 # ----------------------------------------------------------------------------------------
@@ -125,57 +117,7 @@ def _outside(name):
 
 
 # ----------------------------------------------------------------------------------------
-# Context accessors: always answer on an event; outside one they raise RuntimeError (the
-# host would trap).
-
-def pid():
-    """Process id: the thread-group id of the task that hit the probe."""
-    if not _in_event:
-        _outside("pid")
-    return _ctx.pid()
-
-
-def tid():
-    """Thread id of the task."""
-    if not _in_event:
-        _outside("tid")
-    return _ctx.tid()
-
-
-def uid():
-    """Real user id of the task."""
-    if not _in_event:
-        _outside("uid")
-    return _ctx.uid()
-
-
-def cpu():
-    """CPU the probe fired on."""
-    if not _in_event:
-        _outside("cpu")
-    return _ctx.cpu()
-
-
-def timestamp_ns():
-    """CLOCK_MONOTONIC at the hit, in nanoseconds."""
-    if not _in_event:
-        _outside("timestamp_ns")
-    return _ctx.timestamp_ns()
-
-
-def probe_id():
-    """Index of the event's probe in the session's probe table."""
-    if not _in_event:
-        _outside("probe_id")
-    return _ctx.probe_id()
-
-
-def is_return():
-    """True in a return probe."""
-    if not _in_event:
-        _outside("is_return")
-    return _ctx.is_return()
-
+# Context accessors the SDK answers itself.
 
 def pp():
     """The probe point in SystemTap's spelling, ``kprobe.function("tcp_v4_connect")``.
@@ -184,13 +126,6 @@ def pp():
         _outside("pp")
     p = _pp.get(_ctx.probe_id())
     return p if p is not None else _ctx.pp()
-
-
-def execname():
-    """The task's command name as captured at the hit (up to 15 bytes)."""
-    if not _in_event:
-        _outside("execname")
-    return _ctx.execname()
 
 
 def lost_events():
@@ -203,55 +138,10 @@ def asmlinkage():
 
 
 # ----------------------------------------------------------------------------------------
-# Arguments (n counts from 1), return value and registers: raise AccessError.
-
-def _arg_accessor(name, imp):
-    def accessor(n):
-        if not _in_event:
-            raise AccessError("no-current-event")
-        try:
-            return imp(n)
-        except _Err as e:
-            raise _access_error(e) from None
-    accessor.__name__ = name
-    accessor.__qualname__ = name
-    return accessor
-
-
-int_arg = _arg_accessor("int_arg", _ctx.int_arg)
-uint_arg = _arg_accessor("uint_arg", _ctx.uint_arg)
-long_arg = _arg_accessor("long_arg", _ctx.long_arg)
-ulong_arg = _arg_accessor("ulong_arg", _ctx.ulong_arg)
-longlong_arg = _arg_accessor("longlong_arg", _ctx.longlong_arg)
-ulonglong_arg = _arg_accessor("ulonglong_arg", _ctx.ulonglong_arg)
-pointer_arg = _arg_accessor("pointer_arg", _ctx.pointer_arg)
-s32_arg = _arg_accessor("s32_arg", _ctx.s32_arg)
-u32_arg = _arg_accessor("u32_arg", _ctx.u32_arg)
-s64_arg = _arg_accessor("s64_arg", _ctx.s64_arg)
-u64_arg = _arg_accessor("u64_arg", _ctx.u64_arg)
-register = _arg_accessor("register", _ctx.register)
-u_register = _arg_accessor("u_register", _ctx.u_register)
-
-
-def returnval():
-    """The return value register (rax, x0), signed. Return probes only."""
-    if not _in_event:
-        raise AccessError("no-current-event")
-    try:
-        return _ctx.returnval()
-    except _Err as e:
-        raise _access_error(e) from None
-
-
-def returnstr():
-    """The return value as text, ``-111 (ECONNREFUSED)``. Return probes only."""
-    if not _in_event:
-        raise AccessError("no-current-event")
-    try:
-        return _ctx.returnstr()
-    except _Err as e:
-        raise _access_error(e) from None
-
+# The accessors that ask the host (arguments, return value, registers, entry values,
+# captured memory, tracepoint fields, pid() and the other context accessors) are generated
+# from the WIT into wprobe_context.py and re-exported at the end of this module. Outside an
+# event the fallible ones raise AccessError("no-current-event"), the others RuntimeError.
 
 # Typed return values. returnval() is SystemTap's: the whole return register (rax, x0),
 # signed. A function declared ``int`` defines only the low 32 bits, so ``return -ENOENT``
@@ -341,59 +231,7 @@ def print_regs():
 
 
 # ----------------------------------------------------------------------------------------
-# Probe-time data (WIT 0.2.0): the session's target, entry values in return probes, memory
-# captured at the hit (declare it in __init__ with session.capture), tracepoint fields.
-# Thin wrappers over the imports: the host answers from the record's extension area.
-
-def target():
-    """The pid of the ``-c`` command or of ``--pid`` (SystemTap's ``target()``); 0 without."""
-    return _ctx.target()
-
-
-def syscall_name(nr):
-    """The name of syscall number ``nr`` on the session's architecture (``"openat"`` for
-    257 on x86_64), or None. Works outside events too."""
-    return _ctx.syscall_name(nr)
-
-
-def _fallible(name, imp):
-    def accessor(*args):
-        if not _in_event:
-            raise AccessError("no-current-event")
-        try:
-            return imp(*args)
-        except _Err as e:
-            raise _access_error(e) from None
-    accessor.__name__ = name
-    accessor.__qualname__ = name
-    return accessor
-
-
-#: In a return probe, CLOCK_MONOTONIC at the paired entry; AccessError "no-entry" if unseen.
-entry_timestamp_ns = _fallible("entry_timestamp_ns", _ctx.entry_timestamp_ns)
-#: In a return probe, nanoseconds from the paired entry to this return.
-latency_ns = _fallible("latency_ns", _ctx.latency_ns)
-#: kernel_string(addr) / user_string(addr): the NUL-terminated string captured at addr.
-kernel_string = _fallible("kernel_string", _ctx.kernel_string)
-kernel_string_n = _fallible("kernel_string_n", _ctx.kernel_string_n)
-user_string = _fallible("user_string", _ctx.user_string)
-user_string_n = _fallible("user_string_n", _ctx.user_string_n)
-#: kernel_bytes(addr, n) / user_bytes(addr, n): n raw bytes, as ``bytes``.
-kernel_bytes = _fallible("kernel_bytes", _ctx.kernel_bytes)
-user_bytes = _fallible("user_bytes", _ctx.user_bytes)
-kernel_char = _fallible("kernel_char", _ctx.kernel_char)
-kernel_short = _fallible("kernel_short", _ctx.kernel_short)
-kernel_int = _fallible("kernel_int", _ctx.kernel_int)
-kernel_long = _fallible("kernel_long", _ctx.kernel_long)
-kernel_pointer = _fallible("kernel_pointer", _ctx.kernel_pointer)
-user_char = _fallible("user_char", _ctx.user_char)
-user_short = _fallible("user_short", _ctx.user_short)
-user_int = _fallible("user_int", _ctx.user_int)
-user_long = _fallible("user_long", _ctx.user_long)
-#: field(name): a tracepoint's integer field; field_string(name): its string field.
-field = _fallible("field", _ctx.field)
-field_string = _fallible("field_string", _ctx.field_string)
-
+# Captures: memory to take at the hit, declared in __init__ with session.capture.
 
 class Base:
     """Where a capture's address starts: ``Base.arg(n)``, ``Base.register("rdi")``,
@@ -731,3 +569,11 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush()
             _phase = "idle"
+
+
+# The accessors that ask the host, generated from the WIT (they read this module's state,
+# so they are imported last).
+from wprobe_context import *  # noqa: E402,F401,F403
+from wprobe_context import __all__ as _generated  # noqa: E402
+
+__all__ += _generated
