@@ -122,6 +122,26 @@ function outside(name) {
   throw new Error(`wprobe ${name}() called outside an event: accessors read the current event, in the event handler`);
 }
 
+// ---- The accessors that ask the host ---------------------------------------------------
+// Generated from the WIT into wprobe_context.js (returnstr, registers, entry values,
+// captured memory, tracepoint fields, target, syscall_name), re-exported here. They reach
+// this module's state through __rt, which is not for handlers.
+
+export * from './wprobe_context.js';
+
+/** For the generated accessors (wprobe_context.js); not for handlers. */
+export const __rt = Object.freeze({
+  /** False outside an event; else moves the host's cursor to the current event. */
+  enter() {
+    if (!inEvent) return false;
+    if (view !== null) sync();
+    return true;
+  },
+  noCurrentEvent: () => new AccessError('no-current-event'),
+  converted,
+  outside,
+});
+
 // ---- Context: always answer on an event; outside one they throw -------------------------
 
 /** Process id: the thread-group id of the task that hit the probe. */
@@ -193,17 +213,6 @@ export function asmlinkage() {}
 
 // ---- Arguments (n from 1), return value, registers: throw AccessError -------------------
 
-function fallible(fn) {
-  return function (...a) {
-    if (!inEvent) throw new AccessError('no-current-event');
-    if (view !== null) sync();
-    try {
-      return fn(...a);
-    } catch (e) {
-      throw converted(e);
-    }
-  };
-}
 
 // On the flat path the arguments and the return value are decoded here, from the record's
 // registers (or, in a return probe, its entry's), as wprobe_common does on the host: no
@@ -273,8 +282,6 @@ export const returnval = flatOr(ctx.returnval, () => {
   if ((view.getUint32(off + R_FLAGS, true) & FLAG_RETURN) === 0) throw new AccessError('not-a-return-probe');
   return view.getBigInt64(off + RECORD_HEADER_SIZE + 8 * retSlot, true);
 });
-/** The return value as text, `-111 (ECONNREFUSED)`. Return probes only. */
-export const returnstr = fallible(ctx.returnstr);
 
 // Typed return values. returnval() is SystemTap's: the whole return register (rax, x0),
 // signed. A function declared `int` defines only the low 32 bits, so `return -ENOENT` can
@@ -334,11 +341,6 @@ export function errno_str(e) {
   return name || null;
 }
 
-/** A saved register by name ("rip", "eax", "x0", ...), signed (BigInt). */
-export const register = fallible(ctx.register);
-/** The same, unsigned (BigInt). */
-export const u_register = fallible(ctx.uRegister);
-
 /** Prints every saved register in SystemTap's layout, in order with printf's output. */
 export function print_regs() {
   if (!inEvent) throw new AccessError('no-current-event');
@@ -351,51 +353,7 @@ export function print_regs() {
   }
 }
 
-// ---- Probe-time data (WIT 0.2.0) ----------------------------------------------------------
-// The session's target, entry values in return probes, memory captured at the hit (declare
-// it in the constructor with session.capture), tracepoint fields. Thin wrappers over the
-// imports: the host answers from the record's extension area.
-
-/** The pid of the `-c` command or of `--pid` (SystemTap's `target()`); 0 without either. */
-export function target() {
-  return ctx.target();
-}
-
-/**
- * The name of syscall number `nr` on the session's architecture ('openat' for 257 on
- * x86_64), or undefined. Works outside events too.
- */
-export function syscall_name(nr) {
-  return ctx.syscallName(BigInt(nr));
-}
-/** In a return probe, CLOCK_MONOTONIC at the paired entry (BigInt); AccessError 'no-entry' if unseen. */
-export const entry_timestamp_ns = fallible(ctx.entryTimestampNs);
-/** In a return probe, nanoseconds from the paired entry to this return (BigInt). */
-export const latency_ns = fallible(ctx.latencyNs);
-/** The NUL-terminated string captured at kernel address addr (BigInt). */
-export const kernel_string = fallible(ctx.kernelString);
-/** The same, at most n bytes. */
-export const kernel_string_n = fallible(ctx.kernelStringN);
-/** The NUL-terminated string captured at user address addr (BigInt). */
-export const user_string = fallible(ctx.userString);
-export const user_string_n = fallible(ctx.userStringN);
-/** n raw bytes captured at addr (Uint8Array). */
-export const kernel_bytes = fallible(ctx.kernelBytes);
-export const user_bytes = fallible(ctx.userBytes);
-/** C char, short, int (Numbers), long and pointer (BigInts) captured at addr. */
-export const kernel_char = fallible(ctx.kernelChar);
-export const kernel_short = fallible(ctx.kernelShort);
-export const kernel_int = fallible(ctx.kernelInt);
-export const kernel_long = fallible(ctx.kernelLong);
-export const kernel_pointer = fallible(ctx.kernelPointer);
-export const user_char = fallible(ctx.userChar);
-export const user_short = fallible(ctx.userShort);
-export const user_int = fallible(ctx.userInt);
-export const user_long = fallible(ctx.userLong);
-/** A tracepoint's integer field (BigInt). */
-export const field = fallible(ctx.field);
-/** A tracepoint's string field (`char[N]`, `__data_loc char[]`). */
-export const field_string = fallible(ctx.fieldString);
+// ---- Captures --------------------------------------------------------------------------
 
 /**
  * Where a capture's address starts: `Base.arg(n)`, `Base.register('rdi')`,

@@ -29,23 +29,15 @@ from componentize_py_types import Err as _Err
 __all__ = [
     # lifecycle
     "handler", "Handler", "Session", "Probe", "AccessError", "WitWorld",
-    # context
-    "pid", "tid", "uid", "cpu", "pp", "execname", "timestamp_ns", "probe_id", "is_return",
-    "lost_events", "asmlinkage",
-    # arguments
-    "int_arg", "uint_arg", "long_arg", "ulong_arg", "longlong_arg", "ulonglong_arg",
-    "pointer_arg", "s32_arg", "u32_arg", "s64_arg", "u64_arg",
-    # return value and registers
-    "returnval", "returnstr", "register", "u_register", "print_regs",
+    # context the SDK answers itself; the accessors that ask the host join from
+    # wprobe_context (generated from the WIT) at the end of this module
+    "pp", "lost_events", "asmlinkage", "print_regs",
+    # typed return values
     "int_returnval", "uint_returnval", "long_returnval", "ulong_returnval", "errno_str",
     # output and control
     "printf", "warn", "exit",
-    # probe-time data (WIT 0.2.0): entry values, captured memory, tracepoint fields
-    "target", "syscall_name", "entry_timestamp_ns", "latency_ns",
-    "kernel_string", "kernel_string_n", "user_string", "user_string_n", "kernel_bytes", "user_bytes",
-    "kernel_char", "kernel_short", "kernel_int", "kernel_long", "kernel_pointer",
-    "user_char", "user_short", "user_int", "user_long",
-    "field", "field_string", "Capture", "Base",
+    # captures
+    "Capture", "Base",
 ]
 
 # ----------------------------------------------------------------------------------------
@@ -196,8 +188,8 @@ def _s64(v):
 
 
 # ----------------------------------------------------------------------------------------
-# Context accessors: always answer on an event; outside one they raise RuntimeError (the
-# host would trap).
+# Context accessors read from the flat record (no import call per event); outside an
+# event they raise RuntimeError (the host would trap).
 
 def pid():
     """Process id: the thread-group id of the task that hit the probe."""
@@ -298,29 +290,25 @@ def asmlinkage():
 # ----------------------------------------------------------------------------------------
 # Arguments (n counts from 1), return value and registers: raise AccessError.
 
-def _arg_accessor(name, imp, conv=None):
-    # conv: None (an import on the host's cursor), or the conversion of the flat register:
-    # "u64", "u32", "s32", "s64". The common case (an entry probe's argument) is inlined:
+def _arg_accessor(name, imp, conv):
+    # conv: the conversion of the flat register: "u64", "u32", "s32", "s64". The common case (an entry probe's argument) is inlined:
     # each Python call costs about a microsecond here.
     def accessor(n):
         if not _in_event:
             raise AccessError("no-current-event")
         if _u32 is not None:
-            if conv is None:
-                _sync()
+            if 0 < n <= len(_slots) and not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
+                v = _u64[_q + _slots[n - 1]]
             else:
-                if 0 < n <= len(_slots) and not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
-                    v = _u64[_q + _slots[n - 1]]
-                else:
-                    v = _flat_arg(n)
-                if conv == "u64":
-                    return v
-                if conv == "u32":
-                    return v & 0xFFFFFFFF
-                if conv == "s64":
-                    return v - (1 << 64) if v >= 1 << 63 else v
-                v &= 0xFFFFFFFF
-                return v - (1 << 32) if v >= 1 << 31 else v
+                v = _flat_arg(n)
+            if conv == "u64":
+                return v
+            if conv == "u32":
+                return v & 0xFFFFFFFF
+            if conv == "s64":
+                return v - (1 << 64) if v >= 1 << 63 else v
+            v &= 0xFFFFFFFF
+            return v - (1 << 32) if v >= 1 << 31 else v
         try:
             return imp(n)
         except _Err as e:
@@ -341,8 +329,6 @@ s32_arg = _arg_accessor("s32_arg", _ctx.s32_arg, "s32")
 u32_arg = _arg_accessor("u32_arg", _ctx.u32_arg, "u32")
 s64_arg = _arg_accessor("s64_arg", _ctx.s64_arg, "s64")
 u64_arg = _arg_accessor("u64_arg", _ctx.u64_arg, "u64")
-register = _arg_accessor("register", _ctx.register)
-u_register = _arg_accessor("u_register", _ctx.u_register)
 
 
 def returnval():
@@ -359,16 +345,9 @@ def returnval():
         raise _access_error(e) from None
 
 
-def returnstr():
-    """The return value as text, ``-111 (ECONNREFUSED)``. Return probes only."""
-    if not _in_event:
-        raise AccessError("no-current-event")
-    if _u32 is not None:
-        _sync()
-    try:
-        return _ctx.returnstr()
-    except _Err as e:
-        raise _access_error(e) from None
+# register, u_register, returnstr and the other accessors that ask the host (entry values
+# aside, captured memory, tracepoint fields, target, syscall_name) are generated from the WIT
+# into wprobe_context.py and re-exported at the end of this module.
 
 
 # Typed return values. returnval() is SystemTap's: the whole return register (rax, x0),
@@ -461,20 +440,7 @@ def print_regs():
 
 
 # ----------------------------------------------------------------------------------------
-# Probe-time data (WIT 0.2.0): the session's target, entry values in return probes, memory
-# captured at the hit (declare it in __init__ with session.capture), tracepoint fields.
-# Thin wrappers over the imports: the host answers from the record's extension area.
-
-def target():
-    """The pid of the ``-c`` command or of ``--pid`` (SystemTap's ``target()``); 0 without."""
-    return _ctx.target()
-
-
-def syscall_name(nr):
-    """The name of syscall number ``nr`` on the session's architecture (``"openat"`` for
-    257 on x86_64), or None. Works outside events too."""
-    return _ctx.syscall_name(nr)
-
+# Entry values of a return probe, from the flat record's entry item.
 
 def _fallible(name, imp, flat=None):
     def accessor(*args):
@@ -510,27 +476,10 @@ def _flat_latency_ns():
 entry_timestamp_ns = _fallible("entry_timestamp_ns", _ctx.entry_timestamp_ns, _flat_entry_timestamp_ns)
 #: In a return probe, nanoseconds from the paired entry to this return.
 latency_ns = _fallible("latency_ns", _ctx.latency_ns, _flat_latency_ns)
-#: kernel_string(addr) / user_string(addr): the NUL-terminated string captured at addr.
-kernel_string = _fallible("kernel_string", _ctx.kernel_string)
-kernel_string_n = _fallible("kernel_string_n", _ctx.kernel_string_n)
-user_string = _fallible("user_string", _ctx.user_string)
-user_string_n = _fallible("user_string_n", _ctx.user_string_n)
-#: kernel_bytes(addr, n) / user_bytes(addr, n): n raw bytes, as ``bytes``.
-kernel_bytes = _fallible("kernel_bytes", _ctx.kernel_bytes)
-user_bytes = _fallible("user_bytes", _ctx.user_bytes)
-kernel_char = _fallible("kernel_char", _ctx.kernel_char)
-kernel_short = _fallible("kernel_short", _ctx.kernel_short)
-kernel_int = _fallible("kernel_int", _ctx.kernel_int)
-kernel_long = _fallible("kernel_long", _ctx.kernel_long)
-kernel_pointer = _fallible("kernel_pointer", _ctx.kernel_pointer)
-user_char = _fallible("user_char", _ctx.user_char)
-user_short = _fallible("user_short", _ctx.user_short)
-user_int = _fallible("user_int", _ctx.user_int)
-user_long = _fallible("user_long", _ctx.user_long)
-#: field(name): a tracepoint's integer field; field_string(name): its string field.
-field = _fallible("field", _ctx.field)
-field_string = _fallible("field_string", _ctx.field_string)
 
+
+# ----------------------------------------------------------------------------------------
+# Captures: memory to take at the hit, declared in __init__ with session.capture.
 
 class Base:
     """Where a capture's address starts: ``Base.arg(n)``, ``Base.register("rdi")``,
@@ -929,3 +878,11 @@ class WitWorld(wit_world.WitWorld):
         finally:
             _flush()
             _phase = "idle"
+
+
+# The accessors that ask the host, generated from the WIT (they read this module's state,
+# so they are imported last).
+from wprobe_context import *  # noqa: E402,F401,F403
+from wprobe_context import __all__ as _generated  # noqa: E402
+
+__all__ += _generated

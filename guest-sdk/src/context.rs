@@ -43,6 +43,8 @@ thread_local! {
     // Wasm guests are single-threaded: with const initializers these are plain statics there.
     static CURRENT: Cell<Current> = const { Cell::new(Current::None) };
     static INDEX: Cell<u32> = const { Cell::new(0) };
+    // next() calls made this batch on the flat path: the host's cursor is on event HOST_NEXT - 1.
+    static HOST_NEXT: Cell<u32> = const { Cell::new(0) };
     static LOST: Cell<u64> = const { Cell::new(0) };
     static PROBES: Cell<&'static [Probe]> = const { Cell::new(&[]) };
 }
@@ -70,6 +72,7 @@ pub(crate) struct EventScope(());
 
 impl EventScope {
     pub(crate) fn new() -> Self {
+        HOST_NEXT.with(|n| n.set(0));
         Self(())
     }
 
@@ -96,19 +99,44 @@ impl Drop for EventScope {
     }
 }
 
-/// Puts the host's cursor on the current event before the handler fails, so that the host,
-/// which words every fault's position from the batch it delivered ("event 3 of the batch:
-/// pp, pid, tid"), names this event. On the flat path the host's cursor has not moved: step it
-/// there (a cold path, once per failure). Never panics: the panic hook uses it.
+/// Puts the host's cursor on the current event: before an accessor that asks the host, and
+/// before the handler fails, so that the host, which words every fault's position from the
+/// batch it delivered ("event 3 of the batch: pp, pid, tid"), names this event. On the flat
+/// path the host's cursor moves only when this is called (a cold path for most handlers).
+/// Never panics: the panic hook uses it.
 pub(crate) fn point_host_at_current() {
     if let Current::Flat(_) = current() {
         let index = INDEX.with(Cell::get);
-        for _ in 0..=index {
+        let mut moved = HOST_NEXT.with(Cell::get);
+        while moved <= index {
             if !host::next() {
                 break;
             }
+            moved += 1;
         }
+        HOST_NEXT.with(|n| n.set(moved));
     }
+}
+
+/// Before a generated accessor (wit_context.rs) that asks the host about the current event:
+/// panics outside one, as the accessors the SDK answers itself do.
+#[allow(dead_code)] // used by the generated accessors whose WIT result is infallible
+#[track_caller]
+pub(crate) fn host_event(name: &str) {
+    if let Current::None = current() {
+        outside(name)
+    }
+    point_host_at_current();
+}
+
+/// [`host_event`] for a fallible accessor: `no-current-event` outside an event.
+#[allow(dead_code)] // used by the generated accessors whose WIT result is fallible
+pub(crate) fn host_event_fallible() -> Result<(), AccessError> {
+    if let Current::None = current() {
+        return Err(AccessError::NoCurrentEvent);
+    }
+    point_host_at_current();
+    Ok(())
 }
 
 fn pp_of(id: u32) -> &'static str {
@@ -354,17 +382,6 @@ pub fn latency_ns() -> Result<u64, AccessError> {
         Current::Cursor => ctx::latency_ns().map_err(AccessError::from),
         Current::None => Err(AccessError::NoCurrentEvent),
     }
-}
-
-/// The pid of the `-c` command (or of `--pid`), SystemTap's `target()`; 0 without either.
-pub fn target() -> u32 {
-    ctx::target()
-}
-
-/// The name of syscall number `nr` on the session's architecture (`openat` for 257 on
-/// x86_64), e.g. of `field("id")` in `raw_syscalls:sys_enter`; works outside events too.
-pub fn syscall_name(nr: u64) -> Option<String> {
-    ctx::syscall_name(nr)
 }
 
 /// The longest string the memory accessors return without an explicit `n`.

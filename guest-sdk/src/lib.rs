@@ -35,6 +35,7 @@ mod output;
 mod returns;
 mod runtime;
 mod text;
+mod wit_context;
 
 #[doc(hidden)]
 pub mod bindings {
@@ -49,26 +50,18 @@ pub mod bindings {
     });
 }
 
-/// Everything a handler usually needs: `use wprobe_sdk::prelude::*;`. This is the SDK's one
-/// list of the accessors (tests/all/sdk_parity.rs checks it against the WIT): the crate root
-/// re-exports it.
+/// Everything a handler usually needs: `use wprobe_sdk::prelude::*;`. Its accessors are the
+/// SDK's one list, generated from the WIT (`wit_context::exports`; tests/all/sdk_parity.rs
+/// checks it): the crate root re-exports it.
 ///
 /// `warn!` is left out on purpose: a glob-imported macro named `warn` would make the
 /// built-in `#[warn(…)]` attribute ambiguous. Write `wprobe_sdk::warn!`.
 pub mod prelude {
     pub use crate::capture::{Base, Capture};
-    pub use crate::context::{
-        asmlinkage, cpu, entry_timestamp_ns, execname, exit, field, field_string, int_arg, is_return, kernel_bytes,
-        kernel_char, kernel_int, kernel_long, kernel_pointer, kernel_short, kernel_string, kernel_string_n, latency_ns,
-        long_arg, longlong_arg, lost_events, pid, pointer_arg, pp, print_regs, probe_id, register, returnstr,
-        returnval, s32_arg, s64_arg, syscall_name, target, tid, timestamp_ns, u32_arg, u64_arg, u_register, uid,
-        uint_arg, ulong_arg, ulonglong_arg, user_bytes, user_char, user_int, user_long, user_short, user_string,
-        user_string_n,
-    };
     pub use crate::error::{AccessError, Error};
-    pub use crate::printf;
     pub use crate::returns::{errno_str, int_returnval, long_returnval, uint_returnval, ulong_returnval};
     pub use crate::runtime::{Delivery, Handler, Session};
+    pub use crate::wit_context::exports::*;
 }
 
 pub use context::Probe;

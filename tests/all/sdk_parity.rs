@@ -42,17 +42,28 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     &text[from..from + to]
 }
 
-/// What each SDK exports: names in the WIT's snake_case spelling.
+/// What each SDK exports: names in the WIT's snake_case spelling. Each SDK's hand-written
+/// module and its accessors generated from the WIT (`cargo xtask sdk-gen`) count together.
 fn exports(sdk: &str) -> BTreeSet<String> {
     match sdk {
-        // The prelude is the one list; the crate root re-exports it (`pub use prelude::*`).
+        // The prelude is the one list, generated as `wit_context::exports`; the crate root
+        // re-exports the prelude (`pub use prelude::*`).
         "rust" => {
             let lib = read("guest-sdk/src/lib.rs");
             assert!(lib.contains("pub use prelude::*;"), "the crate root must re-export the prelude");
-            words(between(&lib, "pub mod prelude {", "\n}")).into_iter().map(String::from).collect()
+            let prelude = between(&lib, "pub mod prelude {", "\n}");
+            assert!(
+                prelude.contains("pub use crate::wit_context::exports::*;"),
+                "the prelude must re-export the generated list"
+            );
+            let generated = read("guest-sdk/src/wit_context.rs");
+            let list = between(&generated, "pub mod exports {", "\n}");
+            words(prelude).into_iter().chain(words(list)).map(String::from).collect()
         }
         "c" => {
             let h = read("guest-sdk/c/include/wprobe.h");
+            assert!(h.contains("#include \"wprobe_context.h\""), "wprobe.h must include the generated declarations");
+            let h = h + &read("guest-sdk/c/include/wprobe_context.h");
             // Declarations: `wprobe_NAME(`.
             h.split("wprobe_")
                 .skip(1)
@@ -64,10 +75,17 @@ fn exports(sdk: &str) -> BTreeSet<String> {
         }
         "python" => {
             let py = read("guest-sdk/python/wprobe.py");
-            between(&py, "__all__ = [", "]").split('"').skip(1).step_by(2).map(String::from).collect()
+            assert!(py.contains("__all__ += _generated"), "wprobe.py must re-export wprobe_context's __all__");
+            let generated = read("guest-sdk/python/wprobe_context.py");
+            [between(&py, "__all__ = [", "]"), between(&generated, "__all__ = [", "]")]
+                .into_iter()
+                .flat_map(|list| list.split('"').skip(1).step_by(2).map(String::from))
+                .collect()
         }
         "js" => {
             let js = read("guest-sdk/js/wprobe.js");
+            assert!(js.contains("export * from './wprobe_context.js';"), "wprobe.js must re-export wprobe_context.js");
+            let js = js + &read("guest-sdk/js/wprobe_context.js");
             js.lines()
                 .filter_map(|l| {
                     let rest = l.strip_prefix("export function ").or_else(|| l.strip_prefix("export const "))?;

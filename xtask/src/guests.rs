@@ -273,6 +273,7 @@ fn build_c(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
         "src/wprobe.c",
         "src/wprobe_agg.c",
         "src/wprobe_fmt.c",
+        "src/wprobe_context.c",
         "src/wasi_deny.c",
         "bindings/handler.c",
         "bindings/handler_component_type.o",

@@ -22,6 +22,7 @@ mod guests;
 mod handlers;
 mod peers;
 mod sdk_gen;
+mod sdk_wrappers;
 mod stap;
 mod vm;
 

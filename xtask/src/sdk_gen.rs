@@ -7,6 +7,7 @@
 //! | `guest-sdk/python/wprobe_common.py`    | the same                                         |
 //! | `guest-sdk/js/wprobe_common.js`        | the same                                         |
 //! | `guest-sdk/c/bindings/handler.{c,h}`, `handler_component_type.o` | `wit/` through the `wit-bindgen-c` library (the version `wit-bindgen c` 0.63.0 is) |
+//! | every SDK's accessor wrappers (`wit_context.rs`, `wprobe_context.{h,c,py,js}`) | `wit/`'s `context` interface: see sdk_wrappers.rs |
 //!
 //! `--check` (CI, and every C/Python/JavaScript handler build) regenerates in memory and fails,
 //! naming this command, when a checked-in file differs: nothing is ever silently stale, and no
@@ -75,6 +76,9 @@ fn generate() -> Result<Vec<(String, Vec<u8>)>> {
         ("guest-sdk/js/wprobe_common.js".to_string(), js_module().into_bytes()),
     ];
     files.extend(c_bindings()?);
+    files.extend(
+        crate::sdk_wrappers::generate(&workspace_root())?.into_iter().map(|(path, text)| (path, text.into_bytes())),
+    );
     Ok(files)
 }
 

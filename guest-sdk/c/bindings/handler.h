@@ -410,6 +410,7 @@ extern uint32_t wprobe_probe_context_probe_id(void);
 // True in a return probe.
 extern bool wprobe_probe_context_is_return(void);
 // The pid of the `-c` command, or of `--pid` (SystemTap's `target()`); 0 without either.
+// Works anywhere, also in `init`, `tick` and `end`.
 extern uint32_t wprobe_probe_context_target(void);
 // The name of syscall number `nr` on the session's architecture (`openat` for 257 on
 // x86_64): the `id` of `raw_syscalls:sys_enter`. None for a number without a syscall.

@@ -166,41 +166,56 @@ bool wprobe_is_return(void);
 uint64_t wprobe_lost_events(void);  /* dropped by the kernel before this batch */
 void wprobe_asmlinkage(void);       /* changes nothing on x86_64 and aarch64 */
 
-/* ---- Arguments, n from 1: the value, or 0 and a recorded error --------------------------- */
+/* ---- Arguments (n counts from 1), return value, entry values ------------------------------
+ * Read from the flat record, like the Rust SDK: no import call per argument. A fallible one
+ * returns 0 and records the error; its `_checked` form returns the error instead. */
 
 int32_t wprobe_int_arg(uint32_t n);
-uint32_t wprobe_uint_arg(uint32_t n);
-int64_t wprobe_long_arg(uint32_t n);
-uint64_t wprobe_ulong_arg(uint32_t n);
-int64_t wprobe_longlong_arg(uint32_t n);
-uint64_t wprobe_ulonglong_arg(uint32_t n);
-uint64_t wprobe_pointer_arg(uint32_t n);
-int32_t wprobe_s32_arg(uint32_t n);
-uint32_t wprobe_u32_arg(uint32_t n);
-int64_t wprobe_s64_arg(uint32_t n);
-uint64_t wprobe_u64_arg(uint32_t n);
-
 wprobe_error wprobe_int_arg_checked(uint32_t n, int32_t *out);
+uint32_t wprobe_uint_arg(uint32_t n);
 wprobe_error wprobe_uint_arg_checked(uint32_t n, uint32_t *out);
+int64_t wprobe_long_arg(uint32_t n);
 wprobe_error wprobe_long_arg_checked(uint32_t n, int64_t *out);
+uint64_t wprobe_ulong_arg(uint32_t n);
 wprobe_error wprobe_ulong_arg_checked(uint32_t n, uint64_t *out);
+int64_t wprobe_longlong_arg(uint32_t n);
 wprobe_error wprobe_longlong_arg_checked(uint32_t n, int64_t *out);
+uint64_t wprobe_ulonglong_arg(uint32_t n);
 wprobe_error wprobe_ulonglong_arg_checked(uint32_t n, uint64_t *out);
+uint64_t wprobe_pointer_arg(uint32_t n);
 wprobe_error wprobe_pointer_arg_checked(uint32_t n, uint64_t *out);
+int32_t wprobe_s32_arg(uint32_t n);
 wprobe_error wprobe_s32_arg_checked(uint32_t n, int32_t *out);
+uint32_t wprobe_u32_arg(uint32_t n);
 wprobe_error wprobe_u32_arg_checked(uint32_t n, uint32_t *out);
+int64_t wprobe_s64_arg(uint32_t n);
 wprobe_error wprobe_s64_arg_checked(uint32_t n, int64_t *out);
+uint64_t wprobe_u64_arg(uint32_t n);
 wprobe_error wprobe_u64_arg_checked(uint32_t n, uint64_t *out);
-
-/* ---- Return value and registers ---------------------------------------------------- */
-
-int64_t wprobe_returnval(void);        /* return probes only */
-const char *wprobe_returnstr(void);    /* "-111 (ECONNREFUSED)"; valid until the next call */
-int64_t wprobe_register(const char *name);   /* "rip", "eax", "x0", ...: case-insensitive */
-uint64_t wprobe_u_register(const char *name);
-void wprobe_print_regs(void);          /* SystemTap's print_regs(), in order with printf */
-
+/* The return value register (rax, x0), signed. Return probes only. */
+int64_t wprobe_returnval(void);
 wprobe_error wprobe_returnval_checked(int64_t *out);
+/* CLOCK_MONOTONIC at the paired entry. Return probes only; `no-entry` if unseen. */
+uint64_t wprobe_entry_timestamp_ns(void);
+wprobe_error wprobe_entry_timestamp_ns_checked(uint64_t *out);
+/* Nanoseconds from the paired entry to this return. */
+uint64_t wprobe_latency_ns(void);
+wprobe_error wprobe_latency_ns_checked(uint64_t *out);
+
+/* ---- The accessors that ask the host ---------------------------------------------------- */
+/*
+ * Arguments (n from 1; in a return probe the paired entry's, SystemTap's @entry, or
+ * WPROBE_NO_ENTRY when the entry was not seen), the return value, registers by name
+ * ("rip", "eax", "x0", ...: case-insensitive), entry values, captured memory (declare it in
+ * wprobe_init, below: an address no capture covers is WPROBE_NOT_CAPTURED; strings come up
+ * to the NUL, bytes that are not UTF-8 as \xNN), tracepoint fields by name, target(): each
+ * returns the value, or 0 (or "") and a recorded error; its wprobe_NAME_checked form
+ * returns the error instead. Returned strings stay valid until the event ends, so several
+ * can be printed together. Declared in wprobe_context.h, generated from wit/probe.wit.
+ */
+#include "wprobe_context.h"
+
+void wprobe_print_regs(void); /* SystemTap's print_regs(), in order with printf */
 
 /*
  * Typed return values. returnval() is SystemTap's: the whole return register (rax, x0),
@@ -225,67 +240,17 @@ uint32_t wprobe_uint_returnval(void);
 int64_t wprobe_long_returnval(void);
 uint64_t wprobe_ulong_returnval(void);
 const char *wprobe_errno_str(int64_t e);
-wprobe_error wprobe_register_checked(const char *name, int64_t *out);
-wprobe_error wprobe_u_register_checked(const char *name, uint64_t *out);
 
-/* ---- Probe-time data: entry values, captured memory, tracepoint fields ---------------- */
-
-uint32_t wprobe_target(void); /* the pid of -c or --pid (SystemTap's target()); 0 without */
 /* The name of syscall number nr on the session's architecture ("openat" for 257 on x86_64),
  * or NULL; valid for the whole session. Works outside events too. */
 const char *wprobe_syscall_name(uint64_t nr);
 
-/* In a return probe the argument accessors above give the paired entry's arguments
- * (SystemTap's @entry), or fail with WPROBE_NO_ENTRY when the entry was not seen. */
-uint64_t wprobe_entry_timestamp_ns(void); /* CLOCK_MONOTONIC at the paired entry */
-uint64_t wprobe_latency_ns(void);         /* from the paired entry to this return */
-wprobe_error wprobe_entry_timestamp_ns_checked(uint64_t *out);
-wprobe_error wprobe_latency_ns_checked(uint64_t *out);
-
-/* Memory, from what the kernel captured at the hit (declare it in wprobe_init, below):
- * an address no capture covers is WPROBE_NOT_CAPTURED. Strings come up to the NUL (at most
- * n bytes for the _n forms), bytes that are not UTF-8 as \xNN; they stay valid until the
- * event ends, so several can be printed together. */
-const char *wprobe_kernel_string(uint64_t addr);
-const char *wprobe_kernel_string_n(uint64_t addr, uint32_t n);
-const char *wprobe_user_string(uint64_t addr);
-const char *wprobe_user_string_n(uint64_t addr, uint32_t n);
-/* n raw bytes into buf (zeros and a recorded error when they were not captured). */
+/* n raw bytes of captured memory into buf (zeros and a recorded error when they were not
+ * captured). */
 void wprobe_kernel_bytes(uint64_t addr, uint32_t n, void *buf);
 void wprobe_user_bytes(uint64_t addr, uint32_t n, void *buf);
-int8_t wprobe_kernel_char(uint64_t addr);
-int16_t wprobe_kernel_short(uint64_t addr);
-int32_t wprobe_kernel_int(uint64_t addr);
-int64_t wprobe_kernel_long(uint64_t addr);
-uint64_t wprobe_kernel_pointer(uint64_t addr);
-int8_t wprobe_user_char(uint64_t addr);
-int16_t wprobe_user_short(uint64_t addr);
-int32_t wprobe_user_int(uint64_t addr);
-int64_t wprobe_user_long(uint64_t addr);
-
-wprobe_error wprobe_kernel_string_checked(uint64_t addr, const char **out);
-wprobe_error wprobe_kernel_string_n_checked(uint64_t addr, uint32_t n, const char **out);
-wprobe_error wprobe_user_string_checked(uint64_t addr, const char **out);
-wprobe_error wprobe_user_string_n_checked(uint64_t addr, uint32_t n, const char **out);
 wprobe_error wprobe_kernel_bytes_checked(uint64_t addr, uint32_t n, void *buf);
 wprobe_error wprobe_user_bytes_checked(uint64_t addr, uint32_t n, void *buf);
-wprobe_error wprobe_kernel_char_checked(uint64_t addr, int8_t *out);
-wprobe_error wprobe_kernel_short_checked(uint64_t addr, int16_t *out);
-wprobe_error wprobe_kernel_int_checked(uint64_t addr, int32_t *out);
-wprobe_error wprobe_kernel_long_checked(uint64_t addr, int64_t *out);
-wprobe_error wprobe_kernel_pointer_checked(uint64_t addr, uint64_t *out);
-wprobe_error wprobe_user_char_checked(uint64_t addr, int8_t *out);
-wprobe_error wprobe_user_short_checked(uint64_t addr, int16_t *out);
-wprobe_error wprobe_user_int_checked(uint64_t addr, int32_t *out);
-wprobe_error wprobe_user_long_checked(uint64_t addr, int64_t *out);
-
-/* Tracepoint fields by name: an integer (signed as the format says; an unsigned value
- * above INT64_MAX wraps), or a string (char[N], __data_loc char[]; valid until the event
- * ends). */
-int64_t wprobe_field(const char *name);
-const char *wprobe_field_string(const char *name);
-wprobe_error wprobe_field_checked(const char *name, int64_t *out);
-wprobe_error wprobe_field_string_checked(const char *name, const char **out);
 
 /* ---- Captures: memory to take at each hit, declared in wprobe_init ------------------- */
 /*
@@ -358,61 +323,43 @@ void wprobe_exit(void);
 #define is_return() wprobe_is_return()
 #define lost_events() wprobe_lost_events()
 #define asmlinkage() wprobe_asmlinkage()
-#define int_arg(n) wprobe_int_arg(n)
-#define uint_arg(n) wprobe_uint_arg(n)
-#define long_arg(n) wprobe_long_arg(n)
-#define ulong_arg(n) wprobe_ulong_arg(n)
-#define longlong_arg(n) wprobe_longlong_arg(n)
-#define ulonglong_arg(n) wprobe_ulonglong_arg(n)
-#define pointer_arg(n) wprobe_pointer_arg(n)
-#define s32_arg(n) wprobe_s32_arg(n)
-#define u32_arg(n) wprobe_u32_arg(n)
-#define s64_arg(n) wprobe_s64_arg(n)
-#define u64_arg(n) wprobe_u64_arg(n)
 #define int_arg_checked(n, out) wprobe_int_arg_checked(n, out)
+#define int_arg(n) wprobe_int_arg(n)
 #define uint_arg_checked(n, out) wprobe_uint_arg_checked(n, out)
+#define uint_arg(n) wprobe_uint_arg(n)
 #define long_arg_checked(n, out) wprobe_long_arg_checked(n, out)
+#define long_arg(n) wprobe_long_arg(n)
 #define ulong_arg_checked(n, out) wprobe_ulong_arg_checked(n, out)
+#define ulong_arg(n) wprobe_ulong_arg(n)
 #define longlong_arg_checked(n, out) wprobe_longlong_arg_checked(n, out)
+#define longlong_arg(n) wprobe_longlong_arg(n)
 #define ulonglong_arg_checked(n, out) wprobe_ulonglong_arg_checked(n, out)
+#define ulonglong_arg(n) wprobe_ulonglong_arg(n)
 #define pointer_arg_checked(n, out) wprobe_pointer_arg_checked(n, out)
+#define pointer_arg(n) wprobe_pointer_arg(n)
 #define s32_arg_checked(n, out) wprobe_s32_arg_checked(n, out)
+#define s32_arg(n) wprobe_s32_arg(n)
 #define u32_arg_checked(n, out) wprobe_u32_arg_checked(n, out)
+#define u32_arg(n) wprobe_u32_arg(n)
 #define s64_arg_checked(n, out) wprobe_s64_arg_checked(n, out)
+#define s64_arg(n) wprobe_s64_arg(n)
 #define u64_arg_checked(n, out) wprobe_u64_arg_checked(n, out)
+#define u64_arg(n) wprobe_u64_arg(n)
+#define returnval_checked(out) wprobe_returnval_checked(out)
 #define returnval() wprobe_returnval()
-#define returnstr() wprobe_returnstr()
+#define entry_timestamp_ns_checked(out) wprobe_entry_timestamp_ns_checked(out)
+#define entry_timestamp_ns() wprobe_entry_timestamp_ns()
+#define latency_ns_checked(out) wprobe_latency_ns_checked(out)
+#define latency_ns() wprobe_latency_ns()
 #define int_returnval() wprobe_int_returnval()
 #define uint_returnval() wprobe_uint_returnval()
 #define long_returnval() wprobe_long_returnval()
 #define ulong_returnval() wprobe_ulong_returnval()
 #define errno_str(e) wprobe_errno_str(e)
-#define register_(name) wprobe_register(name)
-#define u_register(name) wprobe_u_register(name)
 #define print_regs() wprobe_print_regs()
-#define target() wprobe_target()
 #define syscall_name(nr) wprobe_syscall_name(nr)
-#define entry_timestamp_ns() wprobe_entry_timestamp_ns()
-#define latency_ns() wprobe_latency_ns()
-#define entry_timestamp_ns_checked(out) wprobe_entry_timestamp_ns_checked(out)
-#define latency_ns_checked(out) wprobe_latency_ns_checked(out)
-#define kernel_string(addr) wprobe_kernel_string(addr)
-#define kernel_string_n(addr, n) wprobe_kernel_string_n(addr, n)
-#define user_string(addr) wprobe_user_string(addr)
-#define user_string_n(addr, n) wprobe_user_string_n(addr, n)
 #define kernel_bytes(addr, n, buf) wprobe_kernel_bytes(addr, n, buf)
 #define user_bytes(addr, n, buf) wprobe_user_bytes(addr, n, buf)
-#define kernel_char(addr) wprobe_kernel_char(addr)
-#define kernel_short(addr) wprobe_kernel_short(addr)
-#define kernel_int(addr) wprobe_kernel_int(addr)
-#define kernel_long(addr) wprobe_kernel_long(addr)
-#define kernel_pointer(addr) wprobe_kernel_pointer(addr)
-#define user_char(addr) wprobe_user_char(addr)
-#define user_short(addr) wprobe_user_short(addr)
-#define user_int(addr) wprobe_user_int(addr)
-#define user_long(addr) wprobe_user_long(addr)
-#define field(name) wprobe_field(name)
-#define field_string(name) wprobe_field_string(name)
 #endif
 
 #ifdef __cplusplus

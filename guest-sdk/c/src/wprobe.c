@@ -48,7 +48,6 @@ static char *error_msg;
 
 static char execname_buf[64];
 static bool execname_valid;
-static char *returnstr_buf;
 static char *pp_fallback;
 
 /* ---- Output ------------------------------------------------------------------------- */
@@ -428,6 +427,7 @@ uint64_t wprobe_lost_events(void) { return lost; }
 void wprobe_asmlinkage(void) {}
 
 /* ---- Arguments --------------------------------------------------------------------------- */
+/* From the flat record's registers, as the Rust SDK does: no import call per argument. */
 
 #define ARG_ACCESSOR(type, name)                                                            \
     wprobe_error wprobe_##name##_checked(uint32_t n, type *out) {                            \
@@ -478,55 +478,7 @@ int64_t wprobe_returnval(void) {
     return v;
 }
 
-const char *wprobe_returnstr(void) {
-    if (!in_event) {
-        record(WPROBE_NO_CURRENT_EVENT, 0, NULL);
-        return "";
-    }
-    if (current) sync_cursor();
-    handler_string_t s;
-    wprobe_probe_context_access_error_t err;
-    if (!wprobe_probe_context_returnstr(&s, &err)) {
-        record(convert(&err), 0, NULL);
-        return "";
-    }
-    free(returnstr_buf);
-    returnstr_buf = strndup((const char *)s.ptr, s.len);
-    handler_string_free(&s);
-    return returnstr_buf ? returnstr_buf : "";
-}
-
-wprobe_error wprobe_register_checked(const char *name, int64_t *out) {
-    *out = 0;
-    if (!in_event) return WPROBE_NO_CURRENT_EVENT;
-    if (current) sync_cursor();
-    handler_string_t s = {(uint8_t *)name, strlen(name)};
-    wprobe_probe_context_access_error_t err;
-    if (wprobe_probe_context_register(&s, out, &err)) return WPROBE_OK;
-    return convert(&err);
-}
-
-wprobe_error wprobe_u_register_checked(const char *name, uint64_t *out) {
-    *out = 0;
-    if (!in_event) return WPROBE_NO_CURRENT_EVENT;
-    if (current) sync_cursor();
-    handler_string_t s = {(uint8_t *)name, strlen(name)};
-    wprobe_probe_context_access_error_t err;
-    if (wprobe_probe_context_u_register(&s, out, &err)) return WPROBE_OK;
-    return convert(&err);
-}
-
-int64_t wprobe_register(const char *name) {
-    int64_t v;
-    record(wprobe_register_checked(name, &v), 0, name);
-    return v;
-}
-
-uint64_t wprobe_u_register(const char *name) {
-    uint64_t v;
-    record(wprobe_u_register_checked(name, &v), 0, name);
-    return v;
-}
+/* returnstr, register, u_register: generated (wprobe_context.c). */
 
 void wprobe_print_regs(void) {
     if (!in_event) {
@@ -622,7 +574,25 @@ static bool on_event(void) {
     return true;
 }
 
-uint32_t wprobe_target(void) { return wprobe_probe_context_target(); }
+/* ---- For the generated accessors (wprobe_context.c, wprobe_internal.h) ------------------- */
+
+bool wprobe__on_event(void) { return on_event(); }
+
+void wprobe__enter(const char *name) {
+    if (!in_event) outside(name);
+    if (current) sync_cursor();
+}
+
+wprobe_error wprobe__convert(wprobe_probe_context_access_error_t *err) { return convert(err); }
+
+void wprobe__record(wprobe_error e, uint32_t n, const char *name) { record(e, n, name); }
+
+const char *wprobe__keep_string(handler_string_t *s) {
+    const char *kept = keep_for_event(dup_string(s));
+    handler_string_free(s);
+    return kept;
+}
+
 
 /* Syscall numbers are below 1024 on every architecture: each name is asked for once and
  * kept, so the memory stays bounded however often a handler prints it. */
@@ -643,6 +613,7 @@ const char *wprobe_syscall_name(uint64_t nr) {
     return *syscall_names[nr] ? syscall_names[nr] : NULL;
 }
 
+/* Entry values of a return probe, from the flat record's entry item. */
 #define EVENT_U64_ACCESSOR(name)                                                            \
     wprobe_error wprobe_##name##_checked(uint64_t *out) {                                   \
         *out = 0;                                                                           \
@@ -661,43 +632,7 @@ const char *wprobe_syscall_name(uint64_t nr) {
 EVENT_U64_ACCESSOR(entry_timestamp_ns)
 EVENT_U64_ACCESSOR(latency_ns)
 
-/* Takes the host's string (or error) into *out, kept until the event ends. */
-static wprobe_error take_string(bool ok, handler_string_t *s, wprobe_probe_context_access_error_t *err,
-                                const char **out) {
-    if (!ok) return convert(err);
-    *out = keep_for_event(dup_string(s));
-    handler_string_free(s);
-    return WPROBE_OK;
-}
 
-#define MEM_STRING_ACCESSOR(name)                                                           \
-    wprobe_error wprobe_##name##_checked(uint64_t addr, const char **out) {                 \
-        *out = "";                                                                          \
-        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
-        handler_string_t s;                                                                 \
-        wprobe_probe_context_access_error_t err;                                            \
-        return take_string(wprobe_probe_context_##name(addr, &s, &err), &s, &err, out);     \
-    }                                                                                       \
-    wprobe_error wprobe_##name##_n_checked(uint64_t addr, uint32_t n, const char **out) {   \
-        *out = "";                                                                          \
-        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
-        handler_string_t s;                                                                 \
-        wprobe_probe_context_access_error_t err;                                            \
-        return take_string(wprobe_probe_context_##name##_n(addr, n, &s, &err), &s, &err, out); \
-    }                                                                                       \
-    const char *wprobe_##name(uint64_t addr) {                                              \
-        const char *v;                                                                      \
-        record(wprobe_##name##_checked(addr, &v), 0, NULL);                                 \
-        return v;                                                                           \
-    }                                                                                       \
-    const char *wprobe_##name##_n(uint64_t addr, uint32_t n) {                              \
-        const char *v;                                                                      \
-        record(wprobe_##name##_n_checked(addr, n, &v), 0, NULL);                            \
-        return v;                                                                           \
-    }
-
-MEM_STRING_ACCESSOR(kernel_string)
-MEM_STRING_ACCESSOR(user_string)
 
 #define MEM_BYTES_ACCESSOR(name)                                                            \
     wprobe_error wprobe_##name##_checked(uint64_t addr, uint32_t n, void *buf) {            \
@@ -717,59 +652,7 @@ MEM_STRING_ACCESSOR(user_string)
 MEM_BYTES_ACCESSOR(kernel_bytes)
 MEM_BYTES_ACCESSOR(user_bytes)
 
-#define MEM_INT_ACCESSOR(type, name)                                                        \
-    wprobe_error wprobe_##name##_checked(uint64_t addr, type *out) {                        \
-        *out = 0;                                                                           \
-        if (!on_event()) return WPROBE_NO_CURRENT_EVENT;                                    \
-        wprobe_probe_context_access_error_t err;                                            \
-        if (wprobe_probe_context_##name(addr, out, &err)) return WPROBE_OK;                 \
-        return convert(&err);                                                               \
-    }                                                                                       \
-    type wprobe_##name(uint64_t addr) {                                                     \
-        type v;                                                                             \
-        record(wprobe_##name##_checked(addr, &v), 0, NULL);                                 \
-        return v;                                                                           \
-    }
 
-MEM_INT_ACCESSOR(int8_t, kernel_char)
-MEM_INT_ACCESSOR(int16_t, kernel_short)
-MEM_INT_ACCESSOR(int32_t, kernel_int)
-MEM_INT_ACCESSOR(int64_t, kernel_long)
-MEM_INT_ACCESSOR(uint64_t, kernel_pointer)
-MEM_INT_ACCESSOR(int8_t, user_char)
-MEM_INT_ACCESSOR(int16_t, user_short)
-MEM_INT_ACCESSOR(int32_t, user_int)
-MEM_INT_ACCESSOR(int64_t, user_long)
-
-wprobe_error wprobe_field_checked(const char *name, int64_t *out) {
-    *out = 0;
-    if (!on_event()) return WPROBE_NO_CURRENT_EVENT;
-    handler_string_t s = {(uint8_t *)name, strlen(name)};
-    wprobe_probe_context_access_error_t err;
-    if (wprobe_probe_context_field(&s, out, &err)) return WPROBE_OK;
-    return convert(&err);
-}
-
-int64_t wprobe_field(const char *name) {
-    int64_t v;
-    record(wprobe_field_checked(name, &v), 0, NULL);
-    return v;
-}
-
-wprobe_error wprobe_field_string_checked(const char *name, const char **out) {
-    *out = "";
-    if (!on_event()) return WPROBE_NO_CURRENT_EVENT;
-    handler_string_t s = {(uint8_t *)name, strlen(name)};
-    handler_string_t ret;
-    wprobe_probe_context_access_error_t err;
-    return take_string(wprobe_probe_context_field_string(&s, &ret, &err), &ret, &err, out);
-}
-
-const char *wprobe_field_string(const char *name) {
-    const char *v;
-    record(wprobe_field_string_checked(name, &v), 0, NULL);
-    return v;
-}
 
 /* ---- Captures -------------------------------------------------------------------------- */
 
