@@ -32,6 +32,11 @@ __all__ = [
     # context the SDK answers itself; the accessors that ask the host join from
     # wprobe_context (generated from the WIT) at the end of this module
     "pp", "lost_events", "asmlinkage", "print_regs",
+    # read from the flat record (no import call per event)
+    "pid", "tid", "uid", "cpu", "timestamp_ns", "probe_id", "is_return", "execname",
+    "int_arg", "uint_arg", "long_arg", "ulong_arg", "longlong_arg", "ulonglong_arg",
+    "pointer_arg", "s32_arg", "u32_arg", "s64_arg", "u64_arg", "returnval",
+    "entry_timestamp_ns", "latency_ns",
     # typed return values
     "int_returnval", "uint_returnval", "long_returnval", "ulong_returnval", "errno_str",
     # output and control

@@ -389,9 +389,11 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
 /// of the snapshot's work; the first is compared with the empty program, the snapshot
 /// program with the last).
 fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
-    let value = |run: &[(&'static str, f64)], name: &str| run.iter().find(|(n, _)| *n == name).map(|p| p.1);
+    /// One run: each program's run time per hit.
+    type Run = [(&'static str, f64)];
+    let value = |run: &Run, name: &str| run.iter().find(|(n, _)| *n == name).map(|p| p.1);
     // Of the runs that have every name, the median of `f`.
-    let median = |f: &dyn Fn(&[(&'static str, f64)]) -> Option<f64>| {
+    let median = |f: &dyn Fn(&Run) -> Option<f64>| {
         let mut v: Vec<f64> = runs.iter().filter_map(|r| f(r)).collect();
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
