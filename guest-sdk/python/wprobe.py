@@ -156,6 +156,13 @@ def _sync():
         _host_next += 1
 
 
+def _to_host():
+    """Before an accessor that asks the host (the generated ones): on a flat batch the host's
+    cursor moves only when asked, so it is brought to the current event first."""
+    if _u32 is not None:
+        _sync()
+
+
 def _entry():
     """The current record's entry item's data offset in the batch (u64 time, then the
     entry's registers), or -1 without one (attached mid-call, the entry lost)."""

@@ -28,6 +28,7 @@ def returnstr():
     e.g. `-111 (ECONNREFUSED)`. Return probes only."""
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.returnstr()
     except _Err as e:
@@ -40,6 +41,7 @@ def register(name):
     aarch64: x0..x30, w0..w30, fp, lr, sp, pc, pstate. Case-insensitive."""
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.register(name)
     except _Err as e:
@@ -50,6 +52,7 @@ def u_register(name):
     """The same, unsigned (32-bit names zero-extended)."""
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.u_register(name)
     except _Err as e:
@@ -59,6 +62,7 @@ def u_register(name):
 def kernel_string(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_string(addr)
     except _Err as e:
@@ -69,6 +73,7 @@ def kernel_string_n(addr, n):
     """At most n bytes."""
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_string_n(addr, n)
     except _Err as e:
@@ -78,6 +83,7 @@ def kernel_string_n(addr, n):
 def user_string(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.user_string(addr)
     except _Err as e:
@@ -87,6 +93,7 @@ def user_string(addr):
 def user_string_n(addr, n):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.user_string_n(addr, n)
     except _Err as e:
@@ -97,6 +104,7 @@ def kernel_bytes(addr, n):
     """n raw bytes."""
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_bytes(addr, n)
     except _Err as e:
@@ -106,6 +114,7 @@ def kernel_bytes(addr, n):
 def user_bytes(addr, n):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.user_bytes(addr, n)
     except _Err as e:
@@ -115,6 +124,7 @@ def user_bytes(addr, n):
 def kernel_char(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_char(addr)
     except _Err as e:
@@ -124,6 +134,7 @@ def kernel_char(addr):
 def kernel_short(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_short(addr)
     except _Err as e:
@@ -133,6 +144,7 @@ def kernel_short(addr):
 def kernel_int(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_int(addr)
     except _Err as e:
@@ -142,6 +154,7 @@ def kernel_int(addr):
 def kernel_long(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_long(addr)
     except _Err as e:
@@ -151,6 +164,7 @@ def kernel_long(addr):
 def kernel_pointer(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.kernel_pointer(addr)
     except _Err as e:
@@ -160,6 +174,7 @@ def kernel_pointer(addr):
 def user_char(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.user_char(addr)
     except _Err as e:
@@ -169,6 +184,7 @@ def user_char(addr):
 def user_short(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.user_short(addr)
     except _Err as e:
@@ -178,6 +194,7 @@ def user_short(addr):
 def user_int(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.user_int(addr)
     except _Err as e:
@@ -187,6 +204,7 @@ def user_int(addr):
 def user_long(addr):
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.user_long(addr)
     except _Err as e:
@@ -198,6 +216,7 @@ def field(name):
     i64::MAX wraps)."""
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.field(name)
     except _Err as e:
@@ -208,6 +227,7 @@ def field_string(name):
     """A `char[N]` or `__data_loc char[]` field."""
     if not _w._in_event:
         raise _w.AccessError("no-current-event")
+    _w._to_host()
     try:
         return _ctx.field_string(name)
     except _Err as e:

@@ -644,12 +644,12 @@ fn python(all: &[Accessor]) -> String {
             (false, Ret::Fallible(_)) => {
                 let _ = write!(
                     s,
-                    "    if not _w._in_event:\n        raise _w.AccessError(\"no-current-event\")\n    try:\n        \
+                    "    if not _w._in_event:\n        raise _w.AccessError(\"no-current-event\")\n    _w._to_host()\n    try:\n        \
                      return {call}\n    except _Err as e:\n        raise _w._access_error(e) from None\n"
                 );
             }
             (false, _) => {
-                let _ = write!(s, "    if not _w._in_event:\n        _w._outside(\"{snake}\")\n    return {call}\n");
+                let _ = write!(s, "    if not _w._in_event:\n        _w._outside(\"{snake}\")\n    _w._to_host()\n    return {call}\n");
             }
         }
     }
