@@ -626,7 +626,7 @@ mod tests {
     use super::*;
 
     /// A real console log (tests/vm/fixtures/console-6.1.log: `vm-test --kernel 6.1` with
-    /// the scenarios that passed on 2026-11-25) passes; with one expectation flipped it
+    /// every scenario, all passed, on 2026-12-02) passes; with one expectation flipped it
     /// fails, and what vm-test prints names the difference and holds the whole console log.
     #[test]
     fn recorded_console_passes_and_a_wrong_expectation_fails_with_the_log() {
