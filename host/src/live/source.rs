@@ -100,6 +100,10 @@ impl Resolved {
     /// attach (a wildcard's hundreds of probes, programs that take seconds to verify under
     /// emulation) must not wait for all of it, nor for detaching all of it afterwards.
     pub fn attach_unless(self, captures: &[CaptureSpec], stop: &dyn Fn() -> bool) -> Result<LiveSource, LiveError> {
+        // Before loading too: a stop that came during the handler's init costs no verification.
+        if stop() {
+            return Err(LiveError::Interrupted);
+        }
         let Resolved { probes, plan, opts, arch } = self;
         let shapes: Vec<ProbeShape> = plan.iter().map(|p| p.shape).collect();
         let planned = captures::plan(arch, &probes, &shapes, captures)?;

@@ -102,13 +102,7 @@ pub fn run_live(
     if let Err(reason) = hooks.before_attach(handler.captures()) {
         return failed(LiveRunError::Refused(reason));
     }
-    let interrupted = || signals.count() > 0;
-    let attached = if interrupted() {
-        Err(LiveError::Interrupted)
-    } else {
-        run.resolved.attach_unless(handler.captures(), &interrupted)
-    };
-    let mut source = match attached {
+    let mut source = match run.resolved.attach_unless(handler.captures(), &|| signals.count() > 0) {
         Ok(s) => s,
         // Stopped before the first event: the end hook still runs, as after any stop.
         Err(LiveError::Interrupted) => {
