@@ -144,6 +144,12 @@ fn bench(c: &mut Criterion<ThreadCpu>) {
     // The same kind of work as a SystemTap script: an aggregate per pid.
     let mut h = start_script(&rt, r#"global a; probe kprobe.function("tcp_v4_connect") { a[pid()] <<< 1 }"#);
     g.bench_function("script", |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
+    // The script handler's floor (an empty body) and one trivial statement: what any script
+    // pays per event before its own work.
+    let mut h = start_script(&rt, r#"probe kprobe.function("tcp_v4_connect") { }"#);
+    g.bench_function("empty_script", |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
+    let mut h = start_script(&rt, r#"global n; probe kprobe.function("tcp_v4_connect") { n++ }"#);
+    g.bench_function("incr_script", |bench| bench.iter(|| dispatch(&mut h, black_box(&flat_bytes), &mut sink)));
     g.finish();
 
     // (ii) the seed's printf line per event, written to a sink.
