@@ -197,9 +197,13 @@ impl wprobe::run::RunHooks for SayWarnings {
     }
 }
 
-/// A single-threaded tokio runtime: one handler, one ring, no need for more threads.
+/// The live loop's tokio runtime: the loop itself runs in `block_on` on the calling thread,
+/// with one worker thread for the I/O driver. Not a current-thread runtime: handlers are
+/// called from the loop, and a handler's blocking WASI call (a JavaScript `console.log`) runs
+/// a tokio `block_on` of its own, which only a multi-thread runtime lets a caller leave the
+/// loop's context for (see `sandbox::outside_runtime`).
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the event loop")
+    wprobe::sandbox::live_runtime().context("cannot start the event loop")
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -262,7 +262,7 @@ impl Runtime {
                 Arch::Aarch64 => wit::Arch::Aarch64,
             },
         };
-        let result = bindings.call_init(&mut handler.store, &wit_session);
+        let result = outside_runtime(|| bindings.call_init(&mut handler.store, &wit_session));
         handler.bindings = Some(bindings);
         match result {
             Ok(Ok(config)) => {
@@ -386,7 +386,7 @@ impl Handler {
         let _call = self.arm_deadline();
         let bindings = self.bindings.as_ref().expect("started handlers have bindings");
         let arg = self.wants_flat().then_some(flat);
-        let result = bindings.call_handle_batch(&mut self.store, arg);
+        let result = outside_runtime(|| bindings.call_handle_batch(&mut self.store, arg));
         match result {
             Ok(Ok(())) => {
                 let state = self.store.data_mut();
@@ -403,7 +403,7 @@ impl Handler {
         self.store.data_mut().begin_call();
         let _call = self.arm_deadline();
         let bindings = self.bindings.as_ref().expect("started handlers have bindings");
-        match bindings.call_tick(&mut self.store, timer) {
+        match outside_runtime(|| bindings.call_tick(&mut self.store, timer)) {
             Ok(Ok(())) => Ok(BatchOutcome { exit_requested: self.store.data().exit_requested }),
             Ok(Err(message)) => Err(self.refused(Phase::Tick(timer), message)),
             Err(e) => Err(self.fault(Phase::Tick(timer), e)),
@@ -415,7 +415,7 @@ impl Handler {
         self.store.data_mut().begin_call();
         let _call = self.arm_deadline();
         let bindings = self.bindings.as_ref().expect("started handlers have bindings");
-        match bindings.call_end(&mut self.store) {
+        match outside_runtime(|| bindings.call_end(&mut self.store)) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(self.refused(Phase::End, message)),
             Err(e) => Err(self.fault(Phase::End, e)),
@@ -612,4 +612,20 @@ fn capture_spec(c: wit::Capture) -> CaptureSpec {
 
 fn display_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+}
+
+/// A tokio runtime for loops that call handlers (the live loop, serve's sessions): the loop
+/// runs in `block_on` on the calling thread, one worker thread serves the I/O driver.
+pub fn live_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()
+}
+
+/// Runs a call into the guest outside the tokio runtime the caller may be running in.
+/// wasmtime-wasi runs a guest's blocking WASI calls (a JavaScript handler's `console.log` is
+/// a `blocking-write-and-flush` on stdout) with a `block_on` of their own, which panics
+/// inside a runtime's `block_on`; `block_in_place` leaves that context for the call (it
+/// needs a multi-thread runtime there: [`live_runtime`]), and outside any runtime it only
+/// calls `f`. So replay and live runs call handlers alike.
+fn outside_runtime<R>(f: impl FnOnce() -> R) -> R {
+    tokio::task::block_in_place(f)
 }

@@ -143,7 +143,7 @@ fn prepare_and_run(
     opts.tenant = scope.clone();
     let stop = probe_args.stop_conditions().map_err(failed)?;
     let loaded = daemon.runtime.load_bytes(&req.handler_name, &req.component).map_err(failed)?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(failed)?;
+    let rt = wprobe::sandbox::live_runtime().map_err(failed)?;
     let _guard = rt.enter();
     let resolved = LiveSource::resolve(&specs, opts).map_err(failed)?;
     tenant.check_probes(resolved.probes())?;
