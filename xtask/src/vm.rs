@@ -355,6 +355,7 @@ fn arrival(arrivals: &[(f64, String)], needle: &str) -> Option<f64> {
 fn evaluate(
     title: String,
     arch: VmArch,
+    va_bits: u32,
     console: &str,
     arrivals: &[(f64, String)],
     scenarios: &[scenarios::Scenario],
@@ -371,7 +372,7 @@ fn evaluate(
     }
     let ncpus = guest.info.get("ncpus").and_then(|n| n.parse().ok()).unwrap_or(1);
     let paging = guest.info.get("paging").and_then(|n| n.parse().ok()).unwrap_or(4);
-    let ctx = scenarios::Ctx { arch, ncpus, paging, break_expectation };
+    let ctx = scenarios::Ctx { arch, va_bits, ncpus, paging, break_expectation };
     let results = scenarios
         .iter()
         .map(|sc| {
@@ -508,9 +509,16 @@ pub fn test(args: &TestArgs) -> Result<()> {
         let log_path = dir.join("console.log");
         fs::write(&log_path, &outcome.console)?;
         let up = arrival(&outcome.arrivals, &format!("{}info kernel", console::MARK));
-        let paging = console::parse(&outcome.console).info.get("paging").cloned().unwrap_or("?".into());
+        let va_bits = kernel_va_bits(&kernel)?;
+        let layout = match arch {
+            VmArch::X86_64 => {
+                let paging = console::parse(&outcome.console).info.get("paging").cloned().unwrap_or("?".into());
+                format!("{paging}-level paging")
+            }
+            VmArch::Aarch64 => format!("{va_bits}-bit kernel addresses"),
+        };
         let title = format!(
-            "{s}: {} {} (uname -r {}, {paging}-level paging; prepared in {:.1} s, guest up after {}, all done in {:.1} s)",
+            "{s}: {} {} (uname -r {}, {layout}; prepared in {:.1} s, guest up after {}, all done in {:.1} s)",
             kernel.package,
             kernel.version,
             kernel.release,
@@ -518,7 +526,7 @@ pub fn test(args: &TestArgs) -> Result<()> {
             up.map_or("?".to_string(), |t| format!("{t:.1} s")),
             outcome.elapsed.as_secs_f64()
         );
-        let mut report = evaluate(title, arch, &outcome.console, &outcome.arrivals, &all, break_expectation);
+        let mut report = evaluate(title, arch, va_bits, &outcome.console, &outcome.arrivals, &all, break_expectation);
         if outcome.timed_out {
             report.problems.insert(0, format!("time-out: QEMU killed after {} s", args.timeout));
         } else if outcome.status != Some(0) {
@@ -559,6 +567,17 @@ fn compile_target(arch: VmArch, dir: &Path) -> Result<PathBuf> {
     run_cmd(Command::new(cc).args(["-O2", "-pthread", "-static", "-o"]).arg(&out).arg(&src))
         .with_context(|| format!("compiling {} for the {arch:?} guest with {cc}", src.display()))?;
     Ok(out)
+}
+
+/// The kernel's virtual address bits as its package's config says (CONFIG_ARM64_VA_BITS;
+/// x86_64 kernels have none and get 48, their paging being read in the guest instead).
+fn kernel_va_bits(kernel: &debian::Kernel) -> Result<u32> {
+    let config = kernel.vmlinuz.with_file_name(format!("config-{}", kernel.release));
+    let Ok(text) = fs::read_to_string(&config) else { return Ok(48) };
+    match text.lines().find_map(|l| l.strip_prefix("CONFIG_ARM64_VA_BITS=")) {
+        Some(v) => v.trim().parse().with_context(|| format!("{}: CONFIG_ARM64_VA_BITS={v}", config.display())),
+        None => Ok(48),
+    }
 }
 
 /// Quotes `arg` for the guest's shell.
@@ -679,11 +698,11 @@ mod tests {
             .filter(|s| log.contains(&format!("{}begin {}\n", console::MARK, s.name)))
             .collect();
         assert!(scenarios.len() >= 9);
-        let good = evaluate("6.1".into(), VmArch::X86_64, log, &[], &scenarios, false);
+        let good = evaluate("6.1".into(), VmArch::X86_64, 48, log, &[], &scenarios, false);
         assert!(good.passed(), "{}", good.render());
         assert!(!kernel_output(&good, "6.1", Path::new("console.log"), log).contains("---- console log"));
 
-        let bad = evaluate("6.1".into(), VmArch::X86_64, log, &[], &scenarios, true);
+        let bad = evaluate("6.1".into(), VmArch::X86_64, 48, log, &[], &scenarios, true);
         assert!(!bad.passed());
         let out = kernel_output(&bad, "6.1", Path::new("console.log"), log);
         assert!(
@@ -701,7 +720,7 @@ mod tests {
         let log = include_str!("../../tests/vm/fixtures/console-6.1.log");
         let cut = log.find("@@wprobe-vm run regs-rip").unwrap();
         let log = format!("{}[   9.9] Kernel panic - not syncing: Fatal exception\n", &log[..cut]);
-        let r = evaluate("6.1".into(), VmArch::X86_64, &log, &[], &scenarios::all(), false);
+        let r = evaluate("6.1".into(), VmArch::X86_64, 48, &log, &[], &scenarios::all(), false);
         assert!(!r.passed());
         let out = r.render();
         assert!(out.contains("FAIL (kernel) kernel trouble on the console: [   9.9] Kernel panic"), "{out}");

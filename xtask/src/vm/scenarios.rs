@@ -40,6 +40,9 @@ impl Scenario {
 /// What the checks know besides the scenario's own report.
 pub struct Ctx {
     pub arch: VmArch,
+    /// arm64: the kernel's virtual address bits (CONFIG_ARM64_VA_BITS: 48, or 52 as in
+    /// Debian's 6.12), which move the start of kernel addresses.
+    pub va_bits: u32,
     pub ncpus: u32,
     /// Page-table levels the guest kernel runs with: 4, or 5 with LA57.
     pub paging: u32,
@@ -51,20 +54,21 @@ impl Ctx {
     /// The start of the kernel half of the address space: a pointer at or above it is a
     /// kernel address. x86_64: 0xffff800000000000 with 4-level paging (the seed's pointers,
     /// 0xffff81…), 0xff00000000000000 with 5-level paging (LA57: pointers such as 0xff38…).
-    /// arm64 (Debian's 48-bit kernel VA): 0xffff000000000000.
+    /// arm64: 0xffff000000000000 with 48-bit kernel addresses (Debian's 6.1),
+    /// 0xfff0000000000000 with 52 bits (6.12: its linear map is at 0xfff0…).
     pub fn kernel_min(&self) -> u64 {
         match self.arch {
-            VmArch::Aarch64 => 0xffff_0000_0000_0000,
+            VmArch::Aarch64 => !((1u64 << self.va_bits) - 1),
             VmArch::X86_64 if self.paging == 5 => 0xff00_0000_0000_0000,
             VmArch::X86_64 => 0xffff_8000_0000_0000,
         }
     }
 
     /// The end of user space: a user pointer lies below it (x86_64: 47 or 56 address bits;
-    /// arm64: 48).
+    /// arm64: at most the kernel's VA bits).
     pub fn user_end(&self) -> u64 {
         match self.arch {
-            VmArch::Aarch64 => 0x0001_0000_0000_0000,
+            VmArch::Aarch64 => 1u64 << self.va_bits,
             VmArch::X86_64 if self.paging == 5 => 0x0100_0000_0000_0000,
             VmArch::X86_64 => 0x0000_8000_0000_0000,
         }
