@@ -713,6 +713,24 @@ mod tests {
         assert!(out.contains("---- console log of 6.1 (console.log) ----\n") && out.contains(log.trim_end()), "{out}");
     }
 
+    /// A real arm64 console log (tests/vm/fixtures/console-arm64-6.12.log: `vm-test --arch
+    /// aarch64 --kernel 6.12`, all passed, on 2026-12-02) passes with arm64's scenarios and
+    /// 6.12's 52-bit kernel addresses; read as 48-bit, its kernel pointers (0xfff0…) fail, and
+    /// read as x86_64, its pc is not rip = kprobe + 1.
+    #[test]
+    fn recorded_arm64_console_passes_only_as_arm64() {
+        let log = include_str!("../../tests/vm/fixtures/console-arm64-6.12.log");
+        let arm = scenarios::for_arch(VmArch::Aarch64);
+        let good = evaluate("6.12".into(), VmArch::Aarch64, 52, log, &[], &arm, false);
+        assert!(good.passed(), "{}", good.render());
+        assert_eq!(good.results.len(), 15);
+        let narrow = evaluate("6.12".into(), VmArch::Aarch64, 48, log, &[], &arm, false).render();
+        assert!(narrow.contains("  FAIL tcp-connect          pointer_arg(1) (struct sock *): expected a kernel address >= 0xffff000000000000, saw 0xfff0"), "{narrow}");
+        let x86: Vec<_> = scenarios::all().into_iter().filter(|s| s.name == "regs-rip").collect();
+        let as_x86 = evaluate("6.12".into(), VmArch::X86_64, 48, log, &[], &x86, false).render();
+        assert!(as_x86.contains("  FAIL regs-rip"), "{as_x86}");
+    }
+
     /// A guest that dies mid-way (here: a panic during regs-rip) fails every scenario it did
     /// not finish, and the kernel's trouble is named.
     #[test]
