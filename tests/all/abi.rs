@@ -110,3 +110,29 @@ fn every_accessor_agrees_between_cursor_and_flat_on_both_architectures() {
         assert!(outputs[0].contains("-2 (ENOENT)") || arch == Arch::X86_64, "{}", outputs[0]);
     }
 }
+
+/// Recorded on a real arm64 kernel (Debian's 6.1 under qemu-system-aarch64; the command is in
+/// xtask/src/fixtures.rs): x0..x2 hold the arguments of wprobe_target(7, 0xdeadbeef, 16) and
+/// of tcp_v4_connect (two kernel pointers, addr_len 16), and each return carries its entry.
+#[test]
+fn arm64_recordings_decode() {
+    let replay = |events: &str| {
+        let (h, e) = (handler("tcp_connect"), fixture(events));
+        let out = wprobe(&["replay", h.to_str().unwrap(), e.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let target = replay("arm64_target_both.events");
+    assert_eq!(target.lines().count(), 12, "{target}");
+    assert!(target.lines().all(|l| l.ends_with(", 0x7, 0xdeadbeef, 16")), "{target}");
+    assert_eq!(target.matches(".return, ").count(), 6, "{target}");
+    let connect = replay("arm64_tcp_connect.events");
+    let lines: Vec<&str> = connect.lines().collect();
+    assert_eq!(lines.len(), 2, "{connect}");
+    for l in lines {
+        let f: Vec<&str> = l.split(", ").collect();
+        let ptr = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+        assert!(ptr(f[3]) >= 0xffff_0000_0000_0000 && ptr(f[4]) >= 0xffff_0000_0000_0000, "{l}");
+        assert_eq!(f[5], "16", "{l}");
+    }
+}
