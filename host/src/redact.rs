@@ -4,11 +4,16 @@
 //! value, and the extension area: a return's entry registers, captured memory, a
 //! tracepoint's raw record, a capture's address) whose value is a kernel address becomes 0.
 //!
-//! A kernel address is one in the kernel's half of the address space (from
-//! 0xffff_8000_0000_0000 on x86_64, 0xffff_0000_0000_0000 on aarch64) and not an error value
+//! A kernel address is one in the kernel's half of the address space and not an error value
 //! (-4095..=-1, the kernel's `IS_ERR_VALUE`, never a mapped address), so that `returnval()`
 //! still gives -ENOENT. A negative number below -4095 in a register looks like a kernel
 //! address and is redacted too. The headers of events and of extension items never match.
+//!
+//! The kernel's half starts where it does with the widest virtual addresses the
+//! architecture has: 0xff00_0000_0000_0000 on x86_64 (5-level paging, LA57; with 4-level
+//! paging it starts at 0xffff_8000_0000_0000 and nothing in between is a valid address),
+//! 0xfff0_0000_0000_0000 on aarch64 (52-bit VAs; 0xffff_0000_0000_0000 with 48 bits). So a
+//! machine's paging mode never lets its kernel addresses through.
 
 use wprobe_common::record::{record_len, HEADER_SIZE};
 use wprobe_common::Arch;
@@ -16,8 +21,8 @@ use wprobe_common::Arch;
 /// The lowest kernel address of `arch`.
 fn kernel_base(arch: Arch) -> u64 {
     match arch {
-        Arch::X86_64 => 0xffff_8000_0000_0000,
-        Arch::Aarch64 => 0xffff_0000_0000_0000,
+        Arch::X86_64 => 0xff00_0000_0000_0000,
+        Arch::Aarch64 => 0xfff0_0000_0000_0000,
     }
 }
 
@@ -59,6 +64,10 @@ mod tests {
         let a = Arch::X86_64;
         assert!(is_kernel_address(a, 0xffff_ffff_8100_0000));
         assert!(is_kernel_address(a, 0xffff_8881_0000_0000));
+        // 5-level paging (LA57): the direct map at 0xff11…, the heap seen at 0xff38….
+        assert!(is_kernel_address(a, 0xff38_a2b1_0234_5678));
+        assert!(!is_kernel_address(a, 0x00ff_ffff_ffff_f000), "the top of a 5-level user space");
+        assert!(is_kernel_address(Arch::Aarch64, 0xfff0_0000_1000_0000), "aarch64, 52-bit VAs");
         assert!(!is_kernel_address(a, 0x7fff_ffff_e000));
         assert!(!is_kernel_address(a, -2i64 as u64), "-ENOENT");
         assert!(!is_kernel_address(a, -4095i64 as u64));

@@ -115,3 +115,49 @@ fn a_core_module_without_the_component_type_section_is_refused_with_the_fix() {
     assert!(err.contains("depend on wprobe-sdk") && err.contains("wprobe new"), "{err}");
     assert!(stdout(&out).is_empty());
 }
+
+/// What `cargo xtask handlers` linked for the C example `name` without the SDK's own WASI
+/// answers (`wasi_deny.c`): a core module importing WASI preview 1.
+fn wasip1_core(name: &str) -> std::path::PathBuf {
+    let path = target_dir().join(format!("guests/{name}/{name}.wasip1.core.wasm"));
+    assert!(path.exists(), "{} is missing: build every language with `cargo xtask handlers`", path.display());
+    let bytes = std::fs::read(&path).unwrap();
+    let imports_wasi = wasmparser::Parser::new(0).parse_all(&bytes).any(|p| match p.unwrap() {
+        wasmparser::Payload::ImportSection(s) => {
+            s.into_imports().any(|i| i.unwrap().module == "wasi_snapshot_preview1")
+        }
+        _ => false,
+    });
+    assert!(imports_wasi, "{} does not import WASI preview 1", path.display());
+    path
+}
+
+#[test]
+fn a_core_module_importing_wasi_runs_through_the_adapter_byte_identical() {
+    let from_core = replay(&wasip1_core("tcp_connect_c"), "target_entry.events");
+    assert!(from_core.status.success(), "{}", stderr(&from_core));
+    let want = replay(&handler("tcp_connect"), "target_entry.events");
+    assert!(!from_core.stdout.is_empty());
+    assert_eq!(stdout(&from_core), stdout(&want));
+}
+
+/// Through the adapter, libc's WASI calls reach wprobe's own WASI context, which grants as
+/// little as the C SDK's stubs: no files, no directories, no environment, a frozen clock.
+#[test]
+fn a_core_module_importing_wasi_gets_nothing_from_it() {
+    let out = replay(&wasip1_core("sandbox_c"), "target_entry.events");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for line in [
+        "fopen /etc/hostname: error: Capabilities insufficient",
+        "opendir /: error",
+        "getenv PATH: (null)",
+        "env vars: 0",
+        "time: 0",
+        // libc's stdout reaches wprobe's output through WASI (not in order with the SDK's
+        // buffered printf: that order needs wasi_deny.c).
+        "stdio printf: into the output",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+    }
+}

@@ -37,9 +37,19 @@ pub(crate) fn target_ids(stdout: &str) -> (u32, u32, u32) {
     (f[0], f[1], f[2])
 }
 
+/// No wprobe program is loaded any more. The kernel frees a program after its last link
+/// asynchronously (a uprobe multi link after an RCU tasks-trace grace period), so this
+/// polls for a while rather than looking once.
 pub(super) fn assert_nothing_left() {
-    let left = wprobe::live::loaded_wprobe_programs().unwrap();
-    assert!(left.is_empty(), "wprobe programs still loaded after exit: {left:?}");
+    let start = std::time::Instant::now();
+    loop {
+        let left = wprobe::live::loaded_wprobe_programs().unwrap();
+        if left.is_empty() {
+            return;
+        }
+        assert!(start.elapsed().as_secs() < 10, "wprobe programs still loaded after exit: {left:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// A `wprobe` process started by a test, with what it holds in the kernel. Other people's

@@ -164,6 +164,98 @@ fn a_uprobe_glob_attaches_one_probe_per_function_each_with_its_own_pp() {
     );
 }
 
+/// A program with `n` functions `f0`…`f{n-1}`, each returning its argument plus its number,
+/// each called once by `main` with 1, after a second's pause (time to look at the probes).
+fn many_functions_target(n: usize) -> PathBuf {
+    let dir = scratch_dir("many-functions");
+    let (src, bin) = (dir.join("many.c"), dir.join("many"));
+    let mut c = String::from("#include <unistd.h>\n");
+    for i in 0..n {
+        c += &format!("__attribute__((noinline)) int f{i}(int x) {{ __asm__ volatile(\"\"); return x + {i}; }}\n");
+    }
+    c += "int main(void) {\n    sleep(1);\n    volatile int s = 0;\n";
+    for i in 0..n {
+        c += &format!("    s += f{i}(1);\n");
+    }
+    c += "    return s == 0;\n}\n";
+    std::fs::write(&src, c).unwrap();
+    let status = Command::new(std::env::var_os("CC").unwrap_or("cc".into()))
+        .args(["-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .expect("cannot run cc");
+    assert!(status.success());
+    bin
+}
+
+/// `link_type` and `uprobe_cnt` of every BPF link process `pid` holds, from /proc.
+fn links_of(pid: u32) -> Vec<(String, u32)> {
+    let mut links = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fdinfo")).into_iter().flatten().flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };
+        let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string());
+        if let Some(kind) = field("link_type:") {
+            links.push((kind, field("uprobe_cnt:").and_then(|c| c.parse().ok()).unwrap_or(1)));
+        }
+    }
+    links.sort();
+    links
+}
+
+/// A glob's uprobes in one file share one `uprobe_multi` link (two for return probes: the
+/// entry and the return half), each probe still with its own pp and values; releasing one
+/// perf event per function took ~60 ms each (an RCU grace period under a kernel mutex).
+#[test]
+fn a_uprobe_glob_in_one_file_shares_one_multi_link() {
+    require_root();
+    let _s = serial();
+    const N: usize = 300;
+    let bin = many_functions_target(N);
+    let abs = std::fs::canonicalize(&bin).unwrap();
+    let t = abs.to_str().unwrap();
+    let (entry, ret) = ("function(\"f[0-9]*\")", "function(\"f[0-9]*\").return");
+    let (u, ur) = (("uprobe_multi".to_string(), N as u32), ("uretprobe_multi".to_string(), N as u32));
+    for (probe, expect_links) in [(entry, vec![u.clone()]), (ret, vec![u, ur])] {
+        let script = format!(
+            "probe process(\"{t}\").{probe} {{ printf(\"%s %d\\n\", pp(), {}) }}",
+            if probe.ends_with("return") { "returnval()" } else { "int_arg(1)" }
+        );
+        let child = Command::new(wprobe_bin())
+            .args(["run", "-e", &script, "--max-probes", "1000", "-c", t])
+            .env("WPROBE_CACHE_DIR", scratch_dir("cache"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // While the target sleeps its first second: the links wprobe holds.
+        let start = std::time::Instant::now();
+        let links = loop {
+            if links_of(child.id()).iter().any(|(k, _)| k.ends_with("_multi")) || start.elapsed().as_secs() > 20 {
+                break links_of(child.id());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let multi: Vec<(String, u32)> = links.iter().filter(|(k, _)| k.ends_with("_multi")).cloned().collect();
+        assert_eq!(multi, expect_links, "{probe}: links held: {links:?}");
+        // The one perf-event link is -c's fork tracepoint (the command's process tree).
+        assert_eq!(links.iter().filter(|(k, _)| k == "perf").count(), 1, "{probe}: links held: {links:?}");
+        let text = stdout(&out);
+        for i in 0..N {
+            let value = if probe.ends_with("return") { 1 + i } else { 1 };
+            let line = format!(
+                "process(\"{t}\").function(\"f{i}\"){} {value}",
+                if probe.ends_with("return") { ".return" } else { "" }
+            );
+            assert_eq!(text.lines().filter(|l| *l == line).count(), 1, "{line:?} once in:\n{text}");
+        }
+        assert_eq!(text.lines().count(), N, "{text}");
+        super::live::assert_nothing_left();
+    }
+}
+
 #[test]
 fn an_address_uprobe_probes_a_stripped_binary() {
     require_root();

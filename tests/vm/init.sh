@@ -103,13 +103,18 @@ wp() {
 }
 
 # wp_start LABEL ARGS...: start `wprobe ARGS...` in the background (with the step time-out's
-# watchdog); wp_stop LABEL SIGNAL sends it SIGNAL and reports it as wp does.
+# watchdog); wp_stop LABEL SIGNAL sends it SIGNAL and reports it as wp does. With WP_USER set
+# (`WP_USER=tenant wp_start …`) wprobe runs as that user (see as_user).
 wp_start() {
     l=$1
     shift
     echo "$M run $S $l wprobe $*"
     uptime_cs >"/tmp/wp.$l.t0"
-    wprobe "$@" </dev/null >"/tmp/wp.$l.out" 2>"/tmp/wp.$l.err" &
+    if [ -n "$WP_USER" ]; then
+        as_user "$WP_USER" wprobe "$@" </dev/null >"/tmp/wp.$l.out" 2>"/tmp/wp.$l.err" &
+    else
+        wprobe "$@" </dev/null >"/tmp/wp.$l.out" 2>"/tmp/wp.$l.err" &
+    fi
     pid=$!
     echo $pid >"/tmp/wp.$l.pid"
     (
@@ -138,6 +143,14 @@ stuck() {
     done
 }
 
+# wp_start_as USER LABEL ARGS...: wp_start, with wprobe running as USER.
+wp_start_as() {
+    WP_USER=$1
+    shift
+    wp_start "$@"
+    WP_USER=
+}
+
 wp_stop() {
     kill "-$2" "$(cat "/tmp/wp.$1.pid")"
     wp_finish "$1"
@@ -155,6 +168,27 @@ wp_finish() {
     echo "$M exit $S $l $rc"
     echo "$M time $S $l $(((t1 - t0) / 100)).$(((t1 - t0) % 100 / 10))"
     leftovers "$l"
+}
+
+# as_user USER COMMAND...: COMMAND as USER of /etc/passwd (`tenant`: uid and gid 1000, the
+# one unprivileged user). busybox's su and the shell it starts both exec, so COMMAND keeps
+# the pid $! gives; the arguments pass through unquoted. (busybox's setpriv cannot set ids.)
+as_user() {
+    u=$1
+    shift
+    # `--` ends su's options: COMMAND's own (`-c`, `--connect`) are not taken for su's.
+    su -c 'exec "$0" "$@"' -- "$u" "$@"
+}
+
+# wait_line LABEL TEXT: wait until wp_start's LABEL has written TEXT to its stderr, while it
+# runs (at most the step time-out).
+wait_line() {
+    pid=$(cat "/tmp/wp.$1.pid")
+    i=0
+    while ! grep -qF "$2" "/tmp/wp.$1.err" && kill -0 "$pid" 2>/dev/null && [ $i -lt $((STEP_TIMEOUT * 10)) ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
 }
 
 # wait_kprobes LABEL N: wait until the kernel lists N kprobes, while wp_start's LABEL runs

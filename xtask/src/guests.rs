@@ -257,11 +257,27 @@ fn build_one(root: &Path, out_dir: &Path, g: &Guest) -> Result<()> {
     Ok(())
 }
 
+/// The C examples also linked without the SDK's WASI answers (`wasi_deny.c`), as
+/// `target/guests/NAME/NAME.wasip1.core.wasm`: core modules that import WASI preview 1, which
+/// wprobe componentizes with the WASI adapter (tests/all/core_module.rs runs them).
+const WASIP1_VARIANTS: &[&str] = &["tcp_connect_c", "sandbox_c"];
+
 /// C: clang for wasm32 with wasi-libc, the SDK's runtime and the checked-in bindings, then
 /// wit-component (what `wasm-tools component new` does).
 fn build_c(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
-    let sdk = root.join(Lang::C.sdk());
     let core = work.join(format!("{}.core.wasm", g.name));
+    link_c(root, g, true, &core)?;
+    if WASIP1_VARIANTS.contains(&g.name.as_str()) {
+        link_c(root, g, false, &work.join(format!("{}.wasip1.core.wasm", g.name)))?;
+    }
+    let module = fs::read(&core)?;
+    wit_component::ComponentEncoder::default().module(&module)?.validate(true).encode()
+}
+
+/// Links `g` into the core module `out`, answering WASI inside the module when `deny_wasi`
+/// and importing WASI preview 1 otherwise.
+fn link_c(root: &Path, g: &Guest, deny_wasi: bool, out: &Path) -> Result<()> {
+    let sdk = root.join(Lang::C.sdk());
     let mut cmd = Command::new(clang());
     cmd.args(["--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Wextra", "-Werror"]);
     if let Some(sysroot) = std::env::var_os("WPROBE_WASI_SYSROOT") {
@@ -274,18 +290,18 @@ fn build_c(root: &Path, work: &Path, g: &Guest) -> Result<Vec<u8>> {
         "src/wprobe_agg.c",
         "src/wprobe_fmt.c",
         "src/wprobe_context.c",
-        "src/wasi_deny.c",
         "bindings/handler.c",
         "bindings/handler_component_type.o",
     ] {
         cmd.arg(sdk.join(file));
     }
+    if deny_wasi {
+        cmd.arg(sdk.join("src/wasi_deny.c"));
+    }
     // --fatal-warnings: a WASI stub whose signature disagrees with wasi-libc's import is a
     // linker warning, and would trap at run time.
-    cmd.args(["-Wl,--strip-debug", "-Wl,--fatal-warnings", "-o"]).arg(&core);
-    run(&mut cmd)?;
-    let module = fs::read(&core)?;
-    wit_component::ComponentEncoder::default().module(&module)?.validate(true).encode()
+    cmd.args(["-Wl,--strip-debug", "-Wl,--fatal-warnings", "-o"]).arg(out);
+    run(&mut cmd)
 }
 
 /// Python: componentize-py with the SDK module and the examples on its path.

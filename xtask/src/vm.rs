@@ -272,8 +272,9 @@ fn write_initramfs(path: &Path, p: &Payload, g: &Guest) -> Result<u64> {
     let init = workspace_root().join("tests/vm/init.sh");
     c.file("init", 0o755, &read(&init)?)?;
     c.char_device("dev/console", 0o600, 5, 1)?;
-    c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")?;
-    c.file("etc/group", 0o644, b"root:x:0:\n")?;
+    // `tenant`: an unprivileged user for the scenarios (tests/vm/init.sh's as_user).
+    c.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\ntenant:x:1000:1000:tenant:/tmp:/bin/sh\n")?;
+    c.file("etc/group", 0o644, b"root:x:0:\ntenant:x:1000:\n")?;
     c.file("bin/busybox", 0o755, &read(&p.busybox)?)?;
     c.symlink("bin/sh", "busybox")?;
     c.file("bin/wprobe", 0o755, &read(&p.wprobe)?)?;
@@ -688,7 +689,7 @@ mod tests {
     use super::*;
 
     /// A real console log (tests/vm/fixtures/console-6.1.log: `vm-test --kernel 6.1` with
-    /// every scenario, all passed, on 2026-12-02) passes; with one expectation flipped it
+    /// every scenario, all passed, on 2026-12-02, serve-redaction included) passes; with one expectation flipped it
     /// fails, and what vm-test prints names the difference and holds the whole console log.
     #[test]
     fn recorded_console_passes_and_a_wrong_expectation_fails_with_the_log() {

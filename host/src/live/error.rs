@@ -168,6 +168,15 @@ pub enum LiveError {
         source: io::Error,
     },
 
+    /// Loading a program for uprobe multi links (only errors other than the kernel not
+    /// offering them: then each probe attaches on its own).
+    #[error("{what}: {source}")]
+    Multi {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+
     #[error("reading the ring buffer: {0}")]
     Ring(#[source] io::Error),
 

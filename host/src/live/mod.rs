@@ -52,6 +52,7 @@ mod check;
 mod embedded;
 mod error;
 mod introspect;
+mod multi;
 mod nobtf;
 mod partial;
 mod plan;

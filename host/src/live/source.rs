@@ -2,6 +2,7 @@
 
 use super::captures::{self, ProbeShape};
 use super::embedded::{self, Config, ProbeConf};
+use super::multi;
 use super::nobtf;
 use super::partial;
 use super::plan::{self, Attach, Planned};
@@ -27,6 +28,10 @@ pub struct LiveSource {
     // Fields drop in this order: links first (the probes disappear), then the reader and the
     // maps, then the object with its programs.
     links: Vec<OwnedFd>,
+    /// Programs loaded a second time for uprobe multi links (see `multi`): name, fd, id.
+    multi_loaded: Vec<(&'static str, OwnedFd, u32)>,
+    /// Multi links failed once (an older kernel): the rest attach one by one.
+    multi_off: bool,
     ring: Ring,
     lost: PerCpuArray<MapData, u64>,
     config: Array<MapData, Config>,
@@ -121,6 +126,10 @@ impl Resolved {
                 .load(embedded::bytes())
         })
         .map_err(|source| LiveError::LoadObject { source })?;
+        // A glob's uprobes in one file share one link; the cost benchmark wants one per probe.
+        let groups =
+            if opts.measure_baseline { Vec::new() } else { multi::groups(&plan, |id| planned.confs[id].ncap > 0) };
+        let map_fds = (!groups.is_empty()).then(|| multi::MapFds::collect(&ebpf)).transpose()?;
 
         // Configure before attaching, so that the filters and captures hold from the first hit.
         let mut confs: Array<MapData, ProbeConf> = take_map(&mut ebpf, embedded::PROBES_MAP)?;
@@ -174,6 +183,8 @@ impl Resolved {
 
         let mut source = LiveSource {
             links: Vec::with_capacity(plan.len()),
+            multi_loaded: Vec::new(),
+            multi_off: false,
             ring: Ring::Plain(ring),
             lost,
             config,
@@ -204,7 +215,23 @@ impl Resolved {
         // A glob's match the kernel rejects is skipped (see `partial`); its id stays in the
         // table the handler saw, and never fires.
         let mut partial = partial::PartialAttach::default();
+        let mut linked = vec![false; plan.len()];
+        for g in &groups {
+            if stop() {
+                return Err(LiveError::Interrupted);
+            }
+            if source.attach_group(g, &plan, map_fds.as_ref().expect("collected for groups")) {
+                for &id in &g.ids {
+                    linked[id] = true;
+                    partial.record(plan[id].glob.as_deref(), &plan[id].function, Ok(()))?;
+                }
+            }
+        }
+        drop(map_fds);
         for (id, p) in plan.iter().enumerate() {
+            if linked[id] {
+                continue;
+            }
             if stop() {
                 return Err(LiveError::Interrupted);
             }
@@ -388,7 +415,8 @@ impl LiveSource {
 
     /// Run counts and times of the loaded programs (zero unless BPF statistics are on).
     pub fn program_stats(&self) -> Result<Vec<ProgramStats>, LiveError> {
-        self.loaded
+        let mut stats: Vec<ProgramStats> = self
+            .loaded
             .iter()
             .map(|&(name, id)| {
                 let info =
@@ -400,7 +428,20 @@ impl LiveSource {
                     run_count: info.run_count(),
                 })
             })
-            .collect()
+            .collect::<Result<_, LiveError>>()?;
+        if !self.multi_loaded.is_empty() {
+            for info in aya::programs::loaded_programs().filter_map(Result::ok) {
+                if let Some((name, ..)) = self.multi_loaded.iter().find(|(.., id)| *id == info.id()) {
+                    stats.push(ProgramStats {
+                        name,
+                        id: info.id(),
+                        run_time_ns: info.run_time().as_nanos() as u64,
+                        run_count: info.run_count(),
+                    });
+                }
+            }
+        }
+        Ok(stats)
     }
 
     /// Fills `batch` with live events. Returns when the batch is full, when
@@ -625,8 +666,45 @@ impl LiveSource {
         Ok(())
     }
 
+    /// Attaches group `g` with one uprobe multi link per program (a return probe's entry and
+    /// return halves take one each). False if the kernel would not (multi links are Linux
+    /// 6.6+; a function it refuses fails the whole link): then the group's probes attach one
+    /// by one, which also names what the kernel refused.
+    fn attach_group(&mut self, g: &multi::Group<'_>, plan: &[Planned], maps: &multi::MapFds) -> bool {
+        if self.multi_off {
+            return false;
+        }
+        let cookies: Vec<u64> = g.ids.iter().map(|&id| id as u64).collect();
+        let mut links = Vec::new();
+        for (_, is_return, program) in attachments(&plan[g.ids[0]], g.with_captures) {
+            let i = match self.multi_loaded.iter().position(|(n, ..)| *n == program) {
+                Some(i) => i,
+                None => match multi::load_program(program, maps) {
+                    Ok(fd) => {
+                        let id = multi::program_id(fd.as_fd()).unwrap_or(0);
+                        self.multi_loaded.push((program, fd, id));
+                        self.multi_loaded.len() - 1
+                    }
+                    Err(_) => {
+                        self.multi_off = true;
+                        return false;
+                    }
+                },
+            };
+            let prog = self.multi_loaded[i].1.as_fd();
+            match multi::attach_uprobes(prog, g.path, &g.offsets, &cookies, is_return, self.opts.pid) {
+                Ok(link) => links.push(link),
+                // Dropping `links` detaches what this group attached so far.
+                Err(_) => return false,
+            }
+        }
+        self.links.extend(links);
+        true
+    }
+
     fn collect_kernel_objects(&self) -> Result<KernelObjects, LiveError> {
-        let programs: Vec<u32> = self.loaded.iter().map(|&(_, id)| id).collect();
+        let programs: Vec<u32> =
+            self.loaded.iter().map(|&(_, id)| id).chain(self.multi_loaded.iter().map(|(_, _, id)| *id)).collect();
         let mut maps = BTreeSet::new();
         for &(name, _) in &self.loaded {
             let info = self.program(name)?.info().map_err(|source| LiveError::LoadProgram { program: name, source })?;

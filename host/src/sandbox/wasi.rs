@@ -6,7 +6,8 @@
 //! that grants nothing: no preopened directories, no environment variables, no arguments,
 //! stdin closed, sockets refused, and clocks frozen at zero so that time comes only from the
 //! WIT (`timestamp-ns`). stdout and stderr are routed into the handler's [`Output`], under
-//! the same cap as `printf`.
+//! the same cap as `printf`. Randomness (`wasi:random`) is given: language runtimes seed
+//! their hash tables with it at start, and random bytes reveal nothing of the machine.
 
 use super::output::Output;
 use bytes::Bytes;

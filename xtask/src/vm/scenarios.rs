@@ -6,7 +6,10 @@
 //! same for a wprobe in the background; `fact KEY VALUE` reports a value measured in the
 //! guest; `ksym NAME` prints the /proc/kallsyms address of the function NAME, `kvar NAME`
 //! that of the variable NAME; `listen PORT` starts a one-shot TCP listener on
-//! 127.0.0.1:PORT; `modload NAME` insmods a module with its dependencies.
+//! 127.0.0.1:PORT; `modload NAME` insmods a module with its dependencies; `as_user tenant
+//! CMD…` runs CMD as the guest's unprivileged user (uid 1000), `wp_start_as tenant LABEL
+//! ARGS…` a background wprobe as it; `wait_line LABEL TEXT` waits for a background step's
+//! stderr to say TEXT.
 //!
 //! Every wprobe step is also checked for what it leaves behind: after it exits the kernel
 //! must list no kprobe (`/sys/kernel/debug/kprobes/list`), no kprobe/uprobe trace event and
@@ -602,6 +605,113 @@ fact pid "$(cat /tmp/pid)"
                             c.that(line.contains(&format!(", {pid}, ")), "the connecting pid", pid, line);
                         }
                         c.note(line.clone());
+                    }
+                }
+            },
+        },
+        Scenario {
+            name: "serve-redaction",
+            about: "wprobe serve: a tenant's and an admin's sessions on tcp_v4_connect see one connect, the tenant's pointer_arg(1) and (2) redacted to 0, the admin's kernel pointers",
+            modules: &[],
+            // One daemon, two clients at once: `tenant` (uid 1000, scope: its own processes,
+            // no kernel_pointers right) and root (an admin with it). The tenant's nc makes
+            // the connect, so both scopes hold it. Each client stops after its one event.
+            script: r#"
+mkdir -p /tmp/serve
+chmod 1777 /tmp/serve
+cat >/tmp/serve/serve.toml <<'EOF'
+[server]
+socket = "/tmp/serve/wprobe.sock"
+cache_dir = "/tmp/wprobe-cache"
+[[tenant]]
+name = "ops"
+users = [0]
+admin = true
+scope = "all"
+probes = ["*"]
+kernel_pointers = true
+[[tenant]]
+name = "web"
+users = [1000]
+probes = ['kprobe.function("tcp_v4_connect")']
+EOF
+wp_start daemon serve --config /tmp/serve/serve.toml
+wait_line daemon "listening on"
+wp_start_as tenant tenant run --connect /tmp/serve/wprobe.sock /handlers/tcp_connect.wasm --kprobe tcp_v4_connect --max-events 1
+wp_start admin run --connect /tmp/serve/wprobe.sock /handlers/tcp_connect.wasm --kprobe tcp_v4_connect --max-events 1
+wait_line tenant attached
+wait_line admin attached
+fact kprobes "$(grep -c tcp_v4_connect /sys/kernel/debug/kprobes/list)"
+listen 4014
+as_user tenant sh -c 'echo $$ >/tmp/serve/pid; exec nc 127.0.0.1 4014 </dev/null'
+fact pid "$(cat /tmp/serve/pid)"
+wp_finish tenant
+wp_finish admin
+wp_stop daemon TERM
+"#,
+            check: |s, ctx, c| {
+                let pid = fact_num(s, "pid", c);
+                // The clients hold nothing in the kernel (the daemon does, checked when it
+                // stops), and one may finish while the other's session is still attached.
+                let client = |label: &str, c: &mut Checker| -> Option<ArgsLine> {
+                    let Some(r) = s.run(label) else {
+                        c.fail(format!("step {label:?} did not run"));
+                        return None;
+                    };
+                    watchdog(r, c);
+                    let ok = c.that(
+                        r.exit == Some(0),
+                        &format!("[{label}] `{}`: exit status", r.command),
+                        0,
+                        format!("{:?}; stderr: {}", r.exit, tail(&r.stderr, 4)),
+                    );
+                    c.that(
+                        r.stderr.iter().any(|l| l.contains(" attached")),
+                        &format!("[{label}] stderr"),
+                        "`wprobe: session N attached`",
+                        tail(&r.stderr, 4),
+                    );
+                    if ok {
+                        one_line(r, c)
+                    } else {
+                        None
+                    }
+                };
+                let tenant = client("tenant", c);
+                let admin = client("admin", c);
+                if let Some(l) = &admin {
+                    check_connect_line(l, CONNECT_PP, pid, ctx, c);
+                    c.note(format!("[admin] {}", show(l)));
+                }
+                if let Some(l) = &tenant {
+                    c.eq("[tenant] pp()", CONNECT_PP, &l.pp);
+                    if let Some(pid) = pid {
+                        c.eq("[tenant] pid() (its own nc's)", pid, l.pid as u64);
+                    }
+                    c.eq("[tenant] pointer_arg(1) (struct sock *, redacted)", 0, l.arg1);
+                    c.eq("[tenant] pointer_arg(2) (struct sockaddr *, redacted)", 0, l.arg2);
+                    c.eq("[tenant] uint_arg(3) (addr_len, not an address: kept)", 16, l.arg3);
+                    c.note(format!("[tenant] {}", show(l)));
+                }
+                c.note(format!("tcp_v4_connect kprobes while both sessions ran: {}", s.fact("kprobes").unwrap_or("?")));
+                // The daemon's audit lines (on its stderr without an audit_log) say who each
+                // client was to it (SO_PEERCRED) and the scope it got.
+                if let Some(r) = finished(s, "daemon", c) {
+                    let attached = |tenant: &str, uid: u32, scope: &str| {
+                        r.stderr.iter().any(|l| {
+                            l.contains(r#""event":"attached""#)
+                                && l.contains(&format!(r#""uid":{uid},"#))
+                                && l.contains(&format!(r#""tenant":"{tenant}""#))
+                                && l.contains(&format!(r#""detail":"scope: {scope}""#))
+                        })
+                    };
+                    for (tenant, uid, scope) in [("web", 1000, "processes of uid 1000"), ("ops", 0, "every process")] {
+                        c.that(
+                            attached(tenant, uid, scope),
+                            "the daemon's audit",
+                            format!("tenant {tenant} (uid {uid}) attached with scope {scope:?}"),
+                            tail(&r.stderr, 6),
+                        );
                     }
                 }
             },
