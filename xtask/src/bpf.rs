@@ -3,9 +3,11 @@
 //! The host embeds `host/ebpf/wprobe.bpf.o` with `include_bytes!`, so building or installing
 //! wprobe needs only stable Rust. This task is the one way to regenerate that object:
 //!
-//! * `cargo xtask bpf` builds `host/ebpf` for `bpfel-unknown-none` and copies the result to
-//!   `host/ebpf/wprobe.bpf.o`, with a stamp file `wprobe.bpf.o.stamp` beside it recording the
-//!   SHA-256 of the eBPF sources, of the object, and the toolchain that built it.
+//! * `cargo xtask bpf` builds `host/ebpf` for `bpfel-unknown-none` once per architecture the
+//!   host runs on (the program reads that architecture's `struct pt_regs`) and copies the
+//!   results to `host/ebpf/wprobe.bpf.o` (x86_64) and `host/ebpf/wprobe-aarch64.bpf.o`, each
+//!   with a stamp file beside it (`….bpf.o.stamp`) recording the SHA-256 of the eBPF sources,
+//!   of the object, and the toolchain that built it.
 //! * `cargo xtask bpf --check` (CI) fails when the sources no longer hash to the stamp (the
 //!   eBPF source changed, the object was not regenerated), when the object is not the one the
 //!   stamp names, or when a rebuild into a scratch directory does not give the checked-in
@@ -43,74 +45,89 @@ pub struct Args {
 fn ebpf_dir() -> PathBuf {
     workspace_root().join("host/ebpf")
 }
-fn object_path() -> PathBuf {
-    ebpf_dir().join("wprobe.bpf.o")
+
+/// The architectures the host runs on, each with its own object: `(name, object file)`.
+/// The name is the `bpf_target_arch` the program is built for (`AYA_BPF_TARGET_ARCH`).
+const ARCHES: [(&str, &str); 2] = [("x86_64", "wprobe.bpf.o"), ("aarch64", "wprobe-aarch64.bpf.o")];
+
+fn object_path(file: &str) -> PathBuf {
+    ebpf_dir().join(file)
 }
-fn stamp_path() -> PathBuf {
-    ebpf_dir().join("wprobe.bpf.o.stamp")
+fn stamp_path(file: &str) -> PathBuf {
+    ebpf_dir().join(format!("{file}.stamp"))
+}
+/// A scratch target directory per architecture (x86_64 keeps the historical names), so that
+/// switching between them does not rebuild everything.
+fn scratch(base: &str, arch: &str) -> PathBuf {
+    if arch == "x86_64" {
+        target_dir().join(base)
+    } else {
+        target_dir().join(format!("{base}-{arch}"))
+    }
 }
 
 pub fn main(args: &Args) -> Result<()> {
-    if args.check {
-        check(args.sources_only)
-    } else {
-        regenerate()
+    for (arch, file) in ARCHES {
+        if args.check {
+            check(arch, file, args.sources_only)?;
+        } else {
+            regenerate(arch, file)?;
+        }
     }
-}
-
-fn regenerate() -> Result<()> {
-    let built = build(&target_dir().join("ebpf"))?;
-    let bytes = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
-    fs::write(object_path(), &bytes)?;
-    let stamp = Stamp { sources: sources_hash()?, object: hex(&Sha256::digest(&bytes)), toolchain: toolchain_id()? };
-    fs::write(stamp_path(), stamp.render())?;
-    println!(
-        "wrote {} ({} bytes) and {}",
-        object_path().display(),
-        bytes.len(),
-        stamp_path().file_name().unwrap().to_string_lossy()
-    );
     Ok(())
 }
 
-fn check(sources_only: bool) -> Result<()> {
-    let stamp_text = fs::read_to_string(stamp_path())
-        .with_context(|| format!("{} is missing: run `cargo xtask bpf`", stamp_path().display()))?;
-    let stamp = Stamp::parse(&stamp_text)?;
+fn regenerate(arch: &str, file: &str) -> Result<()> {
+    let built = build(arch, &scratch("ebpf", arch))?;
+    let bytes = fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    fs::write(object_path(file), &bytes)?;
+    let stamp = Stamp { sources: sources_hash()?, object: hex(&Sha256::digest(&bytes)), toolchain: toolchain_id()? };
+    fs::write(stamp_path(file), stamp.render(arch))?;
+    println!("{arch}: wrote {} ({} bytes) and {file}.stamp", object_path(file).display(), bytes.len());
+    Ok(())
+}
+
+fn check(arch: &str, file: &str, sources_only: bool) -> Result<()> {
+    let stamp_path = stamp_path(file);
+    let stamp_text = fs::read_to_string(&stamp_path)
+        .with_context(|| format!("{} is missing: run `cargo xtask bpf`", stamp_path.display()))?;
+    let stamp = Stamp::parse(&stamp_text, &stamp_path)?;
     let sources = sources_hash()?;
     ensure!(
         sources == stamp.sources,
-        "the eBPF sources changed since host/ebpf/wprobe.bpf.o was built: run `cargo xtask bpf` and commit \
-         the object and its stamp"
+        "the eBPF sources changed since host/ebpf/{file} was built: run `cargo xtask bpf` and commit \
+         the objects and their stamps"
     );
-    let object = fs::read(object_path()).with_context(|| format!("reading {}", object_path().display()))?;
+    let object = fs::read(object_path(file)).with_context(|| format!("reading {}", object_path(file).display()))?;
     ensure!(
         hex(&Sha256::digest(&object)) == stamp.object,
-        "host/ebpf/wprobe.bpf.o is not the object its stamp records: run `cargo xtask bpf`"
+        "host/ebpf/{file} is not the object its stamp records: run `cargo xtask bpf`"
     );
     if sources_only {
-        println!("eBPF object up to date with its sources (hash only, not rebuilt)");
+        println!("{arch}: eBPF object up to date with its sources (hash only, not rebuilt)");
         return Ok(());
     }
-    let built = build(&target_dir().join("ebpf-check"))?;
+    let built = build(arch, &scratch("ebpf-check", arch))?;
     let rebuilt = fs::read(&built)?;
     if rebuilt != object {
         let now = toolchain_id()?;
         bail!(
-            "rebuilding the eBPF program gives different bytes than host/ebpf/wprobe.bpf.o \
+            "rebuilding the {arch} eBPF program gives different bytes than host/ebpf/{file} \
              (checked in: built by {}; this build: {now}); run `cargo xtask bpf` and commit the result",
             stamp.toolchain
         );
     }
-    println!("eBPF object up to date: rebuilt {} bytes, identical", rebuilt.len());
+    println!("{arch}: eBPF object up to date: rebuilt {} bytes, identical", rebuilt.len());
     Ok(())
 }
 
-/// Builds the eBPF crate into `target_dir` and returns the object's path.
-fn build(target_dir: &Path) -> Result<PathBuf> {
+/// Builds the eBPF crate for `arch`'s `struct pt_regs` into `target_dir` and returns the
+/// object's path.
+fn build(arch: &str, target_dir: &Path) -> Result<PathBuf> {
     let mut cmd = toolchain_cmd("cargo");
     cmd.current_dir(ebpf_dir())
         .env("RUSTC_BOOTSTRAP", "1")
+        .env("AYA_BPF_TARGET_ARCH", arch)
         .args(["build", "--release", "--locked", "--target", TARGET, "-Z", "build-std=core", "--target-dir"])
         .arg(target_dir);
     run(&mut cmd).context(
@@ -165,8 +182,12 @@ fn toolchain_id() -> Result<String> {
 /// hash depends on contents and names only.
 fn sources_hash() -> Result<String> {
     let root = workspace_root();
-    let mut files =
-        vec![root.join("host/ebpf/Cargo.toml"), root.join("host/ebpf/Cargo.lock"), root.join("host/common/Cargo.toml")];
+    let mut files = vec![
+        root.join("host/ebpf/Cargo.toml"),
+        root.join("host/ebpf/Cargo.lock"),
+        root.join("host/ebpf/build.rs"),
+        root.join("host/common/Cargo.toml"),
+    ];
     collect_rs(&root.join("host/ebpf/src"), &mut files)?;
     collect_rs(&root.join("host/common/src"), &mut files)?;
     hash_files(files)
@@ -212,20 +233,21 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn render(&self) -> String {
+    fn render(&self, arch: &str) -> String {
         format!(
             "# Written by `cargo xtask bpf`; checked by `cargo xtask bpf --check`. Do not edit.\n\
+             # For {arch}'s struct pt_regs.\n\
              sources-sha256 {}\nobject-sha256 {}\ntoolchain {}\n",
             self.sources, self.object, self.toolchain
         )
     }
 
-    fn parse(text: &str) -> Result<Stamp> {
+    fn parse(text: &str, path: &Path) -> Result<Stamp> {
         let field = |key: &str| -> Result<String> {
             text.lines()
                 .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix(' ')))
                 .map(|v| v.trim().to_string())
-                .with_context(|| format!("{} has no `{key}` line: run `cargo xtask bpf`", stamp_path().display()))
+                .with_context(|| format!("{} has no `{key}` line: run `cargo xtask bpf`", path.display()))
         };
         Ok(Stamp { sources: field("sources-sha256")?, object: field("object-sha256")?, toolchain: field("toolchain")? })
     }

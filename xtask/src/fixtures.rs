@@ -5,6 +5,13 @@
 //! The target calls `wprobe_target(7, 0xdeadbeef, 16)`, which returns 23, three times on
 //! each of two threads; the replay tests check the handlers' lines against those values and
 //! against the pids, tids and CPUs the recording holds.
+//!
+//! The arm64 recordings (`arm64_target_both.events`: --uprobe and --uretprobe on the target,
+//! `echo | wprobe_target 3 2`; `arm64_tcp_connect.events`: --kprobe and --kretprobe
+//! tcp_v4_connect around one `nc` connect) come from a real arm64 kernel: `cargo xtask vm
+//! --arch aarch64 --kernel 6.1 --file target/vm/arm64/wprobe_target --file rec.sh -- sh
+//! /files/rec.sh`, where rec.sh runs those two `wprobe record … -o FILE` commands and prints
+//! each file with `base64`, decoded here with `base64 -d`.
 
 use crate::{cargo, run, target_dir, workspace_root};
 use anyhow::{ensure, Context, Result};

@@ -25,6 +25,7 @@
 //!
 //! Downloads and unpacked packages stay in `target/vm/` between runs.
 
+mod arch;
 mod console;
 mod cpio;
 mod debian;
@@ -34,6 +35,7 @@ mod scenarios;
 
 use crate::{cargo, handlers, run as run_cmd, target_dir, workspace_root};
 use anyhow::{bail, ensure, Context, Result};
+use arch::VmArch;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs;
@@ -51,19 +53,23 @@ const DEFAULT_MEMORY_MB: u32 = 1024;
 /// so the bound leaves room; a step that overruns it prints where its threads are (`stuck`).
 const STEP_TIMEOUT_SECS: u32 = 60;
 
-/// QEMU's CPU model for a kernel in `vm-test`. `max` offers LA57, so the kernel runs with
-/// 5-level page tables (kernel pointers 0xff…); 6.1 runs without it, with 4-level paging as
-/// most machines (kernel pointers 0xffff8…, as in the seed), so that both layouts are tested.
-fn test_cpu_model(series: &str) -> &'static str {
-    if series == "6.1" {
-        "max,la57=off"
-    } else {
-        "max"
+/// QEMU's CPU model for a kernel in `vm-test`. On x86_64, `max` offers LA57, so the kernel
+/// runs with 5-level page tables (kernel pointers 0xff…); 6.1 runs without it, with 4-level
+/// paging as most machines (kernel pointers 0xffff8…, as in the seed), so that both layouts
+/// are tested. arm64 kernels run on `max` (see [`VmArch::cpu_model`]).
+fn test_cpu_model(arch: VmArch, series: &str) -> &'static str {
+    match arch {
+        VmArch::X86_64 if series == "6.1" => "max,la57=off",
+        arch => arch.cpu_model(),
     }
 }
 
 #[derive(clap::Args)]
 pub struct TestArgs {
+    /// The guest's architecture: x86_64 (amd64 kernels) or aarch64 (arm64 kernels under
+    /// qemu-system-aarch64, with wprobe cross-built for aarch64-unknown-linux-gnu).
+    #[arg(long, value_enum, default_value = "x86_64")]
+    arch: VmArch,
     /// Kernel: a series (6.1: the one linux-image-amd64 depends on; 6.12), `all` (6.1, and
     /// 6.12 when apt lists one) or a Debian package name (linux-image-6.1.0-50-amd64).
     #[arg(long, default_value = "all")]
@@ -93,6 +99,9 @@ pub struct TestArgs {
 
 #[derive(clap::Args)]
 pub struct RunArgs {
+    /// The guest's architecture: x86_64 or aarch64 (see vm-test).
+    #[arg(long, value_enum, default_value = "x86_64")]
+    arch: VmArch,
     /// Kernel: 6.1, 6.12 or a Debian kernel image package name.
     #[arg(long, default_value = "6.1")]
     kernel: String,
@@ -114,9 +123,10 @@ pub struct RunArgs {
     /// Guest CPUs.
     #[arg(long, default_value_t = 1)]
     cpus: u32,
-    /// QEMU CPU model (`max` has LA57, hence 5-level paging; `max,la57=off` for 4-level).
-    #[arg(long, default_value = "max")]
-    cpu_model: String,
+    /// QEMU CPU model (default: `max`, which on x86_64 has LA57, hence 5-level paging;
+    /// `max,la57=off` for 4-level; on aarch64 `max,pauth-impdef=on`).
+    #[arg(long)]
+    cpu_model: Option<String>,
     /// More kernel command line (e.g. `nokaslr`).
     #[arg(long, default_value = "")]
     append: String,
@@ -139,10 +149,6 @@ struct Payload {
     handlers: Vec<PathBuf>,
 }
 
-fn vm_dir() -> PathBuf {
-    target_dir().join("vm")
-}
-
 /// The handler names (`NAME` of `/handlers/NAME.wasm`) that `text` mentions.
 fn handlers_named(text: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
@@ -156,17 +162,23 @@ fn handlers_named(text: &str) -> BTreeSet<String> {
     names
 }
 
-/// Builds wprobe and the handlers (`wanted`, or every Rust handler when empty) unless told
-/// not to, and collects the payload; the guest gets the `wanted` handlers, or all of them.
-fn prepare(apt: &mut debian::Apt, build: bool, wanted: &BTreeSet<String>) -> Result<Payload> {
-    let qemu = qemu::find()?;
+/// Builds wprobe (for `arch`) and the handlers (`wanted`, or every Rust handler when empty)
+/// unless told not to, and collects the payload; the guest gets the `wanted` handlers, or
+/// all of them. Handlers are WebAssembly: the same files for every architecture.
+fn prepare(apt: &mut debian::Apt, arch: VmArch, build: bool, wanted: &BTreeSet<String>) -> Result<Payload> {
+    let qemu = qemu::find(arch)?;
+    let mut build_cmd = cargo();
+    build_cmd.args(["build", "--release", "-p", "wprobe"]);
+    if let Some(t) = arch.rust_target() {
+        build_cmd.args(["--target", t]);
+    }
     if build {
-        run_cmd(cargo().args(["build", "--release", "-p", "wprobe"]))?;
+        run_cmd(&mut build_cmd)?;
         let only = wanted.iter().cloned().collect();
         handlers::build(&handlers::Args { only, skip_languages: wanted.is_empty() })?;
     }
-    let built = target_dir().join("release/wprobe");
-    ensure!(built.is_file(), "{} is missing: run `cargo build --release -p wprobe` first", built.display());
+    let built = arch.built_wprobe(&target_dir());
+    ensure!(built.is_file(), "{} is missing: run `{build_cmd:?}` first", built.display());
     let handlers_dir = target_dir().join("handlers");
     let mut handlers: Vec<PathBuf> = fs::read_dir(&handlers_dir)
         .with_context(|| format!("{} is missing: run `cargo xtask handlers` first", handlers_dir.display()))?
@@ -184,23 +196,27 @@ fn prepare(apt: &mut debian::Apt, build: bool, wanted: &BTreeSet<String>) -> Res
         );
     }
 
-    fs::create_dir_all(vm_dir())?;
-    let wprobe = vm_dir().join("wprobe");
-    strip(&built, &wprobe)?;
-    let libs = shared_libraries(&built)?;
+    let vm_dir = arch.vm_dir(&target_dir());
+    fs::create_dir_all(&vm_dir)?;
+    let wprobe = vm_dir.join("wprobe");
+    strip(arch.strip(), &built, &wprobe)?;
+    let libs = match arch.rust_target() {
+        None => shared_libraries(&built)?,
+        Some(_) => arch.cross_libraries(&built)?,
+    };
     let busybox = apt.busybox()?;
     Ok(Payload { qemu, busybox, wprobe, libs, handlers })
 }
 
 /// Copies `from` without its debug info (118 MB → 24 MB; symbols stay for backtraces).
-fn strip(from: &Path, to: &Path) -> Result<()> {
+fn strip(tool: &str, from: &Path, to: &Path) -> Result<()> {
     let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
     if to.is_file() && modified(to) >= modified(from) {
         return Ok(());
     }
-    let ok = Command::new("strip").arg("--strip-debug").arg("-o").arg(to).arg(from).status().is_ok_and(|s| s.success());
+    let ok = Command::new(tool).arg("--strip-debug").arg("-o").arg(to).arg(from).status().is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("vm: strip is not available; copying wprobe with its debug info");
+        eprintln!("vm: {tool} is not available; copying wprobe with its debug info");
         fs::copy(from, to)?;
     }
     Ok(())
@@ -339,6 +355,8 @@ fn arrival(arrivals: &[(f64, String)], needle: &str) -> Option<f64> {
 /// A scenario's time is its wall time from `arrivals` when known, else its wprobe steps' sum.
 fn evaluate(
     title: String,
+    arch: VmArch,
+    va_bits: u32,
     console: &str,
     arrivals: &[(f64, String)],
     scenarios: &[scenarios::Scenario],
@@ -355,7 +373,7 @@ fn evaluate(
     }
     let ncpus = guest.info.get("ncpus").and_then(|n| n.parse().ok()).unwrap_or(1);
     let paging = guest.info.get("paging").and_then(|n| n.parse().ok()).unwrap_or(4);
-    let ctx = scenarios::Ctx { ncpus, paging, break_expectation };
+    let ctx = scenarios::Ctx { arch, va_bits, ncpus, paging, break_expectation };
     let results = scenarios
         .iter()
         .map(|sc| {
@@ -394,7 +412,7 @@ fn env_break() -> bool {
 }
 
 pub fn test(args: &TestArgs) -> Result<()> {
-    let mut all = scenarios::all();
+    let mut all = scenarios::for_arch(args.arch);
     if args.list {
         for s in &all {
             println!("{:<20} {}", s.name, s.about);
@@ -413,9 +431,16 @@ pub fn test(args: &TestArgs) -> Result<()> {
     }
     let break_expectation = args.break_expectation || env_break();
     let started = Instant::now();
-    let mut apt = debian::Apt::new(&vm_dir());
+    let arch = args.arch;
+    let vm_dir = arch.vm_dir(&target_dir());
+    let mut apt = debian::Apt::new(&vm_dir, arch.debian());
     let wanted = all.iter().flat_map(|s| handlers_named(s.script)).collect();
-    let payload = prepare(&mut apt, !args.no_build, &wanted)?;
+    let payload = prepare(&mut apt, arch, !args.no_build, &wanted)?;
+    let files = if all.iter().any(|s| s.script.contains("/files/wprobe_target")) {
+        vec![compile_target(arch, &vm_dir)?]
+    } else {
+        Vec::new()
+    };
 
     let series: Vec<&str> = match args.kernel.as_str() {
         "all" => vec!["6.1", "6.12"],
@@ -446,12 +471,12 @@ pub fn test(args: &TestArgs) -> Result<()> {
             scenarios: all
                 .iter()
                 .enumerate()
-                .map(|(i, s)| (format!("{i:02}-{}.sh", s.name), s.script.trim_start().to_string()))
+                .map(|(i, s)| (format!("{i:02}-{}.sh", s.name), s.script_for(arch)))
                 .collect(),
             command: None,
-            files: Vec::new(),
+            files: files.clone(),
         };
-        let dir = vm_dir().join("run").join(&kernel.package);
+        let dir = vm_dir.join("run").join(&kernel.package);
         let initrd = dir.join("initramfs.cpio");
         let size = write_initramfs(&initrd, &payload, &guest)?;
         let prepared = t0.elapsed();
@@ -466,11 +491,12 @@ pub fn test(args: &TestArgs) -> Result<()> {
         let outcome = qemu::boot(
             &payload.qemu,
             &qemu::Boot {
+                arch,
                 kernel: &kernel.vmlinuz,
                 initrd: &initrd,
                 memory_mb: DEFAULT_MEMORY_MB,
                 cpus: 1,
-                cpu_model: test_cpu_model(s),
+                cpu_model: test_cpu_model(arch, s),
                 timeout: Duration::from_secs(args.timeout),
                 interactive: false,
                 append: String::new(),
@@ -484,9 +510,16 @@ pub fn test(args: &TestArgs) -> Result<()> {
         let log_path = dir.join("console.log");
         fs::write(&log_path, &outcome.console)?;
         let up = arrival(&outcome.arrivals, &format!("{}info kernel", console::MARK));
-        let paging = console::parse(&outcome.console).info.get("paging").cloned().unwrap_or("?".into());
+        let va_bits = kernel_va_bits(&kernel)?;
+        let layout = match arch {
+            VmArch::X86_64 => {
+                let paging = console::parse(&outcome.console).info.get("paging").cloned().unwrap_or("?".into());
+                format!("{paging}-level paging")
+            }
+            VmArch::Aarch64 => format!("{va_bits}-bit kernel addresses"),
+        };
         let title = format!(
-            "{s}: {} {} (uname -r {}, {paging}-level paging; prepared in {:.1} s, guest up after {}, all done in {:.1} s)",
+            "{s}: {} {} (uname -r {}, {layout}; prepared in {:.1} s, guest up after {}, all done in {:.1} s)",
             kernel.package,
             kernel.version,
             kernel.release,
@@ -494,7 +527,7 @@ pub fn test(args: &TestArgs) -> Result<()> {
             up.map_or("?".to_string(), |t| format!("{t:.1} s")),
             outcome.elapsed.as_secs_f64()
         );
-        let mut report = evaluate(title, &outcome.console, &outcome.arrivals, &all, break_expectation);
+        let mut report = evaluate(title, arch, va_bits, &outcome.console, &outcome.arrivals, &all, break_expectation);
         if outcome.timed_out {
             report.problems.insert(0, format!("time-out: QEMU killed after {} s", args.timeout));
         } else if outcome.status != Some(0) {
@@ -522,6 +555,32 @@ pub fn test(args: &TestArgs) -> Result<()> {
     Ok(())
 }
 
+/// `tests/targets/wprobe_target.c`, compiled statically for the guest (the guest has no libc
+/// but the one wprobe brings, and a static program needs none).
+fn compile_target(arch: VmArch, dir: &Path) -> Result<PathBuf> {
+    let src = workspace_root().join("tests/targets/wprobe_target.c");
+    let out = dir.join("wprobe_target");
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    if out.is_file() && modified(&out) >= modified(&src) {
+        return Ok(out);
+    }
+    let cc = arch.c_compiler();
+    run_cmd(Command::new(cc).args(["-O2", "-pthread", "-static", "-o"]).arg(&out).arg(&src))
+        .with_context(|| format!("compiling {} for the {arch:?} guest with {cc}", src.display()))?;
+    Ok(out)
+}
+
+/// The kernel's virtual address bits as its package's config says (CONFIG_ARM64_VA_BITS;
+/// x86_64 kernels have none and get 48, their paging being read in the guest instead).
+fn kernel_va_bits(kernel: &debian::Kernel) -> Result<u32> {
+    let config = kernel.vmlinuz.with_file_name(format!("config-{}", kernel.release));
+    let Ok(text) = fs::read_to_string(&config) else { return Ok(48) };
+    match text.lines().find_map(|l| l.strip_prefix("CONFIG_ARM64_VA_BITS=")) {
+        Some(v) => v.trim().parse().with_context(|| format!("{}: CONFIG_ARM64_VA_BITS={v}", config.display())),
+        None => Ok(48),
+    }
+}
+
 /// Quotes `arg` for the guest's shell.
 fn shell_quote(arg: &str) -> String {
     if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
@@ -531,9 +590,11 @@ fn shell_quote(arg: &str) -> String {
 }
 
 pub fn run(args: &RunArgs) -> Result<()> {
-    let mut apt = debian::Apt::new(&vm_dir());
+    let arch = args.arch;
+    let vm_dir = arch.vm_dir(&target_dir());
+    let mut apt = debian::Apt::new(&vm_dir, arch.debian());
     let wanted = handlers_named(&args.command.join(" "));
-    let payload = prepare(&mut apt, !args.no_build, &wanted)?;
+    let payload = prepare(&mut apt, arch, !args.no_build, &wanted)?;
     let kernel = apt.kernel(&args.kernel)?;
     let index = modules::Modules::index(&kernel.modules)?;
     for m in &args.modules {
@@ -559,7 +620,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         command,
         files: args.files.clone(),
     };
-    let dir = vm_dir().join("run").join(&kernel.package);
+    let dir = vm_dir.join("run").join(&kernel.package);
     let initrd = dir.join("initramfs-vm.cpio");
     write_initramfs(&initrd, &payload, &guest)?;
     eprintln!("vm: booting {} ({}) under QEMU (TCG)", kernel.package, kernel.version);
@@ -569,11 +630,12 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let outcome = qemu::boot(
         &payload.qemu,
         &qemu::Boot {
+            arch,
             kernel: &kernel.vmlinuz,
             initrd: &initrd,
             memory_mb: args.memory,
             cpus: args.cpus,
-            cpu_model: &args.cpu_model,
+            cpu_model: args.cpu_model.as_deref().unwrap_or(arch.cpu_model()),
             timeout: Duration::from_secs(args.timeout),
             interactive,
             append: args.append.clone(),
@@ -637,11 +699,11 @@ mod tests {
             .filter(|s| log.contains(&format!("{}begin {}\n", console::MARK, s.name)))
             .collect();
         assert!(scenarios.len() >= 9);
-        let good = evaluate("6.1".into(), log, &[], &scenarios, false);
+        let good = evaluate("6.1".into(), VmArch::X86_64, 48, log, &[], &scenarios, false);
         assert!(good.passed(), "{}", good.render());
         assert!(!kernel_output(&good, "6.1", Path::new("console.log"), log).contains("---- console log"));
 
-        let bad = evaluate("6.1".into(), log, &[], &scenarios, true);
+        let bad = evaluate("6.1".into(), VmArch::X86_64, 48, log, &[], &scenarios, true);
         assert!(!bad.passed());
         let out = kernel_output(&bad, "6.1", Path::new("console.log"), log);
         assert!(
@@ -652,6 +714,27 @@ mod tests {
         assert!(out.contains("---- console log of 6.1 (console.log) ----\n") && out.contains(log.trim_end()), "{out}");
     }
 
+    /// A real arm64 console log (tests/vm/fixtures/console-arm64-6.12.log: `vm-test --arch
+    /// aarch64 --kernel 6.12`, all passed, on 2026-12-02) passes with arm64's scenarios and
+    /// 6.12's 52-bit kernel addresses; read as 48-bit, its kernel pointers (0xfff0…) fail, and
+    /// read as x86_64, its pc is not rip = kprobe + 1.
+    #[test]
+    fn recorded_arm64_console_passes_only_as_arm64() {
+        let log = include_str!("../../tests/vm/fixtures/console-arm64-6.12.log");
+        let arm: Vec<_> = scenarios::for_arch(VmArch::Aarch64)
+            .into_iter()
+            .filter(|s| log.contains(&format!("{}begin {}\n", console::MARK, s.name)))
+            .collect();
+        assert!(arm.len() >= 15 && arm.iter().any(|s| s.name == "uprobe"));
+        let good = evaluate("6.12".into(), VmArch::Aarch64, 52, log, &[], &arm, false);
+        assert!(good.passed(), "{}", good.render());
+        let narrow = evaluate("6.12".into(), VmArch::Aarch64, 48, log, &[], &arm, false).render();
+        assert!(narrow.contains("  FAIL tcp-connect          pointer_arg(1) (struct sock *): expected a kernel address >= 0xffff000000000000, saw 0xfff0"), "{narrow}");
+        let x86: Vec<_> = scenarios::all().into_iter().filter(|s| s.name == "regs-rip").collect();
+        let as_x86 = evaluate("6.12".into(), VmArch::X86_64, 48, log, &[], &x86, false).render();
+        assert!(as_x86.contains("  FAIL regs-rip"), "{as_x86}");
+    }
+
     /// A guest that dies mid-way (here: a panic during regs-rip) fails every scenario it did
     /// not finish, and the kernel's trouble is named.
     #[test]
@@ -659,7 +742,7 @@ mod tests {
         let log = include_str!("../../tests/vm/fixtures/console-6.1.log");
         let cut = log.find("@@wprobe-vm run regs-rip").unwrap();
         let log = format!("{}[   9.9] Kernel panic - not syncing: Fatal exception\n", &log[..cut]);
-        let r = evaluate("6.1".into(), &log, &[], &scenarios::all(), false);
+        let r = evaluate("6.1".into(), VmArch::X86_64, 48, &log, &[], &scenarios::all(), false);
         assert!(!r.passed());
         let out = r.render();
         assert!(out.contains("FAIL (kernel) kernel trouble on the console: [   9.9] Kernel panic"), "{out}");

@@ -31,6 +31,7 @@
 // The names in `config` are for the host; the eBPF side uses only some of them.
 #[allow(dead_code)]
 mod config;
+mod arch;
 mod cost;
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
@@ -44,7 +45,7 @@ use aya_ebpf::maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf};
 use aya_ebpf::programs::{ProbeContext, RetProbeContext, TracePointContext};
 use aya_ebpf::EbpfContext;
 use core::ffi::c_void;
-use wprobe_common::abi::x86_64::{self, NREGS};
+use arch::{copy_regs, NREGS};
 use wprobe_common::ext::{
     pad8,
     EXT_HEADER_SIZE, ITEM_HEADER_SIZE, KIND_CAPTURE, KIND_ENTRY, KIND_TRACEPOINT, SPACE_KERNEL, SPACE_USER,
@@ -212,18 +213,18 @@ pub fn wp_kretprobe_plain(ctx: RetProbeContext) -> u32 {
 #[inline(always)]
 fn function_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
-    remember_entry::<CAPTURES>(ctx.as_ptr(), sp + 8, |dst| unsafe { copy_regs(regs, dst) })
+    let sp = unsafe { core::ptr::read_volatile(regs.add(arch::SP)) };
+    remember_entry::<CAPTURES>(ctx.as_ptr(), sp + arch::ENTRY_SP_AT_RETURN, |dst| unsafe { copy_regs(regs, dst) })
 }
 
 #[inline(always)]
 fn function_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
-    let sp = unsafe { core::ptr::read_volatile(regs.add(x86_64::RSP)) };
+    let sp = unsafe { core::ptr::read_volatile(regs.add(arch::SP)) };
     extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
 }
 
-// ---- Syscalls through the __x64_sys_* wrappers (kprobes) --------------------------------
+// ---- Syscalls through the __x64_sys_* / __arm64_sys_* wrappers (kprobes) --------------------------------
 
 #[kprobe]
 pub fn wp_kprobe_syscall(ctx: ProbeContext) -> u32 {
@@ -270,7 +271,7 @@ fn syscall_wrapper_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
 #[inline(always)]
 fn syscall_wrapper_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
-    let ret = unsafe { core::ptr::read_volatile(regs.add(x86_64::RAX)) };
+    let ret = unsafe { core::ptr::read_volatile(regs.add(arch::RET)) };
     extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
 }
 
@@ -804,24 +805,6 @@ unsafe fn write_item_header(at: *mut u8, kind: u8, status: u8, space: u8, index:
     }
 }
 
-/// Copies the context's registers with one fixed-offset load each. The verifier accepts
-/// loads from the context only at constant offsets (a loop over a moving pointer is refused
-/// as "dereference of modified ctx ptr"), and 21 plain loads are cheaper than a
-/// `bpf_probe_read_kernel` call.
-#[inline(always)]
-unsafe fn copy_regs(src: *const u64, dst: *mut u64) {
-    macro_rules! copy {
-        ($($i:literal)*) => {
-            $( dst.add($i).write(core::ptr::read_volatile(src.add($i))); )*
-        };
-    }
-    // SAFETY: the caller passes the context (NREGS u64) and the record's register array.
-    unsafe {
-        copy!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20);
-    }
-}
-const _: () = assert!(NREGS == 21, "copy_regs lists x86_64's 21 slots");
-
 /// SAFETY: `dst` is a register array.
 #[inline(always)]
 unsafe fn zero_regs(dst: *mut u64) {
@@ -831,8 +814,8 @@ unsafe fn zero_regs(dst: *mut u64) {
 }
 
 /// The user's registers at a syscall (`struct pt_regs *` from the wrapper's argument), with
-/// the syscall's arguments (rdi, rsi, rdx, r10, r8, r9) moved into the function-call argument
-/// slots (rdi, rsi, rdx, rcx, r8, r9), so that `pointer_arg(n)` is the syscall's argument n.
+/// the syscall's arguments moved into the function-call argument slots where the two
+/// conventions differ (x86_64's r10), so that `pointer_arg(n)` is the syscall's argument n.
 ///
 /// SAFETY: `dst` is a register array; `user` is read with a checked helper.
 #[inline(always)]
@@ -841,7 +824,7 @@ unsafe fn user_syscall_regs(user: *const u64, dst: *mut u64) {
         if bpf_probe_read_kernel(dst.cast(), (8 * NREGS) as u32, user.cast()) != 0 {
             zero_regs(dst);
         }
-        dst.add(x86_64::RCX).write(dst.add(x86_64::R10).read());
+        arch::syscall_to_call_convention(dst);
     }
 }
 
@@ -858,21 +841,21 @@ unsafe fn tracepoint_syscall_regs(raw: *const u8, dst: *mut u64) {
         bpf_probe_read_kernel(args.as_mut_ptr().cast(), 48, raw.add(16).cast());
         let mut nr = 0i32;
         bpf_probe_read_kernel((&raw mut nr).cast(), 4, raw.add(8).cast());
-        for (i, slot) in x86_64::ARGS.iter().enumerate() {
+        for (i, slot) in arch::CALL_ARGS6.iter().enumerate() {
             dst.add(*slot).write(args[i]);
         }
-        dst.add(x86_64::ORIG_RAX).write(nr as i64 as u64);
+        dst.add(arch::SYSCALL_NR).write(nr as i64 as u64);
     }
 }
 
-/// A syscall's return: only the return value is known (in rax); the entry carries the rest.
+/// A syscall's return: only the return value is known (in rax, x0); the entry carries the rest.
 ///
 /// SAFETY: `dst` is a register array.
 #[inline(always)]
 unsafe fn return_regs(ret: u64, dst: *mut u64) {
     unsafe {
         zero_regs(dst);
-        dst.add(x86_64::RAX).write(ret);
+        dst.add(arch::RET).write(ret);
     }
 }
 

@@ -17,7 +17,7 @@ pub fn check_system() -> Vec<Check> {
     let support = ProbeSupport::detect();
     let caps = effective_capabilities();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-    let mut out = Vec::new();
+    let mut out = vec![architecture()];
     let kprobe_reason = if support.kprobes {
         "the kprobe PMU (or tracefs kprobe_events) is present".to_string()
     } else {
@@ -138,5 +138,33 @@ mod tests {
         assert!(kernel_at_least("5.15.0", 5, 15));
         assert!(!kernel_at_least("5.4.0-100-generic", 5, 15));
         assert!(!kernel_at_least("garbage", 5, 15));
+    }
+}
+
+/// The architecture this build runs on, and how that architecture is proven: each one's
+/// eBPF object reads its own `struct pt_regs`, and each is tested on real Debian kernels.
+fn architecture() -> Check {
+    use wprobe_common::Arch;
+    let (name, ok) = ("architecture", true);
+    match Arch::native() {
+        Some(Arch::X86_64) => Check {
+            name,
+            ok,
+            reason: "x86_64 (struct pt_regs): proven by the test suite on x86_64 hosts and on Debian's 6.1 and 6.12 \
+                     amd64 kernels under QEMU (cargo xtask vm-test); aarch64 is proven too (vm-test --arch aarch64)"
+                .to_string(),
+        },
+        Some(Arch::Aarch64) => Check {
+            name,
+            ok,
+            reason: "aarch64 (struct user_pt_regs: x0-x30, sp, pc, pstate): proven on Debian's 6.1 and 6.12 arm64 \
+                     kernels under QEMU (cargo xtask vm-test --arch aarch64); x86_64 is proven too"
+                .to_string(),
+        },
+        None => Check {
+            name: "architecture",
+            ok: false,
+            reason: format!("{}: live probes run on x86_64 and aarch64 only", std::env::consts::ARCH),
+        },
     }
 }

@@ -17,7 +17,13 @@ pub(crate) use config::*;
 unsafe impl aya::Pod for Config {}
 unsafe impl aya::Pod for ProbeConf {}
 
-/// The object's bytes, 8-aligned as ELF parsing wants.
+/// The object's bytes, 8-aligned as ELF parsing wants: the one built for this machine's
+/// `struct pt_regs` (`cargo xtask bpf` builds both).
+#[cfg(not(target_arch = "aarch64"))]
 pub(crate) fn bytes() -> &'static [u8] {
     aya::include_bytes_aligned!("../../ebpf/wprobe.bpf.o")
+}
+#[cfg(target_arch = "aarch64")]
+pub(crate) fn bytes() -> &'static [u8] {
+    aya::include_bytes_aligned!("../../ebpf/wprobe-aarch64.bpf.o")
 }

@@ -134,7 +134,7 @@ pub enum LiveError {
         source: io::Error,
     },
 
-    #[error("live probes are built for x86_64 only so far; this machine is {arch}")]
+    #[error("live probes run on x86_64 and aarch64; this machine is {arch} (build wprobe for one of those)")]
     UnsupportedArch { arch: &'static str },
 
     #[error("{}", permission_hint("loading wprobe's eBPF object", source))]

@@ -262,8 +262,13 @@ pub(crate) fn resolve_all(
     Ok((probes, plan))
 }
 
-/// The x86_64 syscall wrappers' prefix: `__x64_sys_openat(const struct pt_regs *regs)`.
+/// The syscall wrappers' prefix, `__x64_sys_openat(const struct pt_regs *regs)` on x86_64
+/// and `__arm64_sys_openat(const struct pt_regs *regs)` on aarch64: the same shape, so the
+/// eBPF program reads the user's registers from argument 1 on both.
+#[cfg(not(target_arch = "aarch64"))]
 pub(crate) const SYSCALL_WRAPPER_PREFIX: &str = "__x64_sys_";
+#[cfg(target_arch = "aarch64")]
+pub(crate) const SYSCALL_WRAPPER_PREFIX: &str = "__arm64_sys_";
 
 pub(crate) fn open_tracefs(cache: &mut Option<Tracefs>) -> Result<&Tracefs, LiveError> {
     if cache.is_none() {

@@ -337,10 +337,10 @@ fn fork_offsets() -> Result<(u32, u32), LiveError> {
 impl LiveSource {
     /// Resolves every probe (nothing is loaded or attached): see [`Resolved::attach`].
     pub fn resolve(specs: &[ProbeSpec], opts: LiveOptions) -> Result<Resolved, LiveError> {
-        let arch = match Arch::native() {
-            Some(Arch::X86_64) => Arch::X86_64,
-            Some(other) => return Err(LiveError::UnsupportedArch { arch: other.name() }),
-            None => return Err(LiveError::UnsupportedArch { arch: std::env::consts::ARCH }),
+        // The embedded object reads the `struct pt_regs` of the architecture wprobe was
+        // built for, which is this machine's.
+        let Some(arch) = Arch::native() else {
+            return Err(LiveError::UnsupportedArch { arch: std::env::consts::ARCH });
         };
         let (probes, plan) = plan::resolve_all(specs, &opts)?;
         Ok(Resolved { probes, plan, opts, arch })

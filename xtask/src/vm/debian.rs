@@ -4,8 +4,11 @@
 //! ```text
 //! target/vm/debs/PKG_VERSION_amd64.deb     downloads, reused while the package name stays
 //! target/vm/pkgs/PKG/                      the unpacked package (written to PKG.tmp, renamed)
+//! target/vm/arm64/{debs,pkgs}/             the same for arm64 guests (`apt-get download PKG:arm64`,
+//!                                          which needs `dpkg --add-architecture arm64`)
 //! ```
 //!
+//! Below, `amd64` stands for the guest's Debian architecture.
 //! Which package a kernel series means comes from apt's package lists: `6.1` (or `default`)
 //! is the package `linux-image-amd64` depends on (bookworm's kernel), `6.12` the one
 //! `linux-image-6.12-amd64` depends on (bookworm's backported kernel), falling back to the
@@ -33,14 +36,21 @@ pub struct Kernel {
 }
 
 pub struct Apt {
-    /// `target/vm`.
+    /// `target/vm` (or `target/vm/arm64`).
     root: PathBuf,
     updated: bool,
+    /// Debian's architecture name of the packages: `amd64`, `arm64`.
+    arch: &'static str,
 }
 
 impl Apt {
-    pub fn new(root: &Path) -> Self {
-        Apt { root: root.to_path_buf(), updated: false }
+    pub fn new(root: &Path, arch: &'static str) -> Self {
+        Apt { root: root.to_path_buf(), updated: false, arch }
+    }
+
+    /// `PKG:ARCH`, as apt names a package of a (possibly foreign) architecture.
+    fn qualified(&self, package: &str) -> String {
+        format!("{package}:{}", self.arch)
     }
 
     /// Resolves `series` to a package, downloads and unpacks it (or reuses the cache).
@@ -78,31 +88,35 @@ impl Apt {
 
     fn kernel_package(&mut self, series: &str) -> Result<String> {
         if series.starts_with("linux-image-") {
-            self.apt_cache(&["show", "--no-all-versions", series])
+            self.apt_cache(&["show", "--no-all-versions", &self.qualified(series)])
                 .with_context(|| format!("apt knows no package {series}"))?;
             return Ok(series.to_string());
         }
+        let arch = self.arch;
         let meta = match series {
-            "6.1" | "default" => "linux-image-amd64".to_string(),
-            s => format!("linux-image-{s}-amd64"),
+            "6.1" | "default" => format!("linux-image-{arch}"),
+            s => format!("linux-image-{s}-{arch}"),
         };
         let wanted = |p: &str| {
             series == "default"
                 || p.starts_with(&format!("linux-image-{series}."))
                 || p.starts_with(&format!("linux-image-{series}-"))
         };
-        if let Ok(out) = self.apt_cache(&["depends", &meta]) {
+        if let Ok(out) = self.apt_cache(&["depends", &self.qualified(&meta)]) {
+            // A foreign architecture's dependencies carry it: `linux-image-6.1.0-57-arm64:arm64`.
+            let suffix = format!(":{arch}");
             if let Some(dep) = out
                 .lines()
                 .filter_map(|l| l.trim().strip_prefix("Depends:"))
                 .map(|d| d.trim().trim_matches(|c| c == '<' || c == '>'))
+                .map(|d| d.strip_suffix(suffix.as_str()).unwrap_or(d))
                 .find(|d| d.starts_with("linux-image-") && wanted(d))
             {
                 return Ok(dep.to_string());
             }
         }
         // No meta package for this series: the highest signed generic image apt lists.
-        let pattern = format!("^linux-image-{}[.-].*-amd64$", series.replace('.', "\\."));
+        let pattern = format!("^linux-image-{}[.-].*-{arch}$", series.replace('.', "\\."));
         let out = self.apt_cache(&["search", "--names-only", &pattern])?;
         let mut names: Vec<&str> = out
             .lines()
@@ -185,22 +199,25 @@ impl Apt {
 
     fn cached_deb(&self, package: &str) -> Option<PathBuf> {
         let prefix = format!("{package}_");
+        let suffix = format!("_{}.deb", self.arch);
         fs::read_dir(self.root.join("debs"))
             .ok()?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|e| e == "deb") && file_name(p).starts_with(&prefix))
+            .find(|p| file_name(p).starts_with(&prefix) && file_name(p).ends_with(&suffix))
     }
 
     fn download(&mut self, package: &str) -> Result<PathBuf> {
         let debs = self.root.join("debs");
         fs::create_dir_all(&debs)?;
         // Make sure apt knows the package (running apt-get update if the lists are missing).
-        self.apt_cache(&["show", "--no-all-versions", package])
-            .with_context(|| format!("apt knows no package {package}"))?;
-        eprintln!("vm: apt-get download {package}");
+        let qualified = self.qualified(package);
+        self.apt_cache(&["show", "--no-all-versions", &qualified]).with_context(|| {
+            format!("apt knows no package {qualified} (for arm64: dpkg --add-architecture arm64; apt-get update)")
+        })?;
+        eprintln!("vm: apt-get download {qualified}");
         let out = Command::new("apt-get")
-            .args(["download", "-q", package])
+            .args(["download", "-q", &qualified])
             .current_dir(&debs)
             .output()
             .context("cannot run apt-get")?;

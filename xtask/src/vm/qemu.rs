@@ -7,6 +7,7 @@
 //! passed line by line to a callback (for `cargo xtask vm`'s live output). A hard time-out
 //! kills QEMU.
 
+use super::arch::VmArch;
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,9 +15,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const QEMU: &str = "qemu-system-x86_64";
-
 pub struct Boot<'a> {
+    pub arch: VmArch,
     pub kernel: &'a Path,
     pub initrd: &'a Path,
     pub memory_mb: u32,
@@ -43,12 +43,14 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Checks that QEMU is installed, with the install command in the error.
-pub fn find() -> Result<PathBuf> {
+/// Checks that `arch`'s QEMU is installed, with the install command in the error.
+pub fn find(arch: VmArch) -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|d| d.join(QEMU)).find(|p| p.is_file()).with_context(|| {
+    let qemu = arch.qemu();
+    std::env::split_paths(&path).map(|d| d.join(qemu)).find(|p| p.is_file()).with_context(|| {
         format!(
-            "{QEMU} is not installed; install it with `sudo apt-get install --no-install-recommends qemu-system-x86`"
+            "{qemu} is not installed; install it with `sudo apt-get install --no-install-recommends {}`",
+            arch.qemu_package()
         )
     })
 }
@@ -56,9 +58,10 @@ pub fn find() -> Result<PathBuf> {
 /// Boots, calling `on_line` with each console line as it arrives, until the guest powers
 /// off, QEMU fails, or the time-out.
 pub fn boot(qemu: &Path, opts: &Boot, mut on_line: impl FnMut(&str) + Send + 'static) -> Result<Outcome> {
-    let append = format!("console=ttyS0 quiet panic=-1 oops=panic {}", opts.append);
+    let append = format!("console={} quiet panic=-1 oops=panic {}", opts.arch.console(), opts.append);
     let mut cmd = Command::new(qemu);
-    cmd.args(["-accel", "tcg", "-cpu", opts.cpu_model, "-nographic", "-no-reboot", "-nic", "none"])
+    cmd.args(opts.arch.machine_args())
+        .args(["-accel", "tcg", "-cpu", opts.cpu_model, "-nographic", "-no-reboot", "-nic", "none"])
         .args(["-m", &opts.memory_mb.to_string(), "-smp", &opts.cpus.to_string()])
         .arg("-kernel")
         .arg(opts.kernel)

@@ -18,6 +18,7 @@
 //! Most scenarios make a process whose pid they know trigger the probe: the `-c` command
 //! writes its own pid (`$$`) to a file, then `exec`s the real command, which keeps that pid.
 
+use super::arch::VmArch;
 use super::console::{Run, Scenario as Seen};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -27,12 +28,24 @@ pub struct Scenario {
     pub about: &'static str,
     /// Kernel modules the initramfs must carry (with their dependencies).
     pub modules: &'static [&'static str],
+    /// `@IP@` stands for the instruction pointer's register name (`rip`, `pc`).
     pub script: &'static str,
     pub check: fn(&Seen, &Ctx, &mut Checker),
 }
 
+impl Scenario {
+    /// The guest script for `arch`.
+    pub fn script_for(&self, arch: VmArch) -> String {
+        self.script.trim_start().replace("@IP@", arch.ip_register())
+    }
+}
+
 /// What the checks know besides the scenario's own report.
 pub struct Ctx {
+    pub arch: VmArch,
+    /// arm64: the kernel's virtual address bits (CONFIG_ARM64_VA_BITS: 48, or 52 as in
+    /// Debian's 6.12), which move the start of kernel addresses.
+    pub va_bits: u32,
     pub ncpus: u32,
     /// Page-table levels the guest kernel runs with: 4, or 5 with LA57.
     pub paging: u32,
@@ -41,23 +54,26 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The start of the kernel half of the x86_64 address space: a pointer at or above it is a
-    /// kernel address. 0xffff800000000000 with 4-level paging (the seed's pointers,
+    /// The start of the kernel half of the address space: a pointer at or above it is a
+    /// kernel address. x86_64: 0xffff800000000000 with 4-level paging (the seed's pointers,
     /// 0xffff81…), 0xff00000000000000 with 5-level paging (LA57: pointers such as 0xff38…).
+    /// arm64: 0xffff000000000000 with 48-bit kernel addresses (Debian's 6.1),
+    /// 0xfff0000000000000 with 52 bits (6.12: its linear map is at 0xfff0…).
     pub fn kernel_min(&self) -> u64 {
-        if self.paging == 5 {
-            0xff00_0000_0000_0000
-        } else {
-            0xffff_8000_0000_0000
+        match self.arch {
+            VmArch::Aarch64 => !((1u64 << self.va_bits) - 1),
+            VmArch::X86_64 if self.paging == 5 => 0xff00_0000_0000_0000,
+            VmArch::X86_64 => 0xffff_8000_0000_0000,
         }
     }
 
-    /// The end of user space: a user pointer lies below it (47 or 56 address bits).
+    /// The end of user space: a user pointer lies below it (x86_64: 47 or 56 address bits;
+    /// arm64: at most the kernel's VA bits).
     pub fn user_end(&self) -> u64 {
-        if self.paging == 5 {
-            0x0100_0000_0000_0000
-        } else {
-            0x0000_8000_0000_0000
+        match self.arch {
+            VmArch::Aarch64 => 1u64 << self.va_bits,
+            VmArch::X86_64 if self.paging == 5 => 0x0100_0000_0000_0000,
+            VmArch::X86_64 => 0x0000_8000_0000_0000,
         }
     }
 }
@@ -343,7 +359,7 @@ wp return run /handlers/tcp_connect_ret.wasm 'kprobe.function("tcp_v4_connect").
         },
         Scenario {
             name: "regs-rip",
-            about: "register(\"rip\") is the kprobe's address (from the kernel's kprobes list, at or just after the kallsyms address) + 1",
+            about: "register(\"rip\") (x86_64: the kprobe's address + 1) or register(\"pc\") (arm64: the kprobe's address), against the kernel's kprobes list and /proc/kallsyms",
             modules: &[],
             script: r#"
 listen 4005
@@ -352,7 +368,7 @@ wp main run /handlers/regs.wasm 'kprobe.function("tcp_v4_connect")' -c 'cat /sys
 fact pid "$(cat /tmp/pid)"
 fact kprobe "$(grep -m1 tcp_v4_connect /tmp/kprobes)"
 "#,
-            check: |s, _, c| {
+            check: |s, ctx, c| {
                 let pid = fact_num(s, "pid", c);
                 let sym = fact_hex(s, "kallsyms", c);
                 // "ffffffff88b61dd4  k  tcp_v4_connect+0x4    [FTRACE]"
@@ -366,8 +382,13 @@ fact kprobe "$(grep -m1 tcp_v4_connect /tmp/kprobes)"
                 };
                 if let Some(sym) = sym {
                     c.eq("kprobe address (kprobes list) - kallsyms address", offset, listed.wrapping_sub(sym));
-                    // 0, or 4 when the function starts with ENDBR64 (IBT kernels probe after it).
-                    c.that(offset == 0 || offset == 4, "kprobe offset into tcp_v4_connect", "+0x0 or +0x4 (after ENDBR64)", format!("{offset:#x}"));
+                    // x86_64: 0, or 4 when the function starts with ENDBR64 (IBT kernels probe
+                    // after it). arm64: the first instruction.
+                    let ok = match ctx.arch {
+                        VmArch::X86_64 => offset == 0 || offset == 4,
+                        VmArch::Aarch64 => offset == 0,
+                    };
+                    c.that(ok, "kprobe offset into tcp_v4_connect", "+0x0 (or +0x4 after x86's ENDBR64)", format!("{offset:#x}"));
                 }
                 let Some(r) = finished(s, "main", c) else { return };
                 // "PID, CPU, RIPHEX", then print_regs().
@@ -380,12 +401,24 @@ fact kprobe "$(grep -m1 tcp_v4_connect /tmp/kprobes)"
                 if let Some(pid) = pid {
                     c.eq("pid()", pid, seen_pid);
                 }
-                // x86 reports the ip just past the int3 byte; ftrace-based kprobes emulate the same.
-                c.that(rip == listed + 1, "register(\"rip\")", format!("{:#x} (kprobe address + 1)", listed + 1), format!("{rip:#x}"));
-                let rip_line = format!("RIP: {rip:016x}");
-                c.that(r.stdout.iter().any(|l| l == &rip_line), "print_regs()", &rip_line, tail(&r.stdout, 8));
-                c.that(r.stdout.iter().any(|l| l.starts_with("RDX: 0000000000000010 ")), "print_regs() RDX (addr_len)", "RDX: 0000000000000010", tail(&r.stdout, 8));
-                c.note(format!("rip = tcp_v4_connect+{:#x} = kprobe at +{offset:#x} ({}) + 1", rip.wrapping_sub(sym.unwrap_or(0)), kprobe.split_whitespace().skip(3).collect::<Vec<_>>().join(" ")));
+                let name = ctx.arch.ip_register();
+                match ctx.arch {
+                    // x86 reports the ip just past the int3 byte; ftrace-based kprobes emulate the same.
+                    VmArch::X86_64 => {
+                        c.that(rip == listed + 1, "register(\"rip\")", format!("{:#x} (kprobe address + 1)", listed + 1), format!("{rip:#x}"));
+                        let rip_line = format!("RIP: {rip:016x}");
+                        c.that(r.stdout.iter().any(|l| l == &rip_line), "print_regs()", &rip_line, tail(&r.stdout, 8));
+                        c.that(r.stdout.iter().any(|l| l.starts_with("RDX: 0000000000000010 ")), "print_regs() RDX (addr_len)", "RDX: 0000000000000010", tail(&r.stdout, 8));
+                    }
+                    // arm64's BRK leaves pc at the probed instruction.
+                    VmArch::Aarch64 => {
+                        c.that(rip == listed, "register(\"pc\")", format!("{listed:#x} (the kprobe address)"), format!("{rip:#x}"));
+                        let pc_line = format!("pc : {rip:016x}");
+                        c.that(r.stdout.iter().any(|l| l == &pc_line), "print_regs()", &pc_line, tail(&r.stdout, 8));
+                        c.that(r.stdout.iter().any(|l| l.starts_with("x2 : 0000000000000010 ")), "print_regs() x2 (addr_len)", "x2 : 0000000000000010", tail(&r.stdout, 8));
+                    }
+                }
+                c.note(format!("{name} = tcp_v4_connect+{:#x}, kprobe at +{offset:#x} ({})", rip.wrapping_sub(sym.unwrap_or(0)), kprobe.split_whitespace().skip(3).collect::<Vec<_>>().join(" ")));
             },
         },
         Scenario {
@@ -409,7 +442,7 @@ wait_kprobes return-script 2
 wp return-rust run /handlers/tcp_connect_ret.wasm --kretprobe tcp_v4_connect -c 'exec nc 127.0.0.1 4012 </dev/null'
 wp_finish return-script
 listen 4013
-wp_start regs-script run -e 'probe kprobe.function("tcp_v4_connect") { printf("%d, %d, %x\n", pid(), cpu(), register("rip")); exit() }'
+wp_start regs-script run -e 'probe kprobe.function("tcp_v4_connect") { printf("%d, %d, %x\n", pid(), cpu(), register("@IP@")); exit() }'
 wait_kprobes regs-script 1
 wp regs-rust run /handlers/regs.wasm --kprobe tcp_v4_connect -c 'exec nc 127.0.0.1 4013 </dev/null'
 wp_finish regs-script
@@ -685,7 +718,7 @@ wp_stop daemon TERM
         },
         Scenario {
             name: "syscall-paths",
-            about: "nd_syscall.openat and .return through the __x64_sys_openat kprobe and through the syscalls tracepoints print the same lines",
+            about: "nd_syscall.openat and .return through the __x64_sys_openat (__arm64_sys_openat) kprobe and through the syscalls tracepoints print the same lines",
             modules: &[],
             script: r#"
 for how in kprobe tracepoint; do
@@ -831,6 +864,60 @@ wp duration run /handlers/count.wasm --kprobe tcp_v4_connect --duration 1
             },
         },
     ]
+}
+
+/// The scenarios for `arch`: [`all`], and on aarch64 also [`uprobe`] (x86_64's uprobes are
+/// proven on the host itself by the live tests). aarch64 leaves out `kernel-pointer-chain`:
+/// it compares the chain's end with `tcp_prot`'s /proc/kallsyms address, and Debian's arm64
+/// kernels are built without CONFIG_KALLSYMS_ALL, so kallsyms lists no data symbols there.
+pub fn for_arch(arch: VmArch) -> Vec<Scenario> {
+    let mut v = all();
+    if arch == VmArch::Aarch64 {
+        v.retain(|s| s.name != "kernel-pointer-chain");
+        v.push(uprobe());
+    }
+    v
+}
+
+/// Uprobes on a program built for the guest's architecture: `tests/targets/wprobe_target.c`,
+/// compiled statically by vm-test into the guest's `/files/`.
+pub fn uprobe() -> Scenario {
+    Scenario {
+        name: "uprobe",
+        about: "--uprobe and --uretprobe on wprobe_target(7, 0xdeadbeef, 16), called twice by a static test program: the arguments, the caller's pid, returnval() = 23",
+        modules: &[],
+        // The target prints its pid line and `sum`, then waits for a line on stdin; its
+        // output goes to a file so that wprobe's stdout holds only the handler's lines.
+        script: r#"
+echo >/tmp/nl
+wp entry run /handlers/tcp_connect.wasm --uprobe /files/wprobe_target:wprobe_target -c 'echo $$ >/tmp/pid; exec /files/wprobe_target 2 1 </tmp/nl >/tmp/target.out'
+fact pid "$(cat /tmp/pid)"
+fact sum "$(grep '^sum ' /tmp/target.out)"
+wp return run /handlers/tcp_connect_ret.wasm --uretprobe /files/wprobe_target:wprobe_target -c 'exec /files/wprobe_target 2 1 </tmp/nl >/dev/null'
+"#,
+        check: |s, _, c| {
+            let pid = fact_num(s, "pid", c);
+            c.eq("the target's own sum line", Some("sum 46"), s.fact("sum"));
+            if let Some(r) = finished(s, "entry", c) {
+                let lines = args_lines(r, c);
+                c.that(lines.len() == 2, "[entry] events", "2 lines (two calls)", tail(&r.stdout, 4));
+                for l in &lines {
+                    if let Some(pid) = pid {
+                        c.eq("pid() (the target's)", pid, l.pid as u64);
+                    }
+                    c.eq("(arg 1, arg 2, arg 3)", (7, 0xdead_beef, 16), (l.arg1, l.arg2, l.arg3));
+                }
+                if let Some(l) = lines.first() {
+                    c.note(show(l));
+                }
+            }
+            if let Some(r) = finished(s, "return", c) {
+                if c.eq("returnval() lines", vec!["23".to_string(), "23".to_string()], r.stdout.clone()) {
+                    c.note("returnval() = 23, twice");
+                }
+            }
+        },
+    }
 }
 
 /// Checks one scenario's report.
