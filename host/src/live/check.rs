@@ -128,19 +128,6 @@ fn ringbuf_map_works() -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions() {
-        assert!(kernel_at_least("6.18.44-fc-v657", 5, 15));
-        assert!(kernel_at_least("5.15.0", 5, 15));
-        assert!(!kernel_at_least("5.4.0-100-generic", 5, 15));
-        assert!(!kernel_at_least("garbage", 5, 15));
-    }
-}
-
 /// The architecture this build runs on, and how that architecture is proven: each one's
 /// eBPF object reads its own `struct pt_regs`, and each is tested on real Debian kernels.
 fn architecture() -> Check {
@@ -166,5 +153,18 @@ fn architecture() -> Check {
             ok: false,
             reason: format!("{}: live probes run on x86_64 and aarch64 only", std::env::consts::ARCH),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(kernel_at_least("6.18.44-fc-v657", 5, 15));
+        assert!(kernel_at_least("5.15.0", 5, 15));
+        assert!(!kernel_at_least("5.4.0-100-generic", 5, 15));
+        assert!(!kernel_at_least("garbage", 5, 15));
     }
 }
