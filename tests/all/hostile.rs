@@ -33,7 +33,10 @@ fn component_of_another_world() {
     let e = runtime().load(&handler("wrong_world")).err().unwrap();
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("`greet`") && msg.contains("wprobe:probe/handler@0.3.0"), "{msg}");
+    assert!(
+        msg.contains("`greet`") && msg.contains(&format!("wprobe:probe/handler@{}", wprobe::sandbox::WIT_VERSION)),
+        "{msg}"
+    );
 }
 
 #[test]
