@@ -13,9 +13,11 @@ use wprobe_sdk::prelude::*;
 use wprobe_stap::{bind, CaptureBase, CaptureReq, Env, Limits, Script};
 
 struct Stap {
-    session: wprobe_stap::Session,
+    session: wprobe_stap::Session<SdkEnv>,
     /// For each probe id of the session, the script's probe bodies to run.
     bodies: Vec<Vec<usize>>,
+    /// Whether the script reads the time, so that `last_ns` must be kept.
+    reads_time: bool,
     /// CLOCK_MONOTONIC of the last event, for the time functions in `end`.
     last_ns: i64,
 }
@@ -198,8 +200,9 @@ impl Handler for Stap {
                 }
             }
         }
-        let mut stap =
-            Stap { session: wprobe_stap::Session::new(&script, limits(session)?), bodies: binding.bodies, last_ns: 0 };
+        let script_session = wprobe_stap::Session::new(&script, limits(session)?);
+        let reads_time = script_session.reads_time();
+        let mut stap = Stap { session: script_session, bodies: binding.bodies, reads_time, last_ns: 0 };
         // `timer.ms(N)`/`timer.s(N)`: the host calls `tick(i)` for the i-th, in script order.
         for period in stap.session.timer_periods() {
             session.timer_ms(u32::try_from(period).unwrap_or(u32::MAX));
@@ -214,9 +217,11 @@ impl Handler for Stap {
         let id = probe_id() as usize;
         let Some(bodies) = self.bodies.get(id) else { return Ok(()) };
         let mut env = SdkEnv { event: true, last_ns: 0 };
-        let r = self.session.event(bodies, pp(), &mut env);
+        let r = self.session.event(bodies, &mut env);
         self.session.flush(&mut env);
-        self.last_ns = timestamp_ns() as i64;
+        if self.reads_time {
+            self.last_ns = timestamp_ns() as i64;
+        }
         r.map_err(Error::msg)
     }
 
