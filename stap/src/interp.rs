@@ -1661,7 +1661,9 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
             Stmt::Block(v) => {
                 self.bound += v.len() as u64;
                 if !self.counting {
-                    let mut stmts: Vec<StmtF<E>> = v.iter().map(|s| self.stmt(s)).collect();
+                    // Uncounted, a statement that does nothing (`asmlinkage()`, `;`) is left out.
+                    let live: Vec<&Stmt> = v.iter().filter(|s| !self.does_nothing(s)).collect();
+                    let mut stmts: Vec<StmtF<E>> = live.into_iter().map(|s| self.stmt(s)).collect();
                     if stmts.len() == 1 {
                         return stmts.pop().expect("one statement");
                     }
@@ -1805,6 +1807,17 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                 _ => unreachable!("checked: delete of a variable or element"),
             },
             Stmt::Empty => Box::new(|_| Ok(Flow::Normal)),
+        }
+    }
+
+    /// A statement without any effect: the empty statement, `asmlinkage()`.
+    fn does_nothing(&self, s: &Stmt) -> bool {
+        match s {
+            Stmt::Empty => true,
+            Stmt::Expr(Expr { kind: ExprKind::Call(name, _), .. }) => {
+                !self.t.findex.contains_key(name.as_str()) && builtin_of(self.t, name) == Some(Builtin::Asmlinkage)
+            }
+            _ => false,
         }
     }
 
