@@ -6,7 +6,7 @@
 //! ```
 //!
 //! `count` runs `a[pid()] <<< 1`, `empty` an empty body, `incr` `n++`, `printf` the seed's
-//! printf script (the dispatch benchmark's script rows); the output is flushed
+//! printf script (the dispatch benchmark's script rows), `strkey` `c[execname()]++`; the output is flushed
 //! after every event as the script handler does. Callgrind's instruction counts are stable
 //! on a loaded machine where times are not.
 
@@ -100,10 +100,12 @@ fn main() {
         "count" => r#"global a; probe kprobe.function("tcp_v4_connect") { a[pid()] <<< 1 }"#,
         "empty" => r#"probe kprobe.function("tcp_v4_connect") { }"#,
         "incr" => r#"global n; probe kprobe.function("tcp_v4_connect") { n++ }"#,
+        // An array keyed by a string (SystemTap's everyday `count[execname()]++`).
+        "strkey" => r#"global c; probe kprobe.function("tcp_v4_connect") { c[execname()]++ }"#,
         "printf" => {
             r#"probe kprobe.function("tcp_v4_connect") { asmlinkage(); printf("%s, %d, %d, 0x%x, 0x%x, %d\n", pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3)) }"#
         }
-        other => panic!("unknown script {other}: count, empty, incr or printf"),
+        other => panic!("unknown script {other}: count, empty, incr, strkey or printf"),
     };
     let s = Script::parse(src, "<input>", &[]).unwrap();
     let mut sess = Session::new(&s, Limits::default());

@@ -76,6 +76,9 @@ pub struct State {
     pool: Vec<String>,
     /// String arguments of the printf being formatted (a stack: printfs nest).
     sargs: Vec<String>,
+    /// Spare keys of arrays with string or several keys: a lookup then allocates nothing,
+    /// only an insertion copies its key into the array.
+    keys: Vec<Vec<KPart>>,
 }
 
 impl State {
@@ -89,6 +92,21 @@ impl State {
         s.clear();
         if self.pool.len() < 64 {
             self.pool.push(s);
+        }
+    }
+
+    /// Takes back a key made by a key closure, once the array is done with it.
+    #[inline]
+    fn recycle(&mut self, key: KeyVal) {
+        if let KeyVal::G(mut parts) = key {
+            for p in parts.drain(..) {
+                if let KPart::S(s) = p {
+                    self.give(s);
+                }
+            }
+            if self.keys.len() < 16 {
+                self.keys.push(parts);
+            }
         }
     }
 
@@ -304,6 +322,7 @@ impl<E: Env + ?Sized> Program<E> {
             exiting: false,
             pool: Vec::new(),
             sargs: Vec::new(),
+            keys: Vec::new(),
         };
         Program { code: Code { probes, funcs }, st, limits, file: file.to_string(), reads_time: c.reads_time }
     }
@@ -522,12 +541,12 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
             .map(|(k, t)| if *t == Ty::Str { P::S(self.str(k)) } else { P::I(self.int(k)) })
             .collect();
         Box::new(move |rt| {
-            let mut v = Vec::with_capacity(parts.len());
+            let mut v = rt.st.keys.pop().unwrap_or_default();
             for p in &parts {
                 match p {
                     P::I(f) => v.push(KPart::I(f.eval(rt)?)),
                     P::S(f) => {
-                        let mut s = String::new();
+                        let mut s = rt.st.tmp();
                         f(rt, &mut s)?;
                         clip(&mut s);
                         v.push(KPart::S(s));
@@ -582,10 +601,12 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                 let k = self.key(name, keys);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    Ok(match rt.st.array(g).get(&key) {
+                    let v = match rt.st.array(g).get(&key) {
                         Some(AVal::L(v)) => *v,
                         _ => 0,
-                    })
+                    };
+                    rt.st.recycle(key);
+                    Ok(v)
                 })
             }
             ExprKind::Call(name, args) => return self.call_int(e, name, args),
@@ -628,7 +649,9 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                 let k = self.key(name, keys);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    Ok(i64::from(rt.st.array(g).get(&key).is_some()))
+                    let found = rt.st.array(g).get(&key).is_some();
+                    rt.st.recycle(key);
+                    Ok(i64::from(found))
                 })
             }
             ExprKind::Aggregate(lhs, rhs) => {
@@ -748,11 +771,12 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                 Box::new(move |rt| {
                     let key = k(rt)?;
                     let r = rhs.eval(rt)?;
-                    let e = rt.st.array(g).entry(key, || AVal::L(0)).map_err(|_| over.clone_box())?;
+                    let e = rt.st.array(g).entry(&key, || AVal::L(0)).map_err(|_| over.clone_box())?;
                     let AVal::L(v) = e else { unreachable!("checked: a long array") };
                     let old = *v;
                     let new = apply(old, r)?;
                     *v = new;
+                    rt.st.recycle(key);
                     Ok(done(old, new))
                 })
             }
@@ -788,8 +812,9 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                 Box::new(move |rt| {
                     let key = k(rt)?;
                     let v = r.eval(rt)?;
-                    let e = rt.st.array(g).entry(key, || AVal::L(0)).map_err(|_| over.clone_box())?;
+                    let e = rt.st.array(g).entry(&key, || AVal::L(0)).map_err(|_| over.clone_box())?;
                     *e = AVal::L(v);
+                    rt.st.recycle(key);
                     Ok(done(v))
                 })
             }
@@ -833,10 +858,12 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                 let k = self.key(&name, keys);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    match rt.st.array(g).get(&key) {
+                    let v = match rt.st.array(g).get(&key) {
                         Some(AVal::T(s)) => pick(Some(s)),
                         _ => pick(None),
-                    }
+                    };
+                    rt.st.recycle(key);
+                    v
                 })
             }
             _ => unreachable!("checked"),
@@ -876,9 +903,10 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                 Box::new(move |rt| {
                     let key = k(rt)?;
                     let x = v.eval(rt)?;
-                    let e = rt.st.array(g).entry(key, || AVal::T(Stat::new(hist))).map_err(|_| over.clone_box())?;
+                    let e = rt.st.array(g).entry(&key, || AVal::T(Stat::new(hist))).map_err(|_| over.clone_box())?;
                     let AVal::T(s) = e else { unreachable!("checked: an aggregate array") };
                     s.add(x, hist);
+                    rt.st.recycle(key);
                     Ok(Flow::Normal)
                 })
             }
@@ -922,6 +950,7 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                     if let Some(AVal::S(v)) = rt.st.array(g).get(&key) {
                         out.push_str(v);
                     }
+                    rt.st.recycle(key);
                     Ok(())
                 })
             }
@@ -984,8 +1013,9 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                             clip(&mut v);
                             out.push_str(&v);
                             let e =
-                                rt.st.array(g).entry(key, || AVal::S(String::new())).map_err(|_| over.clone_box())?;
+                                rt.st.array(g).entry(&key, || AVal::S(String::new())).map_err(|_| over.clone_box())?;
                             *e = AVal::S(v);
+                            rt.st.recycle(key);
                             Ok(())
                         })
                     }
@@ -1575,6 +1605,7 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                                 Some(AVal::T(s)) => s.print_hist(kind, &mut st.out),
                                 _ => Stat::new(Some(kind)).print_hist(kind, &mut st.out),
                             }
+                            st.recycle(key);
                             Ok(Flow::Normal)
                         })
                     }
@@ -1801,6 +1832,7 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
                     Box::new(move |rt| {
                         let key = k(rt)?;
                         rt.st.array(g).remove(&key);
+                        rt.st.recycle(key);
                         Ok(Flow::Normal)
                     })
                 }
