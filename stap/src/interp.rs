@@ -95,6 +95,17 @@ impl State {
         }
     }
 
+    /// Zeroed locals for a probe body with `nli` long and `nls` string locals.
+    #[inline(never)]
+    fn fresh_locals(&mut self, nli: usize, nls: usize) {
+        self.li.clear();
+        self.li.resize(nli, 0);
+        for s in self.ls.iter_mut() {
+            s.clear();
+        }
+        self.ls.resize(nls, String::new());
+    }
+
     /// Takes back a key made by a key closure, once the array is done with it.
     #[inline]
     fn recycle(&mut self, key: KeyVal) {
@@ -342,20 +353,13 @@ impl<E: Env + ?Sized> Program<E> {
     /// Runs probe `probe`'s body (the index of its `probe` clause) on the current event.
     /// `interruptible`: `begin`/`end`, with the larger statement limit. `pp` names the probe
     /// in a run-time error; `None`: the event's own `pp()`, asked only then.
-    #[inline]
+    #[inline(always)]
     pub fn run(&mut self, probe: usize, interruptible: bool, pp: Option<&str>, env: &mut E) -> Result<(), RunError> {
         let st = &mut self.st;
         let p = &self.code.probes[probe];
-        // Fresh locals; nothing to do for the bodies without any (the common one-liners).
-        if p.nli > 0 || !st.li.is_empty() {
-            st.li.clear();
-            st.li.resize(p.nli, 0);
-        }
-        if p.nls > 0 || !st.ls.is_empty() {
-            for s in st.ls.iter_mut() {
-                s.clear();
-            }
-            st.ls.resize(p.nls, String::new());
+        // Nothing to do for the bodies without locals (the common one-liners).
+        if p.nli > 0 || p.nls > 0 || !st.li.is_empty() || !st.ls.is_empty() {
+            st.fresh_locals(p.nli, p.nls);
         }
         st.bi = 0;
         st.bs = 0;

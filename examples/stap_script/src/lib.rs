@@ -29,33 +29,43 @@ struct SdkEnv {
     last_ns: i64,
 }
 
+#[cold]
+fn no_event(what: &str) -> String {
+    format!("{what}() has no event to read in probe begin or end")
+}
+
 fn err(e: AccessError) -> String {
     e.to_string()
 }
 
 impl SdkEnv {
+    #[inline]
     fn need_event(&self, what: &str) -> Result<(), String> {
         if self.event {
             Ok(())
         } else {
-            Err(format!("{what}() has no event to read in probe begin or end"))
+            Err(no_event(what))
         }
     }
 }
 
 impl Env for SdkEnv {
+    #[inline]
     fn pid(&self) -> Result<i64, String> {
         self.need_event("pid")?;
         Ok(pid().into())
     }
+    #[inline]
     fn tid(&self) -> Result<i64, String> {
         self.need_event("tid")?;
         Ok(tid().into())
     }
+    #[inline]
     fn uid(&self) -> Result<i64, String> {
         self.need_event("uid")?;
         Ok(uid().into())
     }
+    #[inline]
     fn cpu(&self) -> Result<i64, String> {
         self.need_event("cpu")?;
         Ok(cpu().into())
@@ -90,6 +100,7 @@ impl Env for SdkEnv {
     fn latency_ns(&self) -> Result<i64, String> {
         latency_ns().map(|v| v as i64).map_err(err)
     }
+    #[inline]
     fn arg(&self, n: i64) -> Result<u64, String> {
         let n = u32::try_from(n).map_err(|_| format!("argument {n}: arguments count from 1"))?;
         pointer_arg(n).map_err(err)
