@@ -138,12 +138,14 @@ pub struct Rt<'a, E: ?Sized + 'static> {
     code: &'a Code<E>,
 }
 
-type IntF<E> = Box<dyn Fn(&mut Rt<'_, E>) -> R<i64>>;
+/// A compiled piece of code that makes a `T`.
+type ValF<E, T> = Box<dyn Fn(&mut Rt<'_, E>) -> R<T>>;
+type IntF<E> = ValF<E, i64>;
 type StrF<E> = Box<dyn Fn(&mut Rt<'_, E>, &mut String) -> R<()>>;
 /// Statements, and expressions run for their effect (they return `Flow::Normal`), so that an
 /// expression statement runs without a wrapper.
-type StmtF<E> = Box<dyn Fn(&mut Rt<'_, E>) -> R<Flow>>;
-type KeyF<E> = Box<dyn Fn(&mut Rt<'_, E>) -> R<KeyVal>>;
+type StmtF<E> = ValF<E, Flow>;
+type KeyF<E> = ValF<E, KeyVal>;
 type FmtF<E> = Box<dyn Fn(&mut Rt<'_, E>, Option<&mut String>) -> R<()>>;
 
 /// A long-valued expression. The common leaves (literals, variables, event fields, arguments
@@ -729,7 +731,7 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
         op: BinOp,
         pos: Pos,
         done: impl Fn(i64, i64) -> T + Copy + 'static,
-    ) -> Box<dyn Fn(&mut Rt<'_, E>) -> R<T>> {
+    ) -> ValF<E, T> {
         let apply = move |old: i64, r: i64| -> R<i64> {
             Ok(match op {
                 BinOp::Add => old.wrapping_add(r),
@@ -795,7 +797,7 @@ impl<'s, E: Env + ?Sized> Compiler<'s, E> {
         rhs: &Expr,
         pos: Pos,
         done: impl Fn(i64) -> T + Copy + 'static,
-    ) -> Box<dyn Fn(&mut Rt<'_, E>) -> R<T>> {
+    ) -> ValF<E, T> {
         let r = self.int(rhs);
         if let Some(op) = op {
             return self.modify_int(lhs, r, op, pos, move |_, new| done(new));
