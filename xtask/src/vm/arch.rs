@@ -38,8 +38,8 @@ impl VmArch {
 
     /// The cargo profile of the wprobe the guest runs. amd64 boots the tests' release build
     /// (already built when CI gets here); arm64 is cross-built from scratch, so it takes
-    /// `vm-arm64` (Cargo.toml): the same code at a lower optimization level, for about half
-    /// of release's compile time.
+    /// `vm-arm64` (Cargo.toml): the same code at a lower optimization level, for a little over
+    /// half of release's compile time.
     pub fn cargo_profile(self) -> &'static str {
         match self {
             VmArch::X86_64 => "release",
