@@ -18,7 +18,8 @@
 // 64-bit values (pointer_arg, ulong_arg, returnval, register, timestamp_ns, ...) are
 // BigInts; 32-bit ones (pid, cpu, int_arg, uint_arg, ...) are Numbers. See README.md.
 
-import * as ctx from 'wprobe:probe/context@0.3.0';
+// The host's accessors, imported by the generated module (which names the WIT's version).
+import { __ctx as ctx } from './wprobe_context.js';
 
 // ---- State: one handler per component instance ------------------------------------------
 

@@ -5,6 +5,8 @@
 
 import * as ctx from 'wprobe:probe/context@0.3.0';
 import { __rt as rt } from './wprobe.js';
+// wprobe.js reaches the host through this import, so that the WIT's version is written once.
+export { ctx as __ctx };
 
 /**
  * The pid of the `-c` command, or of `--pid` (SystemTap's `target()`); 0 without either.

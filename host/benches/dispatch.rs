@@ -94,7 +94,11 @@ fn start(rt: &Runtime, name: &str) -> Handler {
 fn start_path(rt: &Runtime, path: &Path, args: Vec<(String, String)>) -> Handler {
     let loaded = rt.load(path).unwrap();
     let session = Session { args, probes: probes(), arch: Arch::X86_64 };
-    rt.start(&loaded, &session, Limits::default()).unwrap()
+    // The printing handlers write a line per event for as long as criterion iterates, which
+    // on a fast machine passes the default 1 GiB a run may print; on a loaded one a batch can
+    // be descheduled past the default 500 ms (wall clock) a call may take.
+    let limits = Limits { output_total: u64::MAX, cpu_per_call: Duration::from_secs(60), ..Limits::default() };
+    rt.start(&loaded, &session, limits).unwrap()
 }
 
 /// The script handler on `script`: the component `wprobe run -e` embeds, read from the

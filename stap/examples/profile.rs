@@ -5,7 +5,8 @@
 //! valgrind --tool=callgrind target/release/examples/profile printf 100000
 //! ```
 //!
-//! `count` runs `a[pid()] <<< 1`, `printf` the seed's printf script; the output is flushed
+//! `count` runs `a[pid()] <<< 1`, `empty` an empty body, `incr` `n++`, `printf` the seed's
+//! printf script (the dispatch benchmark's script rows), `strkey` `c[execname()]++`; the output is flushed
 //! after every event as the script handler does. Callgrind's instruction counts are stable
 //! on a loaded machine where times are not.
 
@@ -94,10 +95,17 @@ impl Env for E {
 fn main() {
     let which = std::env::args().nth(1).unwrap_or("count".into());
     let n: u32 = std::env::args().nth(2).map_or(1_000_000, |s| s.parse().unwrap());
-    let src = if which == "count" {
-        r#"global a; probe kprobe.function("tcp_v4_connect") { a[pid()] <<< 1 }"#
-    } else {
-        r#"probe kprobe.function("tcp_v4_connect") { asmlinkage(); printf("%s, %d, %d, 0x%x, 0x%x, %d\n", pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3)) }"#
+    // The dispatch benchmark's script rows.
+    let src = match which.as_str() {
+        "count" => r#"global a; probe kprobe.function("tcp_v4_connect") { a[pid()] <<< 1 }"#,
+        "empty" => r#"probe kprobe.function("tcp_v4_connect") { }"#,
+        "incr" => r#"global n; probe kprobe.function("tcp_v4_connect") { n++ }"#,
+        // An array keyed by a string (SystemTap's everyday `count[execname()]++`).
+        "strkey" => r#"global c; probe kprobe.function("tcp_v4_connect") { c[execname()]++ }"#,
+        "printf" => {
+            r#"probe kprobe.function("tcp_v4_connect") { asmlinkage(); printf("%s, %d, %d, 0x%x, 0x%x, %d\n", pp(), pid(), cpu(), pointer_arg(1), pointer_arg(2), uint_arg(3)) }"#
+        }
+        other => panic!("unknown script {other}: count, empty, incr, strkey or printf"),
     };
     let s = Script::parse(src, "<input>", &[]).unwrap();
     let mut sess = Session::new(&s, Limits::default());
@@ -107,7 +115,7 @@ fn main() {
         e.pid = 30_000 + (i % 17) as i64;
         e.cpu = (i % 2) as i64;
         e.args[0] += 64;
-        sess.event(&[0], "kprobe.function(\"tcp_v4_connect\")", &mut e).unwrap();
+        sess.event(&[0], &mut e).unwrap();
         sess.flush(&mut e);
     }
     let dt = t.elapsed().as_secs_f64();

@@ -12,6 +12,7 @@ use crate::format::{self, Piece, Spec};
 use crate::stats::{HistKind, Stat};
 use crate::types::Ty;
 use crate::value::{AVal, Array, GVal, KPart, KeyVal};
+use core::marker::PhantomData;
 
 /// SystemTap's MAXSTRINGLEN: longer strings are cut when stored.
 pub const MAX_STRING: usize = 512;
@@ -75,6 +76,9 @@ pub struct State {
     pool: Vec<String>,
     /// String arguments of the printf being formatted (a stack: printfs nest).
     sargs: Vec<String>,
+    /// Spare keys of arrays with string or several keys: a lookup then allocates nothing,
+    /// only an insertion copies its key into the array.
+    keys: Vec<Vec<KPart>>,
 }
 
 impl State {
@@ -91,6 +95,32 @@ impl State {
         }
     }
 
+    /// Zeroed locals for a probe body with `nli` long and `nls` string locals.
+    #[inline(never)]
+    fn fresh_locals(&mut self, nli: usize, nls: usize) {
+        self.li.clear();
+        self.li.resize(nli, 0);
+        for s in self.ls.iter_mut() {
+            s.clear();
+        }
+        self.ls.resize(nls, String::new());
+    }
+
+    /// Takes back a key made by a key closure, once the array is done with it.
+    #[inline]
+    fn recycle(&mut self, key: KeyVal) {
+        if let KeyVal::G(mut parts) = key {
+            for p in parts.drain(..) {
+                if let KPart::S(s) = p {
+                    self.give(s);
+                }
+            }
+            if self.keys.len() < 16 {
+                self.keys.push(parts);
+            }
+        }
+    }
+
     #[inline]
     fn array(&mut self, g: usize) -> &mut Array {
         match &mut self.globals[g] {
@@ -100,43 +130,128 @@ impl State {
     }
 }
 
-pub struct Rt<'a, 'e> {
+/// What a closure runs against. Generic over the environment, so that the script handler's
+/// accessors are direct calls, inlined into the code that reads them.
+pub struct Rt<'a, E: ?Sized + 'static> {
     st: &'a mut State,
-    env: &'a mut (dyn Env + 'e),
-    code: &'a Code,
+    env: &'a mut E,
+    code: &'a Code<E>,
 }
 
-type IntF = Box<dyn Fn(&mut Rt<'_, '_>) -> R<i64>>;
-type StrF = Box<dyn Fn(&mut Rt<'_, '_>, &mut String) -> R<()>>;
-type StmtF = Box<dyn Fn(&mut Rt<'_, '_>) -> R<Flow>>;
-type KeyF = Box<dyn Fn(&mut Rt<'_, '_>) -> R<KeyVal>>;
-type UnitF = Box<dyn Fn(&mut Rt<'_, '_>) -> R<()>>;
-type RmwF = Box<dyn Fn(&mut Rt<'_, '_>) -> R<(i64, i64)>>;
-type FmtF = Box<dyn Fn(&mut Rt<'_, '_>, Option<&mut String>) -> R<()>>;
+/// A compiled piece of code that makes a `T`.
+type ValF<E, T> = Box<dyn Fn(&mut Rt<'_, E>) -> R<T>>;
+type IntF<E> = ValF<E, i64>;
+type StrF<E> = Box<dyn Fn(&mut Rt<'_, E>, &mut String) -> R<()>>;
+/// Statements, and expressions run for their effect (they return `Flow::Normal`), so that an
+/// expression statement runs without a wrapper.
+type StmtF<E> = ValF<E, Flow>;
+type KeyF<E> = ValF<E, KeyVal>;
+type FmtF<E> = Box<dyn Fn(&mut Rt<'_, E>, Option<&mut String>) -> R<()>>;
 
-struct FuncCode {
-    body: StmtF,
+/// A long-valued expression. The common leaves (literals, variables, event fields, arguments
+/// with a literal number) are evaluated in place by a `match`: in the sandbox a closure's
+/// indirect call, with the engine's checks at every function entry and its result passed
+/// through memory, costs several times the work of a leaf. Anything else is a closure.
+enum Int<E: ?Sized + 'static> {
+    Num(i64),
+    Local(usize),
+    Global(usize),
+    Event(Field, Pos),
+    /// `pointer_arg(N)`, `uint_arg(N)`, … with a literal N: (N, bits, signed).
+    Arg(i64, u8, bool, Box<Site>),
+    Dyn(IntF<E>),
+}
+
+/// Event fields read by [`Int::Event`].
+#[derive(Clone, Copy)]
+enum Field {
+    Pid,
+    Tid,
+    Uid,
+    Cpu,
+}
+
+/// Where a call is, for its run-time error.
+struct Site {
+    near: String,
+    pos: Pos,
+}
+
+impl<E: Env + ?Sized> Int<E> {
+    #[inline(always)]
+    fn eval(&self, rt: &mut Rt<'_, E>) -> R<i64> {
+        match self {
+            Int::Num(n) => Ok(*n),
+            Int::Local(s) => Ok(rt.st.li[rt.st.bi + s]),
+            Int::Global(g) => match &rt.st.globals[*g] {
+                GVal::L(v) => Ok(*v),
+                _ => unreachable!("checked: a long"),
+            },
+            Int::Event(f, pos) => {
+                let r = match f {
+                    Field::Pid => rt.env.pid(),
+                    Field::Tid => rt.env.tid(),
+                    Field::Uid => rt.env.uid(),
+                    Field::Cpu => rt.env.cpu(),
+                };
+                r.map_err(|m| f.fault(m, *pos))
+            }
+            Int::Arg(n, bits, signed, site) => match rt.env.arg(*n) {
+                Ok(raw) => Ok(narrow_arg(raw, *bits, *signed)),
+                Err(m) => Err(fault(m, site.near.clone(), site.pos)),
+            },
+            Int::Dyn(f) => f(rt),
+        }
+    }
+}
+
+impl Field {
+    #[cold]
+    fn fault(self, message: String, pos: Pos) -> Box<Fault> {
+        let name = match self {
+            Field::Pid => "pid",
+            Field::Tid => "tid",
+            Field::Uid => "uid",
+            Field::Cpu => "cpu",
+        };
+        fault(message, near_ident(name), pos)
+    }
+}
+
+/// An argument register's raw bits as the accessor's C type.
+#[inline]
+fn narrow_arg(raw: u64, bits: u8, signed: bool) -> i64 {
+    match (bits, signed) {
+        (32, true) => raw as u32 as i32 as i64,
+        (32, false) => raw as u32 as i64,
+        _ => raw as i64,
+    }
+}
+
+struct FuncCode<E: ?Sized + 'static> {
+    body: StmtF<E>,
     nli: usize,
     nls: usize,
 }
 
-struct ProbeCode {
-    body: StmtF,
+struct ProbeCode<E: ?Sized + 'static> {
+    body: StmtF<E>,
     nli: usize,
     nls: usize,
 }
 
-pub struct Code {
-    probes: Vec<ProbeCode>,
-    funcs: Vec<FuncCode>,
+pub struct Code<E: ?Sized + 'static> {
+    probes: Vec<ProbeCode<E>>,
+    funcs: Vec<FuncCode<E>>,
 }
 
 /// A compiled script with its state.
-pub struct Program {
-    code: Code,
+pub struct Program<E: ?Sized + 'static> {
+    code: Code<E>,
     st: State,
     limits: Limits,
     file: String,
+    reads_time: bool,
 }
 
 /// Cuts a stored string to MAXSTRINGLEN - 1 bytes, on a character boundary.
@@ -151,7 +266,7 @@ fn clip(s: &mut String) {
     }
 }
 
-impl Program {
+impl<E: Env + ?Sized> Program<E> {
     pub fn new(script: &Script, t: &Tables, limits: Limits, file: &str) -> Self {
         let globals = t
             .globals
@@ -171,15 +286,33 @@ impl Program {
                 }
             })
             .collect();
-        let mut c = Compiler { script, t, scope: 0, slots: Vec::new() };
+        let mut c = Compiler {
+            script,
+            t,
+            scope: 0,
+            slots: Vec::new(),
+            counting: false,
+            bound: 0,
+            unbounded: false,
+            reads_time: false,
+            env: PhantomData,
+        };
+        let limit = limits.max_action.min(limits.max_action_interruptible);
         let mut probes = Vec::new();
         for (i, p) in script.probes.iter().enumerate() {
             c.enter(i);
-            let body = c.stmt(&p.body);
+            (c.counting, c.bound, c.unbounded) = (false, 0, false);
+            let mut body = c.stmt(&p.body);
+            if c.unbounded || c.bound > limit {
+                c.enter(i);
+                c.counting = true;
+                body = c.stmt(&p.body);
+            }
             let (nli, nls) = c.counts();
             probes.push(ProbeCode { body, nli, nls });
         }
         let mut funcs = Vec::new();
+        c.counting = true;
         for (i, f) in script.functions.iter().enumerate() {
             c.enter(script.probes.len() + i);
             let body = c.stmt(&f.body);
@@ -202,8 +335,15 @@ impl Program {
             exiting: false,
             pool: Vec::new(),
             sargs: Vec::new(),
+            keys: Vec::new(),
         };
-        Program { code: Code { probes, funcs }, st, limits, file: file.to_string() }
+        Program { code: Code { probes, funcs }, st, limits, file: file.to_string(), reads_time: c.reads_time }
+    }
+
+    /// Whether the script calls a time function (`gettimeofday_ns()`, …): outside an event
+    /// they read the time of the last event, which the environment must then keep.
+    pub fn reads_time(&self) -> bool {
+        self.reads_time
     }
 
     /// True once `exit()` or a runtime error happened: later events are not run, as in
@@ -213,20 +353,15 @@ impl Program {
     }
 
     /// Runs probe `probe`'s body (the index of its `probe` clause) on the current event.
-    /// `interruptible`: `begin`/`end`, with the larger statement limit.
-    pub fn run(&mut self, probe: usize, interruptible: bool, pp: &str, env: &mut dyn Env) -> Result<(), RunError> {
+    /// `interruptible`: `begin`/`end`, with the larger statement limit. `pp` names the probe
+    /// in a run-time error; `None`: the event's own `pp()`, asked only then.
+    #[inline(always)]
+    pub fn run(&mut self, probe: usize, interruptible: bool, pp: Option<&str>, env: &mut E) -> Result<(), RunError> {
         let st = &mut self.st;
         let p = &self.code.probes[probe];
-        // Fresh locals; nothing to do for the bodies without any (the common one-liners).
-        if p.nli > 0 || !st.li.is_empty() {
-            st.li.clear();
-            st.li.resize(p.nli, 0);
-        }
-        if p.nls > 0 || !st.ls.is_empty() {
-            for s in st.ls.iter_mut() {
-                s.clear();
-            }
-            st.ls.resize(p.nls, String::new());
+        // Nothing to do for the bodies without locals (the common one-liners).
+        if p.nli > 0 || p.nls > 0 || !st.li.is_empty() || !st.ls.is_empty() {
+            st.fresh_locals(p.nli, p.nls);
         }
         st.bi = 0;
         st.bs = 0;
@@ -240,21 +375,27 @@ impl Program {
         }
         match result {
             Ok(_) => Ok(()),
-            Err(f) => {
-                self.st.exiting = true;
-                Err(RunError {
-                    message: f.message,
-                    near: f.near,
-                    pos: f.pos,
-                    file: self.file.clone(),
-                    probe: pp.into(),
-                })
-            }
+            Err(f) => Err(self.failed(*f, pp, env)),
         }
     }
 
+    #[cold]
+    fn failed(&mut self, f: Fault, pp: Option<&str>, env: &mut E) -> RunError {
+        self.st.exiting = true;
+        let probe = match pp {
+            Some(pp) => pp.to_string(),
+            None => {
+                let mut s = String::new();
+                // The event's probe point; an environment without one leaves it empty.
+                let _ = env.pp(&mut s);
+                s
+            }
+        };
+        RunError { message: f.message, near: f.near, pos: f.pos, file: self.file.clone(), probe }
+    }
+
     /// Hands the buffered output to the environment.
-    pub fn flush(&mut self, env: &mut dyn Env) {
+    pub fn flush(&mut self, env: &mut E) {
         if !self.st.out.is_empty() {
             env.print(&self.st.out);
             self.st.out.clear();
@@ -262,12 +403,23 @@ impl Program {
     }
 }
 
-struct Compiler<'s> {
+struct Compiler<'s, E: ?Sized> {
     script: &'s Script,
     t: &'s Tables,
     scope: usize,
     /// The current scope's locals: (long?, slot).
     slots: Vec<(bool, usize)>,
+    /// Whether blocks count their statements against MAXACTION. A probe body without loops
+    /// or function calls runs each statement at most once, so when its statements are fewer
+    /// than the limit it cannot exceed it and is compiled without counting.
+    counting: bool,
+    /// Statements in the blocks compiled so far (an upper bound of what runs without loops).
+    bound: u64,
+    /// A loop or a function call was compiled: no static bound.
+    unbounded: bool,
+    /// A time function was compiled.
+    reads_time: bool,
+    env: PhantomData<fn(&mut E)>,
 }
 
 fn near_ident(name: &str) -> String {
@@ -277,20 +429,20 @@ fn near_ident(name: &str) -> String {
 macro_rules! binop {
     ($a:ident, $b:ident, |$x:ident, $y:ident| $body:expr) => {
         Box::new(move |rt| {
-            let $x = $a(rt)?;
-            let $y = $b(rt)?;
+            let $x = $a.eval(rt)?;
+            let $y = $b.eval(rt)?;
             Ok($body)
         })
     };
 }
 
-enum LVal {
+enum LVal<E: ?Sized + 'static> {
     Local(usize),
     Global(usize),
-    Elem(usize, KeyF),
+    Elem(usize, KeyF<E>),
 }
 
-impl<'s> Compiler<'s> {
+impl<'s, E: Env + ?Sized> Compiler<'s, E> {
     fn enter(&mut self, scope: usize) {
         self.scope = scope;
         let (mut ni, mut ns) = (0, 0);
@@ -378,29 +530,29 @@ impl<'s> Compiler<'s> {
         }
     }
 
-    fn key(&mut self, name: &str, keys: &[Expr]) -> KeyF {
+    fn key(&mut self, name: &str, keys: &[Expr]) -> KeyF<E> {
         let g = self.t.gindex[name];
         let kt = &self.t.globals[g].keys;
         if kt.len() == 1 && kt[0] == Ty::Long {
             let f = self.int(&keys[0]);
-            return Box::new(move |rt| Ok(KeyVal::I(f(rt)?)));
+            return Box::new(move |rt| Ok(KeyVal::I(f.eval(rt)?)));
         }
-        enum P {
-            I(IntF),
-            S(StrF),
+        enum P<X: ?Sized + 'static> {
+            I(Int<X>),
+            S(StrF<X>),
         }
-        let parts: Vec<P> = keys
+        let parts: Vec<P<E>> = keys
             .iter()
             .zip(kt)
             .map(|(k, t)| if *t == Ty::Str { P::S(self.str(k)) } else { P::I(self.int(k)) })
             .collect();
         Box::new(move |rt| {
-            let mut v = Vec::with_capacity(parts.len());
+            let mut v = rt.st.keys.pop().unwrap_or_default();
             for p in &parts {
                 match p {
-                    P::I(f) => v.push(KPart::I(f(rt)?)),
+                    P::I(f) => v.push(KPart::I(f.eval(rt)?)),
                     P::S(f) => {
-                        let mut s = String::new();
+                        let mut s = rt.st.tmp();
                         f(rt, &mut s)?;
                         clip(&mut s);
                         v.push(KPart::S(s));
@@ -413,12 +565,12 @@ impl<'s> Compiler<'s> {
 
     /// The key of an array keyed by one long, as a plain long (the fast path); None for
     /// other arrays.
-    fn int_key(&mut self, name: &str, keys: &[Expr]) -> Option<IntF> {
+    fn int_key(&mut self, name: &str, keys: &[Expr]) -> Option<Int<E>> {
         let kt = &self.t.globals[self.t.gindex[name]].keys;
         (kt.len() == 1 && kt[0] == Ty::Long).then(|| self.int(&keys[0]))
     }
 
-    fn lval(&mut self, e: &Expr) -> LVal {
+    fn lval(&mut self, e: &Expr) -> LVal<E> {
         match &e.kind {
             ExprKind::Var(name) => match self.var(name) {
                 VarRef::Local(l) => LVal::Local(self.slots[l].1),
@@ -440,91 +592,83 @@ impl<'s> Compiler<'s> {
 
     // --- long-valued expressions ---
 
-    fn int(&mut self, e: &Expr) -> IntF {
+    fn int(&mut self, e: &Expr) -> Int<E> {
         let pos = e.pos;
-        match &e.kind {
-            ExprKind::Num(n) => {
-                let n = *n;
-                Box::new(move |_| Ok(n))
-            }
-            ExprKind::Var(name) => match self.var(name) {
-                VarRef::Local(l) => {
-                    let s = self.slots[l].1;
-                    Box::new(move |rt| Ok(rt.st.li[rt.st.bi + s]))
+        Int::Dyn(match &e.kind {
+            ExprKind::Num(n) => return Int::Num(*n),
+            ExprKind::Var(name) => {
+                return match self.var(name) {
+                    VarRef::Local(l) => Int::Local(self.slots[l].1),
+                    VarRef::Global(g) => Int::Global(g),
                 }
-                VarRef::Global(g) => Box::new(move |rt| match &rt.st.globals[g] {
-                    GVal::L(v) => Ok(*v),
-                    _ => unreachable!("checked: a long"),
-                }),
-            },
+            }
             ExprKind::Index(name, keys) => {
                 let g = self.t.gindex[name];
                 let k = self.key(name, keys);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    Ok(match rt.st.array(g).get(&key) {
+                    let v = match rt.st.array(g).get(&key) {
                         Some(AVal::L(v)) => *v,
                         _ => 0,
-                    })
+                    };
+                    rt.st.recycle(key);
+                    Ok(v)
                 })
             }
-            ExprKind::Call(name, args) => self.call_int(e, name, args),
+            ExprKind::Call(name, args) => return self.call_int(e, name, args),
             ExprKind::Stat(f, operand) => self.stat(*f, operand, pos),
             ExprKind::Unary(op, a) => {
                 let a = self.int(a);
                 match op {
-                    UnOp::Neg => Box::new(move |rt| Ok(a(rt)?.wrapping_neg())),
-                    UnOp::Plus => a,
-                    UnOp::Not => Box::new(move |rt| Ok(i64::from(a(rt)? == 0))),
-                    UnOp::BitNot => Box::new(move |rt| Ok(!a(rt)?)),
+                    UnOp::Neg => Box::new(move |rt| Ok(a.eval(rt)?.wrapping_neg())),
+                    UnOp::Plus => return a,
+                    UnOp::Not => Box::new(move |rt| Ok(i64::from(a.eval(rt)? == 0))),
+                    UnOp::BitNot => Box::new(move |rt| Ok(!a.eval(rt)?)),
                 }
             }
             ExprKind::Binary(op, a, b) => {
                 if op.is_comparison() && self.ty(a) == Ty::Str {
-                    return self.str_compare(*op, a, b);
+                    return Int::Dyn(self.str_compare(*op, a, b));
                 }
                 let (a, b) = (self.int(a), self.int(b));
                 self.arith(*op, a, b, pos)
             }
             ExprKind::And(a, b) => {
                 let (a, b) = (self.int(a), self.int(b));
-                Box::new(move |rt| Ok(i64::from(a(rt)? != 0 && b(rt)? != 0)))
+                Box::new(move |rt| Ok(i64::from(a.eval(rt)? != 0 && b.eval(rt)? != 0)))
             }
             ExprKind::Or(a, b) => {
                 let (a, b) = (self.int(a), self.int(b));
-                Box::new(move |rt| Ok(i64::from(a(rt)? != 0 || b(rt)? != 0)))
+                Box::new(move |rt| Ok(i64::from(a.eval(rt)? != 0 || b.eval(rt)? != 0)))
             }
             ExprKind::Ternary(c, a, b) => {
                 let (c, a, b) = (self.int(c), self.int(a), self.int(b));
-                Box::new(move |rt| if c(rt)? != 0 { a(rt) } else { b(rt) })
+                Box::new(move |rt| if c.eval(rt)? != 0 { a.eval(rt) } else { b.eval(rt) })
             }
-            ExprKind::Assign(op, lhs, rhs) => self.assign_int(*op, lhs, rhs, pos),
+            ExprKind::Assign(op, lhs, rhs) => self.assign_int(*op, lhs, rhs, pos, |v| v),
             ExprKind::IncDec { pre, delta, target } => {
-                let (pre, delta) = (*pre, *delta);
-                let one = Box::new(move |_: &mut Rt<'_, '_>| Ok(delta)) as IntF;
-                let update = self.modify_int(target, one, BinOp::Add, pos);
-                Box::new(move |rt| {
-                    let (old, new) = update(rt)?;
-                    Ok(if pre { new } else { old })
-                })
+                let pre = *pre;
+                self.modify_int(target, Int::Num(*delta), BinOp::Add, pos, move |old, new| if pre { new } else { old })
             }
             ExprKind::In(keys, name, _) => {
                 let g = self.t.gindex[name];
                 let k = self.key(name, keys);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    Ok(i64::from(rt.st.array(g).get(&key).is_some()))
+                    let found = rt.st.array(g).get(&key).is_some();
+                    rt.st.recycle(key);
+                    Ok(i64::from(found))
                 })
             }
             ExprKind::Aggregate(lhs, rhs) => {
                 let f = self.aggregate(lhs, rhs);
-                Box::new(move |rt| f(rt).map(|()| 0))
+                Box::new(move |rt| f(rt).map(|_| 0))
             }
             ExprKind::Str(_) | ExprKind::Hist(..) => unreachable!("checked: a long"),
-        }
+        })
     }
 
-    fn arith(&self, op: BinOp, a: IntF, b: IntF, pos: Pos) -> IntF {
+    fn arith(&self, op: BinOp, a: Int<E>, b: Int<E>, pos: Pos) -> IntF<E> {
         match op {
             BinOp::Add => binop!(a, b, |x, y| x.wrapping_add(y)),
             BinOp::Sub => binop!(a, b, |x, y| x.wrapping_sub(y)),
@@ -532,8 +676,8 @@ impl<'s> Compiler<'s> {
             BinOp::Div | BinOp::Mod => {
                 let div = op == BinOp::Div;
                 Box::new(move |rt| {
-                    let x = a(rt)?;
-                    let y = b(rt)?;
+                    let x = a.eval(rt)?;
+                    let y = b.eval(rt)?;
                     if y == 0 {
                         return Err(fault("division by zero", format!("operator '{}'", op.text()), pos));
                     }
@@ -556,7 +700,7 @@ impl<'s> Compiler<'s> {
         }
     }
 
-    fn str_compare(&mut self, op: BinOp, a: &Expr, b: &Expr) -> IntF {
+    fn str_compare(&mut self, op: BinOp, a: &Expr, b: &Expr) -> IntF<E> {
         let (a, b) = (self.str(a), self.str(b));
         Box::new(move |rt| {
             let mut x = rt.st.tmp();
@@ -578,8 +722,16 @@ impl<'s> Compiler<'s> {
         })
     }
 
-    /// Read-modify-write of a long lvalue: returns (old, new).
-    fn modify_int(&mut self, target: &Expr, rhs: IntF, op: BinOp, pos: Pos) -> RmwF {
+    /// Read-modify-write of a long lvalue (`x += e`, `a[k]++`); `done(old, new)` makes the
+    /// result: the expression's value, or `Flow::Normal` for a statement.
+    fn modify_int<T: 'static>(
+        &mut self,
+        target: &Expr,
+        rhs: Int<E>,
+        op: BinOp,
+        pos: Pos,
+        done: impl Fn(i64, i64) -> T + Copy + 'static,
+    ) -> ValF<E, T> {
         let apply = move |old: i64, r: i64| -> R<i64> {
             Ok(match op {
                 BinOp::Add => old.wrapping_add(r),
@@ -605,68 +757,77 @@ impl<'s> Compiler<'s> {
         };
         match self.lval(target) {
             LVal::Local(s) => Box::new(move |rt| {
-                let r = rhs(rt)?;
+                let r = rhs.eval(rt)?;
                 let slot = rt.st.bi + s;
                 let old = rt.st.li[slot];
                 let new = apply(old, r)?;
                 rt.st.li[slot] = new;
-                Ok((old, new))
+                Ok(done(old, new))
             }),
             LVal::Global(g) => Box::new(move |rt| {
-                let r = rhs(rt)?;
+                let r = rhs.eval(rt)?;
                 let GVal::L(v) = &mut rt.st.globals[g] else { unreachable!("checked: a long") };
                 let old = *v;
                 let new = apply(old, r)?;
                 *v = new;
-                Ok((old, new))
+                Ok(done(old, new))
             }),
             LVal::Elem(g, k) => {
                 let over = self.overflow(g, target.pos);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    let r = rhs(rt)?;
-                    let e = rt.st.array(g).entry(key, || AVal::L(0)).map_err(|_| over.clone_box())?;
+                    let r = rhs.eval(rt)?;
+                    let e = rt.st.array(g).entry(&key, || AVal::L(0)).map_err(|_| over.clone_box())?;
                     let AVal::L(v) = e else { unreachable!("checked: a long array") };
                     let old = *v;
                     let new = apply(old, r)?;
                     *v = new;
-                    Ok((old, new))
+                    rt.st.recycle(key);
+                    Ok(done(old, new))
                 })
             }
         }
     }
 
-    fn assign_int(&mut self, op: Option<BinOp>, lhs: &Expr, rhs: &Expr, pos: Pos) -> IntF {
+    /// `x = e`, `x op= e` on a long; `done(value)` makes the result as for [`Self::modify_int`].
+    fn assign_int<T: 'static>(
+        &mut self,
+        op: Option<BinOp>,
+        lhs: &Expr,
+        rhs: &Expr,
+        pos: Pos,
+        done: impl Fn(i64) -> T + Copy + 'static,
+    ) -> ValF<E, T> {
         let r = self.int(rhs);
         if let Some(op) = op {
-            let f = self.modify_int(lhs, r, op, pos);
-            return Box::new(move |rt| Ok(f(rt)?.1));
+            return self.modify_int(lhs, r, op, pos, move |_, new| done(new));
         }
         match self.lval(lhs) {
             LVal::Local(s) => Box::new(move |rt| {
-                let v = r(rt)?;
+                let v = r.eval(rt)?;
                 rt.st.li[rt.st.bi + s] = v;
-                Ok(v)
+                Ok(done(v))
             }),
             LVal::Global(g) => Box::new(move |rt| {
-                let v = r(rt)?;
+                let v = r.eval(rt)?;
                 rt.st.globals[g] = GVal::L(v);
-                Ok(v)
+                Ok(done(v))
             }),
             LVal::Elem(g, k) => {
                 let over = self.overflow(g, lhs.pos);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    let v = r(rt)?;
-                    let e = rt.st.array(g).entry(key, || AVal::L(0)).map_err(|_| over.clone_box())?;
+                    let v = r.eval(rt)?;
+                    let e = rt.st.array(g).entry(&key, || AVal::L(0)).map_err(|_| over.clone_box())?;
                     *e = AVal::L(v);
-                    Ok(v)
+                    rt.st.recycle(key);
+                    Ok(done(v))
                 })
             }
         }
     }
 
-    fn stat(&mut self, f: StatFn, operand: &Expr, pos: Pos) -> IntF {
+    fn stat(&mut self, f: StatFn, operand: &Expr, pos: Pos) -> IntF<E> {
         let name = match &operand.kind {
             ExprKind::Var(n) | ExprKind::Index(n, _) => n.clone(),
             _ => unreachable!("checked"),
@@ -703,17 +864,19 @@ impl<'s> Compiler<'s> {
                 let k = self.key(&name, keys);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    match rt.st.array(g).get(&key) {
+                    let v = match rt.st.array(g).get(&key) {
                         Some(AVal::T(s)) => pick(Some(s)),
                         _ => pick(None),
-                    }
+                    };
+                    rt.st.recycle(key);
+                    v
                 })
             }
             _ => unreachable!("checked"),
         }
     }
 
-    fn aggregate(&mut self, lhs: &Expr, rhs: &Expr) -> UnitF {
+    fn aggregate(&mut self, lhs: &Expr, rhs: &Expr) -> StmtF<E> {
         let v = self.int(rhs);
         let name = match &lhs.kind {
             ExprKind::Var(n) | ExprKind::Index(n, _) => n.clone(),
@@ -725,31 +888,32 @@ impl<'s> Compiler<'s> {
             if let Some(k) = self.int_key(&name, keys) {
                 let over = self.overflow(g, lhs.pos);
                 return Box::new(move |rt| {
-                    let key = k(rt)?;
-                    let x = v(rt)?;
+                    let key = k.eval(rt)?;
+                    let x = v.eval(rt)?;
                     let e = rt.st.array(g).int_entry(key, || AVal::T(Stat::new(hist))).map_err(|_| over.clone_box())?;
                     let AVal::T(s) = e else { unreachable!("checked: an aggregate array") };
                     s.add(x, hist);
-                    Ok(())
+                    Ok(Flow::Normal)
                 });
             }
         }
         match self.lval(lhs) {
             LVal::Global(_) => Box::new(move |rt| {
-                let x = v(rt)?;
+                let x = v.eval(rt)?;
                 let GVal::T(s) = &mut rt.st.globals[g] else { unreachable!("checked: an aggregate") };
                 s.add(x, hist);
-                Ok(())
+                Ok(Flow::Normal)
             }),
             LVal::Elem(_, k) => {
                 let over = self.overflow(g, lhs.pos);
                 Box::new(move |rt| {
                     let key = k(rt)?;
-                    let x = v(rt)?;
-                    let e = rt.st.array(g).entry(key, || AVal::T(Stat::new(hist))).map_err(|_| over.clone_box())?;
+                    let x = v.eval(rt)?;
+                    let e = rt.st.array(g).entry(&key, || AVal::T(Stat::new(hist))).map_err(|_| over.clone_box())?;
                     let AVal::T(s) = e else { unreachable!("checked: an aggregate array") };
                     s.add(x, hist);
-                    Ok(())
+                    rt.st.recycle(key);
+                    Ok(Flow::Normal)
                 })
             }
             LVal::Local(_) => unreachable!("checked: aggregates are global"),
@@ -758,7 +922,7 @@ impl<'s> Compiler<'s> {
 
     // --- string-valued expressions (append to `out`) ---
 
-    fn str(&mut self, e: &Expr) -> StrF {
+    fn str(&mut self, e: &Expr) -> StrF<E> {
         let pos = e.pos;
         match &e.kind {
             ExprKind::Str(s) => {
@@ -792,6 +956,7 @@ impl<'s> Compiler<'s> {
                     if let Some(AVal::S(v)) = rt.st.array(g).get(&key) {
                         out.push_str(v);
                     }
+                    rt.st.recycle(key);
                     Ok(())
                 })
             }
@@ -805,7 +970,7 @@ impl<'s> Compiler<'s> {
             }
             ExprKind::Ternary(c, a, b) => {
                 let (c, a, b) = (self.int(c), self.str(a), self.str(b));
-                Box::new(move |rt, out| if c(rt)? != 0 { a(rt, out) } else { b(rt, out) })
+                Box::new(move |rt, out| if c.eval(rt)? != 0 { a(rt, out) } else { b(rt, out) })
             }
             ExprKind::Assign(op, lhs, rhs) => {
                 let r = self.str(rhs);
@@ -854,8 +1019,9 @@ impl<'s> Compiler<'s> {
                             clip(&mut v);
                             out.push_str(&v);
                             let e =
-                                rt.st.array(g).entry(key, || AVal::S(String::new())).map_err(|_| over.clone_box())?;
+                                rt.st.array(g).entry(&key, || AVal::S(String::new())).map_err(|_| over.clone_box())?;
                             *e = AVal::S(v);
+                            rt.st.recycle(key);
                             Ok(())
                         })
                     }
@@ -870,12 +1036,14 @@ impl<'s> Compiler<'s> {
 
     // --- calls ---
 
-    fn user_call(&mut self, name: &str, args: &[Expr], pos: Pos) -> UnitF {
+    fn user_call(&mut self, name: &str, args: &[Expr], pos: Pos) -> StmtF<E> {
+        // The callee's statements count against the caller's limit.
+        self.unbounded = true;
         let f = self.t.findex[name];
         let scope = &self.t.scopes[self.script.probes.len() + f];
-        enum A {
-            I(IntF, usize),
-            S(StrF, usize),
+        enum A<X: ?Sized + 'static> {
+            I(Int<X>, usize),
+            S(StrF<X>, usize),
         }
         // Parameter slots in the callee's frame.
         let (mut ni, mut ns) = (0, 0);
@@ -889,7 +1057,7 @@ impl<'s> Compiler<'s> {
                 ni += 1;
             }
         }
-        let compiled: Vec<A> =
+        let compiled: Vec<A<E>> =
             args.iter()
                 .enumerate()
                 .map(|(k, a)| {
@@ -912,7 +1080,7 @@ impl<'s> Compiler<'s> {
             for (k, a) in compiled.iter().enumerate() {
                 match a {
                     A::I(f, _) => {
-                        let v = f(rt)?;
+                        let v = f.eval(rt)?;
                         if k < 8 {
                             ints[k] = v;
                         } else {
@@ -956,18 +1124,18 @@ impl<'s> Compiler<'s> {
                 let s = rt.st.ls.pop().unwrap_or_default();
                 rt.st.give(s);
             }
-            r.map(|_| ())
+            r.map(|_| Flow::Normal)
         })
     }
 
-    fn call_int(&mut self, e: &Expr, name: &str, args: &[Expr]) -> IntF {
+    fn call_int(&mut self, e: &Expr, name: &str, args: &[Expr]) -> Int<E> {
         let pos = e.pos;
         if self.t.findex.contains_key(name) {
             let call = self.user_call(name, args, pos);
-            return Box::new(move |rt| {
+            return Int::Dyn(Box::new(move |rt| {
                 call(rt)?;
                 Ok(rt.st.ret_i)
-            });
+            }));
         }
         let b = builtin_of(self.t, name).expect("checked: a known function");
         let near = near_ident(name);
@@ -979,17 +1147,18 @@ impl<'s> Compiler<'s> {
             }};
         }
         let arg0 = |c: &mut Self| c.int(&args[0]);
-        match b {
-            Builtin::Pid => env0!(pid),
-            Builtin::Tid => env0!(tid),
-            Builtin::Uid => env0!(uid),
-            Builtin::Cpu => env0!(cpu),
+        Int::Dyn(match b {
+            Builtin::Pid => return Int::Event(Field::Pid, pos),
+            Builtin::Tid => return Int::Event(Field::Tid, pos),
+            Builtin::Uid => return Int::Event(Field::Uid, pos),
+            Builtin::Cpu => return Int::Event(Field::Cpu, pos),
             Builtin::ProbeId => env0!(probe_id),
             Builtin::EntryTimestampNs => env0!(entry_timestamp_ns),
             Builtin::LatencyNs => env0!(latency_ns),
             Builtin::IsReturn => Box::new(move |rt| rt.env.is_return().map(i64::from).map_err(&err)),
             Builtin::Target => Box::new(move |rt| Ok(rt.env.target())),
             Builtin::TimeNs | Builtin::TimeUs | Builtin::TimeMs | Builtin::TimeS => {
+                self.reads_time = true;
                 let div = match b {
                     Builtin::TimeNs => 1,
                     Builtin::TimeUs => 1_000,
@@ -999,19 +1168,14 @@ impl<'s> Compiler<'s> {
                 Box::new(move |rt| rt.env.timestamp_ns().map(|t| t / div).map_err(&err))
             }
             Builtin::Arg(bits, signed) => {
-                let narrow = move |raw: u64| match (bits, signed) {
-                    (32, true) => raw as u32 as i32 as i64,
-                    (32, false) => raw as u32 as i64,
-                    _ => raw as i64,
-                };
                 // `pointer_arg(1)`: the number is nearly always a literal.
                 if let ExprKind::Num(n) = args[0].kind {
-                    return Box::new(move |rt| Ok(narrow(rt.env.arg(n).map_err(&err)?)));
+                    return Int::Arg(n, bits, signed, Box::new(Site { near: near_ident(name), pos }));
                 }
                 let n = arg0(self);
                 Box::new(move |rt| {
-                    let n = n(rt)?;
-                    Ok(narrow(rt.env.arg(n).map_err(&err)?))
+                    let n = n.eval(rt)?;
+                    Ok(narrow_arg(rt.env.arg(n).map_err(&err)?, bits, signed))
                 })
             }
             Builtin::Returnval => Box::new(move |rt| rt.env.returnval().map_err(&err)),
@@ -1028,7 +1192,7 @@ impl<'s> Compiler<'s> {
             Builtin::Read(user, size, signed) => {
                 let a = arg0(self);
                 Box::new(move |rt| {
-                    let addr = a(rt)? as u64;
+                    let addr = a.eval(rt)? as u64;
                     let raw = rt.env.read(user, addr, size).map_err(&err)?;
                     Ok(match (size, signed) {
                         (1, true) => raw as u8 as i8 as i64,
@@ -1076,7 +1240,7 @@ impl<'s> Compiler<'s> {
                 Box::new(move |rt| {
                     let mut t = rt.st.tmp();
                     s(rt, &mut t)?;
-                    let base = base(rt)?;
+                    let base = base.eval(rt)?;
                     let r = strtol(&t, base);
                     rt.st.give(t);
                     r.ok_or_else(|| err(format!("strtol: invalid base {base} (2 to 36)")))
@@ -1087,7 +1251,7 @@ impl<'s> Compiler<'s> {
                 Box::new(move |rt| {
                     let mut t = rt.st.tmp();
                     s(rt, &mut t)?;
-                    let i = i(rt)?;
+                    let i = i.eval(rt)?;
                     let r = usize::try_from(i).ok().and_then(|i| t.as_bytes().get(i).copied());
                     rt.st.give(t);
                     r.map(i64::from).ok_or_else(|| err(format!("stringat: index {i} out of range")))
@@ -1097,12 +1261,12 @@ impl<'s> Compiler<'s> {
                 // Statement-like builtins used for their value (checked: only void ones
                 // reach here from expression statements).
                 let s = self.void_call(e, name, args);
-                Box::new(move |rt| s(rt).map(|()| 0))
+                Box::new(move |rt| s(rt).map(|_| 0))
             }
-        }
+        })
     }
 
-    fn call_str(&mut self, e: &Expr, name: &str, args: &[Expr]) -> StrF {
+    fn call_str(&mut self, e: &Expr, name: &str, args: &[Expr]) -> StrF<E> {
         let pos = e.pos;
         if self.t.findex.contains_key(name) {
             let call = self.user_call(name, args, pos);
@@ -1121,7 +1285,7 @@ impl<'s> Compiler<'s> {
             Builtin::Returnstr => {
                 let fmt = self.int(&args[0]);
                 Box::new(move |rt, out| {
-                    if fmt(rt)? == 2 {
+                    if fmt.eval(rt)? == 2 {
                         let v = rt.env.returnval().map_err(&err)?;
                         out.push_str(&format!("{v:#x}"));
                         Ok(())
@@ -1133,15 +1297,15 @@ impl<'s> Compiler<'s> {
             Builtin::String(user) => {
                 let a = self.int(&args[0]);
                 Box::new(move |rt, out| {
-                    let addr = a(rt)? as u64;
+                    let addr = a.eval(rt)? as u64;
                     rt.env.string(user, addr, MAX_STRING as u32 - 1, out).map_err(&err)
                 })
             }
             Builtin::StringN(user) => {
                 let (a, n) = (self.int(&args[0]), self.int(&args[1]));
                 Box::new(move |rt, out| {
-                    let addr = a(rt)? as u64;
-                    let n = n(rt)?.clamp(0, MAX_STRING as i64 - 1) as u32;
+                    let addr = a.eval(rt)? as u64;
+                    let n = n.eval(rt)?.clamp(0, MAX_STRING as i64 - 1) as u32;
                     rt.env.string(user, addr, n, out).map_err(&err)
                 })
             }
@@ -1160,8 +1324,8 @@ impl<'s> Compiler<'s> {
                 Box::new(move |rt, out| {
                     let mut t = rt.st.tmp();
                     s(rt, &mut t)?;
-                    let start = start(rt)?.max(0) as usize;
-                    let len = len(rt)?.max(0) as usize;
+                    let start = start.eval(rt)?.max(0) as usize;
+                    let len = len.eval(rt)?.max(0) as usize;
                     let bytes = t.as_bytes();
                     if start < bytes.len() {
                         let end = start.saturating_add(len).min(bytes.len());
@@ -1192,7 +1356,7 @@ impl<'s> Compiler<'s> {
             Builtin::ErrnoStr => {
                 let v = self.int(&args[0]);
                 Box::new(move |rt, out| {
-                    let v = v(rt)?;
+                    let v = v.eval(rt)?;
                     out.push_str(errno_name(v));
                     Ok(())
                 })
@@ -1224,15 +1388,15 @@ impl<'s> Compiler<'s> {
     /// (or the session's output). `pp()` and `execname()` are written straight into the
     /// output when their turn comes (the script cannot change them in between), which
     /// spares a copy through a temporary.
-    fn formatted(&mut self, args: &[Expr]) -> FmtF {
+    fn formatted(&mut self, args: &[Expr]) -> FmtF<E> {
         let ExprKind::Str(fmt) = &args[0].kind else { unreachable!("checked: a literal format") };
         let pieces = format::parse(fmt).expect("checked: a valid format");
-        enum A {
-            I(IntF),
-            S(StrF),
-            Direct(StrF),
+        enum A<X: ?Sized + 'static> {
+            I(Int<X>),
+            S(StrF<X>),
+            Direct(StrF<X>),
         }
-        let vals: Vec<A> = args[1..]
+        let vals: Vec<A<E>> = args[1..]
             .iter()
             .map(|a| {
                 if self.event_string(a) {
@@ -1283,7 +1447,7 @@ impl<'s> Compiler<'s> {
             for v in &vals {
                 match v {
                     A::I(f) => {
-                        let x = f(rt)?;
+                        let x = f.eval(rt)?;
                         if i < 16 {
                             ints[i] = x;
                         } else {
@@ -1355,13 +1519,13 @@ impl<'s> Compiler<'s> {
     }
 
     /// `print`, `println`, `sprint`, `printd`…: values one after the other.
-    fn printed(&mut self, args: &[Expr], delimited: bool, newline: bool) -> FmtF {
-        enum A {
-            I(IntF),
-            S(StrF),
+    fn printed(&mut self, args: &[Expr], delimited: bool, newline: bool) -> FmtF<E> {
+        enum A<X: ?Sized + 'static> {
+            I(Int<X>),
+            S(StrF<X>),
         }
         let (delim, vals) = if delimited { (Some(self.str(&args[0])), &args[1..]) } else { (None, args) };
-        let vals: Vec<A> =
+        let vals: Vec<A<E>> =
             vals.iter().map(|a| if self.ty(a) == Ty::Str { A::S(self.str(a)) } else { A::I(self.int(a)) }).collect();
         Box::new(move |rt, out| {
             let mut buf = rt.st.tmp();
@@ -1375,7 +1539,7 @@ impl<'s> Compiler<'s> {
                 }
                 match v {
                     A::I(f) => {
-                        let x = f(rt)?;
+                        let x = f.eval(rt)?;
                         buf.push_str(&x.to_string());
                     }
                     A::S(f) => f(rt, &mut buf)?,
@@ -1395,7 +1559,7 @@ impl<'s> Compiler<'s> {
     }
 
     /// Calls made for their effect.
-    fn void_call(&mut self, e: &Expr, name: &str, args: &[Expr]) -> UnitF {
+    fn void_call(&mut self, e: &Expr, name: &str, args: &[Expr]) -> StmtF<E> {
         let pos = e.pos;
         if self.t.findex.contains_key(name) {
             return self.user_call(name, args, pos);
@@ -1404,11 +1568,11 @@ impl<'s> Compiler<'s> {
         let near = near_ident(name);
         let err = move |m: String| fault(m, near.clone(), pos);
         match b {
-            Builtin::Asmlinkage => Box::new(|_| Ok(())),
+            Builtin::Asmlinkage => Box::new(|_| Ok(Flow::Normal)),
             Builtin::Exit => Box::new(|rt| {
                 rt.st.exiting = true;
                 rt.env.exit();
-                Ok(())
+                Ok(Flow::Normal)
             }),
             Builtin::PrintRegs => Box::new(move |rt| {
                 // What was printed so far goes first: an environment may write the
@@ -1418,11 +1582,12 @@ impl<'s> Compiler<'s> {
                     rt.st.out.clear();
                 }
                 let st = &mut *rt.st;
-                rt.env.print_regs(&mut st.out).map_err(&err)
+                rt.env.print_regs(&mut st.out).map_err(&err)?;
+                Ok(Flow::Normal)
             }),
             Builtin::Printf => {
                 let f = self.formatted(args);
-                Box::new(move |rt| f(rt, None))
+                Box::new(move |rt| f(rt, None).map(|()| Flow::Normal))
             }
             Builtin::Print | Builtin::Println if args.len() == 1 && matches!(args[0].kind, ExprKind::Hist(..)) => {
                 let ExprKind::Hist(operand, _) = &args[0].kind else { unreachable!() };
@@ -1446,7 +1611,8 @@ impl<'s> Compiler<'s> {
                                 Some(AVal::T(s)) => s.print_hist(kind, &mut st.out),
                                 _ => Stat::new(Some(kind)).print_hist(kind, &mut st.out),
                             }
-                            Ok(())
+                            st.recycle(key);
+                            Ok(Flow::Normal)
                         })
                     }
                     _ => Box::new(move |rt| {
@@ -1454,7 +1620,7 @@ impl<'s> Compiler<'s> {
                         if let GVal::T(s) = &st.globals[g] {
                             s.print_hist(kind, &mut st.out);
                         }
-                        Ok(())
+                        Ok(Flow::Normal)
                     }),
                 }
             }
@@ -1462,7 +1628,7 @@ impl<'s> Compiler<'s> {
                 let delimited = matches!(b, Builtin::Printd | Builtin::Printdln);
                 let newline = matches!(b, Builtin::Println | Builtin::Printdln);
                 let f = self.printed(args, delimited, newline);
-                Box::new(move |rt| f(rt, None))
+                Box::new(move |rt| f(rt, None).map(|()| Flow::Normal))
             }
             Builtin::Warn => {
                 let s = self.str(&args[0]);
@@ -1476,7 +1642,7 @@ impl<'s> Compiler<'s> {
                     }
                     rt.env.warn(&t);
                     rt.st.give(t);
-                    Ok(())
+                    Ok(Flow::Normal)
                 })
             }
             Builtin::Error => {
@@ -1494,16 +1660,22 @@ impl<'s> Compiler<'s> {
 
     // --- statements ---
 
-    fn expr_stmt(&mut self, e: &Expr) -> UnitF {
+    /// An expression statement, compiled for its effect: no value is made only to be dropped.
+    fn expr_stmt(&mut self, e: &Expr) -> StmtF<E> {
+        let normal = |_| Flow::Normal;
         match &e.kind {
             ExprKind::Call(name, args) if self.ty(e) == Ty::Void => self.void_call(e, name, args),
             ExprKind::Aggregate(lhs, rhs) => self.aggregate(lhs, rhs),
+            ExprKind::IncDec { delta, target, .. } => {
+                self.modify_int(target, Int::Num(*delta), BinOp::Add, e.pos, |_, _| Flow::Normal)
+            }
+            ExprKind::Assign(op, lhs, rhs) if self.ty(e) != Ty::Str => self.assign_int(*op, lhs, rhs, e.pos, normal),
             _ => self.discard(e),
         }
     }
 
     /// Evaluates a valued expression for its effect only.
-    fn discard(&mut self, e: &Expr) -> UnitF {
+    fn discard(&mut self, e: &Expr) -> StmtF<E> {
         match self.ty(e) {
             Ty::Str => {
                 let f = self.str(e);
@@ -1511,20 +1683,38 @@ impl<'s> Compiler<'s> {
                     let mut t = rt.st.tmp();
                     let r = f(rt, &mut t);
                     rt.st.give(t);
-                    r
+                    r.map(|()| Flow::Normal)
                 })
             }
             _ => {
                 let f = self.int(e);
-                Box::new(move |rt| f(rt).map(|_| ()))
+                Box::new(move |rt| f.eval(rt).map(|_| Flow::Normal))
             }
         }
     }
 
-    fn stmt(&mut self, s: &Stmt) -> StmtF {
+    fn stmt(&mut self, s: &Stmt) -> StmtF<E> {
         match s {
             Stmt::Block(v) => {
-                let stmts: Vec<(StmtF, Pos)> = v.iter().map(|s| (self.stmt(s), stmt_pos(s))).collect();
+                self.bound += v.len() as u64;
+                if !self.counting {
+                    // Uncounted, a statement that does nothing (`asmlinkage()`, `;`) is left out.
+                    let live: Vec<&Stmt> = v.iter().filter(|s| !self.does_nothing(s)).collect();
+                    let mut stmts: Vec<StmtF<E>> = live.into_iter().map(|s| self.stmt(s)).collect();
+                    if stmts.len() == 1 {
+                        return stmts.pop().expect("one statement");
+                    }
+                    return Box::new(move |rt| {
+                        for s in &stmts {
+                            let f = s(rt)?;
+                            if f != Flow::Normal {
+                                return Ok(f);
+                            }
+                        }
+                        Ok(Flow::Normal)
+                    });
+                }
+                let stmts: Vec<(StmtF<E>, Pos)> = v.iter().map(|s| (self.stmt(s), stmt_pos(s))).collect();
                 Box::new(move |rt| {
                     for (s, pos) in &stmts {
                         rt.st.actions += 1;
@@ -1539,26 +1729,24 @@ impl<'s> Compiler<'s> {
                     Ok(Flow::Normal)
                 })
             }
-            Stmt::Expr(e) => {
-                let f = self.expr_stmt(e);
-                Box::new(move |rt| f(rt).map(|()| Flow::Normal))
-            }
+            Stmt::Expr(e) => self.expr_stmt(e),
             Stmt::If(c, a, b) => {
                 let c = self.int(c);
                 let a = self.stmt(a);
                 match b {
                     Some(b) => {
                         let b = self.stmt(b);
-                        Box::new(move |rt| if c(rt)? != 0 { a(rt) } else { b(rt) })
+                        Box::new(move |rt| if c.eval(rt)? != 0 { a(rt) } else { b(rt) })
                     }
-                    None => Box::new(move |rt| if c(rt)? != 0 { a(rt) } else { Ok(Flow::Normal) }),
+                    None => Box::new(move |rt| if c.eval(rt)? != 0 { a(rt) } else { Ok(Flow::Normal) }),
                 }
             }
             Stmt::While(c, body) => {
+                self.unbounded = true;
                 let pos = stmt_pos(s);
                 let (c, body) = (self.int(c), self.stmt(body));
                 Box::new(move |rt| {
-                    while c(rt)? != 0 {
+                    while c.eval(rt)? != 0 {
                         rt.st.actions += 1;
                         if rt.st.actions > rt.st.max_actions {
                             return Err(maxaction(pos));
@@ -1573,6 +1761,7 @@ impl<'s> Compiler<'s> {
                 })
             }
             Stmt::For(init, c, step, body) => {
+                self.unbounded = true;
                 let pos = stmt_pos(s);
                 let init = init.as_ref().map(|e| self.expr_stmt(e));
                 let c = c.as_ref().map(|e| self.int(e));
@@ -1584,7 +1773,7 @@ impl<'s> Compiler<'s> {
                     }
                     loop {
                         if let Some(c) = &c {
-                            if c(rt)? == 0 {
+                            if c.eval(rt)? == 0 {
                                 break;
                             }
                         }
@@ -1624,7 +1813,7 @@ impl<'s> Compiler<'s> {
                 Some(e) => {
                     let f = self.int(e);
                     Box::new(move |rt| {
-                        rt.st.ret_i = f(rt)?;
+                        rt.st.ret_i = f.eval(rt)?;
                         Ok(Flow::Return)
                     })
                 }
@@ -1649,6 +1838,7 @@ impl<'s> Compiler<'s> {
                     Box::new(move |rt| {
                         let key = k(rt)?;
                         rt.st.array(g).remove(&key);
+                        rt.st.recycle(key);
                         Ok(Flow::Normal)
                     })
                 }
@@ -1658,7 +1848,19 @@ impl<'s> Compiler<'s> {
         }
     }
 
-    fn foreach(&mut self, f: &Foreach) -> StmtF {
+    /// A statement without any effect: the empty statement, `asmlinkage()`.
+    fn does_nothing(&self, s: &Stmt) -> bool {
+        match s {
+            Stmt::Empty => true,
+            Stmt::Expr(Expr { kind: ExprKind::Call(name, _), .. }) => {
+                !self.t.findex.contains_key(name.as_str()) && builtin_of(self.t, name) == Some(Builtin::Asmlinkage)
+            }
+            _ => false,
+        }
+    }
+
+    fn foreach(&mut self, f: &Foreach) -> StmtF<E> {
+        self.unbounded = true;
         let g = self.t.gindex[&f.array];
         let info = &self.t.globals[g];
         let key_slots: Vec<(bool, usize)> = f
@@ -1702,7 +1904,7 @@ impl<'s> Compiler<'s> {
                 });
             }
             if let Some(l) = &limit {
-                let n = l(rt)?.max(0) as usize;
+                let n = l.eval(rt)?.max(0) as usize;
                 items.truncate(n);
             }
             let _ = is_stat;

@@ -192,16 +192,17 @@ fn classify(p: &ast::ProbePoint) -> Result<PointKind, Diag> {
     }
 }
 
-/// A running script: its globals, and the interpreter.
-pub struct Session {
-    prog: interp::Program,
+/// A running script: its globals, and the interpreter, compiled for the environment `E`
+/// it runs against.
+pub struct Session<E: Env + ?Sized + 'static> {
+    prog: interp::Program<E>,
     begin: Vec<(usize, String)>,
     end: Vec<(usize, String)>,
     timers: Vec<(usize, String, u64)>,
 }
 
-impl Session {
-    pub fn new(script: &Script, limits: Limits) -> Session {
+impl<E: Env + ?Sized> Session<E> {
+    pub fn new(script: &Script, limits: Limits) -> Self {
         let prog = interp::Program::new(&script.ast, &script.tables, limits, &script.file);
         let pick = |k: fn(&PointKind) -> bool| {
             script.points.iter().filter(|p| k(&p.kind)).map(|p| (p.probe, p.text.clone())).collect::<Vec<_>>()
@@ -218,25 +219,26 @@ impl Session {
     }
 
     /// Runs every `probe begin` body, in script order.
-    pub fn begin(&mut self, env: &mut dyn Env) -> Result<(), RunError> {
+    pub fn begin(&mut self, env: &mut E) -> Result<(), RunError> {
         for (probe, pp) in &self.begin {
             if self.prog.exiting() {
                 break;
             }
-            self.prog.run(*probe, true, pp, env)?;
+            self.prog.run(*probe, true, Some(pp), env)?;
         }
         self.prog.flush(env);
         Ok(())
     }
 
     /// Runs the bodies bound to the current event (see [`bind`]); nothing after `exit()`.
+    /// A run-time error names the probe with the event's `pp()`.
     #[inline]
-    pub fn event(&mut self, probes: &[usize], pp: &str, env: &mut dyn Env) -> Result<(), RunError> {
+    pub fn event(&mut self, probes: &[usize], env: &mut E) -> Result<(), RunError> {
         for &probe in probes {
             if self.prog.exiting() {
                 return Ok(());
             }
-            self.prog.run(probe, false, pp, env)?;
+            self.prog.run(probe, false, None, env)?;
         }
         Ok(())
     }
@@ -247,7 +249,7 @@ impl Session {
     }
 
     /// Runs timer `i`'s body.
-    pub fn tick(&mut self, i: usize, env: &mut dyn Env) -> Result<(), RunError> {
+    pub fn tick(&mut self, i: usize, env: &mut E) -> Result<(), RunError> {
         if self.prog.exiting() {
             return Ok(());
         }
@@ -255,26 +257,32 @@ impl Session {
             Some(t) => (t.0, t.1.clone()),
             None => return Ok(()),
         };
-        let r = self.prog.run(probe, false, &pp, env);
+        let r = self.prog.run(probe, false, Some(&pp), env);
         self.prog.flush(env);
         r
     }
 
     /// Runs every `probe end` body (even after `exit()`, as SystemTap does).
-    pub fn end(&mut self, env: &mut dyn Env) -> Result<(), RunError> {
+    pub fn end(&mut self, env: &mut E) -> Result<(), RunError> {
         for (probe, pp) in &self.end {
-            self.prog.run(*probe, true, pp, env)?;
+            self.prog.run(*probe, true, Some(pp), env)?;
         }
         self.prog.flush(env);
         Ok(())
     }
 
     /// Hands buffered output to `env` (call at the end of each batch).
-    pub fn flush(&mut self, env: &mut dyn Env) {
+    pub fn flush(&mut self, env: &mut E) {
         self.prog.flush(env);
     }
 
     pub fn exiting(&self) -> bool {
         self.prog.exiting()
+    }
+
+    /// Whether the script calls a time function, which outside an event (in `end`, in a
+    /// timer) reads the time of the last event: otherwise the environment need not keep it.
+    pub fn reads_time(&self) -> bool {
+        self.prog.reads_time()
     }
 }

@@ -64,12 +64,13 @@ impl Array {
         }
     }
 
-    /// The element, created with `init` when absent; fails when the array is full.
+    /// The element, created with `init` when absent (with a copy of the key); fails when the
+    /// array is full.
     #[inline]
-    pub fn entry(&mut self, k: KeyVal, init: impl FnOnce() -> AVal) -> Result<&mut AVal, Overflow> {
+    pub fn entry(&mut self, k: &KeyVal, init: impl FnOnce() -> AVal) -> Result<&mut AVal, Overflow> {
         let max = self.max;
         if let KeyVal::I(i) = k {
-            return self.int_entry(i, init);
+            return self.int_entry(*i, init);
         }
         match (&mut self.store, k) {
             (Store::Gen(m), KeyVal::G(parts)) => {
@@ -79,7 +80,8 @@ impl Array {
                 if m.len() >= max {
                     return Err(Overflow);
                 }
-                Ok(m.entry(parts).or_insert_with(init))
+                let (i, _) = m.insert_full(parts.clone(), init());
+                Ok(&mut m[i])
             }
             _ => unreachable!("key shape checked at compile time"),
         }

@@ -33,7 +33,10 @@ fn component_of_another_world() {
     let e = runtime().load(&handler("wrong_world")).err().unwrap();
     assert!(matches!(e, LoadError::WrongWorld { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("`greet`") && msg.contains("wprobe:probe/handler@0.3.0"), "{msg}");
+    assert!(
+        msg.contains("`greet`") && msg.contains(&format!("wprobe:probe/handler@{}", wprobe::sandbox::WIT_VERSION)),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -86,6 +89,67 @@ fn endless_loop_is_stopped_by_the_cpu_bound() {
         "{msg}"
     );
     assert!(msg.contains("--cpu-limit-ms"), "{msg}");
+}
+
+/// The CPU bound counts the CPU time a call uses, not the wall time it takes: a replay whose
+/// handler thread gets a sliver of a CPU (pinned to CPU 0 at nice 19 beside a spinning thread
+/// at nice 0) takes ten times longer than its bound per batch and still completes. With a
+/// wall-clock bound its first such batch would be cut.
+#[test]
+fn time_a_handler_waits_for_a_cpu_does_not_count_against_its_cpu_bound() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const EVENTS: u32 = 160;
+    let events = synthetic_events("cpu-bound", EVENTS);
+    // `slow` spins about a millisecond per event: a batch of 16 uses ~16 ms of the 100 ms bound.
+    let mut child = Command::new(wprobe_bin())
+        .args(["replay", "--cpu-limit-ms", "100", "--batch-size", "16", "--stats-every", "100"])
+        .arg(handler("slow"))
+        .arg(&events)
+        .env("WPROBE_CACHE_DIR", scratch_dir("cpu-bound-cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(first.starts_with("wprobe: stats: "), "{first}");
+
+    // Handling batches now. Its main thread (the one calling the handler; the epoch clock's
+    // thread keeps its CPUs) shares CPU 0 with a spinner, at the lowest priority.
+    let cpu0 = || {
+        // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        unsafe { libc::CPU_SET(0, &mut set) };
+        set
+    };
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let spinner = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let set = cpu0();
+            // SAFETY: sets this thread's own affinity from a valid set.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) };
+            while !done.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+        })
+    };
+    let tid = child.id() as libc::pid_t;
+    let set = cpu0();
+    // SAFETY: both act on our child's main thread (its tid is its pid) with valid arguments.
+    assert_eq!(unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) }, 0);
+    assert_eq!(unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19) }, 0);
+
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    done.store(true, Ordering::Relaxed);
+    spinner.join().unwrap();
+    assert!(out.status.success(), "{first}{rest}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("slow: {EVENTS} events")), "{first}{rest}");
 }
 
 #[test]

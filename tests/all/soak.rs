@@ -20,14 +20,20 @@ const MARGIN: u64 = 2 << 20;
 /// Handlers in every language: (example, file-name suffix).
 const HANDLERS: [&str; 2] = ["tcp_connect", "count"];
 const SUFFIXES: [&str; 4] = ["", "_c", "_py", "_js"];
-/// Handlers that reach no plateau yet, with the most their memory may grow per event after
-/// `WARM`, in bytes. JavaScript's heap grows by about 1.5 bytes per value a handler
-/// allocates, however short-lived (SpiderMonkey in componentize-js 0.23; no collector control
-/// reaches JavaScript): `tcp_connect_js` by some 30 bytes per event (17.1 MiB after 200 000
-/// events, 43.1 MiB after a million), `count_js` by some 3 (9.1 → 13.1 MiB), measured
-/// 2026-12-02. Both complete a million events under the default limit, and these bounds
-/// catch them growing faster. See guest-sdk/js/README.md, "Memory".
+/// Handlers that reach no plateau under the default limit, with the most their memory may
+/// grow per event after `WARM`, in bytes. A JavaScript handler's memory climbs until some
+/// 115–140 MiB, where SpiderMonkey's major collection (componentize-js 0.23) catches up, and
+/// is flat after: `tcp_connect_js` 17.1 MiB after 200 000 events,
+/// 43.1 MiB after a million, 119.1 MiB from 3.5 M to 6 M events under `--memory-limit 1G`
+/// (2026-12-02); `count_js` climbs by some 3.5 bytes per event. These bounds catch them growing
+/// faster. componentize-js 0.19.3 and 0.22.0 do no better (guest-sdk/js/README.md, "Memory").
 const STILL_GROWING: [(&str, u64); 2] = [("tcp_connect_js", 64), ("count_js", 16)];
+
+/// How much `name`'s memory may grow over `events` events once warm.
+fn allowed_growth(name: &str, events: u64) -> u64 {
+    let per_event = STILL_GROWING.iter().find(|(n, _)| *n == name).map_or(0, |(_, bytes)| *bytes);
+    per_event * events + MARGIN
+}
 
 /// A million seed-like events from 61 processes on 4 CPUs, with varying pointers (so that
 /// every printed line differs), written once per test run.
@@ -70,14 +76,18 @@ fn stats_lines(stderr: &str) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Replays the soak file through `name` with the default limits; returns the memory after
+/// Replays the soak file through `name` with the default memory limit; returns the memory after
 /// `WARM` events and at the end.
 fn soak(name: &str) -> (u64, u64) {
     let path = handler(name);
     assert!(path.exists(), "{} is missing: build every language with `cargo xtask handlers`", path.display());
     let out = Command::new(wprobe_bin())
-        // Compiling a Python or JavaScript component takes minutes on a busy machine.
-        .args(["replay", "--compile-timeout", "900", "--stats-every", &WARM.to_string()])
+        // Compiling a Python or JavaScript component takes minutes on a busy machine. The
+        // per-call bound is wall time, and the eight replays share the cores with each other
+        // and the rest of the suite: a batch of `tcp_connect_js` (some 3 ms of CPU) once
+        // waited past the default 500 ms. This test is about memory, whose limit stays 64M.
+        .args(["replay", "--compile-timeout", "900", "--cpu-limit-ms", "60000"])
+        .args(["--stats-every", &WARM.to_string()])
         .arg(&path)
         .arg(soak_file())
         .env("WPROBE_CACHE_DIR", scratch_dir("cache"))
@@ -97,20 +107,22 @@ fn soak(name: &str) -> (u64, u64) {
 
 #[test]
 fn every_language_reaches_a_memory_plateau_over_a_million_events() {
+    soak_file();
+    let names: Vec<String> = HANDLERS.iter().flat_map(|b| SUFFIXES.iter().map(move |s| format!("{b}{s}"))).collect();
+    // One thread per handler: most of the time goes to compiling the four Python and
+    // JavaScript components (some 13 s of CPU each) and to replaying `tcp_connect_js` (14 s)
+    // and `tcp_connect_py` (6 s), which overlap on two cores: the eight runs took 137 s one
+    // after the other and 71 s together, back to back on a loaded 2-core machine.
+    let memory: Vec<(u64, u64)> = std::thread::scope(|s| {
+        let runs: Vec<_> = names.iter().map(|name| s.spawn(move || soak(name))).collect();
+        runs.into_iter().map(|run| run.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
     let mut report = String::new();
     let mut failures = Vec::new();
-    for base in HANDLERS {
-        for suffix in SUFFIXES {
-            let name = format!("{base}{suffix}");
-            let (warm, end) = soak(&name);
-            report += &format!("{name}: {} after {WARM} events, {} after {EVENTS}\n", warm >> 10, end >> 10);
-            let allowed = match STILL_GROWING.iter().find(|(n, _)| *n == name) {
-                Some((_, per_event)) => per_event * (EVENTS - WARM) + MARGIN,
-                None => MARGIN,
-            };
-            if end > warm + allowed {
-                failures.push(name);
-            }
+    for (name, (warm, end)) in names.iter().zip(memory) {
+        report += &format!("{name}: {} after {WARM} events, {} after {EVENTS}\n", warm >> 10, end >> 10);
+        if end > warm + allowed_growth(name, EVENTS - WARM) {
+            failures.push(name);
         }
     }
     eprint!("memory (KiB):\n{report}");
@@ -119,7 +131,7 @@ fn every_language_reaches_a_memory_plateau_over_a_million_events() {
 
 /// Live: the uprobe target at a steady 5 000 calls a second for 60 s under each language's
 /// `tcp_connect` handler, as root: nothing lost, every call handled, memory flat from the
-/// first 60 000 events to the end. Four minutes of wall time, so not in `cargo xtask test`:
+/// first 60 000 events to the end (JavaScript's: within its `STILL_GROWING` bound). Four minutes of wall time, so not in `cargo xtask test`:
 /// run it with `cargo test --release -p wprobe-tests --test all -- --ignored live_soak --nocapture`.
 #[test]
 #[ignore = "a four-minute live run; run it by hand as root (see its comment)"]
@@ -160,7 +172,7 @@ fn live_soak_every_language_for_a_minute() {
         let (first, last) = (stats.first().copied().unwrap_or_default(), stats.last().copied().unwrap_or_default());
         report +=
             &format!("{name}: {} KiB after {} events, {} KiB after {}\n", first.1 >> 10, first.0, last.1 >> 10, last.0);
-        if !err.contains(&all) || last.0 != calls || last.1 > first.1 + MARGIN {
+        if !err.contains(&all) || last.0 != calls || last.1 > first.1 + allowed_growth(&name, last.0 - first.0) {
             failures.push(format!(
                 "{name}: {}",
                 err.lines().filter(|l| !l.contains("stats:")).collect::<Vec<_>>().join(" / ")

@@ -16,7 +16,7 @@ fn package_version(dir: &str) -> String {
 
 #[test]
 fn the_host_speaks_the_version_of_wit_probe_wit() {
-    assert_eq!(WIT_VERSION, package_version("wit"), "bump host/src/sandbox/load.rs's wit_version! with the WIT");
+    assert_eq!(WIT_VERSION, package_version("wit"), "host/build.rs reads the version from wit/probe.wit");
     assert_ne!(package_version("tests/wit/previous"), WIT_VERSION, "tests/wit/previous must hold the previous WIT");
 }
 

@@ -25,9 +25,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CONTEXT: &str = "wprobe:probe/context@0.3.0";
-const TYPES: &str = "wprobe:probe/types@0.3.0";
-
 /// The versions CI installs; the install hints name them.
 const CLANG: &str = "clang-19";
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
@@ -245,7 +242,8 @@ fn build_one(root: &Path, out_dir: &Path, g: &Guest) -> Result<()> {
         Lang::Python => build_python(root, &work, g)?,
         Lang::Js => build_js(root, &work, g)?,
     };
-    let imports = check_imports(g, &component)?;
+    // C components may import only wprobe's context; Python and JavaScript ones WASI too.
+    let imports = crate::wit::check_imports(&format!("{}.wasm", g.name), &component, g.lang.allows_wasi())?;
     fs::write(&output, &component).with_context(|| format!("cannot write {}", output.display()))?;
     fs::write(&stamp_path, &stamp)?;
     println!(
@@ -393,35 +391,6 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// C components may import only wprobe's context; Python and JavaScript ones WASI too.
-fn check_imports(g: &Guest, component: &[u8]) -> Result<String> {
-    let imports = match wit_component::decode(component)? {
-        wit_component::DecodedWasm::Component(resolve, world) => resolve.worlds[world]
-            .imports
-            .iter()
-            .filter(|(_, item)| !matches!(item, wit_parser::WorldItem::Type { .. }))
-            .map(|(key, _)| resolve.name_world_key(key))
-            .collect::<Vec<_>>(),
-        wit_component::DecodedWasm::WitPackage(..) => bail!("a WIT package, not a component"),
-    };
-    let is_wasi = |name: &str| g.lang.allows_wasi() && name.starts_with("wasi:");
-    let unexpected: Vec<&String> =
-        imports.iter().filter(|n| !(n.as_str() == CONTEXT || n.as_str() == TYPES || is_wasi(n))).collect();
-    ensure!(
-        unexpected.is_empty(),
-        "{}.wasm imports {unexpected:?}; a {:?} handler may import only {CONTEXT}{}",
-        g.name,
-        g.lang,
-        if g.lang.allows_wasi() { " and wasi:*" } else { "" }
-    );
-    let wasi = imports.iter().filter(|n| is_wasi(n)).count();
-    let mut summary: Vec<String> = imports.iter().filter(|n| !is_wasi(n)).cloned().collect();
-    if wasi > 0 {
-        summary.push(format!("{wasi} wasi:* interfaces"));
-    }
-    Ok(summary.join(", "))
 }
 
 fn relative(path: &Path) -> &Path {

@@ -24,8 +24,6 @@ const DEFAULT_TARGET: &str = "wasm32-unknown-unknown";
 const WASI_TARGET: &str = "wasm32-wasip2";
 /// The only interface a plain handler may import. (`types` may appear too: it holds only
 /// types, which the exports' signatures refer to.)
-const CONTEXT: &str = "wprobe:probe/context@0.3.0";
-const TYPES: &str = "wprobe:probe/types@0.3.0";
 /// Folders whose subfolders are handler crates.
 const HANDLER_DIRS: [&str; 2] = ["examples", "tests/handlers"];
 
@@ -99,7 +97,7 @@ pub fn build(args: &Args) -> Result<()> {
                 ensure!(*target == DEFAULT_TARGET, "{} is a core module, expected a component", input.display());
                 componentize(&bytes).with_context(|| format!("cannot make a component of {}", input.display()))?
             };
-            let imports = check_imports(h, &component)?;
+            let imports = crate::wit::check_imports(&format!("{}.wasm", h.name), &component, h.target == WASI_TARGET)?;
             let output = out_dir.join(format!("{}.wasm", h.name));
             fs::write(&output, &component).with_context(|| format!("cannot write {}", output.display()))?;
             println!("{:>9} bytes  {:<36} imports {imports}", component.len(), relative(&output).display());
@@ -187,46 +185,6 @@ fn is_component(bytes: &[u8]) -> bool {
 
 fn componentize(module: &[u8]) -> Result<Vec<u8>> {
     wit_component::ComponentEncoder::default().module(module)?.validate(true).encode()
-}
-
-/// A plain handler must import nothing but wprobe's context (its sandbox is the WIT), a
-/// wasip2 one additionally WASI. Returns a summary of the imports for the build log.
-fn check_imports(h: &Handler, component: &[u8]) -> Result<String> {
-    let imports = component_imports(component).with_context(|| format!("cannot decode {}.wasm", h.name))?;
-    let is_wasi = |name: &str| h.target == WASI_TARGET && name.starts_with("wasi:");
-    let unexpected: Vec<&String> =
-        imports.iter().filter(|name| !(name.as_str() == CONTEXT || name.as_str() == TYPES || is_wasi(name))).collect();
-    ensure!(
-        unexpected.is_empty(),
-        "{}.wasm imports {unexpected:?}; a {} handler may import only {CONTEXT}{}",
-        h.name,
-        h.target,
-        if h.target == WASI_TARGET { " and wasi:*" } else { "" }
-    );
-    let wasi = imports.iter().filter(|name| is_wasi(name)).count();
-    let mut summary: Vec<String> = imports.iter().filter(|name| !is_wasi(name)).cloned().collect();
-    if wasi > 0 {
-        summary.push(format!("{wasi} wasi:* interfaces"));
-    }
-    if summary.is_empty() {
-        summary.push("nothing".into());
-    }
-    Ok(summary.join(", "))
-}
-
-/// The component's imports by name: interfaces as `ns:pkg/iface@version`, freestanding
-/// functions by their name. Types that the world itself imports (through its `use`) are
-/// not imports of anything and are left out.
-fn component_imports(component: &[u8]) -> Result<Vec<String>> {
-    match wit_component::decode(component)? {
-        wit_component::DecodedWasm::Component(resolve, world) => Ok(resolve.worlds[world]
-            .imports
-            .iter()
-            .filter(|(_, item)| !matches!(item, wit_parser::WorldItem::Type { .. }))
-            .map(|(key, _)| resolve.name_world_key(key))
-            .collect()),
-        wit_component::DecodedWasm::WitPackage(..) => bail!("a WIT package, not a component"),
-    }
 }
 
 fn relative(path: &Path) -> &Path {

@@ -25,6 +25,7 @@ mod sdk_gen;
 mod sdk_wrappers;
 mod stap;
 mod vm;
+mod wit;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};

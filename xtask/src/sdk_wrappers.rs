@@ -666,6 +666,8 @@ fn js(all: &[Accessor], version: &str) -> String {
     s.push_str("//\n// The accessors that ask the host; wprobe.js re-exports them.\n\n");
     let _ = writeln!(s, "import * as ctx from 'wprobe:probe/context@{version}';");
     s.push_str("import { __rt as rt } from './wprobe.js';\n");
+    s.push_str("// wprobe.js reaches the host through this import, so that the WIT's version is written once.\n");
+    s.push_str("export { ctx as __ctx };\n");
     for a in generated(all, Js) {
         let snake = a.snake();
         let params: Vec<&str> = a.params.iter().map(|(n, _)| n.as_str()).collect();

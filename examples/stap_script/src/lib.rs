@@ -13,9 +13,11 @@ use wprobe_sdk::prelude::*;
 use wprobe_stap::{bind, CaptureBase, CaptureReq, Env, Limits, Script};
 
 struct Stap {
-    session: wprobe_stap::Session,
+    session: wprobe_stap::Session<SdkEnv>,
     /// For each probe id of the session, the script's probe bodies to run.
     bodies: Vec<Vec<usize>>,
+    /// Whether the script reads the time, so that `last_ns` must be kept.
+    reads_time: bool,
     /// CLOCK_MONOTONIC of the last event, for the time functions in `end`.
     last_ns: i64,
 }
@@ -27,33 +29,43 @@ struct SdkEnv {
     last_ns: i64,
 }
 
+#[cold]
+fn no_event(what: &str) -> String {
+    format!("{what}() has no event to read in probe begin or end")
+}
+
 fn err(e: AccessError) -> String {
     e.to_string()
 }
 
 impl SdkEnv {
+    #[inline]
     fn need_event(&self, what: &str) -> Result<(), String> {
         if self.event {
             Ok(())
         } else {
-            Err(format!("{what}() has no event to read in probe begin or end"))
+            Err(no_event(what))
         }
     }
 }
 
 impl Env for SdkEnv {
+    #[inline]
     fn pid(&self) -> Result<i64, String> {
         self.need_event("pid")?;
         Ok(pid().into())
     }
+    #[inline]
     fn tid(&self) -> Result<i64, String> {
         self.need_event("tid")?;
         Ok(tid().into())
     }
+    #[inline]
     fn uid(&self) -> Result<i64, String> {
         self.need_event("uid")?;
         Ok(uid().into())
     }
+    #[inline]
     fn cpu(&self) -> Result<i64, String> {
         self.need_event("cpu")?;
         Ok(cpu().into())
@@ -88,6 +100,7 @@ impl Env for SdkEnv {
     fn latency_ns(&self) -> Result<i64, String> {
         latency_ns().map(|v| v as i64).map_err(err)
     }
+    #[inline]
     fn arg(&self, n: i64) -> Result<u64, String> {
         let n = u32::try_from(n).map_err(|_| format!("argument {n}: arguments count from 1"))?;
         pointer_arg(n).map_err(err)
@@ -198,8 +211,9 @@ impl Handler for Stap {
                 }
             }
         }
-        let mut stap =
-            Stap { session: wprobe_stap::Session::new(&script, limits(session)?), bodies: binding.bodies, last_ns: 0 };
+        let script_session = wprobe_stap::Session::new(&script, limits(session)?);
+        let reads_time = script_session.reads_time();
+        let mut stap = Stap { session: script_session, bodies: binding.bodies, reads_time, last_ns: 0 };
         // `timer.ms(N)`/`timer.s(N)`: the host calls `tick(i)` for the i-th, in script order.
         for period in stap.session.timer_periods() {
             session.timer_ms(u32::try_from(period).unwrap_or(u32::MAX));
@@ -214,9 +228,11 @@ impl Handler for Stap {
         let id = probe_id() as usize;
         let Some(bodies) = self.bodies.get(id) else { return Ok(()) };
         let mut env = SdkEnv { event: true, last_ns: 0 };
-        let r = self.session.event(bodies, pp(), &mut env);
+        let r = self.session.event(bodies, &mut env);
         self.session.flush(&mut env);
-        self.last_ns = timestamp_ns() as i64;
+        if self.reads_time {
+            self.last_ns = timestamp_ns() as i64;
+        }
         r.map_err(Error::msg)
     }
 

@@ -13,7 +13,8 @@ pub struct HandlerOpts {
     #[arg(long = "arg", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub args: Vec<(String, String)>,
 
-    /// Wall-clock time one handler call (one batch) may take, in milliseconds.
+    /// CPU time one handler call (one batch, a tick, init or end) may use, in milliseconds
+    /// (time spent waiting for a CPU does not count).
     #[arg(long, value_name = "MS", default_value_t = Limits::DEFAULT_CPU_PER_CALL.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cpu_limit_ms: u64,

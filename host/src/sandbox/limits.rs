@@ -6,8 +6,9 @@ use std::time::Duration;
 /// Per-handler resource bounds. Each has a default and a `wprobe` flag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Wall-clock time one call into the handler (`init`, one batch, `end`) may take
-    /// (`--cpu-limit-ms`). Enforced with wasmtime's epoch deadline.
+    /// CPU time one call into the handler (`init`, one batch, a tick, `end`) may use
+    /// (`--cpu-limit-ms`): the calling thread's, so time it waits for a CPU on a busy machine
+    /// does not count. Enforced with wasmtime's epoch deadline (see `ticker`).
     pub cpu_per_call: Duration,
     /// Linear memory, in bytes, summed over the component's memories (`--memory-limit`).
     pub memory: usize,

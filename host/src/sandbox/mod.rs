@@ -40,9 +40,10 @@ use crate::probe::{CaptureBase, CaptureSpec, ProbeInfo};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use ticker::{Ticker, EPOCH_TICK};
+pub use ticker::thread_cpu_time;
+use ticker::Ticker;
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
 use wprobe_common::Arch;
 
 pub(crate) mod bindings {
@@ -227,6 +228,16 @@ impl Runtime {
         let state = HandlerState::new(session, &limits);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
+        // The bound is the CPU time the call has used, not the wall time the epoch clock
+        // counts: at the wall-clock deadline, extend it by the CPU time still left.
+        store.epoch_deadline_callback(|ctx| {
+            let s = ctx.data();
+            let used = ticker::thread_cpu_time().saturating_sub(s.call_cpu_start);
+            Ok(match s.cpu_per_call.checked_sub(used) {
+                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticker::ticks(left)),
+                _ => UpdateDeadline::Interrupt,
+            })
+        });
         let mut handler = Handler {
             name: loaded.name.clone(),
             store,
@@ -431,9 +442,9 @@ impl Handler {
     /// Arms the call's CPU bound; the clock ticks until the returned guard is dropped.
     fn arm_deadline(&mut self) -> ticker::Call {
         let call = self.ticker.call();
-        let ticks = self.limits.cpu_per_call.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64;
+        self.store.data_mut().call_cpu_start = ticker::thread_cpu_time();
         // +1: the current tick may be about to end.
-        self.store.set_epoch_deadline(ticks + 1);
+        self.store.set_epoch_deadline(ticker::ticks(self.limits.cpu_per_call) + 1);
         call
     }
 
@@ -490,6 +501,9 @@ pub(crate) struct HandlerState {
     output: Output,
     memory: limits::MemoryLimiter,
     wasi: wasi::DenyAll,
+    /// The CPU bound of one call, and the calling thread's CPU time when it began.
+    cpu_per_call: Duration,
+    call_cpu_start: Duration,
 }
 
 impl HandlerState {
@@ -507,6 +521,8 @@ impl HandlerState {
             wasi: wasi::DenyAll::new(&output),
             output,
             memory: limits::MemoryLimiter::new(limits.memory),
+            cpu_per_call: limits.cpu_per_call,
+            call_cpu_start: Duration::ZERO,
         }
     }
 

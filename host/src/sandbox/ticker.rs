@@ -5,6 +5,11 @@
 //! A call marks itself running for its duration ([`Ticker::call`]) and unparks the clock if
 //! needed; the deadline it armed counts from the epoch of that moment, so a parked clock only
 //! delays nothing.
+//!
+//! The clock measures wall time, but the bound is CPU time: when a call's deadline passes,
+//! the store's callback (`Handler::start`) looks at the CPU time the calling thread has used
+//! since the call began and extends the deadline by what is left, so a handler descheduled on
+//! a busy machine is not stopped for time it did not run.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
@@ -100,6 +105,19 @@ impl Ticker {
         }
         Call(s.clone())
     }
+}
+
+/// The CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`).
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into `ts`; this clock exists on every Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Epoch ticks for `d`, rounded up, at least one.
+pub(super) fn ticks(d: Duration) -> u64 {
+    d.as_nanos().div_ceil(EPOCH_TICK.as_nanos()).max(1) as u64
 }
 
 #[cfg(test)]

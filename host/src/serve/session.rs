@@ -327,7 +327,7 @@ impl CpuShare {
         if wall < Self::GRACE {
             return;
         }
-        let cpu = thread_cpu_time();
+        let cpu = wprobe::sandbox::thread_cpu_time();
         let allowed = wall.mul_f64(self.share);
         if cpu > allowed {
             // Sleep until cpu / (wall + pause) = share.
@@ -335,13 +335,6 @@ impl CpuShare {
             std::thread::sleep(pause.min(Duration::from_secs(1)));
         }
     }
-}
-
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn spawn_writer(stream: &UnixStream, entry: Arc<SessionEntry>) -> io::Result<std::thread::JoinHandle<()>> {

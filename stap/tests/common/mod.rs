@@ -161,7 +161,7 @@ pub fn run(src: &str, args: &[&str], events: &[Event]) -> Result<Outcome, String
     if error.is_none() {
         for ev in events {
             env.ev = Some(ev.clone());
-            if let Err(e) = s.event(&[ev.probe], &ev.pp, &mut env) {
+            if let Err(e) = s.event(&[ev.probe], &mut env) {
                 error = Some(e.to_string());
                 break;
             }
