@@ -616,9 +616,10 @@ fact pid "$(cat /tmp/pid)"
             // One daemon, two clients at once: `tenant` (uid 1000, scope: its own processes,
             // no kernel_pointers right) and root (an admin with it). The tenant's nc makes
             // the connect, so both scopes hold it. Each client stops after its one event.
-            // The per-call bound is wall-clock time, and two handlers instantiating at once
-            // under TCG on a busy host took over serve's default 200 ms (arm64 6.1 at load
-            // 14), so both tenants and clients allow 10 s: this scenario is about redaction.
+            // Under TCG the guest's CPU clock runs on while QEMU waits for a host core: on a
+            // busy host, instantiating a handler took over serve's default 200 ms per call
+            // (arm64 6.1 at load 14), so both tenants and clients allow 10 s: this scenario
+            // is about redaction, not CPU bounds.
             script: r#"
 mkdir -p /tmp/serve
 chmod 1777 /tmp/serve
