@@ -80,9 +80,13 @@ pub struct TestArgs {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
-    /// Use target/release/wprobe and target/handlers as they are (no cargo build first).
+    /// Use the built wprobe and target/handlers as they are (no cargo build first).
     #[arg(long)]
     no_build: bool,
+    /// Only build the wprobe the guest runs (for --arch), then exit. CI cross-builds the arm64
+    /// one this way while the amd64 guest, which keeps one core busy, runs on the other.
+    #[arg(long, conflicts_with = "no_build")]
+    build_only: bool,
     /// Hard time-out for each kernel's boot, in seconds. A healthy 6.12 run has taken up to
     /// about 300 s under TCG on a busy host (the seed scripts compile the script handler in
     /// the guest), so the bound leaves room; a failed run prints the whole console.
@@ -111,7 +115,7 @@ pub struct RunArgs {
     /// Copy this host file into the guest's /files/ (your own handler, a test program).
     #[arg(long = "file", value_name = "PATH")]
     files: Vec<PathBuf>,
-    /// Use target/release/wprobe and target/handlers as they are (no cargo build first).
+    /// Use the built wprobe and target/handlers as they are (no cargo build first).
     #[arg(long)]
     no_build: bool,
     /// Hard time-out for the whole boot, in seconds.
@@ -162,23 +166,28 @@ fn handlers_named(text: &str) -> BTreeSet<String> {
     names
 }
 
+/// `cargo build` of the wprobe an `arch` guest runs.
+fn wprobe_build(arch: VmArch) -> Command {
+    let mut cmd = cargo();
+    cmd.args(["build", "--profile", arch.cargo_profile(), "-p", "wprobe"]);
+    if let Some(t) = arch.rust_target() {
+        cmd.args(["--target", t]);
+    }
+    cmd
+}
+
 /// Builds wprobe (for `arch`) and the handlers (`wanted`, or every Rust handler when empty)
 /// unless told not to, and collects the payload; the guest gets the `wanted` handlers, or
 /// all of them. Handlers are WebAssembly: the same files for every architecture.
 fn prepare(apt: &mut debian::Apt, arch: VmArch, build: bool, wanted: &BTreeSet<String>) -> Result<Payload> {
     let qemu = qemu::find(arch)?;
-    let mut build_cmd = cargo();
-    build_cmd.args(["build", "--release", "-p", "wprobe"]);
-    if let Some(t) = arch.rust_target() {
-        build_cmd.args(["--target", t]);
-    }
     if build {
-        run_cmd(&mut build_cmd)?;
+        run_cmd(&mut wprobe_build(arch))?;
         let only = wanted.iter().cloned().collect();
         handlers::build(&handlers::Args { only, skip_languages: wanted.is_empty() })?;
     }
     let built = arch.built_wprobe(&target_dir());
-    ensure!(built.is_file(), "{} is missing: run `{build_cmd:?}` first", built.display());
+    ensure!(built.is_file(), "{} is missing: run `{:?}` first", built.display(), wprobe_build(arch));
     let handlers_dir = target_dir().join("handlers");
     let mut handlers: Vec<PathBuf> = fs::read_dir(&handlers_dir)
         .with_context(|| format!("{} is missing: run `cargo xtask handlers` first", handlers_dir.display()))?
@@ -412,6 +421,9 @@ fn env_break() -> bool {
 }
 
 pub fn test(args: &TestArgs) -> Result<()> {
+    if args.build_only {
+        return run_cmd(&mut wprobe_build(args.arch));
+    }
     let mut all = scenarios::for_arch(args.arch);
     if args.list {
         for s in &all {

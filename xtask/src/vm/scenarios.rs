@@ -616,6 +616,10 @@ fact pid "$(cat /tmp/pid)"
             // One daemon, two clients at once: `tenant` (uid 1000, scope: its own processes,
             // no kernel_pointers right) and root (an admin with it). The tenant's nc makes
             // the connect, so both scopes hold it. Each client stops after its one event.
+            // Under TCG the guest's CPU clock runs on while QEMU waits for a host core: on a
+            // busy host, instantiating a handler took over serve's default 200 ms per call
+            // (arm64 6.1 at load 14), so both tenants and clients allow 10 s: this scenario
+            // is about redaction, not CPU bounds.
             script: r#"
 mkdir -p /tmp/serve
 chmod 1777 /tmp/serve
@@ -630,15 +634,19 @@ admin = true
 scope = "all"
 probes = ["*"]
 kernel_pointers = true
+[tenant.limits]
+cpu_ms_per_call = 10000
 [[tenant]]
 name = "web"
 users = [1000]
 probes = ['kprobe.function("tcp_v4_connect")']
+[tenant.limits]
+cpu_ms_per_call = 10000
 EOF
 wp_start daemon serve --config /tmp/serve/serve.toml
 wait_line daemon "listening on"
-wp_start_as tenant tenant run --connect /tmp/serve/wprobe.sock /handlers/tcp_connect.wasm --kprobe tcp_v4_connect --max-events 1
-wp_start admin run --connect /tmp/serve/wprobe.sock /handlers/tcp_connect.wasm --kprobe tcp_v4_connect --max-events 1
+wp_start_as tenant tenant run --connect /tmp/serve/wprobe.sock /handlers/tcp_connect.wasm --kprobe tcp_v4_connect --max-events 1 --cpu-limit-ms 10000
+wp_start admin run --connect /tmp/serve/wprobe.sock /handlers/tcp_connect.wasm --kprobe tcp_v4_connect --max-events 1 --cpu-limit-ms 10000
 wait_line tenant attached
 wait_line admin attached
 fact kprobes "$(grep -c tcp_v4_connect /sys/kernel/debug/kprobes/list)"
