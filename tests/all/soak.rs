@@ -130,8 +130,9 @@ fn every_language_reaches_a_memory_plateau_over_a_million_events() {
 
 /// Live: the uprobe target at a steady 5 000 calls a second for 60 s under each language's
 /// `tcp_connect` handler, as root: nothing lost, every call handled, memory flat from the
-/// first 60 000 events to the end (JavaScript's: within its `STILL_GROWING` bound). Four minutes of wall time, so not in `cargo xtask test`:
-/// run it with `cargo test --release -p wprobe-tests --test all -- --ignored live_soak --nocapture`.
+/// first 60 000 events to the end (JavaScript's: within its `STILL_GROWING` bound). Four
+/// minutes of wall time, so not in `cargo xtask test`: run it with
+/// `cargo test --release -p wprobe-tests --test all -- --ignored live_soak --nocapture`.
 #[test]
 #[ignore = "a four-minute live run; run it by hand as root (see its comment)"]
 fn live_soak_every_language_for_a_minute() {

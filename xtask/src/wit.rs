@@ -4,10 +4,12 @@
 
 use crate::workspace_root;
 use anyhow::{bail, ensure, Context, Result};
+use std::path::Path;
+use std::sync::OnceLock;
 
-/// The version of `package wprobe:probe@X.Y.Z;` in wit/probe.wit.
-pub fn version() -> Result<String> {
-    let path = workspace_root().join("wit/probe.wit");
+/// The version of `package wprobe:probe@X.Y.Z;` in `root`'s wit/probe.wit.
+pub fn version(root: &Path) -> Result<String> {
+    let path = root.join("wit/probe.wit");
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     package_version(&text).with_context(|| format!("{} has no `package wprobe:probe@X.Y.Z;` line", path.display()))
 }
@@ -20,11 +22,18 @@ fn package_version(wit: &str) -> Option<String> {
 /// (its sandbox is the WIT), and WASI where `wasi` allows it. `what` names the handler in
 /// the error (`count.wasm`, …). Returns a summary of the imports for the build log.
 pub fn check_imports(what: &str, component: &[u8], wasi: bool) -> Result<String> {
-    let version = version()?;
-    let (context, types) = (format!("wprobe:probe/context@{version}"), format!("wprobe:probe/types@{version}"));
+    // Read once per build, not once per handler.
+    static NAMES: OnceLock<(String, String)> = OnceLock::new();
+    let (context, types) = match NAMES.get() {
+        Some(names) => names,
+        None => {
+            let version = version(&workspace_root())?;
+            NAMES.get_or_init(|| (format!("wprobe:probe/context@{version}"), format!("wprobe:probe/types@{version}")))
+        }
+    };
     let imports = component_imports(component).with_context(|| format!("cannot decode {what}"))?;
     let is_wasi = |name: &str| wasi && name.starts_with("wasi:");
-    let unexpected: Vec<&String> = imports.iter().filter(|n| !(**n == context || **n == types || is_wasi(n))).collect();
+    let unexpected: Vec<&String> = imports.iter().filter(|n| !(*n == context || *n == types || is_wasi(n))).collect();
     ensure!(
         unexpected.is_empty(),
         "{what} imports {unexpected:?}; it may import only {context}{}",
@@ -59,7 +68,7 @@ mod tests {
     fn the_package_line_gives_the_version() {
         assert_eq!(super::package_version("// x\npackage wprobe:probe@0.3.0;\n").as_deref(), Some("0.3.0"));
         assert_eq!(super::package_version("package other:x@1.0.0;"), None);
-        let v = super::version().unwrap();
+        let v = super::version(&crate::workspace_root()).unwrap();
         assert!(v.split('.').count() == 3, "{v}");
     }
 }

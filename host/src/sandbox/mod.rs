@@ -230,10 +230,10 @@ impl Runtime {
         store.limiter(|s| &mut s.memory);
         // The bound is the CPU time the call has used, not the wall time the epoch clock
         // counts: at the wall-clock deadline, extend it by the CPU time still left.
-        store.epoch_deadline_callback(|ctx| {
-            let s = ctx.data();
-            let used = ticker::thread_cpu_time().saturating_sub(s.call_cpu_start);
-            Ok(match s.cpu_per_call.checked_sub(used) {
+        let bound = limits.cpu_per_call;
+        store.epoch_deadline_callback(move |ctx| {
+            let used = ticker::thread_cpu_time().saturating_sub(ctx.data().call_cpu_start);
+            Ok(match bound.checked_sub(used) {
                 Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticker::ticks(left)),
                 _ => UpdateDeadline::Interrupt,
             })
@@ -501,8 +501,7 @@ pub(crate) struct HandlerState {
     output: Output,
     memory: limits::MemoryLimiter,
     wasi: wasi::DenyAll,
-    /// The CPU bound of one call, and the calling thread's CPU time when it began.
-    cpu_per_call: Duration,
+    /// The calling thread's CPU time when the current call began (for the CPU bound).
     call_cpu_start: Duration,
 }
 
@@ -521,7 +520,6 @@ impl HandlerState {
             wasi: wasi::DenyAll::new(&output),
             output,
             memory: limits::MemoryLimiter::new(limits.memory),
-            cpu_per_call: limits.cpu_per_call,
             call_cpu_start: Duration::ZERO,
         }
     }
