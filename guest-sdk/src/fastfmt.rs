@@ -582,6 +582,9 @@ mod tests {
             same!("{{{}}} }} {{ {}: {}\n", s, n, t);
             same!("{}{}", s.as_str(), crate::ShortStr::from_str_truncating(t.as_str()));
             same!("plain text, no directive");
+            same!("é{}€{{{:x}}}😀 {}", s, n, t);
+            // Past the 16 directives written out one by one: the rest in a loop.
+            same!("{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{} 17:{:#x} 18:{} 19:{}.", n, s, t, n, s, t, n, s, t, n, s, t, n, s, t, n, n, s, t);
         }
 
         #[test]
