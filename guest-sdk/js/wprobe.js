@@ -36,6 +36,7 @@ let hostNext = 0; // next() calls made this batch: the host's cursor is on event
 let argSlots = null; // the batch's architecture's argument slots (ARG_SLOTS)
 let retSlot = 10;
 let recordSize = 0; // of a record's fixed part, in the current flat batch
+let batchHasExt = false; // whether a record of the current flat batch has an extension area
 
 // The flat batch layout and the access errors' words: generated from wprobe-common.
 import {
@@ -190,7 +191,7 @@ export function is_return() {
 /** The probe point, `kprobe.function("tcp_v4_connect")`, from the probe table init received. */
 export function pp() {
   if (!inEvent) outside('pp');
-  const p = ppById.get(probe_id());
+  const p = ppById.get(view !== null ? view.getUint32(off + R_PROBE_ID, true) : ctx.probeId());
   if (p !== undefined) return p;
   if (view !== null) sync();
   return ctx.pp();
@@ -256,27 +257,57 @@ function flatOr(fn, local) {
   };
 }
 
-const s32 = (n) => view.getInt32(argAt(n), true);
-const u32 = (n) => view.getUint32(argAt(n), true);
-const s64 = (n) => view.getBigInt64(argAt(n), true);
-const u64 = (n) => view.getBigUint64(argAt(n), true);
+// Each accessor reads the flat record itself (one call fewer per value than a shared
+// wrapper: calls are much of an event's cost in the interpreter), else asks the host.
+
+/** The cursor path: the host answers, its access errors as AccessError. */
+function viaHost(fn, n) {
+  if (!inEvent) throw new AccessError('no-current-event');
+  try {
+    return fn(n);
+  } catch (e) {
+    throw converted(e);
+  }
+}
 
 /** Argument n as a C int: the low 32 bits, signed (Number). */
-export const int_arg = flatOr(ctx.intArg, s32);
+export function int_arg(n) {
+  return view !== null ? view.getInt32(argAt(n), true) : viaHost(ctx.intArg, n);
+}
 /** Argument n's low 32 bits, unsigned (Number). */
-export const uint_arg = flatOr(ctx.uintArg, u32);
+export function uint_arg(n) {
+  return view !== null ? view.getUint32(argAt(n), true) : viaHost(ctx.uintArg, n);
+}
 /** Argument n as a signed 64-bit value (BigInt). */
-export const long_arg = flatOr(ctx.longArg, s64);
+export function long_arg(n) {
+  return view !== null ? view.getBigInt64(argAt(n), true) : viaHost(ctx.longArg, n);
+}
 /** Argument n as an unsigned 64-bit value (BigInt). */
-export const ulong_arg = flatOr(ctx.ulongArg, u64);
-export const longlong_arg = flatOr(ctx.longlongArg, s64);
-export const ulonglong_arg = flatOr(ctx.ulonglongArg, u64);
+export function ulong_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.ulongArg, n);
+}
+export function longlong_arg(n) {
+  return view !== null ? view.getBigInt64(argAt(n), true) : viaHost(ctx.longlongArg, n);
+}
+export function ulonglong_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.ulonglongArg, n);
+}
 /** Argument n as a pointer (BigInt). */
-export const pointer_arg = flatOr(ctx.pointerArg, u64);
-export const s32_arg = flatOr(ctx.s32Arg, s32);
-export const u32_arg = flatOr(ctx.u32Arg, u32);
-export const s64_arg = flatOr(ctx.s64Arg, s64);
-export const u64_arg = flatOr(ctx.u64Arg, u64);
+export function pointer_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.pointerArg, n);
+}
+export function s32_arg(n) {
+  return view !== null ? view.getInt32(argAt(n), true) : viaHost(ctx.s32Arg, n);
+}
+export function u32_arg(n) {
+  return view !== null ? view.getUint32(argAt(n), true) : viaHost(ctx.u32Arg, n);
+}
+export function s64_arg(n) {
+  return view !== null ? view.getBigInt64(argAt(n), true) : viaHost(ctx.s64Arg, n);
+}
+export function u64_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.u64Arg, n);
+}
 /** The return value register (rax, x0), signed (BigInt). Return probes only. */
 export const returnval = flatOr(ctx.returnval, () => {
   if (!inEvent) throw new AccessError('no-current-event');
@@ -808,10 +839,12 @@ function checkRecords(v) {
   const size = v.getUint32(B_RECORD_SIZE, true);
   if (size < RECORD_HEADER_SIZE) throw malformed();
   let at = BATCH_HEADER_SIZE;
+  batchHasExt = false;
   for (let i = 0; i < count; i++) {
     if (at + size > len) throw malformed();
     let next = at + size;
     if ((v.getUint32(at + R_FLAGS, true) & FLAG_EXT) !== 0) {
+      batchHasExt = true;
       if (next + EXT_HEADER_SIZE > len) throw malformed();
       next += EXT_HEADER_SIZE + v.getUint32(next, true);
       if (next > len) throw malformed();
@@ -848,7 +881,7 @@ export function handleBatch(flat) {
         inEvent = true;
         event();
         inEvent = false;
-        at = nextRecord(v, at);
+        at = batchHasExt ? nextRecord(v, at) : at + recordSize;
       }
     } else {
       lost = ctx.lostEvents();
