@@ -36,6 +36,7 @@ let hostNext = 0; // next() calls made this batch: the host's cursor is on event
 let argSlots = null; // the batch's architecture's argument slots (ARG_SLOTS)
 let retSlot = 10;
 let recordSize = 0; // of a record's fixed part, in the current flat batch
+let batchHasExt = false; // whether a record of the current flat batch has an extension area
 
 // The flat batch layout and the access errors' words: generated from wprobe-common.
 import {
@@ -190,7 +191,7 @@ export function is_return() {
 /** The probe point, `kprobe.function("tcp_v4_connect")`, from the probe table init received. */
 export function pp() {
   if (!inEvent) outside('pp');
-  const p = ppById.get(probe_id());
+  const p = ppById.get(view !== null ? view.getUint32(off + R_PROBE_ID, true) : ctx.probeId());
   if (p !== undefined) return p;
   if (view !== null) sync();
   return ctx.pp();
@@ -256,27 +257,57 @@ function flatOr(fn, local) {
   };
 }
 
-const s32 = (n) => view.getInt32(argAt(n), true);
-const u32 = (n) => view.getUint32(argAt(n), true);
-const s64 = (n) => view.getBigInt64(argAt(n), true);
-const u64 = (n) => view.getBigUint64(argAt(n), true);
+// Each accessor reads the flat record itself (one call fewer per value than a shared
+// wrapper: calls are much of an event's cost in the interpreter), else asks the host.
+
+/** The cursor path: the host answers, its access errors as AccessError. */
+function viaHost(fn, n) {
+  if (!inEvent) throw new AccessError('no-current-event');
+  try {
+    return fn(n);
+  } catch (e) {
+    throw converted(e);
+  }
+}
 
 /** Argument n as a C int: the low 32 bits, signed (Number). */
-export const int_arg = flatOr(ctx.intArg, s32);
+export function int_arg(n) {
+  return view !== null ? view.getInt32(argAt(n), true) : viaHost(ctx.intArg, n);
+}
 /** Argument n's low 32 bits, unsigned (Number). */
-export const uint_arg = flatOr(ctx.uintArg, u32);
+export function uint_arg(n) {
+  return view !== null ? view.getUint32(argAt(n), true) : viaHost(ctx.uintArg, n);
+}
 /** Argument n as a signed 64-bit value (BigInt). */
-export const long_arg = flatOr(ctx.longArg, s64);
+export function long_arg(n) {
+  return view !== null ? view.getBigInt64(argAt(n), true) : viaHost(ctx.longArg, n);
+}
 /** Argument n as an unsigned 64-bit value (BigInt). */
-export const ulong_arg = flatOr(ctx.ulongArg, u64);
-export const longlong_arg = flatOr(ctx.longlongArg, s64);
-export const ulonglong_arg = flatOr(ctx.ulonglongArg, u64);
+export function ulong_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.ulongArg, n);
+}
+export function longlong_arg(n) {
+  return view !== null ? view.getBigInt64(argAt(n), true) : viaHost(ctx.longlongArg, n);
+}
+export function ulonglong_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.ulonglongArg, n);
+}
 /** Argument n as a pointer (BigInt). */
-export const pointer_arg = flatOr(ctx.pointerArg, u64);
-export const s32_arg = flatOr(ctx.s32Arg, s32);
-export const u32_arg = flatOr(ctx.u32Arg, u32);
-export const s64_arg = flatOr(ctx.s64Arg, s64);
-export const u64_arg = flatOr(ctx.u64Arg, u64);
+export function pointer_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.pointerArg, n);
+}
+export function s32_arg(n) {
+  return view !== null ? view.getInt32(argAt(n), true) : viaHost(ctx.s32Arg, n);
+}
+export function u32_arg(n) {
+  return view !== null ? view.getUint32(argAt(n), true) : viaHost(ctx.u32Arg, n);
+}
+export function s64_arg(n) {
+  return view !== null ? view.getBigInt64(argAt(n), true) : viaHost(ctx.s64Arg, n);
+}
+export function u64_arg(n) {
+  return view !== null ? view.getBigUint64(argAt(n), true) : viaHost(ctx.u64Arg, n);
+}
 /** The return value register (rax, x0), signed (BigInt). Return probes only. */
 export const returnval = flatOr(ctx.returnval, () => {
   if (!inEvent) throw new AccessError('no-current-event');
@@ -448,7 +479,7 @@ export class Capture {
  * complement, as SystemTap does. No newline is added.
  */
 export function printf(fmt, ...args) {
-  out += format(String(fmt), args);
+  out += (compiled.get(fmt) ?? formatter(String(fmt)))(args);
   if (out.length >= FLUSH_AT) flush();
 }
 
@@ -492,7 +523,7 @@ function toBig(v) {
   return Number.isFinite(n) ? BigInt(Math.trunc(n)) : 0n;
 }
 
-/** Format strings parsed once: literal text and directives, in order. */
+/** Format strings compiled once into functions of the arguments array (see compileFn). */
 const compiled = new Map();
 
 function compile(fmt) {
@@ -509,17 +540,62 @@ function compile(fmt) {
   return parts;
 }
 
-/** C-style formatting into a string; printf's formatter. */
-export function sprintf(fmt, ...args) {
-  return format(String(fmt), args);
+/**
+ * Compiles a format into a function of the arguments array that returns the text: one
+ * expression concatenating the literal text and, for the common directives (`%s %d %i %u %x`
+ * with no flags, width or precision), the value's own string when it is of the usual type;
+ * everything else goes through `directive`. The engine is an interpreter, so a line built by
+ * one expression costs about half of walking the parts for each line (the per-value checks
+ * are those directive() makes first). A format with `*` widths is walked (format()).
+ */
+function compileFn(fmt) {
+  const parts = compile(fmt);
+  const slow = [];
+  const terms = [];
+  let next = 0;
+  for (const p of parts) {
+    if (typeof p === 'string') {
+      terms.push(JSON.stringify(p));
+      continue;
+    }
+    if (p.width === '*' || p.prec === '*') return (args) => format(fmt, args);
+    const v = `a[${next++}]`;
+    const other = `F(${slow.length}, ${v})`;
+    slow.push(p);
+    const plain = p.flags === '' && p.width === undefined && p.prec === undefined;
+    let term = other;
+    if (plain && p.conv === 's') term = `(typeof ${v} === 'string' ? ${v} : String(${v}))`;
+    else if (plain && (p.conv === 'd' || p.conv === 'i')) {
+      term = `(typeof ${v} === 'number' ? ((${v} | 0) === ${v} ? '' + ${v} : ${other}) : typeof ${v} === 'bigint' ? '' + ${v} : ${other})`;
+    } else if (plain && (p.conv === 'u' || p.conv === 'x')) {
+      const digits = p.conv === 'x' ? `${v}.toString(16)` : `'' + ${v}`;
+      term = `(typeof ${v} === 'number' ? ((${v} >>> 0) === ${v} ? ${digits} : ${other}) : typeof ${v} === 'bigint' && ${v} >= 0n ? ${digits} : ${other})`;
+    }
+    terms.push(term);
+  }
+  const body = `'use strict'; return (a) => '' + ${terms.length ? terms.join(' + ') : "''"};`;
+  const F = (k, v) => directive(slow[k].flags, slow[k].width, slow[k].prec, slow[k].conv, v);
+  return new Function('F', body)(F);
 }
 
-function format(fmt, args) {
-  let parts = compiled.get(fmt);
-  if (parts === undefined) {
-    parts = compile(fmt);
-    if (compiled.size < 256) compiled.set(fmt, parts);
+/** The compiled function of `fmt` (up to 256 formats are kept). */
+function formatter(fmt) {
+  let fn = compiled.get(fmt);
+  if (fn === undefined) {
+    fn = compileFn(fmt);
+    if (compiled.size < 256) compiled.set(fmt, fn);
   }
+  return fn;
+}
+
+/** C-style formatting into a string; printf's formatter. */
+export function sprintf(fmt, ...args) {
+  return formatter(String(fmt))(args);
+}
+
+/** Walks a format's parts for each line: for formats with `*` widths or precisions. */
+function format(fmt, args) {
+  const parts = compile(fmt);
   let s = '';
   let next = 0;
   for (let i = 0; i < parts.length; i++) {
@@ -749,32 +825,39 @@ export function init(session) {
 }
 
 /**
- * The offset of every record of a flat batch: a 24-byte header (magic, arch, count, record
- * size, lost), then `count` records of `record-size` bytes, each followed by its extension
- * area when its flags have FLAG_EXT. Records vary in length, so they are walked, and all of
- * them are checked before the first event runs, as the host would.
+ * Checks a flat batch's records and returns their number: a 24-byte header (magic, arch,
+ * count, record size, lost), then `count` records of `record-size` bytes, each followed by
+ * its extension area when its flags have FLAG_EXT. Records vary in length, so they are
+ * walked, and all of them are checked before the first event runs, as the host would; the
+ * events loop walks them again with nextRecord (an array of offsets would be garbage).
  */
-function recordOffsets(v) {
+function checkRecords(v) {
   const len = v.byteLength;
   const malformed = () => new Error('the host sent a malformed flat batch');
   if (len < BATCH_HEADER_SIZE || v.getUint32(0, true) !== BATCH_MAGIC) throw malformed();
   const count = v.getUint32(B_COUNT, true);
   const size = v.getUint32(B_RECORD_SIZE, true);
   if (size < RECORD_HEADER_SIZE) throw malformed();
-  const offsets = [];
   let at = BATCH_HEADER_SIZE;
+  batchHasExt = false;
   for (let i = 0; i < count; i++) {
     if (at + size > len) throw malformed();
-    offsets.push(at);
     let next = at + size;
     if ((v.getUint32(at + R_FLAGS, true) & FLAG_EXT) !== 0) {
+      batchHasExt = true;
       if (next + EXT_HEADER_SIZE > len) throw malformed();
       next += EXT_HEADER_SIZE + v.getUint32(next, true);
       if (next > len) throw malformed();
     }
     at = next;
   }
-  return offsets;
+  return count;
+}
+
+/** The offset of the record after the one at `at`, in a checked batch. */
+function nextRecord(v, at) {
+  const next = at + recordSize;
+  return (v.getUint32(at + R_FLAGS, true) & FLAG_EXT) === 0 ? next : next + EXT_HEADER_SIZE + v.getUint32(next, true);
 }
 
 export function handleBatch(flat) {
@@ -784,19 +867,21 @@ export function handleBatch(flat) {
   try {
     if (flat !== undefined && flat !== null) {
       const v = new DataView(flat.buffer, flat.byteOffset, flat.byteLength);
-      const offsets = recordOffsets(v);
+      const count = checkRecords(v);
       lost = v.getBigUint64(B_LOST, true);
       const arch = v.getUint8(4);
       argSlots = ARG_SLOTS[arch] ?? ARG_SLOTS[1];
       retSlot = RET_SLOT[arch] ?? RET_SLOT[1];
       recordSize = v.getUint32(B_RECORD_SIZE, true);
       view = v;
-      for (let i = 0; i < offsets.length; i++) {
+      let at = BATCH_HEADER_SIZE;
+      for (let i = 0; i < count; i++) {
         index = i;
-        off = offsets[i];
+        off = at;
         inEvent = true;
         event();
         inEvent = false;
+        at = batchHasExt ? nextRecord(v, at) : at + recordSize;
       }
     } else {
       lost = ctx.lostEvents();
