@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
@@ -358,14 +359,23 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
     // Reported, never asserted: timing belongs to benchmarks. One calling thread shows the
     // program's own cost; two show what sharing the ring between CPUs adds.
     // `WPROBE_COST_ROUNDS=N` repeats both (alternating) and prints each figure's median.
+    // The snapshot program is measured beside the empty one only (`alone`): the part
+    // programs run before it on each hit and would warm its cache lines.
     let rounds: usize = std::env::var("WPROBE_COST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
     let mut runs: [Vec<Vec<(&'static str, f64)>>; 2] = [Vec::new(), Vec::new()];
+    let mut alone: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for _ in 0..rounds {
         for threads in [1, 2] {
-            runs[threads as usize - 1].push(measure_snapshot_cost(100_000, threads, None).await);
+            let run = measure_snapshot_cost(100_000, threads, None, false).await;
+            let own = |name| run.iter().find(|(n, _)| *n == name).map_or(f64::NAN, |p| p.1);
+            alone[threads as usize - 1].push(own("wp_uprobe") - own("wp_empty"));
+            runs[threads as usize - 1].push(measure_snapshot_cost(100_000, threads, None, true).await);
         }
     }
     for (i, runs) in runs.iter().enumerate() {
+        let mut own = alone[i].clone();
+        own.sort_by(f64::total_cmp);
+        eprintln!("{} thread(s): the snapshot program's own cost, alone: {own:.1?} ns per hit", i + 1);
         print_part_costs(i + 1, runs);
     }
     // The same probe taking 256 bytes of user memory at each hit (the target's stack, which
@@ -380,8 +390,8 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
         space: wprobe_common::ext::Space::User,
         at_entry: true,
     };
-    measure_snapshot_cost(100_000, 1, Some(stack(false))).await;
-    measure_snapshot_cost(100_000, 1, Some(stack(true))).await;
+    measure_snapshot_cost(100_000, 1, Some(stack(false)), false).await;
+    measure_snapshot_cost(100_000, 1, Some(stack(true)), false).await;
 }
 
 /// The median over `runs` of each program's run time per hit, and of each part's cost: the
@@ -400,7 +410,7 @@ fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
     };
     let Some(first) = runs.first() else { return };
     let mut names: Vec<&str> = vec!["wp_empty"];
-    names.extend(first.iter().map(|p| p.0).filter(|n| n.starts_with("wp_cost_")));
+    names.extend(first.iter().map(|p| p.0).filter(|n| n.starts_with("wp_cost_") && !RING_PROGRAMS.contains(n)));
     names.push("wp_uprobe");
     eprintln!("{threads} thread(s), medians of {} run(s), ns per hit (the part's own cost):", runs.len());
     for (i, name) in names.iter().enumerate() {
@@ -413,15 +423,44 @@ fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
         let own = median(&|r| Some(value(r, name)? - value(r, names[i - 1])?));
         eprintln!("  {name:<16} {m:7.1}  (+{own:.1})");
     }
+    // The same work as `wp_cost_regs` into other rings, and a smaller record.
+    for name in RING_PROGRAMS {
+        let m = median(&|r| value(r, name));
+        let vs = median(&|r| Some(value(r, name)? - value(r, "wp_cost_regs")?));
+        eprintln!("  {name:<16} {m:7.1}  ({vs:+.1} against wp_cost_regs)");
+    }
 }
 
-async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<CaptureSpec>) -> Vec<(&'static str, f64)> {
+/// The cost programs that write into other rings, or a smaller record (`PROG_COST_RINGS`).
+const RING_PROGRAMS: [&str; 3] = ["wp_cost_one", "wp_cost_percpu", "wp_cost_small"];
+
+async fn measure_snapshot_cost(
+    calls: u64,
+    threads: u32,
+    capture: Option<CaptureSpec>,
+    parts: bool,
+) -> Vec<(&'static str, f64)> {
     let hits = calls * threads as u64;
     let t = Target::spawn_threads(calls, threads).await;
     let stats = live::enable_run_time_stats().unwrap();
-    let opts = LiveOptions { pid: Some(t.pid), measure_baseline: true, ..LiveOptions::default() };
+    let opts = LiveOptions { pid: Some(t.pid), measure_baseline: true, measure_parts: parts, ..LiveOptions::default() };
     let captures: Vec<CaptureSpec> = capture.clone().into_iter().collect();
     let mut source = LiveSource::resolve(&[uprobe(false)], opts).unwrap().attach(&captures).unwrap();
+    // The other rings' programs fill them as the session's ring fills: one thread drains them
+    // all the same way, as a reader would.
+    let stop = Arc::new(AtomicBool::new(false));
+    let drainer = (parts && capture.is_none()).then(|| {
+        let mut rings = source.take_cost_rings().unwrap();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for r in &mut rings {
+                    while r.next().is_some() {}
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        })
+    });
     let started = std::time::Instant::now();
     let run = tokio::spawn(t.go_and_wait());
     // Read while the target runs, so that the snapshot program takes its normal path (a
@@ -429,6 +468,10 @@ async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<Capture
     let (records, lost) = collect(&mut source, hits as usize, Duration::from_secs(60)).await;
     let wall = started.elapsed();
     run.await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(d) = drainer {
+        d.join().unwrap();
+    }
     let program_stats = source.program_stats().unwrap();
     drop(stats);
 

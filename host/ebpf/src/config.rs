@@ -81,6 +81,12 @@ pub const PROG_EMPTY: &str = "wp_empty";
 /// `wp_empty` when measuring, never in a session.
 pub const PROG_COST_PARTS: [&str; 5] =
     ["wp_cost_context", "wp_cost_filters", "wp_cost_reserve", "wp_cost_header", "wp_cost_regs"];
+/// Benchmark-only uprobe programs that write the whole record into another ring every CPU
+/// shares, into a ring per CPU, and a smaller record into the session's ring: what a ring per
+/// CPU and a smaller record would save.
+pub const PROG_COST_RINGS: [&str; 3] = ["wp_cost_one", "wp_cost_percpu", "wp_cost_small"];
+/// Their own rings (a page each unless the benchmark runs).
+pub const COST_RING_MAPS: [&str; 3] = ["WP_COST_ONE", "WP_COST_CPU0", "WP_COST_CPU1"];
 
 /// Captures per probe.
 pub const MAX_CAPTURES: usize = 8;

@@ -93,10 +93,16 @@ pub struct LiveOptions {
     pub batch_delay: Duration,
     /// Also attach a do-nothing program beside every uprobe, so that
     /// [`LiveSource::program_stats`] can tell the snapshot's own cost from the fixed cost of
-    /// running any program on the probe, and (probes without captures) the programs that
-    /// each do a growing part of the snapshot's work (`PROG_COST_PARTS`), so that the
-    /// differences give each part's cost. For benchmarks.
+    /// running any program on the probe. For benchmarks.
     pub measure_baseline: bool,
+    /// With `measure_baseline`, on probes without captures, also attach the programs that
+    /// each do a growing part of the snapshot's work (`PROG_COST_PARTS`), so that the
+    /// differences give each part's cost, and those that write the same record into a ring
+    /// per CPU, into one other shared ring, or a smaller record (`PROG_COST_RINGS`; their
+    /// rings are drained through [`LiveSource::take_cost_rings`]). They run on the same hits
+    /// before the snapshot program and warm its cache lines, so the snapshot's own cost is
+    /// measured without them.
+    pub measure_parts: bool,
     /// Guru mode (`--guru`, SystemTap's `stap -g`): allows raw-address probes.
     pub guru: bool,
     /// The most probes one glob may expand to (`--max-probes`).
@@ -125,6 +131,7 @@ impl Default for LiveOptions {
             wakeup_bytes: (1 << 20) / 4,
             batch_delay: Duration::from_millis(4),
             measure_baseline: false,
+            measure_parts: false,
             guru: false,
             max_probes: 1000,
             syscall_path: SyscallPath::Auto,

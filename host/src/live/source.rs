@@ -118,12 +118,19 @@ impl Resolved {
         raise_memlock_limit();
         // Maps a session does not use shrink to one entry, so that they cost no memory.
         let mut ebpf = nobtf::load_without_kernel_btf(|| {
-            EbpfLoader::new()
+            let mut loader = EbpfLoader::new();
+            loader
                 .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
                 .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
                 .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
-                .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 })
-                .load(embedded::bytes())
+                .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 });
+            // The benchmark's own rings take a page each unless it runs.
+            if !(opts.measure_baseline && opts.measure_parts) {
+                for name in embedded::COST_RING_MAPS {
+                    loader.map_max_entries(name, page_size());
+                }
+            }
+            loader.load(embedded::bytes())
         })
         .map_err(|source| LiveError::LoadObject { source })?;
         // A glob's uprobes in one file share one link; the cost benchmark wants one per probe.
@@ -245,8 +252,13 @@ impl Resolved {
                 if let Attach::Uprobe { path, file_offset } = &p.attach {
                     let target = Target::User { path, file_offset: *file_offset, pid: source.opts.pid };
                     // The parts are those of the program without captures.
-                    let parts = if with_captures { &[][..] } else { &embedded::PROG_COST_PARTS[..] };
-                    for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts) {
+                    let parts = if with_captures || !source.opts.measure_parts {
+                        &[][..]
+                    } else {
+                        &embedded::PROG_COST_PARTS[..]
+                    };
+                    let rings = if parts.is_empty() { &[][..] } else { &embedded::PROG_COST_RINGS[..] };
+                    for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts).chain(rings) {
                         source.attach_one(id, &target, false, program)?;
                     }
                 }
@@ -411,6 +423,12 @@ impl LiveSource {
     /// The ids of the programs, links and maps this source holds in the kernel.
     pub fn kernel_objects(&self) -> &KernelObjects {
         &self.kernel_objects
+    }
+
+    /// The rings of the `PROG_COST_RINGS` programs ([`LiveOptions::measure_parts`]), for the
+    /// benchmark to drain: nothing else reads them.
+    pub fn take_cost_rings(&mut self) -> Result<Vec<aya::maps::RingBuf<MapData>>, LiveError> {
+        embedded::COST_RING_MAPS.iter().map(|name| take_map(&mut self.ebpf, name)).collect()
     }
 
     /// Run counts and times of the loaded programs (zero unless BPF statistics are on).
@@ -727,6 +745,11 @@ where
 {
     let map = ebpf.take_map(name).ok_or_else(|| LiveError::ObjectMismatch { what: format!("the map {name}") })?;
     M::try_from(map).map_err(|source| LiveError::Map { map: name, what: "opening", source })
+}
+
+fn page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u32 }
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the cgroup. Raising
