@@ -358,25 +358,40 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
     }
     // Reported, never asserted: timing belongs to benchmarks. One calling thread shows the
     // program's own cost; two show what sharing the ring between CPUs adds.
-    // `WPROBE_COST_ROUNDS=N` repeats both (alternating) and prints each figure's median.
-    // The snapshot program is measured beside the empty one only (`alone`): the part
-    // programs run before it on each hit and would warm its cache lines.
+    // `WPROBE_COST_ROUNDS=N` repeats everything (alternating) and prints medians.
+    // Every program on a probe runs on each hit, the last attached first, and the first to
+    // run pays the cache misses: so the snapshot program is measured beside the empty one
+    // only, the parts together (their differences), and each ring variant on its own.
     let rounds: usize = std::env::var("WPROBE_COST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
+    let alone_sets: [(&str, &'static [&'static str]); 5] = [
+        ("wp_uprobe", &[]),
+        ("wp_cost_regs", &["wp_cost_regs"]),
+        ("wp_cost_one", &["wp_cost_one"]),
+        ("wp_cost_percpu", &["wp_cost_percpu"]),
+        ("wp_cost_small", &["wp_cost_small"]),
+    ];
     let mut runs: [Vec<Vec<(&'static str, f64)>>; 2] = [Vec::new(), Vec::new()];
-    let mut alone: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut alone: [Vec<Vec<f64>>; 2] = Default::default();
     for _ in 0..rounds {
         for threads in [1, 2] {
-            let run = measure_snapshot_cost(100_000, threads, None, false).await;
-            let own = |name| run.iter().find(|(n, _)| *n == name).map_or(f64::NAN, |p| p.1);
-            alone[threads as usize - 1].push(own("wp_uprobe") - own("wp_empty"));
-            runs[threads as usize - 1].push(measure_snapshot_cost(100_000, threads, None, true).await);
+            let t = threads as usize - 1;
+            alone[t].resize(alone_sets.len(), Vec::new());
+            for (i, (name, programs)) in alone_sets.iter().enumerate() {
+                let run = measure_snapshot_cost(100_000, threads, None, programs).await;
+                let ns = |n: &str| run.iter().find(|(p, _)| *p == n).map_or(f64::NAN, |p| p.1);
+                alone[t][i].push(ns(name) - ns("wp_empty"));
+            }
+            runs[t].push(measure_snapshot_cost(100_000, threads, None, &PART_PROGRAMS).await);
         }
     }
-    for (i, runs) in runs.iter().enumerate() {
-        let mut own = alone[i].clone();
-        own.sort_by(f64::total_cmp);
-        eprintln!("{} thread(s): the snapshot program's own cost, alone: {own:.1?} ns per hit", i + 1);
-        print_part_costs(i + 1, runs);
+    for (t, runs) in runs.iter().enumerate() {
+        eprintln!("{} thread(s), each program beside the empty one only, its own cost in ns per hit:", t + 1);
+        for (i, (name, _)) in alone_sets.iter().enumerate() {
+            let mut v = alone[t][i].clone();
+            v.sort_by(f64::total_cmp);
+            eprintln!("  {name:<16} median {:7.1}  {v:.1?}", v[v.len() / 2]);
+        }
+        print_part_costs(t + 1, runs);
     }
     // The same probe taking 256 bytes of user memory at each hit (the target's stack, which
     // every call has), through the capture program: what a capture costs over no capture.
@@ -390,8 +405,8 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
         space: wprobe_common::ext::Space::User,
         at_entry: true,
     };
-    measure_snapshot_cost(100_000, 1, Some(stack(false)), false).await;
-    measure_snapshot_cost(100_000, 1, Some(stack(true)), false).await;
+    measure_snapshot_cost(100_000, 1, Some(stack(false)), &[]).await;
+    measure_snapshot_cost(100_000, 1, Some(stack(true)), &[]).await;
 }
 
 /// The median over `runs` of each program's run time per hit, and of each part's cost: the
@@ -410,7 +425,7 @@ fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
     };
     let Some(first) = runs.first() else { return };
     let mut names: Vec<&str> = vec!["wp_empty"];
-    names.extend(first.iter().map(|p| p.0).filter(|n| n.starts_with("wp_cost_") && !RING_PROGRAMS.contains(n)));
+    names.extend(first.iter().map(|p| p.0).filter(|n| n.starts_with("wp_cost_")));
     names.push("wp_uprobe");
     eprintln!("{threads} thread(s), medians of {} run(s), ns per hit (the part's own cost):", runs.len());
     for (i, name) in names.iter().enumerate() {
@@ -423,33 +438,31 @@ fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
         let own = median(&|r| Some(value(r, name)? - value(r, names[i - 1])?));
         eprintln!("  {name:<16} {m:7.1}  (+{own:.1})");
     }
-    // The same work as `wp_cost_regs` into other rings, and a smaller record.
-    for name in RING_PROGRAMS {
-        let m = median(&|r| value(r, name));
-        let vs = median(&|r| Some(value(r, name)? - value(r, "wp_cost_regs")?));
-        eprintln!("  {name:<16} {m:7.1}  ({vs:+.1} against wp_cost_regs)");
-    }
 }
 
-/// The cost programs that write into other rings, or a smaller record (`PROG_COST_RINGS`).
+/// The benchmark-only programs doing a growing part of the snapshot's work
+/// (`PROG_COST_PARTS`).
+const PART_PROGRAMS: [&str; 5] =
+    ["wp_cost_context", "wp_cost_filters", "wp_cost_reserve", "wp_cost_header", "wp_cost_regs"];
+
 const RING_PROGRAMS: [&str; 3] = ["wp_cost_one", "wp_cost_percpu", "wp_cost_small"];
 
 async fn measure_snapshot_cost(
     calls: u64,
     threads: u32,
     capture: Option<CaptureSpec>,
-    parts: bool,
+    cost_programs: &'static [&'static str],
 ) -> Vec<(&'static str, f64)> {
     let hits = calls * threads as u64;
     let t = Target::spawn_threads(calls, threads).await;
     let stats = live::enable_run_time_stats().unwrap();
-    let opts = LiveOptions { pid: Some(t.pid), measure_baseline: true, measure_parts: parts, ..LiveOptions::default() };
+    let opts = LiveOptions { pid: Some(t.pid), measure_baseline: true, cost_programs, ..LiveOptions::default() };
     let captures: Vec<CaptureSpec> = capture.clone().into_iter().collect();
     let mut source = LiveSource::resolve(&[uprobe(false)], opts).unwrap().attach(&captures).unwrap();
     // The other rings' programs fill them as the session's ring fills: one thread drains them
     // all the same way, as a reader would.
     let stop = Arc::new(AtomicBool::new(false));
-    let drainer = (parts && capture.is_none()).then(|| {
+    let drainer = (capture.is_none() && cost_programs.iter().any(|p| RING_PROGRAMS.contains(p))).then(|| {
         let mut rings = source.take_cost_rings().unwrap();
         let stop = stop.clone();
         std::thread::spawn(move || {

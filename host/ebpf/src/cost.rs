@@ -2,7 +2,7 @@
 //! work, so that attached side by side on one uprobe (with `wp_empty` and the snapshot
 //! program itself) the differences of their run times give the cost of each part in the
 //! same run. They are attached only when the host is asked to measure
-//! (`LiveOptions::measure_parts`); a session never loads them. Records they reserve are
+//! (`LiveOptions::cost_programs`); a session never loads them. Records they reserve are
 //! discarded, which costs the same as a submit (both are `bpf_ringbuf_commit`) and which
 //! readers skip.
 

@@ -95,14 +95,13 @@ pub struct LiveOptions {
     /// [`LiveSource::program_stats`] can tell the snapshot's own cost from the fixed cost of
     /// running any program on the probe. For benchmarks.
     pub measure_baseline: bool,
-    /// With `measure_baseline`, on probes without captures, also attach the programs that
-    /// each do a growing part of the snapshot's work (`PROG_COST_PARTS`), so that the
-    /// differences give each part's cost, and those that write the same record into a ring
-    /// per CPU, into one other shared ring, or a smaller record (`PROG_COST_RINGS`; their
-    /// rings are drained through [`LiveSource::take_cost_rings`]). They run on the same hits
-    /// before the snapshot program and warm its cache lines, so the snapshot's own cost is
-    /// measured without them.
-    pub measure_parts: bool,
+    /// With `measure_baseline`, on probes without captures, also attach these benchmark-only
+    /// programs: those that each do a growing part of the snapshot's work
+    /// (`PROG_COST_PARTS`: the differences give each part's cost), or those that write the
+    /// record into another ring (`PROG_COST_RINGS`; their rings are drained through
+    /// [`LiveSource::take_cost_rings`]). They run before the snapshot program on each hit and
+    /// warm its cache lines, so the snapshot's own cost is measured without them.
+    pub cost_programs: &'static [&'static str],
     /// Guru mode (`--guru`, SystemTap's `stap -g`): allows raw-address probes.
     pub guru: bool,
     /// The most probes one glob may expand to (`--max-probes`).
@@ -131,7 +130,7 @@ impl Default for LiveOptions {
             wakeup_bytes: (1 << 20) / 4,
             batch_delay: Duration::from_millis(4),
             measure_baseline: false,
-            measure_parts: false,
+            cost_programs: &[],
             guru: false,
             max_probes: 1000,
             syscall_path: SyscallPath::Auto,

@@ -125,7 +125,7 @@ impl Resolved {
                 .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
                 .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 });
             // The benchmark's own rings take a page each unless it runs.
-            if !(opts.measure_baseline && opts.measure_parts) {
+            if !opts.cost_programs.iter().any(|p| embedded::PROG_COST_RINGS.contains(p)) {
                 for name in embedded::COST_RING_MAPS {
                     loader.map_max_entries(name, page_size());
                 }
@@ -252,13 +252,8 @@ impl Resolved {
                 if let Attach::Uprobe { path, file_offset } = &p.attach {
                     let target = Target::User { path, file_offset: *file_offset, pid: source.opts.pid };
                     // The parts are those of the program without captures.
-                    let parts = if with_captures || !source.opts.measure_parts {
-                        &[][..]
-                    } else {
-                        &embedded::PROG_COST_PARTS[..]
-                    };
-                    let rings = if parts.is_empty() { &[][..] } else { &embedded::PROG_COST_RINGS[..] };
-                    for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts).chain(rings) {
+                    let parts = if with_captures { &[][..] } else { source.opts.cost_programs };
+                    for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts) {
                         source.attach_one(id, &target, false, program)?;
                     }
                 }
@@ -425,7 +420,7 @@ impl LiveSource {
         &self.kernel_objects
     }
 
-    /// The rings of the `PROG_COST_RINGS` programs ([`LiveOptions::measure_parts`]), for the
+    /// The rings of the `PROG_COST_RINGS` programs ([`LiveOptions::cost_programs`]), for the
     /// benchmark to drain: nothing else reads them.
     pub fn take_cost_rings(&mut self) -> Result<Vec<aya::maps::RingBuf<MapData>>, LiveError> {
         embedded::COST_RING_MAPS.iter().map(|name| take_map(&mut self.ebpf, name)).collect()
