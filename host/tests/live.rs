@@ -64,8 +64,13 @@ impl Target {
 
     /// `threads` 1: only the main thread calls.
     async fn spawn_threads(calls: u64, threads: u32) -> Target {
+        Self::spawn_with(&[calls.to_string(), threads.to_string()]).await
+    }
+
+    /// With the target's arguments (see `tests/targets/wprobe_target.c`).
+    async fn spawn_with(args: &[String]) -> Target {
         let mut child = tokio::process::Command::new(target())
-            .args([calls.to_string(), threads.to_string()])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -284,6 +289,35 @@ async fn pid_given_at_attach_filters_in_the_kernel() {
     // Nothing from the other process arrives later either.
     let (late, _) = collect(&mut source, 1, Duration::from_millis(50)).await;
     assert!(late.is_empty());
+}
+
+#[tokio::test]
+async fn records_from_different_cpus_come_out_in_the_order_they_happened() {
+    if !privileged() {
+        return;
+    }
+    // Each CPU writes into its own ring and the reader merges them. Here two threads on CPUs
+    // 0 and 1 take turns, each call made only after the other CPU's returned, passing its
+    // number: whatever ring each record went through, they must come out in that order (a
+    // reader that emptied one ring, then the other, fails here at once).
+    let calls: u64 = 20_000;
+    let args = [calls.to_string(), "2".into(), "0".into(), "pingpong".into()];
+    let t = Target::spawn_with(&args).await;
+    let mut source =
+        LiveSource::attach(&[uprobe(false)], LiveOptions { pid: Some(t.pid), ..LiveOptions::default() }).unwrap();
+    let run = tokio::spawn(t.go_and_wait());
+    let (records, lost) = collect(&mut source, 2 * calls as usize, Duration::from_secs(60)).await;
+    assert_eq!(run.await.unwrap(), format!("sum {}", 2 * calls * 23));
+    assert_eq!(records.len() as u64 + lost, 2 * calls);
+    let numbers: Vec<u64> = records.iter().map(|r| event(r).pointer_arg(2).unwrap()).collect();
+    if let Some(i) = numbers.windows(2).position(|w| w[0] >= w[1]) {
+        panic!("record {} is call {} after call {}: out of order", i + 1, numbers[i + 1], numbers[i]);
+    }
+    let cpus: std::collections::BTreeSet<u32> = records.iter().map(|r| event(r).cpu()).collect();
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        assert_eq!(cpus.into_iter().collect::<Vec<_>>(), [0, 1], "the threads ran on CPUs 0 and 1");
+    }
+    eprintln!("{} calls in order, {lost} lost", records.len());
 }
 
 #[tokio::test]

@@ -30,9 +30,9 @@ pub fn wp_cost_context(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_cost_filters(ctx: ProbeContext) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
-    keep(wakeup_bytes ^ id);
+    keep(admitted.wakeup_bytes ^ id);
     0
 }
 
@@ -40,9 +40,9 @@ pub fn wp_cost_filters(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_cost_reserve(ctx: ProbeContext) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
-    keep(wakeup_bytes ^ id);
+    keep(admitted.wakeup_bytes ^ id);
     let Some(entry) = WP_EVENTS.reserve::<Record>(0) else { return 0 };
     entry.discard(BPF_RB_NO_WAKEUP as u64);
     0
@@ -72,7 +72,7 @@ fn record_without_wakeup(ctx: ProbeContext, with_regs: bool) -> u32 {
     let rec = entry.as_mut_ptr();
     // SAFETY: as in `snapshot`.
     unsafe {
-        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid, bpf_get_smp_processor_id());
         if with_regs {
             copy_regs(regs, (&raw mut (*rec).regs).cast());
         }
@@ -122,7 +122,7 @@ fn record_into(ctx: ProbeContext, ring: &RingBuf) -> u32 {
     let rec = entry.as_mut_ptr();
     // SAFETY: as in `snapshot`.
     unsafe {
-        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid, bpf_get_smp_processor_id());
         copy_regs(regs, (&raw mut (*rec).regs).cast());
     }
     entry.discard(BPF_RB_NO_WAKEUP as u64);
@@ -147,7 +147,7 @@ pub fn wp_cost_small(ctx: ProbeContext) -> u32 {
     let rec = entry.as_mut_ptr();
     // SAFETY: as in `snapshot`; the slots are within the saved registers.
     unsafe {
-        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid, bpf_get_smp_processor_id());
         for (i, slot) in arch::CALL_ARGS6.iter().enumerate() {
             (*rec).args[i] = core::ptr::read_volatile(regs.add(*slot));
         }

@@ -58,6 +58,7 @@ mod partial;
 mod plan;
 mod resolve;
 mod ring;
+mod rings;
 mod scope;
 mod source;
 mod spec;
@@ -83,11 +84,13 @@ pub struct LiveOptions {
     /// Trace only this process (thread group), as `--pid`. Uprobes are then also opened for
     /// that process only, so other processes do not even trap.
     pub pid: Option<u32>,
-    /// Ring buffer size in bytes: a power of two, a multiple of the page size. Each event
-    /// takes 224 bytes of it on x86_64 (216 + the ring's 8-byte header).
+    /// The ring buffers' size in bytes, all together: a power of two, a multiple of the page
+    /// size. Each CPU writes into a ring of its own (up to eight; CPUs beyond share them),
+    /// and each ring has an equal share, at least a page. Each event takes 224 bytes of it
+    /// on x86_64 (216 + the ring's 8-byte header).
     pub ring_bytes: u32,
     /// The eBPF program wakes a reader waiting for a batch deadline when more than this many
-    /// bytes are waiting.
+    /// bytes are waiting (of all rings: each ring wakes it past its share).
     pub wakeup_bytes: u64,
     /// A batch is handed over at the latest this long after its first event was recorded.
     pub batch_delay: Duration,

@@ -7,6 +7,7 @@ use super::nobtf;
 use super::partial;
 use super::plan::{self, Attach, Planned};
 use super::ring::RingReader;
+use super::rings::RingSet;
 use super::sys::{self, Target};
 use super::tracefs::{EventName, Tracefs};
 use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
@@ -70,8 +71,8 @@ pub struct LiveSource {
 
 /// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
 enum Ring {
-    Plain(RingReader),
-    Async(AsyncFd<RingReader>),
+    Plain(RingSet),
+    Async(AsyncFd<RingSet>),
     Poisoned,
 }
 
@@ -115,12 +116,17 @@ impl Resolved {
         let has_return = plan.iter().any(|p| p.is_return);
         let scope = opts.scope_tree.then(fork_offsets).transpose()?;
 
+        let rings = ring_count()?;
+        let ring_bytes = (opts.ring_bytes / rings as u32).max(page_size());
         raise_memlock_limit();
         // Maps a session does not use shrink to one entry, so that they cost no memory.
         let mut ebpf = nobtf::load_without_kernel_btf(|| {
             let mut loader = EbpfLoader::new();
+            // A ring per CPU, sharing `ring_bytes`; the rings no CPU writes into take a page.
+            for (i, name) in embedded::EVENTS_MAPS.into_iter().enumerate() {
+                loader.map_max_entries(name, if i < rings { ring_bytes } else { page_size() });
+            }
             loader
-                .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
                 .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
                 .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
                 .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 });
@@ -150,8 +156,10 @@ impl Resolved {
         let mut settings = Config {
             filter_tgid: opts.pid.unwrap_or(0),
             exclude_tgid: if opts.include_self { 0 } else { std::process::id() },
-            wakeup_bytes: opts.wakeup_bytes,
+            // The same share of each ring as of all of them.
+            wakeup_bytes: opts.wakeup_bytes / rings as u64,
             scope_tree: opts.scope_tree as u32,
+            ring_mask: rings as u32 - 1,
             ..Config::default()
         };
         if let Some(comm) = &opts.comm {
@@ -181,10 +189,14 @@ impl Resolved {
             source,
         })?;
         let lost: PerCpuArray<MapData, u64> = take_map(&mut ebpf, embedded::LOST_MAP)?;
-        let ring = match ebpf.take_map(embedded::EVENTS_MAP) {
-            Some(aya::maps::Map::RingBuf(data)) => RingReader::new(data).map_err(LiveError::Ring)?,
-            _ => return Err(LiveError::ObjectMismatch { what: format!("the ring buffer {}", embedded::EVENTS_MAP) }),
-        };
+        let rings = embedded::EVENTS_MAPS[..rings]
+            .iter()
+            .map(|&name| match ebpf.take_map(name) {
+                Some(aya::maps::Map::RingBuf(data)) => RingReader::new(data).map_err(LiveError::Ring),
+                _ => Err(LiveError::ObjectMismatch { what: format!("the ring buffer {name}") }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ring = RingSet::new(rings).map_err(LiveError::Ring)?;
         let scope_map: HashMap<MapData, u32, u8> = take_map(&mut ebpf, embedded::SCOPE_MAP)?;
         let wake: Array<MapData, u64> = take_map(&mut ebpf, embedded::WAKE_MAP)?;
 
@@ -491,6 +503,10 @@ impl LiveSource {
             if batch.is_full() {
                 break BatchStatus::Full;
             }
+            if self.ring_held() {
+                // Records stamped after the read began: they are there, read again.
+                continue;
+            }
             let now = Instant::now();
             if self.woken_idle && !batch.is_empty() {
                 self.quiet_until = Some(now + self.opts.batch_delay);
@@ -522,7 +538,9 @@ impl LiveSource {
             let woken = tokio::select! {
                 ready = ring.readable_mut() => {
                     // Cleared before draining: whatever arrives after the drain wakes us again.
-                    ready.map_err(LiveError::Ring)?.clear_ready();
+                    let mut ready = ready.map_err(LiveError::Ring)?;
+                    ready.get_inner().clear_wakeups();
+                    ready.clear_ready();
                     true
                 }
                 () = sleep_until(wake_at) => false,
@@ -594,7 +612,15 @@ impl LiveSource {
         Ok(())
     }
 
-    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingReader>, LiveError> {
+    fn ring_held(&self) -> bool {
+        match &self.ring {
+            Ring::Plain(r) => r.held(),
+            Ring::Async(a) => a.get_ref().held(),
+            Ring::Poisoned => false,
+        }
+    }
+
+    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingSet>, LiveError> {
         if let Ring::Plain(_) = self.ring {
             let Ring::Plain(ring) = std::mem::replace(&mut self.ring, Ring::Poisoned) else { unreachable!() };
             // SAFETY: the reader owns its map fd, keeps it open and returns the same fd for
@@ -740,6 +766,13 @@ where
 {
     let map = ebpf.take_map(name).ok_or_else(|| LiveError::ObjectMismatch { what: format!("the map {name}") })?;
     M::try_from(map).map_err(|source| LiveError::Map { map: name, what: "opening", source })
+}
+
+/// One ring per possible CPU, up to `MAX_RINGS` (a power of two: CPU `c` writes into ring
+/// `c & (rings - 1)`).
+fn ring_count() -> Result<usize, LiveError> {
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| LiveError::Ring(e))?;
+    Ok(cpus.next_power_of_two().min(embedded::MAX_RINGS))
 }
 
 fn page_size() -> u32 {
