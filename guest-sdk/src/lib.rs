@@ -101,7 +101,7 @@ macro_rules! __printf_bind {
         #[allow(unused_imports)]
         use $crate::__private::fastfmt::{ViaDisplay as _, ViaNothing as _, ViaValue as _};
         $crate::__private::printf_fast(
-            $fmt,
+            $crate::__printf_spec!($fmt),
             &[$((&&&$crate::__private::fastfmt::Wrap($done)).wp_arg()),*],
             |out| ::core::fmt::Write::write_fmt(out, ::core::format_args!($fmt, $($done),*)),
         )

@@ -2,7 +2,7 @@
 //! in large pieces (normally once per batch), because an import call per line would cost
 //! more than most handlers' own work.
 
-use crate::fastfmt::{self, Arg};
+use crate::fastfmt::{self, Arg, Spec};
 use core::cell::RefCell;
 use core::fmt::{self, Write};
 
@@ -35,13 +35,19 @@ impl OutBuf {
         self.text.len() >= FLUSH_AT
     }
 
-    /// Appends `fmt` with `args` through the SDK's formatter, or through `slow` (`core::fmt`)
+    /// Appends `spec` with `args` through the SDK's formatter, or through `slow` (`core::fmt`)
     /// when the formatter declines; true when the buffer should be flushed now.
-    pub fn write_fast(&mut self, fmt: &str, args: &[Arg<'_>], slow: impl FnOnce(&mut String) -> fmt::Result) -> bool {
+    #[inline(always)]
+    pub fn write_fast<const N: usize>(
+        &mut self,
+        spec: &Spec<N>,
+        args: &[Arg<'_>],
+        slow: impl FnOnce(&mut String) -> fmt::Result,
+    ) -> bool {
         if self.text.capacity() == 0 {
             self.text.reserve(4096);
         }
-        if !fastfmt::write(&mut self.text, fmt, args) {
+        if !fastfmt::write(&mut self.text, spec, args) {
             // As in `write`: what a failing Display impl wrote stays.
             let _ = slow(&mut self.text);
         }
@@ -90,13 +96,21 @@ pub fn printf(args: fmt::Arguments<'_>) {
     });
 }
 
-/// `printf!`'s body for a literal format string.
-pub fn printf_fast(fmt: &str, args: &[Arg<'_>], slow: impl FnOnce(&mut String) -> fmt::Result) {
+/// `printf!`'s body for a literal format string, parsed at compile time into `spec`.
+/// Inlined into the handler, so that the formatting specializes on `spec`.
+#[inline(always)]
+pub fn printf_fast<const N: usize>(spec: &Spec<N>, args: &[Arg<'_>], slow: impl FnOnce(&mut String) -> fmt::Result) {
     OUT.with_borrow_mut(|out| {
-        if out.write_fast(fmt, args, slow) {
-            out.flush_to(crate::host::printf);
+        if out.write_fast(spec, args, slow) {
+            flush_full(out);
         }
     });
+}
+
+#[cold]
+#[inline(never)]
+fn flush_full(out: &mut OutBuf) {
+    out.flush_to(crate::host::printf);
 }
 
 /// Runs `f` on the output buffer (for `print_regs` in flat mode), flushing if it filled up.
