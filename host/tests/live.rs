@@ -10,7 +10,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
@@ -63,8 +64,13 @@ impl Target {
 
     /// `threads` 1: only the main thread calls.
     async fn spawn_threads(calls: u64, threads: u32) -> Target {
+        Self::spawn_with(&[calls.to_string(), threads.to_string()]).await
+    }
+
+    /// With the target's arguments (see `tests/targets/wprobe_target.c`).
+    async fn spawn_with(args: &[String]) -> Target {
         let mut child = tokio::process::Command::new(target())
-            .args([calls.to_string(), threads.to_string()])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -286,6 +292,35 @@ async fn pid_given_at_attach_filters_in_the_kernel() {
 }
 
 #[tokio::test]
+async fn records_from_different_cpus_come_out_in_the_order_they_happened() {
+    if !privileged() {
+        return;
+    }
+    // Each CPU writes into its own ring and the reader merges them. Here two threads on CPUs
+    // 0 and 1 take turns, each call made only after the other CPU's returned, passing its
+    // number: whatever ring each record went through, they must come out in that order (a
+    // reader that emptied one ring, then the other, fails here at once).
+    let calls: u64 = 20_000;
+    let args = [calls.to_string(), "2".into(), "0".into(), "pingpong".into()];
+    let t = Target::spawn_with(&args).await;
+    let mut source =
+        LiveSource::attach(&[uprobe(false)], LiveOptions { pid: Some(t.pid), ..LiveOptions::default() }).unwrap();
+    let run = tokio::spawn(t.go_and_wait());
+    let (records, lost) = collect(&mut source, 2 * calls as usize, Duration::from_secs(60)).await;
+    assert_eq!(run.await.unwrap(), format!("sum {}", 2 * calls * 23));
+    assert_eq!(records.len() as u64 + lost, 2 * calls);
+    let numbers: Vec<u64> = records.iter().map(|r| event(r).pointer_arg(2).unwrap()).collect();
+    if let Some(i) = numbers.windows(2).position(|w| w[0] >= w[1]) {
+        panic!("record {} is call {} after call {}: out of order", i + 1, numbers[i + 1], numbers[i]);
+    }
+    let cpus: std::collections::BTreeSet<u32> = records.iter().map(|r| event(r).cpu()).collect();
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        assert_eq!(cpus.into_iter().collect::<Vec<_>>(), [0, 1], "the threads ran on CPUs 0 and 1");
+    }
+    eprintln!("{} calls in order, {lost} lost", records.len());
+}
+
+#[tokio::test]
 async fn the_pid_filter_can_change_after_attach() {
     if !privileged() {
         return;
@@ -357,16 +392,40 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
     }
     // Reported, never asserted: timing belongs to benchmarks. One calling thread shows the
     // program's own cost; two show what sharing the ring between CPUs adds.
-    // `WPROBE_COST_ROUNDS=N` repeats both (alternating) and prints each figure's median.
+    // `WPROBE_COST_ROUNDS=N` repeats everything (alternating) and prints medians.
+    // Every program on a probe runs on each hit, the last attached first, and the first to
+    // run pays the cache misses: so the snapshot program is measured beside the empty one
+    // only, the parts together (their differences), and each ring variant on its own.
     let rounds: usize = std::env::var("WPROBE_COST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
+    let alone_sets: [(&str, &'static [&'static str]); 5] = [
+        ("wp_uprobe", &[]),
+        ("wp_cost_regs", &["wp_cost_regs"]),
+        ("wp_cost_one", &["wp_cost_one"]),
+        ("wp_cost_percpu", &["wp_cost_percpu"]),
+        ("wp_cost_small", &["wp_cost_small"]),
+    ];
     let mut runs: [Vec<Vec<(&'static str, f64)>>; 2] = [Vec::new(), Vec::new()];
+    let mut alone: [Vec<Vec<f64>>; 2] = Default::default();
     for _ in 0..rounds {
         for threads in [1, 2] {
-            runs[threads as usize - 1].push(measure_snapshot_cost(100_000, threads, None).await);
+            let t = threads as usize - 1;
+            alone[t].resize(alone_sets.len(), Vec::new());
+            for (i, (name, programs)) in alone_sets.iter().enumerate() {
+                let run = measure_snapshot_cost(100_000, threads, None, programs).await;
+                let ns = |n: &str| run.iter().find(|(p, _)| *p == n).map_or(f64::NAN, |p| p.1);
+                alone[t][i].push(ns(name) - ns("wp_empty"));
+            }
+            runs[t].push(measure_snapshot_cost(100_000, threads, None, &PART_PROGRAMS).await);
         }
     }
-    for (i, runs) in runs.iter().enumerate() {
-        print_part_costs(i + 1, runs);
+    for (t, runs) in runs.iter().enumerate() {
+        eprintln!("{} thread(s), each program beside the empty one only, its own cost in ns per hit:", t + 1);
+        for (i, (name, _)) in alone_sets.iter().enumerate() {
+            let mut v = alone[t][i].clone();
+            v.sort_by(f64::total_cmp);
+            eprintln!("  {name:<16} median {:7.1}  {v:.1?}", v[v.len() / 2]);
+        }
+        print_part_costs(t + 1, runs);
     }
     // The same probe taking 256 bytes of user memory at each hit (the target's stack, which
     // every call has), through the capture program: what a capture costs over no capture.
@@ -380,8 +439,8 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
         space: wprobe_common::ext::Space::User,
         at_entry: true,
     };
-    measure_snapshot_cost(100_000, 1, Some(stack(false))).await;
-    measure_snapshot_cost(100_000, 1, Some(stack(true))).await;
+    measure_snapshot_cost(100_000, 1, Some(stack(false)), &[]).await;
+    measure_snapshot_cost(100_000, 1, Some(stack(true)), &[]).await;
 }
 
 /// The median over `runs` of each program's run time per hit, and of each part's cost: the
@@ -415,13 +474,40 @@ fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
     }
 }
 
-async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<CaptureSpec>) -> Vec<(&'static str, f64)> {
+/// The benchmark-only programs doing a growing part of the snapshot's work
+/// (`PROG_COST_PARTS`).
+const PART_PROGRAMS: [&str; 5] =
+    ["wp_cost_context", "wp_cost_filters", "wp_cost_reserve", "wp_cost_header", "wp_cost_regs"];
+
+const RING_PROGRAMS: [&str; 3] = ["wp_cost_one", "wp_cost_percpu", "wp_cost_small"];
+
+async fn measure_snapshot_cost(
+    calls: u64,
+    threads: u32,
+    capture: Option<CaptureSpec>,
+    cost_programs: &'static [&'static str],
+) -> Vec<(&'static str, f64)> {
     let hits = calls * threads as u64;
     let t = Target::spawn_threads(calls, threads).await;
     let stats = live::enable_run_time_stats().unwrap();
-    let opts = LiveOptions { pid: Some(t.pid), measure_baseline: true, ..LiveOptions::default() };
+    let opts = LiveOptions { pid: Some(t.pid), measure_baseline: true, cost_programs, ..LiveOptions::default() };
     let captures: Vec<CaptureSpec> = capture.clone().into_iter().collect();
     let mut source = LiveSource::resolve(&[uprobe(false)], opts).unwrap().attach(&captures).unwrap();
+    // The other rings' programs fill them as the session's ring fills: one thread drains them
+    // all the same way, as a reader would.
+    let stop = Arc::new(AtomicBool::new(false));
+    let drainer = (capture.is_none() && cost_programs.iter().any(|p| RING_PROGRAMS.contains(p))).then(|| {
+        let mut rings = source.take_cost_rings().unwrap();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                for r in &mut rings {
+                    while r.next().is_some() {}
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        })
+    });
     let started = std::time::Instant::now();
     let run = tokio::spawn(t.go_and_wait());
     // Read while the target runs, so that the snapshot program takes its normal path (a
@@ -429,6 +515,10 @@ async fn measure_snapshot_cost(calls: u64, threads: u32, capture: Option<Capture
     let (records, lost) = collect(&mut source, hits as usize, Duration::from_secs(60)).await;
     let wall = started.elapsed();
     run.await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(d) = drainer {
+        d.join().unwrap();
+    }
     let program_stats = source.program_stats().unwrap();
     drop(stats);
 

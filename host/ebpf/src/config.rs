@@ -5,8 +5,23 @@
 //! change here therefore changes the eBPF sources' hash, and `cargo xtask bpf --check`
 //! insists that the checked-in object is rebuilt.
 
-/// The ring buffer the snapshots go through.
+/// The ring buffer the snapshots go through: the first of [`EVENTS_MAPS`].
 pub const EVENTS_MAP: &str = "WP_EVENTS";
+/// The most ring buffers a session has: one per CPU, CPU `c` writing into ring
+/// `c & Config::ring_mask` (a power of two of them, up to this many; the rest take a page).
+/// A ring shared between CPUs made a hit cost about 40 % more with two threads than with one
+/// (the ring's lock and its producer position's line); a ring per CPU did not.
+pub const MAX_RINGS: usize = 8;
+pub const EVENTS_MAPS: [&str; MAX_RINGS] = [
+    "WP_EVENTS",
+    "WP_EVENTS_1",
+    "WP_EVENTS_2",
+    "WP_EVENTS_3",
+    "WP_EVENTS_4",
+    "WP_EVENTS_5",
+    "WP_EVENTS_6",
+    "WP_EVENTS_7",
+];
 /// Per-CPU `u64` (one entry): snapshots dropped because the ring was full. Only ever
 /// incremented by the kernel; the host reports differences, never resets it.
 pub const LOST_MAP: &str = "WP_LOST";
@@ -81,6 +96,12 @@ pub const PROG_EMPTY: &str = "wp_empty";
 /// `wp_empty` when measuring, never in a session.
 pub const PROG_COST_PARTS: [&str; 5] =
     ["wp_cost_context", "wp_cost_filters", "wp_cost_reserve", "wp_cost_header", "wp_cost_regs"];
+/// Benchmark-only uprobe programs that write the whole record into another ring every CPU
+/// shares, into a ring per CPU, and a smaller record into the session's ring: what a ring per
+/// CPU and a smaller record would save.
+pub const PROG_COST_RINGS: [&str; 3] = ["wp_cost_one", "wp_cost_percpu", "wp_cost_small"];
+/// Their own rings (a page each unless the benchmark runs).
+pub const COST_RING_MAPS: [&str; 3] = ["WP_COST_ONE", "WP_COST_CPU0", "WP_COST_CPU1"];
 
 /// Captures per probe.
 pub const MAX_CAPTURES: usize = 8;
@@ -129,7 +150,9 @@ pub struct Config {
     /// directory's inode number) and sits at [`Config::cgroup_level`] below the root.
     pub cgroup_id: u64,
     pub cgroup_level: u32,
-    pub reserved: u32,
+    /// The number of rings in use minus one (a power of two minus one): CPU `c` writes into
+    /// ring `c & ring_mask` of [`EVENTS_MAPS`].
+    pub ring_mask: u32,
 }
 
 /// Base values a capture's address starts from.

@@ -2,7 +2,7 @@
 //! work, so that attached side by side on one uprobe (with `wp_empty` and the snapshot
 //! program itself) the differences of their run times give the cost of each part in the
 //! same run. They are attached only when the host is asked to measure
-//! (`LiveOptions::measure_baseline`); a session never loads them. Records they reserve are
+//! (`LiveOptions::cost_programs`); a session never loads them. Records they reserve are
 //! discarded, which costs the same as a submit (both are `bpf_ringbuf_commit`) and which
 //! readers skip.
 
@@ -30,9 +30,9 @@ pub fn wp_cost_context(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_cost_filters(ctx: ProbeContext) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
-    keep(wakeup_bytes ^ id);
+    keep(admitted.wakeup_bytes ^ id);
     0
 }
 
@@ -40,9 +40,9 @@ pub fn wp_cost_filters(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_cost_reserve(ctx: ProbeContext) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
-    keep(wakeup_bytes ^ id);
+    keep(admitted.wakeup_bytes ^ id);
     let Some(entry) = WP_EVENTS.reserve::<Record>(0) else { return 0 };
     entry.discard(BPF_RB_NO_WAKEUP as u64);
     0
@@ -72,9 +72,84 @@ fn record_without_wakeup(ctx: ProbeContext, with_regs: bool) -> u32 {
     let rec = entry.as_mut_ptr();
     // SAFETY: as in `snapshot`.
     unsafe {
-        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid, bpf_get_smp_processor_id());
         if with_regs {
             copy_regs(regs, (&raw mut (*rec).regs).cast());
+        }
+    }
+    entry.discard(BPF_RB_NO_WAKEUP as u64);
+    0
+}
+
+// ---- What a ring per CPU and a smaller record would save ------------------------------
+// `wp_cost_one` and `wp_cost_percpu` do all of `wp_cost_regs` into rings of their own, one
+// shared by every CPU and one per CPU, drained alike by one thread of the benchmark; their
+// difference is what sharing a ring between CPUs costs. `wp_cost_small` writes the header
+// and the six argument registers only into the session's ring.
+
+#[map]
+static WP_COST_ONE: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_COST_CPU0: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_COST_CPU1: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+
+/// The whole record (header and registers) into one ring every CPU shares.
+#[uprobe]
+pub fn wp_cost_one(ctx: ProbeContext) -> u32 {
+    record_into(ctx, &WP_COST_ONE)
+}
+
+/// The same into the ring of this CPU (two CPUs here).
+#[uprobe]
+pub fn wp_cost_percpu(ctx: ProbeContext) -> u32 {
+    let cpu = unsafe { bpf_get_smp_processor_id() };
+    if cpu & 1 == 0 {
+        record_into(ctx, &WP_COST_CPU0)
+    } else {
+        record_into(ctx, &WP_COST_CPU1)
+    }
+}
+
+#[inline(always)]
+fn record_into(ctx: ProbeContext, ring: &RingBuf) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    if admit((pid_tgid >> 32) as u32).is_none() {
+        return 0;
+    }
+    let Some(mut entry) = ring.reserve::<Record>(0) else { return 0 };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: as in `snapshot`.
+    unsafe {
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid, bpf_get_smp_processor_id());
+        copy_regs(regs, (&raw mut (*rec).regs).cast());
+    }
+    entry.discard(BPF_RB_NO_WAKEUP as u64);
+    0
+}
+
+/// A smaller record: the header and the six argument registers only.
+#[repr(C)]
+struct SmallRecord {
+    header: EventHeader,
+    args: [u64; 6],
+}
+
+#[uprobe]
+pub fn wp_cost_small(ctx: ProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
+    if admit((pid_tgid >> 32) as u32).is_none() {
+        return 0;
+    }
+    let Some(mut entry) = WP_EVENTS.reserve::<SmallRecord>(0) else { return 0 };
+    let rec = entry.as_mut_ptr();
+    // SAFETY: as in `snapshot`; the slots are within the saved registers.
+    unsafe {
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid, bpf_get_smp_processor_id());
+        for (i, slot) in arch::CALL_ARGS6.iter().enumerate() {
+            (*rec).args[i] = core::ptr::read_volatile(regs.add(*slot));
         }
     }
     entry.discard(BPF_RB_NO_WAKEUP as u64);

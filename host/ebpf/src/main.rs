@@ -6,7 +6,8 @@
 //!
 //! 1. drop the hit early if a filter says so ([`admit`]: `--pid`, wprobe's own process, the
 //!    `-c` command's process tree, `--comm`, a `wprobe serve` tenant's uid or cgroup);
-//! 2. a probe without captures reserves one fixed-size record in [`WP_EVENTS`] and fills it
+//! 2. a probe without captures reserves one fixed-size record in its CPU's ring (one of
+//!    [`WP_EVENTS`]' set, see [`with_ring`]: a ring shared by CPUs costs each hit its lock) and fills it
 //!    in exactly the layout of `wprobe_common::record` (48-byte header, then the raw
 //!    registers): the cheapest path, unchanged by everything below;
 //! 3. a probe with captures, a return probe (which carries its paired entry) or a tracepoint
@@ -107,9 +108,66 @@ fn bound(v: u64, mask: u64) -> u64 {
     v
 }
 
-/// 1 MiB by default; the host may resize it at load time (a power of two, in pages).
+/// The rings, one per CPU (`Config::ring_mask`, [`with_ring`]). 1 MiB by default; the host
+/// sizes those in use at load time (a power of two, in pages) and shrinks the others to a page.
 #[map]
 static WP_EVENTS: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_EVENTS_1: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_EVENTS_2: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_EVENTS_3: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_EVENTS_4: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_EVENTS_5: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_EVENTS_6: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+#[map]
+static WP_EVENTS_7: RingBuf = RingBuf::with_byte_size(1 << 20, 0);
+const _: () = assert!(MAX_RINGS == 8);
+
+/// Evaluates `$body` with `$r` naming ring `$i` (masked by the caller). Each arm names its
+/// map itself: the verifier wants a map pointer it can see, not one loaded from a table.
+macro_rules! with_ring {
+    ($i:expr, $r:ident => $body:expr) => {
+        match $i {
+            0 => {
+                let $r = &WP_EVENTS;
+                $body
+            }
+            1 => {
+                let $r = &WP_EVENTS_1;
+                $body
+            }
+            2 => {
+                let $r = &WP_EVENTS_2;
+                $body
+            }
+            3 => {
+                let $r = &WP_EVENTS_3;
+                $body
+            }
+            4 => {
+                let $r = &WP_EVENTS_4;
+                $body
+            }
+            5 => {
+                let $r = &WP_EVENTS_5;
+                $body
+            }
+            6 => {
+                let $r = &WP_EVENTS_6;
+                $body
+            }
+            _ => {
+                let $r = &WP_EVENTS_7;
+                $body
+            }
+        }
+    };
+}
 
 #[map]
 static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
@@ -358,10 +416,27 @@ pub fn wp_empty(_ctx: ProbeContext) -> u32 {
 
 // ---- The work -----------------------------------------------------------------------------
 
-/// The filters; `Some(wakeup_bytes)` when the hit is to be recorded.
+/// What a hit that passed the filters needs of the configuration.
+#[derive(Clone, Copy)]
+struct Admitted {
+    wakeup_bytes: u64,
+    ring_mask: u32,
+}
+
+impl Admitted {
+    /// This CPU's ring: its index in [`EVENTS_MAPS`], and the CPU's id.
+    #[inline(always)]
+    fn ring(self) -> (u32, u32) {
+        // SAFETY: a helper without arguments.
+        let cpu = unsafe { bpf_get_smp_processor_id() };
+        (cpu & self.ring_mask, cpu)
+    }
+}
+
+/// The filters; `Some` when the hit is to be recorded.
 #[inline(always)]
-fn admit(tgid: u32) -> Option<u64> {
-    let Some(c) = WP_CONFIG.get(0) else { return Some(0) };
+fn admit(tgid: u32) -> Option<Admitted> {
+    let Some(c) = WP_CONFIG.get(0) else { return Some(Admitted { wakeup_bytes: 0, ring_mask: 0 }) };
     if (c.filter_tgid != 0 && c.filter_tgid != tgid) || (c.exclude_tgid != 0 && c.exclude_tgid == tgid) {
         return None;
     }
@@ -385,7 +460,7 @@ fn admit(tgid: u32) -> Option<u64> {
             return None;
         }
     }
-    Some(c.wakeup_bytes)
+    Some(Admitted { wakeup_bytes: c.wakeup_bytes, ring_mask: c.ring_mask })
 }
 
 #[inline(always)]
@@ -402,14 +477,14 @@ fn count_lost() {
 ///
 /// SAFETY: `h` points to a writable header.
 #[inline(always)]
-unsafe fn fill_header(h: *mut EventHeader, ctx: *mut c_void, flags: u32, pid_tgid: u64) {
+unsafe fn fill_header(h: *mut EventHeader, ctx: *mut c_void, flags: u32, pid_tgid: u64, cpu: u32) {
     unsafe {
         (*h).probe_id = bpf_get_attach_cookie(ctx) as u32;
         (*h).flags = flags;
         (*h).pid = (pid_tgid >> 32) as u32;
         (*h).tid = pid_tgid as u32;
         (*h).uid = bpf_get_current_uid_gid() as u32;
-        (*h).cpu = bpf_get_smp_processor_id();
+        (*h).cpu = cpu;
         (*h).timestamp_ns = bpf_ktime_get_ns();
         // Writes straight into the record; on failure the kernel zero-fills the buffer.
         bpf_get_current_comm((&raw mut (*h).comm).cast(), (*h).comm.len() as u32);
@@ -431,7 +506,7 @@ unsafe fn fill_header(h: *mut EventHeader, ctx: *mut c_void, flags: u32, pid_tgi
 /// The wake-up itself is an empty record discarded with `BPF_RB_FORCE_WAKEUP` (readers skip
 /// discarded records); the record just committed could no longer ask for one.
 #[inline(always)]
-fn wake_reader(wakeup_bytes: u64) {
+fn wake_reader(wakeup_bytes: u64, ring: u32) {
     let Some(flag) = WP_WAKE.get_ptr_mut(0) else { return };
     // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
     let wants = unsafe { core::ptr::read_volatile(flag) };
@@ -439,7 +514,7 @@ fn wake_reader(wakeup_bytes: u64) {
         return;
     }
     // Bytes not yet consumed, this record included.
-    if wants == WAKE_FULL && WP_EVENTS.query(BPF_RB_AVAIL_DATA as u64) <= wakeup_bytes {
+    if wants == WAKE_FULL && with_ring!(ring, r => r.query(BPF_RB_AVAIL_DATA as u64)) <= wakeup_bytes {
         return;
     }
     let mut was = 0u64;
@@ -447,7 +522,8 @@ fn wake_reader(wakeup_bytes: u64) {
     // SAFETY: as above.
     unsafe { core::arch::asm!("{v} = xchg_64({p} + 0, {v})", p = in(reg) flag, v = inout(reg) was) };
     if was != 0 {
-        if let Some(e) = WP_EVENTS.reserve::<u64>(0) {
+        // Into the same ring: the reader waits on all of them.
+        if let Some(e) = with_ring!(ring, r => r.reserve::<u64>(0)) {
             e.discard(BPF_RB_FORCE_WAKEUP as u64);
         }
     }
@@ -459,9 +535,10 @@ fn snapshot(regs: *const u64) -> u32 {
     // SAFETY (all helpers below): they take no pointers, or pointers into the record we
     // reserved, which is ours until submitted.
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let (ring, cpu) = admitted.ring();
 
-    let Some(mut entry) = WP_EVENTS.reserve::<Record>(0) else {
+    let Some(mut entry) = with_ring!(ring, r => r.reserve::<Record>(0)) else {
         count_lost();
         return 0;
     };
@@ -469,11 +546,11 @@ fn snapshot(regs: *const u64) -> u32 {
     // SAFETY: `rec` points to a reserved, writable record of the right size; `regs` is the
     // program's context (the probed task's saved `struct pt_regs`).
     unsafe {
-        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid);
+        fill_header(&raw mut (*rec).header, regs as *mut c_void, 0, pid_tgid, cpu);
         copy_regs(regs, (&raw mut (*rec).regs).cast());
     }
     entry.submit(BPF_RB_NO_WAKEUP as u64);
-    wake_reader(wakeup_bytes);
+    wake_reader(admitted.wakeup_bytes, ring);
     0
 }
 
@@ -520,14 +597,15 @@ fn extended<const CAPTURES: bool>(
     phase: Phase,
 ) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(wakeup_bytes) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let (ring, cpu) = admitted.ring();
     let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
     let Some(s) = claim_scratch() else { return 0 };
     // SAFETY: `s` is this CPU's scratch buffer, ours until released; every offset below is
     // bounded as the constants above prove.
     unsafe {
         let rec = (&raw mut (*s).rec) as *mut u8;
-        fill_header(rec.cast(), ctx, flags | FLAG_EXT, pid_tgid);
+        fill_header(rec.cast(), ctx, flags | FLAG_EXT, pid_tgid, cpu);
         fill_regs(rec.add(HEADER_SIZE).cast());
         let mut pos = ITEMS;
         let mut count = 0u32;
@@ -581,10 +659,10 @@ fn extended<const CAPTURES: bool>(
         (*(rec.add(BASE + 4) as *mut u32)) = count;
         let size = bound(pos as u64, POS_MASK as u64) as usize;
         let bytes = core::slice::from_raw_parts(rec as *const u8, size);
-        if WP_EVENTS.output::<[u8]>(bytes, BPF_RB_NO_WAKEUP as u64).is_err() {
+        if with_ring!(ring, r => r.output::<[u8]>(bytes, BPF_RB_NO_WAKEUP as u64)).is_err() {
             count_lost();
         } else {
-            wake_reader(wakeup_bytes);
+            wake_reader(admitted.wakeup_bytes, ring);
         }
     }
     release_scratch(s);

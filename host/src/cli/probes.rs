@@ -78,7 +78,8 @@ pub struct ProbeArgs {
     /// Stop after this many events.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_events: Option<u64>,
-    /// Size of the kernel's ring buffer, in bytes (a power of two, at least a page).
+    /// Size of the kernel's ring buffers, in bytes, all together (a power of two, at least a
+    /// page): one per CPU, up to eight, each an equal share.
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 22)]
     pub ring_size: u32,
 }

@@ -58,6 +58,7 @@ mod partial;
 mod plan;
 mod resolve;
 mod ring;
+mod rings;
 mod scope;
 mod source;
 mod spec;
@@ -83,20 +84,27 @@ pub struct LiveOptions {
     /// Trace only this process (thread group), as `--pid`. Uprobes are then also opened for
     /// that process only, so other processes do not even trap.
     pub pid: Option<u32>,
-    /// Ring buffer size in bytes: a power of two, a multiple of the page size. Each event
-    /// takes 224 bytes of it on x86_64 (216 + the ring's 8-byte header).
+    /// The ring buffers' size in bytes, all together: a power of two, a multiple of the page
+    /// size. Each CPU writes into a ring of its own (up to eight; CPUs beyond share them),
+    /// and each ring has an equal share, at least a page. Each event takes 224 bytes of it
+    /// on x86_64 (216 + the ring's 8-byte header).
     pub ring_bytes: u32,
     /// The eBPF program wakes a reader waiting for a batch deadline when more than this many
-    /// bytes are waiting.
+    /// bytes are waiting (of all rings: each ring wakes it past its share).
     pub wakeup_bytes: u64,
     /// A batch is handed over at the latest this long after its first event was recorded.
     pub batch_delay: Duration,
     /// Also attach a do-nothing program beside every uprobe, so that
     /// [`LiveSource::program_stats`] can tell the snapshot's own cost from the fixed cost of
-    /// running any program on the probe, and (probes without captures) the programs that
-    /// each do a growing part of the snapshot's work (`PROG_COST_PARTS`), so that the
-    /// differences give each part's cost. For benchmarks.
+    /// running any program on the probe. For benchmarks.
     pub measure_baseline: bool,
+    /// With `measure_baseline`, on probes without captures, also attach these benchmark-only
+    /// programs: those that each do a growing part of the snapshot's work
+    /// (`PROG_COST_PARTS`: the differences give each part's cost), or those that write the
+    /// record into another ring (`PROG_COST_RINGS`; their rings are drained through
+    /// [`LiveSource::take_cost_rings`]). They run before the snapshot program on each hit and
+    /// warm its cache lines, so the snapshot's own cost is measured without them.
+    pub cost_programs: &'static [&'static str],
     /// Guru mode (`--guru`, SystemTap's `stap -g`): allows raw-address probes.
     pub guru: bool,
     /// The most probes one glob may expand to (`--max-probes`).
@@ -125,6 +133,7 @@ impl Default for LiveOptions {
             wakeup_bytes: (1 << 20) / 4,
             batch_delay: Duration::from_millis(4),
             measure_baseline: false,
+            cost_programs: &[],
             guru: false,
             max_probes: 1000,
             syscall_path: SyscallPath::Auto,

@@ -88,36 +88,17 @@ impl RingReader {
     pub(super) fn read(&mut self, mut take: impl FnMut(&[u8]) -> bool) {
         loop {
             if self.pos == self.produced {
-                // Acquire: pairs with the kernel's release of the producer position after it
-                // wrote the busy header, so the headers up to it are readable.
-                self.produced = self.producer_pos().load(Ordering::Acquire);
-                if self.pos == self.produced {
-                    break;
+                self.refresh();
+            }
+            let Some(record) = self.peek() else {
+                // Past discarded records up to the position read: more may have come since.
+                if self.pos == self.produced && self.producer_pos().load(Ordering::Acquire) != self.pos {
+                    continue;
                 }
-            }
-            let offset = self.pos & self.mask;
-            // SAFETY: `offset` < size and the data pages are mapped twice, so the header and
-            // a record of at most `size` bytes after it lie inside the mapping.
-            let data = unsafe { self.producer.ptr.as_ptr().add(self.page + offset) };
-            // Acquire: pairs with the kernel's commit (`xchg` on the header), so the record's
-            // bytes are visible once the busy bit is clear.
-            // SAFETY: 8-aligned (records are padded to 8), inside the mapping.
-            let header = unsafe { &*data.cast::<AtomicU32>() }.load(Ordering::Acquire);
-            if header & BUSY_BIT != 0 {
                 break;
-            }
-            let len = (header & !(BUSY_BIT | DISCARD_BIT)) as usize;
-            let more = if header & DISCARD_BIT != 0 || len > self.mask {
-                true
-            } else {
-                // SAFETY: as above; the kernel wrote `len` bytes after the header and will not
-                // touch them before the consumer position passes them.
-                take(unsafe { std::slice::from_raw_parts(data.add(HEADER_BYTES), len) })
             };
-            self.pos += (HEADER_BYTES + len).next_multiple_of(8);
-            if self.pos.wrapping_sub(self.published) >= self.publish_bytes {
-                self.publish();
-            }
+            let more = take(record);
+            self.consume();
             if !more {
                 break;
             }
@@ -125,8 +106,65 @@ impl RingReader {
         self.publish();
     }
 
+    /// Reads the producer position: [`RingReader::peek`] sees the records before it.
+    pub(super) fn refresh(&mut self) {
+        // Acquire: pairs with the kernel's release of the producer position after it wrote
+        // the busy header, so the headers up to it are readable.
+        self.produced = self.producer_pos().load(Ordering::Acquire);
+    }
+
+    /// The next committed record before the producer position last read, skipping discarded
+    /// ones; `None` at that position or at a record still being written. It stays next
+    /// until [`RingReader::consume`].
+    pub(super) fn peek(&mut self) -> Option<&[u8]> {
+        loop {
+            if self.pos == self.produced {
+                return None;
+            }
+            let (header, data) = self.header();
+            if header & BUSY_BIT != 0 {
+                return None;
+            }
+            let len = (header & !(BUSY_BIT | DISCARD_BIT)) as usize;
+            if header & DISCARD_BIT != 0 || len > self.mask {
+                self.skip(len);
+                continue;
+            }
+            // SAFETY: the kernel wrote `len` bytes after the header and will not touch them
+            // before the consumer position passes them; the data pages are mapped twice, so
+            // a record wrapping around the end is one slice.
+            return Some(unsafe { std::slice::from_raw_parts(data.add(HEADER_BYTES), len) });
+        }
+    }
+
+    /// Moves past the record [`RingReader::peek`] returned.
+    pub(super) fn consume(&mut self) {
+        let (header, _) = self.header();
+        self.skip((header & !(BUSY_BIT | DISCARD_BIT)) as usize);
+    }
+
+    /// The header of the record at the read position, and where the record starts.
+    fn header(&self) -> (u32, *const u8) {
+        let offset = self.pos & self.mask;
+        // SAFETY: `offset` < size and the data pages are mapped twice, so the header and a
+        // record of at most `size` bytes after it lie inside the mapping.
+        let data = unsafe { self.producer.ptr.as_ptr().add(self.page + offset) };
+        // Acquire: pairs with the kernel's commit (`xchg` on the header), so the record's
+        // bytes are visible once the busy bit is clear.
+        // SAFETY: 8-aligned (records are padded to 8), inside the mapping.
+        let header = unsafe { &*data.cast::<AtomicU32>() }.load(Ordering::Acquire);
+        (header, data)
+    }
+
+    fn skip(&mut self, len: usize) {
+        self.pos += (HEADER_BYTES + len).next_multiple_of(8);
+        if self.pos.wrapping_sub(self.published) >= self.publish_bytes {
+            self.publish();
+        }
+    }
+
     /// Lets the kernel reuse what was read.
-    fn publish(&mut self) {
+    pub(super) fn publish(&mut self) {
         if self.published != self.pos {
             // Release: the records' bytes were read before the kernel may overwrite them.
             self.consumer_pos().store(self.pos, Ordering::Release);

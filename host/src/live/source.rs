@@ -7,6 +7,7 @@ use super::nobtf;
 use super::partial;
 use super::plan::{self, Attach, Planned};
 use super::ring::RingReader;
+use super::rings::RingSet;
 use super::sys::{self, Target};
 use super::tracefs::{EventName, Tracefs};
 use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
@@ -70,8 +71,8 @@ pub struct LiveSource {
 
 /// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
 enum Ring {
-    Plain(RingReader),
-    Async(AsyncFd<RingReader>),
+    Plain(RingSet),
+    Async(AsyncFd<RingSet>),
     Poisoned,
 }
 
@@ -115,15 +116,27 @@ impl Resolved {
         let has_return = plan.iter().any(|p| p.is_return);
         let scope = opts.scope_tree.then(fork_offsets).transpose()?;
 
+        let rings = ring_count()?;
+        let ring_bytes = (opts.ring_bytes / rings as u32).max(page_size());
         raise_memlock_limit();
         // Maps a session does not use shrink to one entry, so that they cost no memory.
         let mut ebpf = nobtf::load_without_kernel_btf(|| {
-            EbpfLoader::new()
-                .map_max_entries(embedded::EVENTS_MAP, opts.ring_bytes)
+            let mut loader = EbpfLoader::new();
+            // A ring per CPU, sharing `ring_bytes`; the rings no CPU writes into take a page.
+            for (i, name) in embedded::EVENTS_MAPS.into_iter().enumerate() {
+                loader.map_max_entries(name, if i < rings { ring_bytes } else { page_size() });
+            }
+            loader
                 .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
                 .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
-                .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 })
-                .load(embedded::bytes())
+                .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 });
+            // The benchmark's own rings take a page each unless it runs.
+            if !opts.cost_programs.iter().any(|p| embedded::PROG_COST_RINGS.contains(p)) {
+                for name in embedded::COST_RING_MAPS {
+                    loader.map_max_entries(name, page_size());
+                }
+            }
+            loader.load(embedded::bytes())
         })
         .map_err(|source| LiveError::LoadObject { source })?;
         // A glob's uprobes in one file share one link; the cost benchmark wants one per probe.
@@ -143,8 +156,10 @@ impl Resolved {
         let mut settings = Config {
             filter_tgid: opts.pid.unwrap_or(0),
             exclude_tgid: if opts.include_self { 0 } else { std::process::id() },
-            wakeup_bytes: opts.wakeup_bytes,
+            // The same share of each ring as of all of them.
+            wakeup_bytes: opts.wakeup_bytes / rings as u64,
             scope_tree: opts.scope_tree as u32,
+            ring_mask: rings as u32 - 1,
             ..Config::default()
         };
         if let Some(comm) = &opts.comm {
@@ -174,10 +189,14 @@ impl Resolved {
             source,
         })?;
         let lost: PerCpuArray<MapData, u64> = take_map(&mut ebpf, embedded::LOST_MAP)?;
-        let ring = match ebpf.take_map(embedded::EVENTS_MAP) {
-            Some(aya::maps::Map::RingBuf(data)) => RingReader::new(data).map_err(LiveError::Ring)?,
-            _ => return Err(LiveError::ObjectMismatch { what: format!("the ring buffer {}", embedded::EVENTS_MAP) }),
-        };
+        let rings = embedded::EVENTS_MAPS[..rings]
+            .iter()
+            .map(|&name| match ebpf.take_map(name) {
+                Some(aya::maps::Map::RingBuf(data)) => RingReader::new(data).map_err(LiveError::Ring),
+                _ => Err(LiveError::ObjectMismatch { what: format!("the ring buffer {name}") }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ring = RingSet::new(rings).map_err(LiveError::Ring)?;
         let scope_map: HashMap<MapData, u32, u8> = take_map(&mut ebpf, embedded::SCOPE_MAP)?;
         let wake: Array<MapData, u64> = take_map(&mut ebpf, embedded::WAKE_MAP)?;
 
@@ -245,7 +264,7 @@ impl Resolved {
                 if let Attach::Uprobe { path, file_offset } = &p.attach {
                     let target = Target::User { path, file_offset: *file_offset, pid: source.opts.pid };
                     // The parts are those of the program without captures.
-                    let parts = if with_captures { &[][..] } else { &embedded::PROG_COST_PARTS[..] };
+                    let parts = if with_captures { &[][..] } else { source.opts.cost_programs };
                     for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts) {
                         source.attach_one(id, &target, false, program)?;
                     }
@@ -413,6 +432,12 @@ impl LiveSource {
         &self.kernel_objects
     }
 
+    /// The rings of the `PROG_COST_RINGS` programs ([`LiveOptions::cost_programs`]), for the
+    /// benchmark to drain: nothing else reads them.
+    pub fn take_cost_rings(&mut self) -> Result<Vec<aya::maps::RingBuf<MapData>>, LiveError> {
+        embedded::COST_RING_MAPS.iter().map(|name| take_map(&mut self.ebpf, name)).collect()
+    }
+
     /// Run counts and times of the loaded programs (zero unless BPF statistics are on).
     pub fn program_stats(&self) -> Result<Vec<ProgramStats>, LiveError> {
         let mut stats: Vec<ProgramStats> = self
@@ -478,6 +503,10 @@ impl LiveSource {
             if batch.is_full() {
                 break BatchStatus::Full;
             }
+            if self.ring_held() {
+                // Records stamped after the read began: they are there, read again.
+                continue;
+            }
             let now = Instant::now();
             if self.woken_idle && !batch.is_empty() {
                 self.quiet_until = Some(now + self.opts.batch_delay);
@@ -509,7 +538,9 @@ impl LiveSource {
             let woken = tokio::select! {
                 ready = ring.readable_mut() => {
                     // Cleared before draining: whatever arrives after the drain wakes us again.
-                    ready.map_err(LiveError::Ring)?.clear_ready();
+                    let mut ready = ready.map_err(LiveError::Ring)?;
+                    ready.get_inner().clear_wakeups();
+                    ready.clear_ready();
                     true
                 }
                 () = sleep_until(wake_at) => false,
@@ -581,7 +612,15 @@ impl LiveSource {
         Ok(())
     }
 
-    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingReader>, LiveError> {
+    fn ring_held(&self) -> bool {
+        match &self.ring {
+            Ring::Plain(r) => r.held(),
+            Ring::Async(a) => a.get_ref().held(),
+            Ring::Poisoned => false,
+        }
+    }
+
+    fn async_ring(&mut self) -> Result<&mut AsyncFd<RingSet>, LiveError> {
         if let Ring::Plain(_) = self.ring {
             let Ring::Plain(ring) = std::mem::replace(&mut self.ring, Ring::Poisoned) else { unreachable!() };
             // SAFETY: the reader owns its map fd, keeps it open and returns the same fd for
@@ -727,6 +766,18 @@ where
 {
     let map = ebpf.take_map(name).ok_or_else(|| LiveError::ObjectMismatch { what: format!("the map {name}") })?;
     M::try_from(map).map_err(|source| LiveError::Map { map: name, what: "opening", source })
+}
+
+/// One ring per possible CPU, up to `MAX_RINGS` (a power of two: CPU `c` writes into ring
+/// `c & (rings - 1)`).
+fn ring_count() -> Result<usize, LiveError> {
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| LiveError::Ring(e))?;
+    Ok(cpus.next_power_of_two().min(embedded::MAX_RINGS))
+}
+
+fn page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u32 }
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the cgroup. Raising
