@@ -19,6 +19,7 @@
 //! still compiles.
 
 use core::fmt::{Display, Write};
+use wprobe_common::digits::{DEC_PAIRS as PAIRS, HEX_LOWER, HEX_UPPER};
 
 /// One argument as the fast formatter sees it.
 #[derive(Clone, Copy)]
@@ -411,12 +412,6 @@ unsafe fn copy32(src: *const u8, dst: *mut u8) {
     }
 }
 
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
 /// Powers of ten for [`decimal32`]'s digit count; 0 first, so that 0 has one digit.
 const POW10: [u32; 10] = [0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 
@@ -493,21 +488,6 @@ unsafe fn eight(p: *mut u8, v: u32) -> *mut u8 {
         pair(p.add(6), lo % 100);
         p.add(8)
     }
-}
-
-/// Two hex digits per byte value, lower and upper case.
-const HEX_LOWER: [u8; 512] = hex_pairs(b"0123456789abcdef");
-const HEX_UPPER: [u8; 512] = hex_pairs(b"0123456789ABCDEF");
-
-const fn hex_pairs(digits: &[u8; 16]) -> [u8; 512] {
-    let mut t = [0u8; 512];
-    let mut i = 0;
-    while i < 256 {
-        t[2 * i] = digits[i >> 4];
-        t[2 * i + 1] = digits[i & 0xf];
-        i += 1;
-    }
-    t
 }
 
 /// Writes `v` in hex at `p` (`0x` first when `alternate`: lower case for `{:#X}` too, as

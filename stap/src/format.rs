@@ -3,6 +3,7 @@
 //! `%p` is `%#x`; `#` with `%x` prefixes `0x` even to 0).
 
 use crate::types::Ty;
+use wprobe_common::digits::{DEC_PAIRS as PAIRS, HEX_LOWER, HEX_UPPER};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags {
@@ -142,28 +143,6 @@ pub fn int(out: &mut String, v: i64, spec: &Spec) {
         Conv::Str => unreachable!("a string directive given a number"),
     };
     number(out, v as u64, base, upper, signed, special, spec);
-}
-
-/// Two decimal digits per division.
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Two hexadecimal digits per step, lower and upper case.
-const HEX_LOWER: [u8; 512] = hex_pairs(b"0123456789abcdef");
-const HEX_UPPER: [u8; 512] = hex_pairs(b"0123456789ABCDEF");
-
-const fn hex_pairs(digits: &[u8; 16]) -> [u8; 512] {
-    let mut t = [0u8; 512];
-    let mut b = 0;
-    while b < 256 {
-        t[2 * b] = digits[b >> 4];
-        t[2 * b + 1] = digits[b & 15];
-        b += 1;
-    }
-    t
 }
 
 /// `num`'s digits in `base` (8, 10 or 16). Constant divisors and shifts: a division by a

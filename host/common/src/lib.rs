@@ -18,6 +18,7 @@ extern crate std;
 
 pub mod abi;
 pub mod batch;
+pub mod digits;
 pub mod errno;
 pub mod ext;
 pub mod record;

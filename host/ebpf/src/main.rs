@@ -33,7 +33,6 @@
 #[allow(dead_code)]
 mod config;
 mod arch;
-mod cost;
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
@@ -168,6 +167,9 @@ macro_rules! with_ring {
         }
     };
 }
+
+// After `with_ring!`, which it uses.
+mod cost;
 
 #[map]
 static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
