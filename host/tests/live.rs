@@ -397,13 +397,11 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
     // run pays the cache misses: so the snapshot program is measured beside the empty one
     // only, the parts together (their differences), and each ring variant on its own.
     let rounds: usize = std::env::var("WPROBE_COST_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
-    let alone_sets: [(&str, &'static [&'static str]); 5] = [
-        ("wp_uprobe", &[]),
-        ("wp_cost_regs", &["wp_cost_regs"]),
-        ("wp_cost_one", &["wp_cost_one"]),
-        ("wp_cost_percpu", &["wp_cost_percpu"]),
-        ("wp_cost_small", &["wp_cost_small"]),
-    ];
+    // The snapshot program, the last part (all the snapshot's work but the wake-up decision),
+    // and each ring variant.
+    let last_part = &live::COST_PARTS[live::COST_PARTS.len() - 1..];
+    let mut alone_sets: Vec<(&str, &'static [&'static str])> = vec![("wp_uprobe", &[]), (last_part[0], last_part)];
+    alone_sets.extend(live::COST_RINGS.iter().map(|p| (*p, std::slice::from_ref(p))));
     let mut runs: [Vec<Vec<(&'static str, f64)>>; 2] = [Vec::new(), Vec::new()];
     let mut alone: [Vec<Vec<f64>>; 2] = Default::default();
     for _ in 0..rounds {
@@ -415,7 +413,7 @@ async fn snapshot_cost_per_hit_against_an_empty_program() {
                 let ns = |n: &str| run.iter().find(|(p, _)| *p == n).map_or(f64::NAN, |p| p.1);
                 alone[t][i].push(ns(name) - ns("wp_empty"));
             }
-            runs[t].push(measure_snapshot_cost(100_000, threads, None, &PART_PROGRAMS).await);
+            runs[t].push(measure_snapshot_cost(100_000, threads, None, live::COST_PARTS).await);
         }
     }
     for (t, runs) in runs.iter().enumerate() {
@@ -457,9 +455,11 @@ fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
-    let Some(first) = runs.first() else { return };
+    if runs.is_empty() {
+        return;
+    }
     let mut names: Vec<&str> = vec!["wp_empty"];
-    names.extend(first.iter().map(|p| p.0).filter(|n| n.starts_with("wp_cost_")));
+    names.extend(live::COST_PARTS);
     names.push("wp_uprobe");
     eprintln!("{threads} thread(s), medians of {} run(s), ns per hit (the part's own cost):", runs.len());
     for (i, name) in names.iter().enumerate() {
@@ -473,13 +473,6 @@ fn print_part_costs(threads: usize, runs: &[Vec<(&'static str, f64)>]) {
         eprintln!("  {name:<16} {m:7.1}  (+{own:.1})");
     }
 }
-
-/// The benchmark-only programs doing a growing part of the snapshot's work
-/// (`PROG_COST_PARTS`).
-const PART_PROGRAMS: [&str; 5] =
-    ["wp_cost_context", "wp_cost_filters", "wp_cost_reserve", "wp_cost_header", "wp_cost_regs"];
-
-const RING_PROGRAMS: [&str; 3] = ["wp_cost_one", "wp_cost_percpu", "wp_cost_small"];
 
 async fn measure_snapshot_cost(
     calls: u64,
@@ -496,7 +489,7 @@ async fn measure_snapshot_cost(
     // The other rings' programs fill them as the session's ring fills: one thread drains them
     // all the same way, as a reader would.
     let stop = Arc::new(AtomicBool::new(false));
-    let drainer = (capture.is_none() && cost_programs.iter().any(|p| RING_PROGRAMS.contains(p))).then(|| {
+    let drainer = (capture.is_none() && cost_programs.iter().any(|p| live::COST_RINGS.contains(p))).then(|| {
         let mut rings = source.take_cost_rings().unwrap();
         let stop = stop.clone();
         std::thread::spawn(move || {

@@ -5,9 +5,7 @@
 //! change here therefore changes the eBPF sources' hash, and `cargo xtask bpf --check`
 //! insists that the checked-in object is rebuilt.
 
-/// The ring buffer the snapshots go through: the first of [`EVENTS_MAPS`].
-pub const EVENTS_MAP: &str = "WP_EVENTS";
-/// The most ring buffers a session has: one per CPU, CPU `c` writing into ring
+/// The ring buffers the snapshots go through, and the most a session has: one per CPU, CPU `c` writing into ring
 /// `c & Config::ring_mask` (a power of two of them, up to this many; the rest take a page).
 /// A ring shared between CPUs made a hit cost about 40 % more with two threads than with one
 /// (the ring's lock and its producer position's line); a ring per CPU did not.

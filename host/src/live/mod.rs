@@ -76,6 +76,13 @@ pub use scope::{ScopeError, TenantScope};
 pub use source::{LiveSource, Resolved};
 pub use spec::ProbeSpec;
 
+/// The benchmark-only programs that each do a growing part of the snapshot's work, in that
+/// order (for [`LiveOptions::cost_programs`]).
+pub const COST_PARTS: &[&str] = &embedded::PROG_COST_PARTS;
+/// Those that write the record into rings of their own, or a smaller one into the CPU's ring
+/// (for [`LiveOptions::cost_programs`]; [`LiveSource::take_cost_rings`] drains their rings).
+pub const COST_RINGS: &[&str] = &embedded::PROG_COST_RINGS;
+
 use std::time::Duration;
 
 /// How the live source loads, filters and batches.
@@ -99,10 +106,9 @@ pub struct LiveOptions {
     /// running any program on the probe. For benchmarks.
     pub measure_baseline: bool,
     /// With `measure_baseline`, on probes without captures, also attach these benchmark-only
-    /// programs: those that each do a growing part of the snapshot's work
-    /// (`PROG_COST_PARTS`: the differences give each part's cost), or those that write the
-    /// record into another ring (`PROG_COST_RINGS`; their rings are drained through
-    /// [`LiveSource::take_cost_rings`]). They run before the snapshot program on each hit and
+    /// programs: those that each do a growing part of the snapshot's work ([`COST_PARTS`]:
+    /// the differences give each part's cost), or those that write the record into another
+    /// ring ([`COST_RINGS`]). They run before the snapshot program on each hit and
     /// warm its cache lines, so the snapshot's own cost is measured without them.
     pub cost_programs: &'static [&'static str],
     /// Guru mode (`--guru`, SystemTap's `stap -g`): allows raw-address probes.

@@ -49,8 +49,7 @@ impl RingReader {
         if !size.is_power_of_two() {
             return Err(io::Error::other(format!("ring buffer size {size} is not a power of two")));
         }
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+        let page = super::sys::page_size();
         let fd = map.fd().as_fd().as_raw_fd();
         let consumer = Mapping::new(fd, page, libc::PROT_READ | libc::PROT_WRITE, 0)?;
         let producer = Mapping::new(fd, page + 2 * size, libc::PROT_READ, page)?;

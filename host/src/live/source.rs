@@ -117,14 +117,15 @@ impl Resolved {
         let scope = opts.scope_tree.then(fork_offsets).transpose()?;
 
         let rings = ring_count()?;
-        let ring_bytes = (opts.ring_bytes / rings as u32).max(page_size());
+        let page = sys::page_size() as u32;
+        let ring_bytes = (opts.ring_bytes / rings as u32).max(page);
         raise_memlock_limit();
         // Maps a session does not use shrink to one entry, so that they cost no memory.
         let mut ebpf = nobtf::load_without_kernel_btf(|| {
             let mut loader = EbpfLoader::new();
             // A ring per CPU, sharing `ring_bytes`; the rings no CPU writes into take a page.
             for (i, name) in embedded::EVENTS_MAPS.into_iter().enumerate() {
-                loader.map_max_entries(name, if i < rings { ring_bytes } else { page_size() });
+                loader.map_max_entries(name, if i < rings { ring_bytes } else { page });
             }
             loader
                 .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
@@ -133,7 +134,7 @@ impl Resolved {
             // The benchmark's own rings take a page each unless it runs.
             if !opts.cost_programs.iter().any(|p| embedded::PROG_COST_RINGS.contains(p)) {
                 for name in embedded::COST_RING_MAPS {
-                    loader.map_max_entries(name, page_size());
+                    loader.map_max_entries(name, page);
                 }
             }
             loader.load(embedded::bytes())
@@ -773,11 +774,6 @@ where
 fn ring_count() -> Result<usize, LiveError> {
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LiveError::Ring(e))?;
     Ok(cpus.next_power_of_two().min(embedded::MAX_RINGS))
-}
-
-fn page_size() -> u32 {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as u32 }
 }
 
 /// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK; newer ones to the cgroup. Raising

@@ -18,6 +18,12 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
+/// The size of a memory page (ring buffers are sized and mapped in pages).
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+}
+
 /// `perf_event_attr.type` of tracepoints.
 const PERF_TYPE_TRACEPOINT: u32 = 2;
 
