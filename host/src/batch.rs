@@ -62,6 +62,27 @@ impl BatchBuilder {
         self.count += 1;
     }
 
+    /// Appends `record` with its probe id and flags replaced (a shared object's record, see
+    /// `live::shared`). False, and nothing appended, if the result is not a well-formed record.
+    pub fn push_record_as(&mut self, record: &[u8], probe_id: u32, flags: u32) -> bool {
+        use wprobe_common::record::{OFF_FLAGS, OFF_PROBE_ID};
+        debug_assert!(!self.is_full());
+        if record.len() < OFF_FLAGS + 4 {
+            return false;
+        }
+        let start = self.buf.len();
+        self.buf.extend_from_slice(record);
+        let rec = &mut self.buf[start..];
+        rec[OFF_PROBE_ID..OFF_PROBE_ID + 4].copy_from_slice(&probe_id.to_le_bytes());
+        rec[OFF_FLAGS..OFF_FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
+        if wprobe_common::EventRef::new(self.arch, rec).is_none() {
+            self.buf.truncate(start);
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+
     /// Counts events the kernel dropped before the ones that follow.
     pub fn add_lost(&mut self, n: u64) {
         self.lost = self.lost.saturating_add(n);

@@ -339,6 +339,77 @@ fn two_tenants_tracing_one_binary_at_once_each_see_only_their_own_process() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// The links the daemon holds, once the kernel shows `want` of them (it frees them
+/// asynchronously); fails after a while.
+fn wait_links(daemon: &Daemon, want: usize) {
+    let start = Instant::now();
+    loop {
+        let links = kernel_objects_of(daemon.pid()).links;
+        if links.len() == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the daemon holds {} links, not {want}: {links:?}",
+            links.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sessions_on_one_point_share_one_attachment_until_the_last_leaves() {
+    require_root();
+    let _s = serial();
+    let (a, b) = (User::new("sa"), User::new("sb"));
+    let dir = format!("/tmp/wprobe-serve-{}-share", std::process::id());
+    let daemon = Daemon::start("share", &two_tenants(&a, &b, &dir));
+    let bin = daemon.share(target(), "target");
+    let h = daemon.share(&handler("tcp_connect"), "tcp_connect.wasm");
+    let probe = format!("{}:wprobe_target", bin.display());
+    let client = |u: &User| {
+        let mut c = u.command(&wprobe_bin());
+        c.args(["run", "--connect", daemon.socket.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
+        Client::attached(c)
+    };
+    let run = |u: &User, calls: usize| {
+        let (mut t, pid) = start_target(u, &bin, &[&calls.to_string(), "1"]);
+        t.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        assert!(t.wait().unwrap().success());
+        pid
+    };
+    let ca = client(&a);
+    wait_links(&daemon, 1);
+    let cb = client(&b);
+    // The second session on the same point: no second attachment.
+    wait_links(&daemon, 1);
+    let pid_a = run(&a, 50);
+    let pid_b1 = run(&b, 70);
+    std::thread::sleep(Duration::from_millis(300));
+    let oa = ca.interrupt();
+    // The first leaves: the point stays attached for the other, which keeps getting events.
+    wait_links(&daemon, 1);
+    let pid_b2 = run(&b, 40);
+    std::thread::sleep(Duration::from_millis(300));
+    let ob = cb.interrupt();
+    wait_links(&daemon, 0);
+    for (o, pids, n) in [(&oa, vec![pid_a], 50), (&ob, vec![pid_b1, pid_b2], 110)] {
+        assert!(o.status.success(), "{}", stderr(o));
+        let seen = pids_of(o);
+        assert_eq!(seen.len(), n, "{n} calls of its own targets: {}", stdout(o));
+        assert!(seen.iter().all(|p| pids.contains(p)), "only its own processes {pids:?}: {seen:?}");
+        let err = stderr(o);
+        assert!(err.contains(&format!("{n} events seen, {n} handled, 0 lost")), "{err}");
+    }
+    let objects = kernel_objects_of(daemon.pid());
+    assert!(
+        objects.programs.is_empty() && objects.maps.is_empty(),
+        "the shared object outlived its sessions: {objects:?}"
+    );
+    let out = daemon.terminate();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 #[test]
 fn a_refused_probe_names_its_rule_and_attaches_nothing() {
     require_root();
@@ -738,10 +809,9 @@ fn eight_tenants_one_spinning_one_flooding_the_other_six_lose_nothing() {
     let mut tenants = String::new();
     for (i, u) in users.iter().enumerate() {
         tenants += &format!("[[tenant]]\nname = \"t{i}\"\nusers = [{}]\nprobes = ['process(\"{dir}/*\").*']\n", u.uid);
-        if i == 7 {
-            // The flooder's ring is as small as a tenant's can be: its flood is its loss.
-            tenants += "[tenant.limits]\nring_size = 4096\n";
-        }
+        // One ring size for all, so that all eight share one attachment (a shared object's
+        // slots have rings of one size), small enough that the flood is the flooder's loss.
+        tenants += "[tenant.limits]\nring_size = 16384\n";
     }
     let daemon = Daemon::start("eight", &tenants);
     let bin = daemon.share(target(), "target");
@@ -771,6 +841,10 @@ fn eight_tenants_one_spinning_one_flooding_the_other_six_lose_nothing() {
         let moderate: Vec<Timed> = moderate.into_iter().map(|h| h.join().unwrap()).collect();
         (moderate, spinner.join().unwrap(), flooder.join().unwrap())
     });
+    // The eight sessions on the one point share its one attachment, each with its own slot
+    // (scope, ring, lost count) in one object.
+    let held = kernel_objects_of(daemon.pid());
+    assert_eq!(held.links.len(), 1, "{held:?}");
     let go = |t: &mut Child| t.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let phase = || {
         let mut targets: Vec<(Child, u32)> =
@@ -820,6 +894,7 @@ fn eight_tenants_one_spinning_one_flooding_the_other_six_lose_nothing() {
         flood_err.lines().find(|l| l.contains(" events seen, ")).unwrap_or_else(|| panic!("{flood_err}"));
     let seen: u64 = flood_summary.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(seen > 10_000, "the flood was a flood: {flood_summary}");
+    assert!(!flood_summary.contains(" 0 lost"), "the flood overflowed the flooder's own ring: {flood_summary}");
     assert!(spin_out.status.success(), "{}", stderr(&spin_out));
     let spin_summary = stderr(&spin_out).lines().find(|l| l.contains(" events seen, ")).unwrap_or_default().to_owned();
     for (name, l) in [("alone", &mut alone), ("beside a spinner and a flood", &mut beside)] {
@@ -886,7 +961,8 @@ fn after_sigkill_the_next_daemon_finds_and_removes_what_the_killed_one_left() {
     let (ca, cb) = (setup.client(&setup.a), setup.client(&setup.b));
     let killed = setup.daemon.pid();
     let held = kernel_objects_of(killed);
-    assert!(held.links.len() >= 2 && !held.programs.is_empty(), "{held:?}");
+    // Both sessions on the one point: one attachment, shared.
+    assert!(held.links.len() == 1 && !held.programs.is_empty(), "{held:?}");
     // What aya leaves on kernels before 4.17, which attach through tracefs: a probe event
     // named after the daemon's pid. This kernel's aya attaches through the perf PMU instead,
     // so the test defines one as aya would have.

@@ -20,8 +20,9 @@ pub const EVENTS_MAPS: [&str; MAX_RINGS] = [
     "WP_EVENTS_6",
     "WP_EVENTS_7",
 ];
-/// Per-CPU `u64` (one entry): snapshots dropped because the ring was full. Only ever
-/// incremented by the kernel; the host reports differences, never resets it.
+/// Per-CPU `u64`s: snapshots dropped because the ring was full, at entry 0 for a private
+/// session, at a subscriber's slot in a shared object. Only ever incremented by the kernel;
+/// the host reports differences, never resets them.
 pub const LOST_MAP: &str = "WP_LOST";
 /// One [`Config`] entry, written by the host before anything is attached.
 pub const CONFIG_MAP: &str = "WP_CONFIG";
@@ -34,7 +35,8 @@ pub const PROBES_MAP: &str = "WP_PROBES";
 pub const ENTRY_MAP: &str = "WP_ENTRY";
 /// LRU hash [`EntryKey`] → [`EntryExt`]: captures taken at entry for return probes.
 pub const ENTRY_EXT_MAP: &str = "WP_ENTRY_EXT";
-/// One `u64`: how the reader waits, set by it before it waits on the ring's fd ([`WAKE_ANY`]
+/// `u64`s (entry 0 for a private session, a subscriber's slot in a shared object): how the
+/// reader waits, set by it before it waits on the ring's fd ([`WAKE_ANY`]
 /// or [`WAKE_FULL`]), 0 while it runs. The record that wakes it claims the flag back to 0;
 /// every other record is submitted without a wake-up. See `wake_reader` in the eBPF program.
 pub const WAKE_MAP: &str = "WP_WAKE";
@@ -45,6 +47,18 @@ pub const WAKE_ANY: u64 = 1;
 pub const WAKE_FULL: u64 = 2;
 /// Hash `u32` → `u8`: the thread groups in scope when [`Config::scope_tree`] is set.
 pub const SCOPE_MAP: &str = "WP_SCOPE";
+
+/// A shared object (`wprobe serve`: sessions probing the same points share one attachment)
+/// has up to [`MAX_RINGS`] subscribers, each with a slot: its [`SlotConf`] (its scope) in
+/// entry `s` of this array, its ring `EVENTS_MAPS[s]`, its lost count and wake flag at entry
+/// `s` of [`LOST_MAP`] and [`WAKE_MAP`].
+pub const SLOTS_MAP: &str = "WP_SLOTS";
+/// Array `u32` per probe id: the slots subscribed to that probe (bit `s`: slot `s`).
+pub const SUBS_MAP: &str = "WP_SUBS";
+/// In a shared object a record's flags carry, from this bit up, the generation of the slot
+/// conf that admitted it: the reader of a reused slot drops what an earlier subscriber's
+/// scope let in, and clears these bits before the handler sees the record.
+pub const SLOT_GEN_SHIFT: u32 = 16;
 
 /// Entry probe programs (kprobe and uprobe are the same program type, but aya picks its
 /// attach API from the ELF section, so each probe family has its own copy). They take
@@ -101,6 +115,36 @@ pub const PROG_COST_RINGS: [&str; 3] = ["wp_cost_one", "wp_cost_percpu", "wp_cos
 /// Their own rings (a page each unless the benchmark runs).
 pub const COST_RING_MAPS: [&str; 3] = ["WP_COST_ONE", "WP_COST_CPU0", "WP_COST_CPU1"];
 
+/// Each program a probe attaches, with its twin for a shared object (`_s`: the same work,
+/// fanned out to the subscribers whose scope admits the hit).
+pub const SHARED_PROGRAMS: [(&str, &str); 25] = [
+    (PROG_UPROBE, "wp_uprobe_s"),
+    (PROG_KPROBE, "wp_kprobe_s"),
+    (PROG_UPROBE_X, "wp_uprobe_x_s"),
+    (PROG_KPROBE_X, "wp_kprobe_x_s"),
+    (PROG_UPROBE_ENTRY, "wp_uprobe_entry_s"),
+    (PROG_UPROBE_ENTRY_PLAIN, "wp_uprobe_entry_plain_s"),
+    (PROG_KPROBE_ENTRY, "wp_kprobe_entry_s"),
+    (PROG_KPROBE_ENTRY_PLAIN, "wp_kprobe_entry_plain_s"),
+    (PROG_URETPROBE, "wp_uretprobe_s"),
+    (PROG_URETPROBE_PLAIN, "wp_uretprobe_plain_s"),
+    (PROG_KRETPROBE, "wp_kretprobe_s"),
+    (PROG_KRETPROBE_PLAIN, "wp_kretprobe_plain_s"),
+    (PROG_KPROBE_SYSCALL, "wp_kprobe_syscall_s"),
+    (PROG_KPROBE_SYSCALL_PLAIN, "wp_kprobe_syscall_plain_s"),
+    (PROG_KPROBE_SYSCALL_ENTRY, "wp_kprobe_syscall_entry_s"),
+    (PROG_KPROBE_SYSCALL_ENTRY_PLAIN, "wp_kprobe_syscall_entry_plain_s"),
+    (PROG_KRETPROBE_SYSCALL, "wp_kretprobe_syscall_s"),
+    (PROG_KRETPROBE_SYSCALL_PLAIN, "wp_kretprobe_syscall_plain_s"),
+    (PROG_TP_SYS_ENTER, "wp_tp_sys_enter_s"),
+    (PROG_TP_SYS_ENTER_PLAIN, "wp_tp_sys_enter_plain_s"),
+    (PROG_TP_SYS_ENTER_ENTRY, "wp_tp_sys_enter_entry_s"),
+    (PROG_TP_SYS_ENTER_ENTRY_PLAIN, "wp_tp_sys_enter_entry_plain_s"),
+    (PROG_TP_SYS_EXIT, "wp_tp_sys_exit_s"),
+    (PROG_TP_SYS_EXIT_PLAIN, "wp_tp_sys_exit_plain_s"),
+    (PROG_TRACEPOINT, "wp_tracepoint_s"),
+];
+
 /// Captures per probe.
 pub const MAX_CAPTURES: usize = 8;
 /// Pointer dereferences per capture.
@@ -151,6 +195,26 @@ pub struct Config {
     /// The number of rings in use minus one (a power of two minus one): CPU `c` writes into
     /// ring `c & ring_mask` of [`EVENTS_MAPS`].
     pub ring_mask: u32,
+    /// A shared object (its programs are the [`SHARED_PROGRAMS`]): the slots with a
+    /// subscriber (bit `s`: slot `s`, see [`SLOTS_MAP`]). The filters above but
+    /// `exclude_tgid` do not apply there; each slot has its own.
+    pub slots: u32,
+    pub reserved: u32,
+}
+
+/// One subscriber of a shared object: its scope, as the filters of [`Config`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct SlotConf {
+    pub filter_tgid: u32,
+    pub scope_uid: u32,
+    pub filter_uid: u32,
+    pub cgroup_level: u32,
+    pub cgroup_id: u64,
+    pub filter_comm: u32,
+    /// Tags the records this conf admits (see [`SLOT_GEN_SHIFT`]); never 0 in use.
+    pub gen: u32,
+    pub comm: [u8; 16],
 }
 
 /// Base values a capture's address starts from.
@@ -170,7 +234,7 @@ pub const CAP_AT_ENTRY: u8 = 4;
 
 /// One capture: `addr = base + offset`, then for each deref `addr = *(u64 *)addr + deref`,
 /// then `size` bytes (or a string of at most `size - 1` bytes) at `addr`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(C)]
 pub struct CaptureConf {
     pub base_kind: u8,
@@ -189,7 +253,7 @@ pub struct CaptureConf {
 }
 
 /// What one probe takes besides the registers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(C)]
 pub struct ProbeConf {
     /// Captures in use, at most [`MAX_CAPTURES`].

@@ -31,7 +31,7 @@ pub fn wp_cost_context(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_cost_filters(ctx: ProbeContext) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit::<false>(ctx.as_ptr(), (pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     keep(admitted.wakeup_bytes ^ id);
     0
@@ -41,7 +41,7 @@ pub fn wp_cost_filters(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn wp_cost_reserve(ctx: ProbeContext) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit::<false>(ctx.as_ptr(), (pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     keep(admitted.wakeup_bytes ^ id);
     let Some(entry) = with_ring!(admitted.ring().0, r => r.reserve::<Record>(0)) else { return 0 };
@@ -72,7 +72,7 @@ fn record_discarded(
 ) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit::<false>(ctx.as_ptr(), (pid_tgid >> 32) as u32) else { return 0 };
     let (ring, cpu) = admitted.ring();
     let Some(mut entry) = reserve(ring, cpu) else { return 0 };
     let rec = entry.as_mut_ptr();
@@ -129,7 +129,7 @@ struct SmallRecord {
 pub fn wp_cost_small(ctx: ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit::<false>(ctx.as_ptr(), (pid_tgid >> 32) as u32) else { return 0 };
     let (ring, cpu) = admitted.ring();
     let Some(mut entry) = with_ring!(ring, r => r.reserve::<SmallRecord>(0)) else { return 0 };
     let rec = entry.as_mut_ptr();

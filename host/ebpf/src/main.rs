@@ -21,6 +21,14 @@
 //! When the ring is full (or the scratch buffer is in use by a preempted program on the same
 //! CPU), the hit is counted in [`WP_LOST`].
 //!
+//! A *shared* object (`wprobe serve`: sessions that probe the same points share one
+//! attachment) runs each program's `_s` twin and has up to eight subscribers instead of one
+//! reader. Each has a slot with its own scope ([`WP_SLOTS`]), ring, lost count and wake flag;
+//! [`WP_SUBS`] says which slots want each probe. A hit is assembled once in the scratch
+//! buffer and copied into the ring of every subscribed slot whose scope admits it (`fan_out`),
+//! tagged with the slot
+//! conf's generation so that a reused slot's reader drops what the previous conf admitted.
+//!
 //! The probe id comes from the BPF attach cookie (kernel ≥ 5.15), which the host sets per
 //! attachment to the probe's index in its probe table. One loaded program thus serves every
 //! probe of its kind, and the id cannot disagree with the attachment.
@@ -30,25 +38,24 @@
 #![feature(asm_experimental_arch)]
 
 // The names in `config` are for the host; the eBPF side uses only some of them.
+mod arch;
 #[allow(dead_code)]
 mod config;
-mod arch;
 
+use arch::{copy_regs, NREGS};
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
-    bpf_get_attach_cookie, bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-    bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_str, bpf_probe_read_user,
-    bpf_probe_read_user_str,
+    bpf_get_attach_cookie, bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
+    bpf_get_current_uid_gid, bpf_get_smp_processor_id, bpf_ktime_get_ns, bpf_probe_read_kernel,
+    bpf_probe_read_kernel_str, bpf_probe_read_user, bpf_probe_read_user_str,
 };
 use aya_ebpf::macros::{kprobe, kretprobe, map, tracepoint, uprobe, uretprobe};
 use aya_ebpf::maps::{Array, HashMap, LruHashMap, PerCpuArray, RingBuf};
 use aya_ebpf::programs::{ProbeContext, RetProbeContext, TracePointContext};
 use aya_ebpf::EbpfContext;
 use core::ffi::c_void;
-use arch::{copy_regs, NREGS};
 use wprobe_common::ext::{
-    pad8,
-    EXT_HEADER_SIZE, ITEM_HEADER_SIZE, KIND_CAPTURE, KIND_ENTRY, KIND_TRACEPOINT, SPACE_KERNEL, SPACE_USER,
+    pad8, EXT_HEADER_SIZE, ITEM_HEADER_SIZE, KIND_CAPTURE, KIND_ENTRY, KIND_TRACEPOINT, SPACE_KERNEL, SPACE_USER,
     STATUS_FAULT, STATUS_OK, STATUS_TRUNCATED,
 };
 use wprobe_common::record::{EventHeader, FLAG_EXT, FLAG_RETURN, HEADER_SIZE};
@@ -171,12 +178,21 @@ macro_rules! with_ring {
 // After `with_ring!`, which it uses.
 mod cost;
 
+/// Entry 0 for a private session; a shared object's slot `s` at entry `s`.
 #[map]
-static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(1, 0);
+static WP_LOST: PerCpuArray<u64> = PerCpuArray::with_max_entries(MAX_RINGS as u32, 0);
 
-/// Set by the reader before it waits; see [`wake_reader`].
+/// Set by the reader before it waits; see [`wake_reader`]. Indexed as [`WP_LOST`].
 #[map]
-static WP_WAKE: Array<u64> = Array::with_max_entries(1, 0);
+static WP_WAKE: Array<u64> = Array::with_max_entries(MAX_RINGS as u32, 0);
+
+/// A shared object's subscribers (see the module docs).
+#[map]
+static WP_SLOTS: Array<SlotConf> = Array::with_max_entries(MAX_RINGS as u32, 0);
+
+/// Per probe id, the slots subscribed to it. Sized by the host (one entry for a private session).
+#[map]
+static WP_SUBS: Array<u32> = Array::with_max_entries(1, 0);
 
 #[map]
 static WP_CONFIG: Array<Config> = Array::with_max_entries(1, 0);
@@ -201,196 +217,140 @@ static WP_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 #[map]
 static WP_ENTRY_SCRATCH: PerCpuArray<EntryExt> = PerCpuArray::with_max_entries(1, 0);
 
-// ---- Function probes -------------------------------------------------------------------
+// ---- The programs ------------------------------------------------------------------------
 
-#[uprobe]
-pub fn wp_uprobe(ctx: ProbeContext) -> u32 {
-    snapshot(ctx.regs.cast())
-}
-
-#[kprobe]
-pub fn wp_kprobe(ctx: ProbeContext) -> u32 {
-    snapshot(ctx.regs.cast())
-}
-
-#[uprobe]
-pub fn wp_uprobe_x(ctx: ProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
-}
-
-#[kprobe]
-pub fn wp_kprobe_x(ctx: ProbeContext) -> u32 {
-    let regs: *const u64 = ctx.regs.cast();
-    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+/// Defines each program twice: for a session's own object, and (`_s`, for `wprobe serve`) for
+/// an object shared by several sessions, which fans each hit out to its subscribers (see the
+/// module docs). Two programs rather than a branch, so that a session's own object verifies
+/// and runs exactly what it would without sharing: deciding between the two in one program
+/// made the verifier explore everything after the decision twice, and the largest programs
+/// (a return with captures) passed its limit of a million instructions on Linux 6.1.
+///
+/// In each body, `S` is the const generic `SHARED` of the work functions.
+macro_rules! programs {
+    ($($(#[doc = $doc:literal])* $attr:ident($ctx:ident: $ty:ty) $name:ident, $shared:ident => $body:expr;)*) => {
+        $(
+            $(#[doc = $doc])*
+            #[$attr]
+            pub fn $name($ctx: $ty) -> u32 {
+                const S: bool = false;
+                $body
+            }
+            $(#[doc = $doc])*
+            #[$attr]
+            pub fn $shared($ctx: $ty) -> u32 {
+                const S: bool = true;
+                $body
+            }
+        )*
+    };
 }
 
 // Each capture-capable program comes twice: with captures, and `_plain` for probes that have
 // none. The plain copy is cheaper per hit, and it costs the verifier a fraction of the time at
 // launch (the capture loops dominate verification: seconds for a return probe's pair on a
 // busy machine, tens of seconds under emulation).
+programs! {
+    // ---- Function probes
+    /// Entry probes without captures: the registers only, the cheapest path.
+    uprobe(ctx: ProbeContext) wp_uprobe, wp_uprobe_s => snapshot::<S>(ctx.regs.cast());
+    kprobe(ctx: ProbeContext) wp_kprobe, wp_kprobe_s => snapshot::<S>(ctx.regs.cast());
+    uprobe(ctx: ProbeContext) wp_uprobe_x, wp_uprobe_x_s => function_hit::<S>(&ctx);
+    kprobe(ctx: ProbeContext) wp_kprobe_x, wp_kprobe_x_s => function_hit::<S>(&ctx);
+    uprobe(ctx: ProbeContext) wp_uprobe_entry, wp_uprobe_entry_s => function_entry::<true, S>(&ctx);
+    uprobe(ctx: ProbeContext) wp_uprobe_entry_plain, wp_uprobe_entry_plain_s => function_entry::<false, S>(&ctx);
+    kprobe(ctx: ProbeContext) wp_kprobe_entry, wp_kprobe_entry_s => function_entry::<true, S>(&ctx);
+    kprobe(ctx: ProbeContext) wp_kprobe_entry_plain, wp_kprobe_entry_plain_s => function_entry::<false, S>(&ctx);
+    uretprobe(ctx: RetProbeContext) wp_uretprobe, wp_uretprobe_s => function_return::<true, S>(&ctx);
+    uretprobe(ctx: RetProbeContext) wp_uretprobe_plain, wp_uretprobe_plain_s => function_return::<false, S>(&ctx);
+    kretprobe(ctx: RetProbeContext) wp_kretprobe, wp_kretprobe_s => function_return::<true, S>(&ctx);
+    kretprobe(ctx: RetProbeContext) wp_kretprobe_plain, wp_kretprobe_plain_s => function_return::<false, S>(&ctx);
 
-#[uprobe]
-pub fn wp_uprobe_entry(ctx: ProbeContext) -> u32 {
-    function_entry::<true>(&ctx)
-}
+    // ---- Syscalls through the __x64_sys_* / __arm64_sys_* wrappers (kprobes)
+    kprobe(ctx: ProbeContext) wp_kprobe_syscall, wp_kprobe_syscall_s => syscall_wrapper_hit::<true, S>(&ctx);
+    kprobe(ctx: ProbeContext) wp_kprobe_syscall_plain, wp_kprobe_syscall_plain_s => syscall_wrapper_hit::<false, S>(&ctx);
+    kprobe(ctx: ProbeContext) wp_kprobe_syscall_entry, wp_kprobe_syscall_entry_s => syscall_wrapper_entry::<true, S>(&ctx);
+    kprobe(ctx: ProbeContext) wp_kprobe_syscall_entry_plain, wp_kprobe_syscall_entry_plain_s =>
+        syscall_wrapper_entry::<false, S>(&ctx);
+    kretprobe(ctx: RetProbeContext) wp_kretprobe_syscall, wp_kretprobe_syscall_s => syscall_wrapper_return::<true, S>(&ctx);
+    kretprobe(ctx: RetProbeContext) wp_kretprobe_syscall_plain, wp_kretprobe_syscall_plain_s =>
+        syscall_wrapper_return::<false, S>(&ctx);
 
-#[uprobe]
-pub fn wp_uprobe_entry_plain(ctx: ProbeContext) -> u32 {
-    function_entry::<false>(&ctx)
-}
+    // ---- Syscalls through the syscalls:sys_enter_* / sys_exit_* tracepoints
+    tracepoint(ctx: TracePointContext) wp_tp_sys_enter, wp_tp_sys_enter_s => sys_enter_hit::<true, S>(&ctx);
+    tracepoint(ctx: TracePointContext) wp_tp_sys_enter_plain, wp_tp_sys_enter_plain_s => sys_enter_hit::<false, S>(&ctx);
+    tracepoint(ctx: TracePointContext) wp_tp_sys_enter_entry, wp_tp_sys_enter_entry_s => sys_enter_entry::<true, S>(&ctx);
+    tracepoint(ctx: TracePointContext) wp_tp_sys_enter_entry_plain, wp_tp_sys_enter_entry_plain_s =>
+        sys_enter_entry::<false, S>(&ctx);
+    tracepoint(ctx: TracePointContext) wp_tp_sys_exit, wp_tp_sys_exit_s => sys_exit_return::<true, S>(&ctx);
+    tracepoint(ctx: TracePointContext) wp_tp_sys_exit_plain, wp_tp_sys_exit_plain_s => sys_exit_return::<false, S>(&ctx);
 
-#[kprobe]
-pub fn wp_kprobe_entry(ctx: ProbeContext) -> u32 {
-    function_entry::<true>(&ctx)
-}
-
-#[kprobe]
-pub fn wp_kprobe_entry_plain(ctx: ProbeContext) -> u32 {
-    function_entry::<false>(&ctx)
-}
-
-#[uretprobe]
-pub fn wp_uretprobe(ctx: RetProbeContext) -> u32 {
-    function_return::<true>(&ctx)
-}
-
-#[uretprobe]
-pub fn wp_uretprobe_plain(ctx: RetProbeContext) -> u32 {
-    function_return::<false>(&ctx)
-}
-
-#[kretprobe]
-pub fn wp_kretprobe(ctx: RetProbeContext) -> u32 {
-    function_return::<true>(&ctx)
-}
-
-#[kretprobe]
-pub fn wp_kretprobe_plain(ctx: RetProbeContext) -> u32 {
-    function_return::<false>(&ctx)
+    // ---- Any tracepoint: its raw record and the probe's captures
+    tracepoint(ctx: TracePointContext) wp_tracepoint, wp_tracepoint_s =>
+        extended::<true, S>(ctx.as_ptr(), 0, |dst| unsafe { zero_regs(dst) }, None, Phase::Tracepoint);
 }
 
 #[inline(always)]
-fn function_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
+fn function_hit<const SHARED: bool>(ctx: &ProbeContext) -> u32 {
+    let regs: *const u64 = ctx.regs.cast();
+    extended::<true, SHARED>(ctx.as_ptr(), 0, |dst| unsafe { copy_regs(regs, dst) }, None, Phase::Hit)
+}
+
+#[inline(always)]
+fn function_entry<const CAPTURES: bool, const SHARED: bool>(ctx: &ProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let sp = unsafe { core::ptr::read_volatile(regs.add(arch::SP)) };
-    remember_entry::<CAPTURES>(ctx.as_ptr(), sp + arch::ENTRY_SP_AT_RETURN, |dst| unsafe { copy_regs(regs, dst) })
+    remember_entry::<CAPTURES, SHARED>(ctx.as_ptr(), sp + arch::ENTRY_SP_AT_RETURN, |dst| unsafe {
+        copy_regs(regs, dst)
+    })
 }
 
 #[inline(always)]
-fn function_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
+fn function_return<const CAPTURES: bool, const SHARED: bool>(ctx: &RetProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let sp = unsafe { core::ptr::read_volatile(regs.add(arch::SP)) };
-    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { copy_regs(regs, dst) }, Some(sp), Phase::Hit)
-}
-
-// ---- Syscalls through the __x64_sys_* / __arm64_sys_* wrappers (kprobes) --------------------------------
-
-#[kprobe]
-pub fn wp_kprobe_syscall(ctx: ProbeContext) -> u32 {
-    syscall_wrapper_hit::<true>(&ctx)
-}
-
-#[kprobe]
-pub fn wp_kprobe_syscall_plain(ctx: ProbeContext) -> u32 {
-    syscall_wrapper_hit::<false>(&ctx)
-}
-
-#[kprobe]
-pub fn wp_kprobe_syscall_entry(ctx: ProbeContext) -> u32 {
-    syscall_wrapper_entry::<true>(&ctx)
-}
-
-#[kprobe]
-pub fn wp_kprobe_syscall_entry_plain(ctx: ProbeContext) -> u32 {
-    syscall_wrapper_entry::<false>(&ctx)
-}
-
-#[kretprobe]
-pub fn wp_kretprobe_syscall(ctx: RetProbeContext) -> u32 {
-    syscall_wrapper_return::<true>(&ctx)
-}
-
-#[kretprobe]
-pub fn wp_kretprobe_syscall_plain(ctx: RetProbeContext) -> u32 {
-    syscall_wrapper_return::<false>(&ctx)
+    let fill = |dst| unsafe { copy_regs(regs, dst) };
+    extended::<CAPTURES, SHARED>(ctx.as_ptr(), FLAG_RETURN, fill, Some(sp), Phase::Hit)
 }
 
 #[inline(always)]
-fn syscall_wrapper_hit<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
+fn syscall_wrapper_hit<const CAPTURES: bool, const SHARED: bool>(ctx: &ProbeContext) -> u32 {
     let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
-    extended::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) }, None, Phase::Hit)
+    extended::<CAPTURES, SHARED>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) }, None, Phase::Hit)
 }
 
 #[inline(always)]
-fn syscall_wrapper_entry<const CAPTURES: bool>(ctx: &ProbeContext) -> u32 {
+fn syscall_wrapper_entry<const CAPTURES: bool, const SHARED: bool>(ctx: &ProbeContext) -> u32 {
     let user = ctx.arg::<*const u64>(0).unwrap_or(core::ptr::null());
-    remember_entry::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) })
+    remember_entry::<CAPTURES, SHARED>(ctx.as_ptr(), 0, |dst| unsafe { user_syscall_regs(user, dst) })
 }
 
 #[inline(always)]
-fn syscall_wrapper_return<const CAPTURES: bool>(ctx: &RetProbeContext) -> u32 {
+fn syscall_wrapper_return<const CAPTURES: bool, const SHARED: bool>(ctx: &RetProbeContext) -> u32 {
     let regs: *const u64 = ctx.regs.cast();
     let ret = unsafe { core::ptr::read_volatile(regs.add(arch::RET)) };
-    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
-}
-
-// ---- Syscalls through the syscalls:sys_enter_* / sys_exit_* tracepoints ----------------
-
-#[tracepoint]
-pub fn wp_tp_sys_enter(ctx: TracePointContext) -> u32 {
-    sys_enter_hit::<true>(&ctx)
-}
-
-#[tracepoint]
-pub fn wp_tp_sys_enter_plain(ctx: TracePointContext) -> u32 {
-    sys_enter_hit::<false>(&ctx)
-}
-
-#[tracepoint]
-pub fn wp_tp_sys_enter_entry(ctx: TracePointContext) -> u32 {
-    sys_enter_entry::<true>(&ctx)
-}
-
-#[tracepoint]
-pub fn wp_tp_sys_enter_entry_plain(ctx: TracePointContext) -> u32 {
-    sys_enter_entry::<false>(&ctx)
-}
-
-#[tracepoint]
-pub fn wp_tp_sys_exit(ctx: TracePointContext) -> u32 {
-    sys_exit_return::<true>(&ctx)
-}
-
-#[tracepoint]
-pub fn wp_tp_sys_exit_plain(ctx: TracePointContext) -> u32 {
-    sys_exit_return::<false>(&ctx)
+    let fill = |dst| unsafe { return_regs(ret, dst) };
+    extended::<CAPTURES, SHARED>(ctx.as_ptr(), FLAG_RETURN, fill, Some(0), Phase::Hit)
 }
 
 #[inline(always)]
-fn sys_enter_hit<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
+fn sys_enter_hit<const CAPTURES: bool, const SHARED: bool>(ctx: &TracePointContext) -> u32 {
     let raw = ctx.as_ptr() as *const u8;
-    extended::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) }, None, Phase::Hit)
+    extended::<CAPTURES, SHARED>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) }, None, Phase::Hit)
 }
 
 #[inline(always)]
-fn sys_enter_entry<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
+fn sys_enter_entry<const CAPTURES: bool, const SHARED: bool>(ctx: &TracePointContext) -> u32 {
     let raw = ctx.as_ptr() as *const u8;
-    remember_entry::<CAPTURES>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) })
+    remember_entry::<CAPTURES, SHARED>(ctx.as_ptr(), 0, |dst| unsafe { tracepoint_syscall_regs(raw, dst) })
 }
 
 #[inline(always)]
-fn sys_exit_return<const CAPTURES: bool>(ctx: &TracePointContext) -> u32 {
+fn sys_exit_return<const CAPTURES: bool, const SHARED: bool>(ctx: &TracePointContext) -> u32 {
     // `long ret` follows `int __syscall_nr` and its padding in every sys_exit_* record.
     let ret: u64 = unsafe { ctx.read_at(16) }.unwrap_or(0);
-    extended::<CAPTURES>(ctx.as_ptr(), FLAG_RETURN, |dst| unsafe { return_regs(ret, dst) }, Some(0), Phase::Hit)
-}
-
-// ---- Any tracepoint --------------------------------------------------------------------
-
-#[tracepoint]
-pub fn wp_tracepoint(ctx: TracePointContext) -> u32 {
-    extended::<true>(ctx.as_ptr(), 0, |dst| unsafe { zero_regs(dst) }, None, Phase::Tracepoint)
+    let fill = |dst| unsafe { return_regs(ret, dst) };
+    extended::<CAPTURES, SHARED>(ctx.as_ptr(), FLAG_RETURN, fill, Some(0), Phase::Hit)
 }
 
 /// `sched:sched_process_fork`: a child of a scoped process is in scope too.
@@ -423,6 +383,11 @@ pub fn wp_empty(_ctx: ProbeContext) -> u32 {
 struct Admitted {
     wakeup_bytes: u64,
     ring_mask: u32,
+    /// A shared object: the slots subscribed to the probe. Each one's scope is checked as
+    /// the record goes out ([`fan_out`]), where what it admitted is used at once: a set of
+    /// admitting slots carried from here would be a different constant on each path, which
+    /// the verifier would then explore one by one.
+    subs: u32,
 }
 
 impl Admitted {
@@ -435,10 +400,14 @@ impl Admitted {
     }
 }
 
-/// The filters; `Some` when the hit is to be recorded.
+/// The filters; `Some` when the hit is to be recorded. `ctx` is the program's context (for
+/// the probe id, which a shared object needs).
 #[inline(always)]
-fn admit(tgid: u32) -> Option<Admitted> {
-    let Some(c) = WP_CONFIG.get(0) else { return Some(Admitted { wakeup_bytes: 0, ring_mask: 0 }) };
+fn admit<const SHARED: bool>(ctx: *mut c_void, tgid: u32) -> Option<Admitted> {
+    let Some(c) = WP_CONFIG.get(0) else { return Some(Admitted { wakeup_bytes: 0, ring_mask: 0, subs: 0 }) };
+    if SHARED {
+        return admit_shared(ctx, tgid, c);
+    }
     if (c.filter_tgid != 0 && c.filter_tgid != tgid) || (c.exclude_tgid != 0 && c.exclude_tgid == tgid) {
         return None;
     }
@@ -462,12 +431,75 @@ fn admit(tgid: u32) -> Option<Admitted> {
             return None;
         }
     }
-    Some(Admitted { wakeup_bytes: c.wakeup_bytes, ring_mask: c.ring_mask })
+    Some(Admitted { wakeup_bytes: c.wakeup_bytes, ring_mask: c.ring_mask, subs: 0 })
+}
+
+/// A shared object's filters: not wprobe's own process, and some slot subscribed to the
+/// probe (their scopes come in [`fan_out`]).
+#[inline(always)]
+fn admit_shared(ctx: *mut c_void, tgid: u32, c: &Config) -> Option<Admitted> {
+    if c.exclude_tgid != 0 && c.exclude_tgid == tgid {
+        return None;
+    }
+    // SAFETY: a helper that takes the context.
+    let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
+    let subs = *WP_SUBS.get(id)? & c.slots;
+    if subs == 0 {
+        return None;
+    }
+    Some(Admitted { wakeup_bytes: c.wakeup_bytes, ring_mask: 0, subs })
+}
+
+/// A shared object's slot `s`: its generation if its scope admits the current task.
+#[inline(always)]
+fn slot_admits(s: u32, tgid: u32, uid: u32) -> Option<u32> {
+    let sc = WP_SLOTS.get(s)?;
+    // A map value, valid for the program's run. The host writes a slot's conf only while its
+    // bit in `Config::slots` is clear, with a new generation each time.
+    // SAFETY (here): a read of the map value; helpers without pointers but `comm`'s.
+    let gen = unsafe { core::ptr::read_volatile(&sc.gen) };
+    if gen == 0
+        || (sc.filter_tgid != 0 && sc.filter_tgid != tgid)
+        || (sc.scope_uid != 0 && sc.filter_uid != uid)
+        || (sc.cgroup_id != 0 && unsafe { bpf_get_current_ancestor_cgroup_id(sc.cgroup_level as i32) } != sc.cgroup_id)
+    {
+        return None;
+    }
+    if sc.filter_comm != 0 {
+        let mut comm = [0u8; 16];
+        unsafe { bpf_get_current_comm(comm.as_mut_ptr().cast(), 16) };
+        if comm != sc.comm {
+            return None;
+        }
+    }
+    Some(gen)
 }
 
 #[inline(always)]
 fn count_lost() {
-    if let Some(lost) = WP_LOST.get_ptr_mut(0) {
+    count_lost_at(0);
+}
+
+/// Counts a hit lost: for a session's own object at entry 0, for a shared one at each
+/// subscribed slot whose scope admits it.
+#[inline(always)]
+fn lose<const SHARED: bool>(admitted: &Admitted, tgid: u32) {
+    if !SHARED {
+        count_lost_at(0);
+        return;
+    }
+    // SAFETY: a helper without arguments.
+    let uid = unsafe { bpf_get_current_uid_gid() } as u32;
+    for s in 0..MAX_RINGS {
+        if admitted.subs & (1 << s) != 0 && slot_admits(s as u32, tgid, uid).is_some() {
+            count_lost_at(s as u32);
+        }
+    }
+}
+
+#[inline(always)]
+fn count_lost_at(index: u32) {
+    if let Some(lost) = WP_LOST.get_ptr_mut(index) {
         // Per-CPU, yet atomic: uprobe programs run preemptible (migration disabled only),
         // so two tasks on one CPU can both be in here.
         // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
@@ -507,9 +539,12 @@ unsafe fn fill_header(h: *mut EventHeader, ctx: *mut c_void, flags: u32, pid_tgi
 ///
 /// The wake-up itself is an empty record discarded with `BPF_RB_FORCE_WAKEUP` (readers skip
 /// discarded records); the record just committed could no longer ask for one.
+///
+/// `flag` is the reader's entry in [`WP_WAKE`]: 0 for a private session's one reader, a
+/// shared object's slot (whose ring it is) otherwise.
 #[inline(always)]
-fn wake_reader(wakeup_bytes: u64, ring: u32) {
-    let Some(flag) = WP_WAKE.get_ptr_mut(0) else { return };
+fn wake_reader(wakeup_bytes: u64, ring: u32, flag: u32) {
+    let Some(flag) = WP_WAKE.get_ptr_mut(flag) else { return };
     // SAFETY: the map value is a valid, 8-aligned u64 for the program's lifetime.
     let wants = unsafe { core::ptr::read_volatile(flag) };
     if wants == 0 {
@@ -533,11 +568,16 @@ fn wake_reader(wakeup_bytes: u64, ring: u32) {
 
 /// The cheapest path: header and registers straight into a reserved ring record.
 #[inline(always)]
-fn snapshot(regs: *const u64) -> u32 {
+fn snapshot<const SHARED: bool>(regs: *const u64) -> u32 {
     // SAFETY (all helpers below): they take no pointers, or pointers into the record we
     // reserved, which is ours until submitted.
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit::<SHARED>(regs as *mut c_void, (pid_tgid >> 32) as u32) else { return 0 };
+    if SHARED {
+        // Several readers may want it: assembled once, then copied into each one's ring.
+        let fill = |dst| unsafe { copy_regs(regs, dst) };
+        return assemble::<false, true>(admitted, pid_tgid, regs as *mut c_void, 0, fill, None, Phase::Hit);
+    }
     let (ring, cpu) = admitted.ring();
 
     let Some(mut entry) = with_ring!(ring, r => r.reserve::<Record>(0)) else {
@@ -552,7 +592,7 @@ fn snapshot(regs: *const u64) -> u32 {
         copy_regs(regs, (&raw mut (*rec).regs).cast());
     }
     entry.submit(BPF_RB_NO_WAKEUP as u64);
-    wake_reader(admitted.wakeup_bytes, ring);
+    wake_reader(admitted.wakeup_bytes, ring, 0);
     0
 }
 
@@ -568,7 +608,7 @@ enum Phase {
 /// Claims this CPU's scratch buffer, or `None` (counted as lost) when a preempted program
 /// on this CPU holds it.
 #[inline(always)]
-fn claim_scratch() -> Option<*mut Scratch> {
+fn claim_scratch<const SHARED: bool>(admitted: &Admitted, tgid: u32) -> Option<*mut Scratch> {
     let s = WP_SCRATCH.get_ptr_mut(0)?;
     let mut was = 1u64;
     // SAFETY: `busy` is an 8-aligned u64 in the map value.
@@ -576,7 +616,7 @@ fn claim_scratch() -> Option<*mut Scratch> {
         core::arch::asm!("{v} = xchg_64({p} + 0, {v})", p = in(reg) &raw mut (*s).busy, v = inout(reg) was);
     }
     if was != 0 {
-        count_lost();
+        lose::<SHARED>(admitted, tgid);
         return None;
     }
     Some(s)
@@ -591,7 +631,7 @@ fn release_scratch(s: *mut Scratch) {
 /// A record with an extension area: `fill_regs` writes the register slots; `ret_sp` (return
 /// probes) is the stack pointer keying the paired entry.
 #[inline(always)]
-fn extended<const CAPTURES: bool>(
+fn extended<const CAPTURES: bool, const SHARED: bool>(
     ctx: *mut c_void,
     flags: u32,
     fill_regs: impl FnOnce(*mut u64),
@@ -599,10 +639,25 @@ fn extended<const CAPTURES: bool>(
     phase: Phase,
 ) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    let Some(admitted) = admit((pid_tgid >> 32) as u32) else { return 0 };
+    let Some(admitted) = admit::<SHARED>(ctx, (pid_tgid >> 32) as u32) else { return 0 };
+    assemble::<CAPTURES, SHARED>(admitted, pid_tgid, ctx, flags, fill_regs, ret_sp, phase)
+}
+
+/// [`extended`] past the filters: assembles the record in the scratch buffer and copies it
+/// into the CPU's ring, or into each admitting subscriber's.
+#[inline(always)]
+fn assemble<const CAPTURES: bool, const SHARED: bool>(
+    admitted: Admitted,
+    pid_tgid: u64,
+    ctx: *mut c_void,
+    flags: u32,
+    fill_regs: impl FnOnce(*mut u64),
+    ret_sp: Option<u64>,
+    phase: Phase,
+) -> u32 {
     let (ring, cpu) = admitted.ring();
     let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
-    let Some(s) = claim_scratch() else { return 0 };
+    let Some(s) = claim_scratch::<SHARED>(&admitted, (pid_tgid >> 32) as u32) else { return 0 };
     // SAFETY: `s` is this CPU's scratch buffer, ours until released; every offset below is
     // bounded as the constants above prove.
     unsafe {
@@ -661,26 +716,54 @@ fn extended<const CAPTURES: bool>(
         (*(rec.add(BASE + 4) as *mut u32)) = count;
         let size = bound(pos as u64, POS_MASK as u64) as usize;
         let bytes = core::slice::from_raw_parts(rec as *const u8, size);
-        if with_ring!(ring, r => r.output::<[u8]>(bytes, BPF_RB_NO_WAKEUP as u64)).is_err() {
+        if SHARED {
+            fan_out(&admitted, (pid_tgid >> 32) as u32, rec, bytes, flags | FLAG_EXT);
+        } else if with_ring!(ring, r => r.output::<[u8]>(bytes, BPF_RB_NO_WAKEUP as u64)).is_err() {
             count_lost();
         } else {
-            wake_reader(admitted.wakeup_bytes, ring);
+            wake_reader(admitted.wakeup_bytes, ring, 0);
         }
     }
     release_scratch(s);
     0
 }
 
+/// A shared object: the assembled record (`bytes`, starting at `rec`) into the ring of each
+/// subscribed slot whose scope admits the task `tgid`, its flags tagged with that slot's
+/// generation.
+///
+/// SAFETY: `rec` is the scratch record `bytes` covers.
+#[inline(always)]
+unsafe fn fan_out(admitted: &Admitted, tgid: u32, rec: *mut u8, bytes: &[u8], flags: u32) {
+    // SAFETY: a helper without arguments.
+    let uid = unsafe { bpf_get_current_uid_gid() } as u32;
+    for s in 0..MAX_RINGS {
+        if admitted.subs & (1 << s) == 0 {
+            continue;
+        }
+        let Some(gen) = slot_admits(s as u32, tgid, uid) else { continue };
+        // SAFETY: the header's flags are inside the record.
+        unsafe { *(rec.add(wprobe_common::record::OFF_FLAGS) as *mut u32) = flags | (gen << SLOT_GEN_SHIFT) };
+        if with_ring!(s, r => r.output::<[u8]>(bytes, BPF_RB_NO_WAKEUP as u64)).is_err() {
+            count_lost_at(s as u32);
+        } else {
+            wake_reader(admitted.wakeup_bytes, s as u32, s as u32);
+        }
+    }
+}
+
 /// The entry half of a return probe: remembers the time, the registers and the captures
 /// marked `CAP_AT_ENTRY`, keyed so that the return finds exactly its own entry.
 #[inline(always)]
-fn remember_entry<const CAPTURES: bool>(ctx: *mut c_void, sp: u64, fill_regs: impl FnOnce(*mut u64)) -> u32 {
+fn remember_entry<const CAPTURES: bool, const SHARED: bool>(
+    ctx: *mut c_void,
+    sp: u64,
+    fill_regs: impl FnOnce(*mut u64),
+) -> u32 {
     let pid_tgid = unsafe { bpf_get_current_pid_tgid() };
-    if admit((pid_tgid >> 32) as u32).is_none() {
-        return 0;
-    }
+    let Some(admitted) = admit::<SHARED>(ctx, (pid_tgid >> 32) as u32) else { return 0 };
     let id = unsafe { bpf_get_attach_cookie(ctx) } as u32;
-    let Some(s) = claim_scratch() else { return 0 };
+    let Some(s) = claim_scratch::<SHARED>(&admitted, (pid_tgid >> 32) as u32) else { return 0 };
     // SAFETY: as in `extended`.
     unsafe {
         let rec = (&raw mut (*s).rec) as *mut u8;
@@ -743,16 +826,7 @@ unsafe fn take_captures(
     tp: *const u8,
     select: Take,
 ) -> (usize, u32) {
-    let mut state = Captures {
-        conf,
-        rec,
-        regs,
-        entry_regs,
-        tp,
-        pos: pos as u64,
-        count: 0,
-        select: select as u64,
-    };
+    let mut state = Captures { conf, rec, regs, entry_regs, tp, pos: pos as u64, count: 0, select: select as u64 };
     let n = conf.ncap as usize;
     for i in 0..MAX_CAPTURES {
         if i >= n || capture_one(i, &mut state) {

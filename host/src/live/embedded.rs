@@ -16,6 +16,7 @@ pub(crate) use config::*;
 // SAFETY: each is `#[repr(C)]`, made of integers only, with no padding.
 unsafe impl aya::Pod for Config {}
 unsafe impl aya::Pod for ProbeConf {}
+unsafe impl aya::Pod for SlotConf {}
 
 /// The object's bytes, 8-aligned as ELF parsing wants: the one built for this machine's
 /// `struct pt_regs` (`cargo xtask bpf` builds both).

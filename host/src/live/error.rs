@@ -186,6 +186,12 @@ pub enum LiveError {
     /// A stop was asked for while attaching: what was attached is detached again.
     #[error("interrupted while attaching")]
     Interrupted,
+
+    #[error("{what} is not available to a session whose probes are shared with others (`wprobe serve`)")]
+    NotInSharedObject { what: &'static str },
+
+    #[error("the shared probe table is full ({capacity} probes in use by all sessions): {hint}")]
+    SharedTableFull { capacity: u32, hint: &'static str },
 }
 
 /// Why `wprobe list` could not list. Listing attaches nothing, so none of these speak of

@@ -21,6 +21,10 @@
 //!   a batch deadline ([`LiveOptions::wakeup_bytes`]), so an idle probe costs no polling and
 //!   a busy one no wake-up per event. `next_batch` is cancel-safe: a record is consumed from the ring only
 //!   once it is in the builder.
+//! * [`SharedPool::attach`] (`wprobe serve`) attaches into a slot of an object shared with
+//!   other sessions instead: probes on the same point with the same captures share one
+//!   kernel attachment, each session filtered by its own scope in the kernel and reading its
+//!   own ring (see `shared`).
 //! * Dropping the source detaches everything. [`LiveSource::kernel_objects`] and
 //!   [`still_in_kernel`] let tests check that no program, link or map survives it.
 //!
@@ -60,6 +64,7 @@ mod resolve;
 mod ring;
 mod rings;
 mod scope;
+mod shared;
 mod source;
 mod spec;
 mod sys;
@@ -73,6 +78,7 @@ pub use introspect::{enable_run_time_stats, loaded_wprobe_programs, still_in_ker
 pub use plan::SyscallPath;
 pub use resolve::{glob_match, list_functions, Listing, ProbeSupport};
 pub use scope::{ScopeError, TenantScope};
+pub use shared::{SharedPool, SharedStats, SHARED_PROBES};
 pub use source::{LiveSource, Resolved};
 pub use spec::ProbeSpec;
 

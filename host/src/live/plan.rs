@@ -14,7 +14,7 @@ use crate::probe::{FieldInfo, ProbeInfo};
 use std::path::PathBuf;
 
 /// Where one probe attaches.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Attach {
     /// A uprobe at a file offset of an ELF file (absolute path).
     Uprobe { path: PathBuf, file_offset: u64 },

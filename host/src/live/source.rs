@@ -8,6 +8,7 @@ use super::partial;
 use super::plan::{self, Attach, Planned};
 use super::ring::RingReader;
 use super::rings::RingSet;
+use super::shared;
 use super::sys::{self, Target};
 use super::tracefs::{EventName, Tracefs};
 use super::{BatchStatus, KernelObjects, LiveError, LiveOptions, ProbeSpec, ProgramStats};
@@ -26,19 +27,19 @@ use wprobe_common::{Arch, EventRef};
 
 /// Attached probes and the reader of their events. See the module docs.
 pub struct LiveSource {
-    // Fields drop in this order: links first (the probes disappear), then the reader and the
-    // maps, then the object with its programs.
-    links: Vec<OwnedFd>,
-    /// Programs loaded a second time for uprobe multi links (see `multi`): name, fd, id.
-    multi_loaded: Vec<(&'static str, OwnedFd, u32)>,
-    /// Multi links failed once (an older kernel): the rest attach one by one.
-    multi_off: bool,
+    // Fields drop in this order: the object first (its links: the probes disappear; then its
+    // programs), then the reader and its maps.
+    object: Object,
     ring: Ring,
+    /// The lost counters and the wake flag, and this reader's entry in each (0, or a shared
+    /// object's slot).
     lost: PerCpuArray<MapData, u64>,
-    config: Array<MapData, Config>,
-    settings: Config,
     /// The reader's "asleep" flag the program reads after each record (`WAKE_MAP`).
     wake: Array<MapData, u64>,
+    index: u32,
+    /// A shared object's records carry its probe ids and the slot's generation: what this
+    /// reader keeps of them and how it renumbers them (see `shared`).
+    retag: Option<shared::Retag>,
     /// The reader set the flag to `WAKE_ANY` and has not been woken since (as far as it knows).
     asleep: bool,
     /// What the reader last wrote into the flag and believes is still there (the record that
@@ -50,11 +51,7 @@ pub struct LiveSource {
     /// After such an early batch, the reader does not go to sleep before this instant, so
     /// that a steady stream of events is batched, not woken for one by one.
     quiet_until: Option<Instant>,
-    /// The thread groups in scope (`-c`'s process tree), when scoping is on.
-    scope: HashMap<MapData, u32, u8>,
-    ebpf: Ebpf,
     probes: Vec<ProbeInfo>,
-    loaded: Vec<(&'static str, u32)>,
     kernel_objects: KernelObjects,
     opts: LiveOptions,
     arch: Arch,
@@ -69,6 +66,31 @@ pub struct LiveSource {
     attach_warning: Option<String>,
 }
 
+/// Where the probes are attached: an object of the source's own, or a slot in one shared
+/// with other sessions (`wprobe serve`).
+enum Object {
+    Own(Box<OwnObject>),
+    Shared(shared::Subscription),
+}
+
+/// A source's own eBPF object and links.
+pub(super) struct OwnObject {
+    // Links first: the probes disappear before their programs.
+    links: Vec<OwnedFd>,
+    /// Programs loaded a second time for uprobe multi links (see `multi`): name, fd, id.
+    multi_loaded: Vec<(&'static str, OwnedFd, u32)>,
+    /// Multi links failed once (an older kernel): the rest attach one by one.
+    multi_off: bool,
+    config: Array<MapData, Config>,
+    settings: Config,
+    /// The thread groups in scope (`-c`'s process tree), when scoping is on.
+    scope: HashMap<MapData, u32, u8>,
+    ebpf: Ebpf,
+    loaded: Vec<(&'static str, u32)>,
+    /// `--pid`: uprobes are armed in that process only.
+    pid: Option<u32>,
+}
+
 /// The ring is registered with tokio on first use, so that `attach` works outside a runtime.
 enum Ring {
     Plain(RingSet),
@@ -79,10 +101,10 @@ enum Ring {
 /// Probes resolved and checked, nothing loaded yet: the probe table a handler's `init` sees,
 /// before its captures decide what each attachment takes.
 pub struct Resolved {
-    probes: Vec<ProbeInfo>,
-    plan: Vec<Planned>,
-    opts: LiveOptions,
-    arch: Arch,
+    pub(super) probes: Vec<ProbeInfo>,
+    pub(super) plan: Vec<Planned>,
+    pub(super) opts: LiveOptions,
+    pub(super) arch: Arch,
 }
 
 impl Resolved {
@@ -119,27 +141,16 @@ impl Resolved {
         let rings = ring_count()?;
         let page = sys::page_size() as u32;
         let ring_bytes = (opts.ring_bytes / rings as u32).max(page);
-        raise_memlock_limit();
-        // Maps a session does not use shrink to one entry, so that they cost no memory.
-        let mut ebpf = nobtf::load_without_kernel_btf(|| {
-            let mut loader = EbpfLoader::new();
-            // A ring per CPU, sharing `ring_bytes`; the rings no CPU writes into take a page.
-            for (i, name) in embedded::EVENTS_MAPS.into_iter().enumerate() {
-                loader.map_max_entries(name, if i < rings { ring_bytes } else { page });
-            }
-            loader
-                .map_max_entries(embedded::PROBES_MAP, plan.len().max(1) as u32)
-                .map_max_entries(embedded::ENTRY_MAP, if has_return { ENTRY_SLOTS } else { 1 })
-                .map_max_entries(embedded::ENTRY_EXT_MAP, if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 });
-            // The benchmark's own rings take a page each unless it runs.
-            if !opts.cost_programs.iter().any(|p| embedded::PROG_COST_RINGS.contains(p)) {
-                for name in embedded::COST_RING_MAPS {
-                    loader.map_max_entries(name, page);
-                }
-            }
-            loader.load(embedded::bytes())
-        })
-        .map_err(|source| LiveError::LoadObject { source })?;
+        let cost_rings = opts.cost_programs.iter().any(|p| embedded::PROG_COST_RINGS.contains(p));
+        let mut ebpf = load_object(&ObjectSizes {
+            rings,
+            ring_bytes,
+            probes: plan.len().max(1) as u32,
+            subs: 1,
+            entries: if has_return { ENTRY_SLOTS } else { 1 },
+            entry_captures: if planned.entry_captures { ENTRY_EXT_SLOTS } else { 1 },
+            cost_rings,
+        })?;
         // A glob's uprobes in one file share one link; the cost benchmark wants one per probe.
         let groups =
             if opts.measure_baseline { Vec::new() } else { multi::groups(&plan, |id| planned.confs[id].ncap > 0) };
@@ -201,36 +212,24 @@ impl Resolved {
         let scope_map: HashMap<MapData, u32, u8> = take_map(&mut ebpf, embedded::SCOPE_MAP)?;
         let wake: Array<MapData, u64> = take_map(&mut ebpf, embedded::WAKE_MAP)?;
 
-        let mut source = LiveSource {
+        let own = OwnObject {
             links: Vec::with_capacity(plan.len()),
             multi_loaded: Vec::new(),
             multi_off: false,
-            ring: Ring::Plain(ring),
-            lost,
             config,
             settings,
-            wake,
-            asleep: false,
-            wake_armed: 0,
-            woken_idle: false,
-            quiet_until: None,
             scope: scope_map,
             ebpf,
-            probes,
             loaded: Vec::new(),
-            kernel_objects: KernelObjects::default(),
-            opts,
-            arch,
-            batch_first_ns: None,
-            lost_seen: 0,
-            lost_total: 0,
-            events_total: 0,
-            malformed: 0,
-            attach_warning: None,
+            pid: opts.pid,
         };
+        let mut source = LiveSource::reading(Object::Own(Box::new(own)), ring, lost, wake, 0, probes, opts, arch);
+        let Object::Own(own) = &mut source.object else { unreachable!("made above") };
+        let own = &mut **own;
         if let Some((_, _)) = scope {
             let id = fork_event_id()?;
-            source.attach_one(usize::MAX, &Target::Tracepoint { id }, false, embedded::PROG_FORK)?;
+            let pp = || "sched:sched_process_fork (for -c's process tree)".to_string();
+            own.attach_one(&Target::Tracepoint { id }, false, embedded::PROG_FORK, 0, &pp)?;
         }
         // A glob's match the kernel rejects is skipped (see `partial`); its id stays in the
         // table the handler saw, and never fires.
@@ -240,7 +239,7 @@ impl Resolved {
             if stop() {
                 return Err(LiveError::Interrupted);
             }
-            if source.attach_group(g, &plan, map_fds.as_ref().expect("collected for groups")) {
+            if own.attach_group(g, &plan, map_fds.as_ref().expect("collected for groups")) {
                 for &id in &g.ids {
                     linked[id] = true;
                     partial.record(plan[id].glob.as_deref(), &plan[id].function, Ok(()))?;
@@ -256,9 +255,10 @@ impl Resolved {
                 return Err(LiveError::Interrupted);
             }
             let with_captures = planned.confs[id].ncap > 0;
-            let result = attachments(p, with_captures)
-                .into_iter()
-                .try_for_each(|(target, is_return, program)| source.attach_one(id, &target, is_return, program));
+            let pp = || source.probes[id].pp.clone();
+            let result = attachments(p, with_captures).into_iter().try_for_each(|(target, is_return, program)| {
+                own.attach_one(&target, is_return, program, id as u64, &pp).map(drop)
+            });
             let attached = result.is_ok();
             partial.record(p.glob.as_deref(), &p.function, result)?;
             if attached && source.opts.measure_baseline {
@@ -267,26 +267,66 @@ impl Resolved {
                     // The parts are those of the program without captures.
                     let parts = if with_captures { &[][..] } else { source.opts.cost_programs };
                     for &program in std::iter::once(&embedded::PROG_EMPTY).chain(parts) {
-                        source.attach_one(id, &target, false, program)?;
+                        own.attach_one(&target, false, program, id as u64, &pp)?;
                     }
                 }
             }
         }
         source.attach_warning = partial.finish()?;
-        source.kernel_objects = source.collect_kernel_objects()?;
+        source.kernel_objects = own.collect_kernel_objects()?;
         Ok(source)
     }
 }
 
 /// Return probes in flight at once (per thread, per recursion level) before the oldest
 /// entries age out of the LRU map.
-const ENTRY_SLOTS: u32 = 10240;
+pub(super) const ENTRY_SLOTS: u32 = 10240;
 /// The same for entries holding captures (each up to 4 KiB).
-const ENTRY_EXT_SLOTS: u32 = 1024;
+pub(super) const ENTRY_EXT_SLOTS: u32 = 1024;
+
+/// The sizes of an object's maps that depend on its use.
+pub(super) struct ObjectSizes {
+    /// Rings in use, and the size of each (the others take a page).
+    pub rings: usize,
+    pub ring_bytes: u32,
+    /// Entries of the probe table and of the subscriber table.
+    pub probes: u32,
+    pub subs: u32,
+    /// Entries of the return probes' entry maps.
+    pub entries: u32,
+    pub entry_captures: u32,
+    /// The cost benchmark's own rings are in use.
+    pub cost_rings: bool,
+}
+
+/// Loads the embedded object (no program yet: each is loaded when first attached). Maps a
+/// session does not use shrink to one entry or a page, so that they cost no memory.
+pub(super) fn load_object(sizes: &ObjectSizes) -> Result<Ebpf, LiveError> {
+    let page = sys::page_size() as u32;
+    raise_memlock_limit();
+    nobtf::load_without_kernel_btf(|| {
+        let mut loader = EbpfLoader::new();
+        for (i, name) in embedded::EVENTS_MAPS.into_iter().enumerate() {
+            loader.map_max_entries(name, if i < sizes.rings { sizes.ring_bytes } else { page });
+        }
+        loader
+            .map_max_entries(embedded::PROBES_MAP, sizes.probes)
+            .map_max_entries(embedded::SUBS_MAP, sizes.subs)
+            .map_max_entries(embedded::ENTRY_MAP, sizes.entries)
+            .map_max_entries(embedded::ENTRY_EXT_MAP, sizes.entry_captures);
+        if !sizes.cost_rings {
+            for name in embedded::COST_RING_MAPS {
+                loader.map_max_entries(name, page);
+            }
+        }
+        loader.load(embedded::bytes())
+    })
+    .map_err(|source| LiveError::LoadObject { source })
+}
 
 /// The programs and probes one planned probe takes: `(target, is_return, program)`. A return
 /// probe takes two, its entry half first, so that the return finds its entry.
-fn attachments(p: &Planned, with_captures: bool) -> Vec<(Target<'_>, bool, &'static str)> {
+pub(super) fn attachments(p: &Planned, with_captures: bool) -> Vec<(Target<'_>, bool, &'static str)> {
     use embedded::*;
     // The plain twin of each program when the probe has no captures (see `config`).
     let pick = |x: &'static str, plain: &'static str| if with_captures { x } else { plain };
@@ -405,27 +445,90 @@ impl LiveSource {
     /// pid instead: that filters from the first instruction and spares other processes the
     /// uprobe trap.)
     pub fn set_pid_filter(&mut self, pid: Option<u32>) -> Result<(), LiveError> {
-        self.settings.filter_tgid = pid.unwrap_or(0);
-        self.write_settings()
+        match &mut self.object {
+            Object::Own(own) => {
+                own.settings.filter_tgid = pid.unwrap_or(0);
+                own.write_settings()
+            }
+            Object::Shared(sub) => sub.set_pid_filter(pid),
+        }
     }
 
     /// Adds a process (and, from now on, every process it forks) to the scope, when the
     /// source was attached with [`LiveOptions::scope_tree`]. Call it with the `-c`
     /// command's pid before the command runs, so that none of its events is missed.
     pub fn add_to_scope(&mut self, pid: u32) -> Result<(), LiveError> {
-        self.scope.insert(pid, 1, 0).map_err(|source| LiveError::Map {
+        self.own("a command's process tree")?.scope.insert(pid, 1, 0).map_err(|source| LiveError::Map {
             map: embedded::SCOPE_MAP,
             what: "writing",
             source,
         })
     }
 
-    fn write_settings(&mut self) -> Result<(), LiveError> {
-        self.config.set(0, self.settings, 0).map_err(|source| LiveError::Map {
-            map: embedded::CONFIG_MAP,
-            what: "writing",
-            source,
-        })
+    /// Whether the probes are attached in an object shared with other sessions.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.object, Object::Shared(_))
+    }
+
+    /// The source's own object, or an error naming `what` a shared one cannot do.
+    fn own(&mut self, what: &'static str) -> Result<&mut OwnObject, LiveError> {
+        match &mut self.object {
+            Object::Own(own) => Ok(own),
+            Object::Shared(_) => Err(LiveError::NotInSharedObject { what }),
+        }
+    }
+
+    /// A source reading `ring` (and entry `index` of the lost and wake maps) for `object`.
+    #[allow(clippy::too_many_arguments)]
+    fn reading(
+        object: Object,
+        ring: RingSet,
+        lost: PerCpuArray<MapData, u64>,
+        wake: Array<MapData, u64>,
+        index: u32,
+        probes: Vec<ProbeInfo>,
+        opts: LiveOptions,
+        arch: Arch,
+    ) -> LiveSource {
+        LiveSource {
+            object,
+            ring: Ring::Plain(ring),
+            lost,
+            wake,
+            index,
+            retag: None,
+            asleep: false,
+            wake_armed: 0,
+            woken_idle: false,
+            quiet_until: None,
+            probes,
+            kernel_objects: KernelObjects::default(),
+            opts,
+            arch,
+            batch_first_ns: None,
+            lost_seen: 0,
+            lost_total: 0,
+            events_total: 0,
+            malformed: 0,
+            attach_warning: None,
+        }
+    }
+
+    /// A shared object's subscription: its probes renumbered by `retag`.
+    pub(super) fn shared(
+        sub: shared::Subscription,
+        reader: shared::SlotReader,
+        probes: Vec<ProbeInfo>,
+        opts: LiveOptions,
+        arch: Arch,
+        attach_warning: Option<String>,
+    ) -> LiveSource {
+        let shared::SlotReader { ring, lost, wake, slot, retag, kernel_objects } = reader;
+        let mut source = LiveSource::reading(Object::Shared(sub), ring, lost, wake, slot, probes, opts, arch);
+        source.retag = Some(retag);
+        source.kernel_objects = kernel_objects;
+        source.attach_warning = attach_warning;
+        source
     }
 
     /// The ids of the programs, links and maps this source holds in the kernel.
@@ -436,11 +539,29 @@ impl LiveSource {
     /// The rings of the `PROG_COST_RINGS` programs ([`LiveOptions::cost_programs`]), for the
     /// benchmark to drain: nothing else reads them.
     pub fn take_cost_rings(&mut self) -> Result<Vec<aya::maps::RingBuf<MapData>>, LiveError> {
-        embedded::COST_RING_MAPS.iter().map(|name| take_map(&mut self.ebpf, name)).collect()
+        let own = self.own("the cost benchmark")?;
+        embedded::COST_RING_MAPS.iter().map(|name| take_map(&mut own.ebpf, name)).collect()
     }
 
     /// Run counts and times of the loaded programs (zero unless BPF statistics are on).
     pub fn program_stats(&self) -> Result<Vec<ProgramStats>, LiveError> {
+        match &self.object {
+            Object::Own(own) => own.program_stats(),
+            Object::Shared(_) => Err(LiveError::NotInSharedObject { what: "program statistics" }),
+        }
+    }
+}
+
+impl OwnObject {
+    fn write_settings(&mut self) -> Result<(), LiveError> {
+        self.config.set(0, self.settings, 0).map_err(|source| LiveError::Map {
+            map: embedded::CONFIG_MAP,
+            what: "writing",
+            source,
+        })
+    }
+
+    fn program_stats(&self) -> Result<Vec<ProgramStats>, LiveError> {
         let mut stats: Vec<ProgramStats> = self
             .loaded
             .iter()
@@ -469,7 +590,9 @@ impl LiveSource {
         }
         Ok(stats)
     }
+}
 
+impl LiveSource {
     /// Fills `batch` with live events. Returns when the batch is full, when
     /// [`LiveOptions::batch_delay`] has passed since its first event, or at `until` (if
     /// given) — whichever comes first; and at once when events come after a quiet spell and
@@ -575,7 +698,7 @@ impl LiveSource {
 
     /// Tells the program how the reader is about to wait (see `embedded::WAKE_MAP`).
     fn set_wake(&mut self, how: u64) -> Result<(), LiveError> {
-        self.wake.set(0, how, 0).map_err(|source| LiveError::Map {
+        self.wake.set(self.index, how, 0).map_err(|source| LiveError::Map {
             map: embedded::WAKE_MAP,
             what: "writing",
             source,
@@ -589,13 +712,30 @@ impl LiveSource {
         if batch.is_full() {
             return Ok(());
         }
-        let LiveSource { ring, arch, malformed, batch_first_ns, events_total, .. } = self;
+        let LiveSource { ring, arch, malformed, batch_first_ns, events_total, retag, .. } = self;
         let ring = match ring {
             Ring::Plain(r) => r,
             Ring::Async(a) => a.get_mut(),
             Ring::Poisoned => unreachable!("the ring is only poisoned while being moved"),
         };
         ring.read(|item| {
+            if let Some(retag) = retag {
+                // A shared object's record: this subscriber's, renumbered, or not its own.
+                match retag.push(batch, item) {
+                    shared::Pushed::Yes => {}
+                    shared::Pushed::NotOurs => return true,
+                    shared::Pushed::Malformed => {
+                        *malformed += 1;
+                        return true;
+                    }
+                }
+                if batch.len() == 1 && batch_first_ns.is_none() {
+                    let ts = u64::from_le_bytes(item[24..32].try_into().expect("8 bytes"));
+                    *batch_first_ns = Some(ts);
+                }
+                *events_total += 1;
+                return !batch.is_full();
+            }
             // The program writes only well-formed records; one that is not (it cannot
             // happen short of a bug) is dropped and counted rather than handed on.
             if EventRef::new(*arch, item).is_none() {
@@ -641,11 +781,19 @@ impl LiveSource {
         }
     }
 
+    /// Starts the lost count from what the kernel counted so far (a reused shared slot's
+    /// counter holds its earlier subscribers' losses).
+    pub(super) fn skip_earlier_losses(&mut self) -> Result<(), LiveError> {
+        self.take_lost()?;
+        self.lost_total = 0;
+        Ok(())
+    }
+
     /// Lost events since the previous call. The kernel only ever increments its per-CPU
     /// counters; resetting them from here would race with increments on other CPUs, so the
     /// difference to the previous sum is what was lost in between.
     fn take_lost(&mut self) -> Result<u64, LiveError> {
-        let per_cpu = self.lost.get(&0, 0).map_err(|source| LiveError::Map {
+        let per_cpu = self.lost.get(&self.index, 0).map_err(|source| LiveError::Map {
             map: embedded::LOST_MAP,
             what: "reading",
             source,
@@ -657,53 +805,28 @@ impl LiveSource {
         self.lost_total += new;
         Ok(new)
     }
+}
 
+impl OwnObject {
     fn program(&self, name: &'static str) -> Result<&Program, LiveError> {
         self.ebpf.program(name).ok_or_else(|| LiveError::ObjectMismatch { what: format!("the program {name}") })
     }
 
-    /// Loads `program` if needed and links it to `target` with cookie `id`.
+    /// Loads `program` if needed and links it to `target` with `cookie` (the probe id);
+    /// `pp` names the probe in an error. Returns the link's id.
     fn attach_one(
         &mut self,
-        id: usize,
         target: &Target<'_>,
         is_return: bool,
         program: &'static str,
-    ) -> Result<(), LiveError> {
-        if !self.loaded.iter().any(|&(n, _)| n == program) {
-            let prog = self
-                .ebpf
-                .program_mut(program)
-                .ok_or_else(|| LiveError::ObjectMismatch { what: format!("the program {program}") })?;
-            let load_err = |source| LiveError::LoadProgram { program, source };
-            match prog {
-                Program::UProbe(u) => UProbe::load(u).map_err(load_err)?,
-                Program::KProbe(k) => KProbe::load(k).map_err(load_err)?,
-                Program::TracePoint(t) => TracePoint::load(t).map_err(load_err)?,
-                _ => return Err(LiveError::ObjectMismatch { what: format!("{program} as a probe program") }),
-            }
-            let info = self.program(program)?.info().map_err(load_err)?;
-            self.loaded.push((program, info.id()));
-        }
-        let prog_fd = self.program(program)?.fd().map_err(|source| LiveError::LoadProgram { program, source })?;
-        let target = match target {
-            // `--pid` arms uprobes in that process only, so that others do not even trap.
-            Target::User { path, file_offset, .. } => {
-                Target::User { path, file_offset: *file_offset, pid: self.opts.pid }
-            }
-            Target::Kernel { function } => Target::Kernel { function },
-            Target::KernelAddr { addr } => Target::KernelAddr { addr: *addr },
-            Target::Tracepoint { id } => Target::Tracepoint { id: *id },
-        };
-        let link = sys::attach_probe(prog_fd.as_fd(), &target, is_return, id as u64).map_err(|source| {
-            let pp = self
-                .probes
-                .get(id)
-                .map_or_else(|| "sched:sched_process_fork (for -c's process tree)".to_string(), |p| p.pp.clone());
-            LiveError::Attach { pp, source }
-        })?;
+        cookie: u64,
+        pp: &dyn Fn() -> String,
+    ) -> Result<u32, LiveError> {
+        // `--pid` arms uprobes in that process only, so that others do not even trap.
+        let link = link_program(&mut self.ebpf, &mut self.loaded, target, self.pid, is_return, program, cookie, pp)?;
+        let id = multi::program_id(link.as_fd()).unwrap_or(0);
         self.links.push(link);
-        Ok(())
+        Ok(id)
     }
 
     /// Attaches group `g` with one uprobe multi link per program (a return probe's entry and
@@ -732,7 +855,7 @@ impl LiveSource {
                 },
             };
             let prog = self.multi_loaded[i].1.as_fd();
-            match multi::attach_uprobes(prog, g.path, &g.offsets, &cookies, is_return, self.opts.pid) {
+            match multi::attach_uprobes(prog, g.path, &g.offsets, &cookies, is_return, self.pid) {
                 Ok(link) => links.push(link),
                 // Dropping `links` detaches what this group attached so far.
                 Err(_) => return false,
@@ -761,7 +884,44 @@ impl LiveSource {
     }
 }
 
-fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, LiveError>
+/// Loads `program` in `ebpf` if needed (noting it in `loaded`) and links it to `target`,
+/// uprobes in process `pid` only if given, with `cookie`; `pp` names the probe in an error.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn link_program(
+    ebpf: &mut Ebpf,
+    loaded: &mut Vec<(&'static str, u32)>,
+    target: &Target<'_>,
+    pid: Option<u32>,
+    is_return: bool,
+    program: &'static str,
+    cookie: u64,
+    pp: &dyn Fn() -> String,
+) -> Result<OwnedFd, LiveError> {
+    let missing = || LiveError::ObjectMismatch { what: format!("the program {program}") };
+    let load_err = |source| LiveError::LoadProgram { program, source };
+    if !loaded.iter().any(|&(n, _)| n == program) {
+        let prog = ebpf.program_mut(program).ok_or_else(missing)?;
+        match prog {
+            Program::UProbe(u) => UProbe::load(u).map_err(load_err)?,
+            Program::KProbe(k) => KProbe::load(k).map_err(load_err)?,
+            Program::TracePoint(t) => TracePoint::load(t).map_err(load_err)?,
+            _ => return Err(LiveError::ObjectMismatch { what: format!("{program} as a probe program") }),
+        }
+        let info = ebpf.program(program).ok_or_else(missing)?.info().map_err(load_err)?;
+        loaded.push((program, info.id()));
+    }
+    let prog_fd = ebpf.program(program).ok_or_else(missing)?.fd().map_err(load_err)?;
+    let target = match target {
+        Target::User { path, file_offset, .. } => Target::User { path, file_offset: *file_offset, pid },
+        Target::Kernel { function } => Target::Kernel { function },
+        Target::KernelAddr { addr } => Target::KernelAddr { addr: *addr },
+        Target::Tracepoint { id } => Target::Tracepoint { id: *id },
+    };
+    sys::attach_probe(prog_fd.as_fd(), &target, is_return, cookie)
+        .map_err(|source| LiveError::Attach { pp: pp(), source })
+}
+
+pub(super) fn take_map<M>(ebpf: &mut Ebpf, name: &'static str) -> Result<M, LiveError>
 where
     M: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
 {
@@ -771,7 +931,7 @@ where
 
 /// One ring per possible CPU, up to `MAX_RINGS` (a power of two: CPU `c` writes into ring
 /// `c & (rings - 1)`).
-fn ring_count() -> Result<usize, LiveError> {
+pub(super) fn ring_count() -> Result<usize, LiveError> {
     let cpus = aya::util::nr_cpus().map_err(|(_, e)| LiveError::Ring(e))?;
     Ok(cpus.next_power_of_two().min(embedded::MAX_RINGS))
 }

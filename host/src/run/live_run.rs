@@ -47,6 +47,16 @@ pub trait RunHooks {
     fn before_attach(&mut self, _captures: &[CaptureSpec]) -> Result<(), String> {
         Ok(())
     }
+    /// Attaches the resolved probes for the handler's captures, giving up (nothing left
+    /// attached) when `stop()` says so; `wprobe serve` shares attachments between sessions.
+    fn attach(
+        &mut self,
+        resolved: Resolved,
+        captures: &[CaptureSpec],
+        stop: &dyn Fn() -> bool,
+    ) -> Result<LiveSource, LiveError> {
+        resolved.attach_unless(captures, stop)
+    }
     /// Every probe attached; the events flow from now on.
     fn attached(&mut self, _source: &LiveSource) {}
     /// A warning for the user (what a glob had to skip).
@@ -102,7 +112,7 @@ pub fn run_live(
     if let Err(reason) = hooks.before_attach(handler.captures()) {
         return failed(LiveRunError::Refused(reason));
     }
-    let mut source = match run.resolved.attach_unless(handler.captures(), &|| signals.count() > 0) {
+    let mut source = match hooks.attach(run.resolved, handler.captures(), &|| signals.count() > 0) {
         Ok(s) => s,
         // Stopped before the first event: the end hook still runs, as after any stop.
         Err(LiveError::Interrupted) => {

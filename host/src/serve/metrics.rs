@@ -106,6 +106,19 @@ impl Collector for Metrics {
             .zip(&per_session)
             .map(|(s, (labels, _))| (labels.clone(), ConstGauge::new(s.attachments.load(Ordering::Relaxed) as i64)));
         family(&mut encoder, "wprobe_session_attachments", "Kernel attachments (BPF links) the session holds", rows)?;
+        let shared = daemon.shared.stats();
+        let gauges = [
+            ("wprobe_shared_objects", "Loaded eBPF objects whose attachments sessions share", shared.objects),
+            ("wprobe_shared_sessions", "Sessions reading a slot of a shared object", shared.sessions),
+            (
+                "wprobe_shared_attachments",
+                "Kernel attachments (BPF links) in shared objects, each counted once",
+                shared.links,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            family(&mut encoder, name, help, std::iter::once((Labels::new(), ConstGauge::new(value as i64))))?;
+        }
         Ok(())
     }
 }

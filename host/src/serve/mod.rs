@@ -67,6 +67,8 @@ pub struct Daemon {
     audit: audit::Audit,
     /// Per tenant: what its ended sessions add up to, and its refusals.
     totals: Mutex<BTreeMap<String, metrics::Totals>>,
+    /// Attachments sessions share (probes on the same point with the same captures).
+    shared: wprobe::live::SharedPool,
 }
 
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
@@ -112,6 +114,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         next_id: AtomicU64::new(1),
         audit,
         totals: Mutex::new(BTreeMap::new()),
+        shared: wprobe::live::SharedPool::new(),
     });
     if let Some(addr) = metrics_addr {
         let bound = metrics::serve(&daemon, addr).with_context(|| format!("cannot serve metrics on {addr}"))?;

@@ -259,6 +259,15 @@ struct Hooks<'a> {
 }
 
 impl RunHooks for Hooks<'_> {
+    fn attach(
+        &mut self,
+        resolved: wprobe::live::Resolved,
+        captures: &[CaptureSpec],
+        stop: &dyn Fn() -> bool,
+    ) -> Result<LiveSource, wprobe::live::LiveError> {
+        self.daemon.shared.attach(resolved, captures, stop)
+    }
+
     fn before_attach(&mut self, captures: &[CaptureSpec]) -> Result<(), String> {
         if let Some(r) = self.entry.running.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             r.captures = captures.to_vec();

@@ -611,7 +611,7 @@ fact pid "$(cat /tmp/pid)"
         },
         Scenario {
             name: "serve-redaction",
-            about: "wprobe serve: a tenant's and an admin's sessions on tcp_v4_connect see one connect, the tenant's pointer_arg(1) and (2) redacted to 0, the admin's kernel pointers",
+            about: "wprobe serve: a tenant's and an admin's sessions on tcp_v4_connect share one kprobe and see one connect, the tenant's pointer_arg(1) and (2) redacted to 0, the admin's kernel pointers",
             modules: &[],
             // One daemon, two clients at once: `tenant` (uid 1000, scope: its own processes,
             // no kernel_pointers right) and root (an admin with it). The tenant's nc makes
@@ -701,7 +701,10 @@ wp_stop daemon TERM
                     c.eq("[tenant] uint_arg(3) (addr_len, not an address: kept)", 16, l.arg3);
                     c.note(format!("[tenant] {}", show(l)));
                 }
-                c.note(format!("tcp_v4_connect kprobes while both sessions ran: {}", s.fact("kprobes").unwrap_or("?")));
+                // Both sessions on one point with the same captures: one kernel attachment.
+                if let Some(n) = fact_num(s, "kprobes", c) {
+                    c.eq("tcp_v4_connect kprobes while both sessions ran (shared)", 1, n);
+                }
                 // The daemon's audit lines (on its stderr without an audit_log) say who each
                 // client was to it (SO_PEERCRED) and the scope it got.
                 if let Some(r) = finished(s, "daemon", c) {
