@@ -51,30 +51,55 @@ __all__ = [
 
 _factory = None          # what @handler registered: a class or a function
 _instance = None         # the running handler (object with .event() / .end())
-_in_event = False        # True while the cursor stands on an event
-_index = 0               # index of the current event in its batch, from 0
+_in_event = False        # True while the cursor stands on an event (all through a flat batch's loop)
+_index = 0               # index of the current event in its batch, from 0 (cursor path)
 _phase = "idle"          # "init", "batch", "end", "idle": for error reports
 _lost = 0
 _pp = {}                 # probe id -> pp string, from the session's probe table
 _out = []                # pending printf text
+_out_append = _out.append
 _out_len = 0
 # The flat batch (delivery "flat"): the record header's fields, the arguments and the return
 # value are read from the batch's bytes, with no import call per accessor.
 _u32 = None              # the batch as u32 words (memoryview), or None on the cursor path
-_u64 = None              # the same as u64 words
-_off = 0                 # the current record's byte offset in the batch
-_w = 0                   # the same in u32 words
-_q = 0                   # the current record's first register, in u64 words
+_u64 = None              # the batch as u64 words
+_i = None                # the current event's index in its batch; None outside a flat batch's
+                         # loop, so that indexing a column raises TypeError
+_rs = None               # every record's offset in u32 words, by index: a range (records of the
+                         # fixed size, the usual batch) or a list
+_as = None               # in a batch with return records: every record's argument registers'
+                         # start in u64 words (its own, a return's entry's; None if unseen)
 _rec_size = 0            # bytes of a record's fixed part in the current batch
 _nregs = _common.NREGS_X86_64
-_slots = ()              # the batch's architecture's argument register slots
-_ret_slot = 10
+_slotq = {}              # argument number -> its register's u64 slot, for the batch's architecture
+_retq = 0                # the return value's u64 word, from the record's start
+# Columns: what an accessor returns for each event of the batch, as a list indexed by _i,
+# built with one slice of a view (C code) the first time the accessor is called in a batch,
+# and for every later batch as soon as it opens. An accessor is then one list index: most
+# of a handler's time is its Python calls, and a view's item costs more than the call.
+# Outside a flat batch's loop _i is None, so the accessors' `try` (free until it raises)
+# falls into their slow path, which asks the host on the cursor path or reports the misuse.
+_c_pid = _c_tid = _c_uid = _c_cpu = _c_probe_id = _c_flags = _c_time = _c_pp = None
+# Argument number -> column, per conversion (argument numbers not passed in registers never
+# get one: KeyError, and the slow path raises no-such-argument).
+_c_u64 = {}
+_c_s64 = {}
+_c_u32 = {}
+_c_s32 = {}
+_CODES = {"u64": "Q", "s64": "q", "u32": "I", "s32": "i"}
+_used = []               # the specs of the columns accessors have asked for (see Columns)
+_compiled = None         # _used's column builders for the usual batch (see _compile_columns)
+_ARG_COLUMNS = ("_c_u64", "_c_s64", "_c_u32", "_c_s32")
+_views = {}              # the batch's views by struct code
+_G = globals()
 _host_next = 0           # next() calls made this batch: the host's cursor is on event _host_next - 1
 # Register slots of the arguments passed in registers (wprobe_common::abi): x86_64 rdi rsi
 # rdx rcx r8 r9, aarch64 x0..x7; the return value: rax, x0.
 _ARG_SLOTS = {_common.ARCH_X86_64: (14, 13, 12, 11, 9, 8), _common.ARCH_AARCH64: (0, 1, 2, 3, 4, 5, 6, 7)}
 _RET_SLOT = {_common.ARCH_X86_64: 10, _common.ARCH_AARCH64: 0}
 _NREGS = {_common.ARCH_X86_64: _common.NREGS_X86_64, _common.ARCH_AARCH64: _common.NREGS_AARCH64}
+# The record's fields: a record at u32 word r has its u32 field k at r + k, its u64 field k
+# at (r >> 1) + k.
 _R_PID = _common.R_PID >> 2
 _R_TID = _common.R_TID >> 2
 _R_UID = _common.R_UID >> 2
@@ -85,6 +110,12 @@ _R_TIME = _common.R_TIME >> 3
 _R_REGS = _common.R_REGS >> 3
 _FLAG_RETURN = _common.FLAG_RETURN
 _FLAG_EXT = _common.FLAG_EXT
+_PLAIN = frozenset((0,))  # the flags of an entry record without an extension area
+# Per architecture: _slotq, _retq, _nregs.
+_ARCHES = {
+    arch: ({n: s for n, s in enumerate(slots, 1)}, _R_REGS + _RET_SLOT[arch], _NREGS[arch])
+    for arch, slots in _ARG_SLOTS.items()
+}
 
 #: Pending output is sent to the host once per batch, or as soon as this much is pending.
 FLUSH_AT = 64 * 1024
@@ -148,10 +179,16 @@ def _outside(name):
                        "event, in the handler's event" % name)
 
 
+def _current_index():
+    """The current event's index in its batch."""
+    return _index if _u32 is None else _i
+
+
 def _sync():
     """Moves the host's cursor to the current event, for the accessors that ask the host."""
     global _host_next
-    while _host_next <= _index:
+    index = _current_index()
+    while _host_next <= index:
         _ctx.next()
         _host_next += 1
 
@@ -163,12 +200,12 @@ def _to_host():
         _sync()
 
 
-def _entry():
-    """The current record's entry item's data offset in the batch (u64 time, then the
-    entry's registers), or -1 without one (attached mid-call, the entry lost)."""
-    if not _u32[_w + _R_FLAGS] & _FLAG_EXT:
+def _entry(off):
+    """The entry item's data offset (u64 time, then the entry's registers) of the record at
+    byte ``off`` of the batch, or -1 without one (attached mid-call, the entry lost)."""
+    if not _u32[(off >> 2) + _R_FLAGS] & _FLAG_EXT:
         return -1
-    at = _off + _rec_size
+    at = off + _rec_size
     end = at + _common.EXT_HEADER_SIZE + _u32[at >> 2]
     at += _common.EXT_HEADER_SIZE
     while at + _common.ITEM_HEADER_SIZE <= end:
@@ -185,93 +222,223 @@ def _entry():
 def _flat_arg(n):
     """Argument n's register as an unsigned 64-bit value: the record's, or in a return probe
     its entry's (as wprobe_common decodes it on the host)."""
-    if not 1 <= n <= len(_slots):
+    slot = _slotq.get(n) if isinstance(n, int) else None
+    if slot is None:
         raise AccessError("no-such-argument", n)
-    if not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
-        return _u64[_q + _slots[n - 1]]
-    e = _entry()
-    if e < 0:
+    a = (_rs[_i] >> 1) + _R_REGS if _as is None else _as[_i]
+    if a is None:
         raise AccessError("no-entry")
-    return _u64[(e >> 3) + 1 + _slots[n - 1]]
+    return _u64[a + slot]
 
 
-def _s64(v):
-    return v - (1 << 64) if v >= 1 << 63 else v
+# ----------------------------------------------------------------------------------------
+# Columns
+#
+# A column's spec: (where it is stored: this module's globals or one of the _c_* argument
+# dicts, its key there, the view's struct code or None for pp's, the item's offset k from
+# the record's start in the view's words: a record at u32 word r has its u32 item k at
+# r + k, its u64 item k at (r >> 1) + k). An argument's k is ~slot (negative): its
+# register's slot among the record's registers, or in a return record its entry's.
+
+def _view(code):
+    v = _views.get(code)
+    if v is None:
+        v = _views[code] = memoryview(_batch).cast(code)
+    return v
+
+
+def _gather(code, k):
+    """The column of the current batch's records' item k in the view ``code``, or None if it
+    cannot be built (pp() of a probe id the table lacks, an argument of a return whose entry
+    is unseen): that accessor's slow path answers then."""
+    if code is None:
+        try:
+            return list(map(_pp.__getitem__, _gather("I", _R_PROBE_ID)))
+        except KeyError:
+            return None
+    view = _view(code)
+    wide = view.itemsize == 8
+    rs = _rs
+    if k < 0:
+        slot = ~k
+        if _as is not None:
+            if None in _as:
+                return None
+            if wide:
+                return [view[a + slot] for a in _as]
+            return [view[(a + slot) << 1] for a in _as]
+        k = _R_REGS + slot if wide else (_R_REGS + slot) << 1
+    if wide:
+        if type(rs) is range:
+            return view[(rs.start >> 1) + k:(rs.stop >> 1) + k:rs.step >> 1].tolist()
+        return [view[(r >> 1) + k] for r in rs]
+    if type(rs) is range:
+        return view[rs.start + k:rs.stop + k:rs.step].tolist()
+    return [view[r + k] for r in rs]
+
+
+def _build(spec):
+    """Builds a column into its place (None if it cannot be built) and returns it."""
+    column = spec[0][spec[1]] = _gather(spec[2], spec[3])
+    return column
+
+
+def _compile_columns():
+    """The usual batch's column builders for the columns in _used, as straight-line Python
+    (one statement per column, the offsets folded in): ``one(u32, u64)`` for a batch of one
+    record (a live run's lone event), ``many(u32, u64, e, st)`` for more, e the batch's end
+    and st the record size in u32 words. Compiled again whenever _used changes."""
+    s = _common.BATCH_HEADER_SIZE >> 2
+    one = ["def one(u32, u64):"]
+    many = ["def many(u32, u64, e, st):"]
+    names = [name for name, where, key, _, _ in _specs() if where is _G]
+    if names:
+        one.append("    global " + ", ".join(names))
+        many.append("    global " + ", ".join(names))
+    for i, (name, where, key, code, k) in enumerate(_specs()):
+        target = name if where is _G else "%s[%d]" % (name, key)
+        if code == "I":
+            one.append("    %s = [u32[%d]]" % (target, s + k))
+            many.append("    %s = u32[%d:e + %d:st].tolist()" % (target, s + k, k))
+        elif code == "Q":
+            one.append("    %s = [u64[%d]]" % (target, (s >> 1) + k))
+            many.append("    %s = u64[%d:(e >> 1) + %d:st >> 1].tolist()" % (target, (s >> 1) + k, k))
+        elif code is None:
+            # pp: None for a probe id the table lacks (pp() asks the host)
+            k = s + _R_PROBE_ID
+            one += ["    try:", "        _c_pp = [_pp[u32[%d]]]" % k]
+            many += ["    try:", "        _c_pp = list(map(_pp.__getitem__, u32[%d:e + %d:st].tolist()))" % (k, _R_PROBE_ID)]
+            for lines in (one, many):
+                lines += ["    except KeyError:", "        _c_pp = None"]
+        else:
+            # signed arguments: the general builder
+            for lines in (one, many):
+                lines.append("    _build(_used[%d])" % i)
+    code = {}
+    exec("\n".join(one + ["    pass"] + many + ["    pass"]) + "\n", _G, code)
+    return code["one"], code["many"]
+
+
+def _specs():
+    """_used's specs as (the name of where the column is stored, where, key, view code,
+    offset), arguments' offsets resolved for the batch's architecture."""
+    for where, key, code, k in _used:
+        name = key if where is _G else next(n for n in _ARG_COLUMNS if _G[n] is where)
+        if k < 0 and code in ("I", "Q"):
+            k = _R_REGS + ~k if code == "Q" else (_R_REGS + ~k) << 1
+        yield name, where, key, code, k
+
+
+def _build_columns(first, end, size):
+    """At a flat batch's start: the columns the accessors have asked for so far. The usual
+    batch (entry records of the fixed size) takes one slice of a view per column, by code
+    compiled for the columns in use."""
+    global _compiled
+    if _as is not None or type(_rs) is not range:
+        for spec in _used:
+            _build(spec)
+        return
+    if _compiled is None:
+        _compiled = _compile_columns()
+    if end - first == size:
+        _compiled[0](_u32, _u64)
+    else:
+        _compiled[1](_u32, _u64, end >> 2, size >> 2)
+
+
+def _column(spec):
+    """An accessor's first call in a flat batch: builds its column, for this batch and every
+    later one. Returns the current event's value, or raises LookupError when the column
+    cannot be built (the caller's slow path answers)."""
+    global _compiled
+    column = _build(spec)
+    if column is None:
+        raise LookupError(spec[1])
+    if spec not in _used:
+        _used.append(spec)
+        _compiled = None
+    return column[_i]
 
 
 # ----------------------------------------------------------------------------------------
 # Context accessors read from the flat record (no import call per event); outside an
 # event they raise RuntimeError (the host would trap).
 
+def _slow(name, imp, key, k, code="I"):
+    """An accessor's path when its column is missing: outside a flat batch (the cursor path
+    asks the host), or the first call in this one."""
+    if _u32 is None:
+        if not _in_event:
+            _outside(name)
+        return imp()
+    return _column((_G, key, code, k))
+
+
 def pid():
     """Process id: the thread-group id of the task that hit the probe."""
-    if not _in_event:
-        _outside("pid")
-    if _u32 is not None:
-        return _u32[_w + _R_PID]
-    return _ctx.pid()
+    try:
+        return _c_pid[_i]
+    except TypeError:
+        return _slow("pid", _ctx.pid, "_c_pid", _R_PID)
 
 
 def tid():
     """Thread id of the task."""
-    if not _in_event:
-        _outside("tid")
-    if _u32 is not None:
-        return _u32[_w + _R_TID]
-    return _ctx.tid()
+    try:
+        return _c_tid[_i]
+    except TypeError:
+        return _slow("tid", _ctx.tid, "_c_tid", _R_TID)
 
 
 def uid():
     """Real user id of the task."""
-    if not _in_event:
-        _outside("uid")
-    if _u32 is not None:
-        return _u32[_w + _R_UID]
-    return _ctx.uid()
+    try:
+        return _c_uid[_i]
+    except TypeError:
+        return _slow("uid", _ctx.uid, "_c_uid", _R_UID)
 
 
 def cpu():
     """CPU the probe fired on."""
-    if not _in_event:
-        _outside("cpu")
-    if _u32 is not None:
-        return _u32[_w + _R_CPU]
-    return _ctx.cpu()
+    try:
+        return _c_cpu[_i]
+    except TypeError:
+        return _slow("cpu", _ctx.cpu, "_c_cpu", _R_CPU)
 
 
 def timestamp_ns():
     """CLOCK_MONOTONIC at the hit, in nanoseconds."""
-    if not _in_event:
-        _outside("timestamp_ns")
-    if _u32 is not None:
-        return _u64[(_off >> 3) + _R_TIME]
-    return _ctx.timestamp_ns()
+    try:
+        return _c_time[_i]
+    except TypeError:
+        return _slow("timestamp_ns", _ctx.timestamp_ns, "_c_time", _R_TIME, "Q")
 
 
 def probe_id():
     """Index of the event's probe in the session's probe table."""
-    if not _in_event:
-        _outside("probe_id")
-    if _u32 is not None:
-        return _u32[_w + _R_PROBE_ID]
-    return _ctx.probe_id()
+    try:
+        return _c_probe_id[_i]
+    except TypeError:
+        return _slow("probe_id", _ctx.probe_id, "_c_probe_id", _R_PROBE_ID)
 
 
 def is_return():
     """True in a return probe."""
-    if not _in_event:
-        _outside("is_return")
-    if _u32 is not None:
-        return bool(_u32[_w + _R_FLAGS] & _FLAG_RETURN)
-    return _ctx.is_return()
+    try:
+        return _c_flags[_i] & _FLAG_RETURN != 0
+    except TypeError:
+        return _slow("is_return", _ctx.is_return, "_c_flags", _R_FLAGS) & _FLAG_RETURN != 0
 
 
-def pp():
-    """The probe point in SystemTap's spelling, ``kprobe.function("tcp_v4_connect")``.
-    Looked up in the probe table ``init`` received."""
+def _slow_pp():
     if not _in_event:
         _outside("pp")
-    p = _pp.get(_u32[_w + _R_PROBE_ID] if _u32 is not None else _ctx.probe_id())
+    if _u32 is not None:
+        try:
+            return _column((_G, "_c_pp", None, 0))
+        except LookupError:
+            pass
+    p = _pp.get(_u32[_rs[_i] + _R_PROBE_ID] if _u32 is not None else _ctx.probe_id())
     if p is not None:
         return p
     if _u32 is not None:
@@ -279,12 +446,21 @@ def pp():
     return _ctx.pp()
 
 
+def pp():
+    """The probe point in SystemTap's spelling, ``kprobe.function("tcp_v4_connect")``.
+    Looked up in the probe table ``init`` received."""
+    try:
+        return _c_pp[_i]
+    except TypeError:
+        return _slow_pp()
+
+
 def execname():
     """The task's command name as captured at the hit (up to 15 bytes)."""
     if not _in_event:
         _outside("execname")
     if _u32 is not None:
-        at = _off + _common.R_COMM
+        at = (_rs[_i] << 2) + _common.R_COMM
         comm = _batch[at:at + _common.COMM_LEN]
         return comm.split(b"\0", 1)[0].decode("utf-8", "replace")
     return _ctx.execname()
@@ -301,46 +477,121 @@ def asmlinkage():
 
 # ----------------------------------------------------------------------------------------
 # Arguments (n counts from 1), return value and registers: raise AccessError.
+#
+# Each conversion has a column per argument number (see Columns): the register read
+# through the view of that signedness (the u64 word, or its low half, little-endian). A
+# missing column raises KeyError in a flat batch, TypeError outside one.
 
-def _arg_accessor(name, imp, conv):
-    # conv: the conversion of the flat register: "u64", "u32", "s32", "s64". The common case (an entry probe's argument) is inlined:
-    # each Python call costs about a microsecond here.
-    def accessor(n):
-        if not _in_event:
-            raise AccessError("no-current-event")
-        if _u32 is not None:
-            if 0 < n <= len(_slots) and not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
-                v = _u64[_q + _slots[n - 1]]
-            else:
-                v = _flat_arg(n)
-            if conv == "u64":
-                return v
-            if conv == "u32":
-                return v & 0xFFFFFFFF
-            if conv == "s64":
-                return v - (1 << 64) if v >= 1 << 63 else v
-            v &= 0xFFFFFFFF
-            return v - (1 << 32) if v >= 1 << 31 else v
-        try:
-            return imp(n)
-        except _Err as e:
-            raise _access_error(e) from None
-    accessor.__name__ = name
-    accessor.__qualname__ = name
-    return accessor
+def _slow_arg(n, conv, imp):
+    if not _in_event:
+        raise AccessError("no-current-event")
+    if _u32 is not None:
+        if isinstance(n, int) and n in _slotq:
+            try:
+                return _column((_G["_c_" + conv], n, _CODES[conv], ~_slotq[n]))
+            except LookupError:
+                pass
+        v = _flat_arg(n)
+        if conv == "u64":
+            return v
+        if conv == "u32":
+            return v & 0xFFFFFFFF
+        if conv == "s64":
+            return v - (1 << 64) if v >= 1 << 63 else v
+        v &= 0xFFFFFFFF
+        return v - (1 << 32) if v >= 1 << 31 else v
+    try:
+        return imp(n)
+    except _Err as e:
+        raise _access_error(e) from None
 
 
-int_arg = _arg_accessor("int_arg", _ctx.int_arg, "s32")
-uint_arg = _arg_accessor("uint_arg", _ctx.uint_arg, "u32")
-long_arg = _arg_accessor("long_arg", _ctx.long_arg, "s64")
-ulong_arg = _arg_accessor("ulong_arg", _ctx.ulong_arg, "u64")
-longlong_arg = _arg_accessor("longlong_arg", _ctx.longlong_arg, "s64")
-ulonglong_arg = _arg_accessor("ulonglong_arg", _ctx.ulonglong_arg, "u64")
-pointer_arg = _arg_accessor("pointer_arg", _ctx.pointer_arg, "u64")
-s32_arg = _arg_accessor("s32_arg", _ctx.s32_arg, "s32")
-u32_arg = _arg_accessor("u32_arg", _ctx.u32_arg, "u32")
-s64_arg = _arg_accessor("s64_arg", _ctx.s64_arg, "s64")
-u64_arg = _arg_accessor("u64_arg", _ctx.u64_arg, "u64")
+def pointer_arg(n):
+    """Argument n as a pointer (unsigned 64 bits)."""
+    try:
+        return _c_u64[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "u64", _ctx.pointer_arg)
+
+
+def ulong_arg(n):
+    """Argument n as an ``unsigned long``."""
+    try:
+        return _c_u64[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "u64", _ctx.ulong_arg)
+
+
+def ulonglong_arg(n):
+    """Argument n as an ``unsigned long long``."""
+    try:
+        return _c_u64[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "u64", _ctx.ulonglong_arg)
+
+
+def u64_arg(n):
+    """Argument n as a ``u64``."""
+    try:
+        return _c_u64[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "u64", _ctx.u64_arg)
+
+
+def long_arg(n):
+    """Argument n as a ``long`` (signed 64 bits)."""
+    try:
+        return _c_s64[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "s64", _ctx.long_arg)
+
+
+def longlong_arg(n):
+    """Argument n as a ``long long``."""
+    try:
+        return _c_s64[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "s64", _ctx.longlong_arg)
+
+
+def s64_arg(n):
+    """Argument n as an ``s64``."""
+    try:
+        return _c_s64[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "s64", _ctx.s64_arg)
+
+
+def int_arg(n):
+    """Argument n as an ``int`` (the low 32 bits, signed)."""
+    try:
+        return _c_s32[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "s32", _ctx.int_arg)
+
+
+def s32_arg(n):
+    """Argument n as an ``s32``."""
+    try:
+        return _c_s32[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "s32", _ctx.s32_arg)
+
+
+def uint_arg(n):
+    """Argument n as an ``unsigned int`` (the low 32 bits)."""
+    try:
+        return _c_u32[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "u32", _ctx.uint_arg)
+
+
+def u32_arg(n):
+    """Argument n as a ``u32``."""
+    try:
+        return _c_u32[n][_i]
+    except (TypeError, KeyError):
+        return _slow_arg(n, "u32", _ctx.u32_arg)
 
 
 def returnval():
@@ -348,9 +599,10 @@ def returnval():
     if not _in_event:
         raise AccessError("no-current-event")
     if _u32 is not None:
-        if not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
+        r = _rs[_i]
+        if not _u32[r + _R_FLAGS] & _FLAG_RETURN:
             raise AccessError("not-a-return-probe")
-        return _s64(_u64[_q + _ret_slot])
+        return _view("q")[(r >> 1) + _retq]
     try:
         return _ctx.returnval()
     except _Err as e:
@@ -454,40 +706,41 @@ def print_regs():
 # ----------------------------------------------------------------------------------------
 # Entry values of a return probe, from the flat record's entry item.
 
-def _fallible(name, imp, flat=None):
-    def accessor(*args):
-        if not _in_event:
-            raise AccessError("no-current-event")
-        if _u32 is not None:
-            if flat is not None:
-                return flat(*args)
-            _sync()
-        try:
-            return imp(*args)
-        except _Err as e:
-            raise _access_error(e) from None
-    accessor.__name__ = name
-    accessor.__qualname__ = name
-    return accessor
-
-
-#: In a return probe, CLOCK_MONOTONIC at the paired entry; AccessError "no-entry" if unseen.
-def _flat_entry_timestamp_ns():
-    if not _u32[_w + _R_FLAGS] & _FLAG_RETURN:
-        raise AccessError("not-a-return-probe")
-    e = _entry()
-    if e < 0:
+def _slow_entry(imp):
+    if not _in_event:
+        raise AccessError("no-current-event")
+    if _u32 is not None:
+        if not _u32[_rs[_i] + _R_FLAGS] & _FLAG_RETURN:
+            raise AccessError("not-a-return-probe")
         raise AccessError("no-entry")
-    return _u64[e >> 3]
+    try:
+        return imp()
+    except _Err as e:
+        raise _access_error(e) from None
 
 
-def _flat_latency_ns():
-    return max(0, _u64[(_off >> 3) + _R_TIME] - _flat_entry_timestamp_ns())
+# A return record's _as item is its entry item's registers, just after the entry's u64 time
+# (None without an entry: TypeError, and the slow path says which error).
+
+def entry_timestamp_ns():
+    """In a return probe, CLOCK_MONOTONIC at the paired entry; AccessError "no-entry" if unseen."""
+    try:
+        if _u32[_rs[_i] + _R_FLAGS] & _FLAG_RETURN:
+            return _u64[_as[_i] - 1]
+    except TypeError:
+        pass
+    return _slow_entry(_ctx.entry_timestamp_ns)
 
 
-entry_timestamp_ns = _fallible("entry_timestamp_ns", _ctx.entry_timestamp_ns, _flat_entry_timestamp_ns)
-#: In a return probe, nanoseconds from the paired entry to this return.
-latency_ns = _fallible("latency_ns", _ctx.latency_ns, _flat_latency_ns)
+def latency_ns():
+    """In a return probe, nanoseconds from the paired entry to this return."""
+    try:
+        r = _rs[_i]
+        if _u32[r + _R_FLAGS] & _FLAG_RETURN:
+            return max(0, _u64[(r >> 1) + _R_TIME] - _u64[_as[_i] - 1])
+    except TypeError:
+        pass
+    return _slow_entry(_ctx.latency_ns)
 
 
 # ----------------------------------------------------------------------------------------
@@ -589,7 +842,7 @@ def printf(fmt, *args):
     ``%%`` prints a percent sign. The text is buffered and reaches wprobe once per batch."""
     global _out_len
     text = fmt % args
-    _out.append(text)
+    _out_append(text)
     _out_len += len(text)
     if _out_len >= FLUSH_AT:
         _flush()
@@ -614,7 +867,7 @@ class _Stdout:
 
     def write(self, text):
         global _out_len
-        _out.append(text)
+        _out_append(text)
         _out_len += len(text)
         if _out_len >= FLUSH_AT:
             _flush()
@@ -631,10 +884,10 @@ _sys.stdout = _Stdout()
 
 
 def _flush():
-    global _out, _out_len
+    global _out_len
     if _out:
         text = "".join(_out)
-        _out = []
+        _out.clear()
         _out_len = 0
         _ctx.printf(text)
 
@@ -752,46 +1005,82 @@ def _message(e):
 _batch = None            # the flat batch's bytes, while it is handled
 
 
+def _malformed():
+    raise ValueError("the host sent a malformed flat batch")
+
+
 def _open_batch(flat):
     """Checks a flat batch whole before its first event runs (a 24-byte header, then
     ``count`` records of ``record-size`` bytes, each followed by its extension area when its
-    flags have FLAG_EXT), sets the batch's state and returns every record's offset."""
-    global _u32, _u64, _batch, _lost, _rec_size, _nregs, _slots, _ret_slot
+    flags have FLAG_EXT), sets the batch's state and returns its number of records."""
+    global _u32, _u64, _views, _batch, _lost, _rec_size, _nregs, _slotq, _retq, _rs, _as, _compiled
     n = len(flat)
     if n % 8:
         # Every part of the layout is a multiple of 8 bytes; pad so that the word views fit.
         flat = bytes(flat) + bytes(8 - n % 8)
     u32 = memoryview(flat).cast("I")
     if n < _common.BATCH_HEADER_SIZE or u32[0] != _common.BATCH_MAGIC:
-        raise ValueError("the host sent a malformed flat batch")
+        _malformed()
     count = u32[_common.B_COUNT >> 2]
     size = u32[_common.B_RECORD_SIZE >> 2]
     if size < _common.RECORD_HEADER_SIZE or size % 8:
-        raise ValueError("the host sent a malformed flat batch")
-    offsets = []
-    at = _common.BATCH_HEADER_SIZE
+        _malformed()
+    arch = _ARCHES.get(flat[_common.B_ARCH], _ARCHES[_common.ARCH_X86_64])
+    if arch[0] is not _slotq:
+        # The argument columns' offsets are the architecture's (in practice: the first batch).
+        _used[:] = [spec for spec in _used if spec[3] >= 0]
+        _compiled = None
+        for columns in (_c_u64, _c_s64, _c_u32, _c_s32):
+            columns.clear()
+    _slotq, _retq, _nregs = arch
+    _rec_size = size
+    _batch = flat
+    _u32 = u32
+    _u64 = memoryview(flat).cast("Q")
+    _views = {"I": u32, "Q": _u64}
+    _lost = _u64[_common.B_LOST >> 3]
+    first = _common.BATCH_HEADER_SIZE
+    end = first + count * size
+    if end > n:
+        _malformed()
+    # Every record's flags, were they all of the fixed size: up to the first one with an
+    # extension area these are the records' own, so an extension shows here if there is one.
+    if (not u32[(first >> 2) + _R_FLAGS] if count == 1
+            else set(u32[(first >> 2) + _R_FLAGS:end >> 2:size >> 2]) <= _PLAIN):
+        # Entry records only, each of the fixed size (the usual batch).
+        _rs = range(first >> 2, end >> 2, size >> 2)
+        _as = None
+        if _used:
+            _build_columns(first, end, size)
+        return count
+    rs = []
+    args = []
+    returns = False
+    at = first
     for _ in range(count):
         nxt = at + size
         if nxt > n:
-            raise ValueError("the host sent a malformed flat batch")
-        offsets.append(at)
-        if u32[(at >> 2) + _R_FLAGS] & _FLAG_EXT:
+            _malformed()
+        f = u32[(at >> 2) + _R_FLAGS]
+        if f & _FLAG_EXT:
             if nxt + _common.EXT_HEADER_SIZE > n:
-                raise ValueError("the host sent a malformed flat batch")
+                _malformed()
             nxt += _common.EXT_HEADER_SIZE + u32[nxt >> 2]
             if nxt > n or nxt % 8:
-                raise ValueError("the host sent a malformed flat batch")
+                _malformed()
+        rs.append(at >> 2)
+        if not f & _FLAG_RETURN:
+            args.append((at >> 3) + _R_REGS)
+        else:
+            e = _entry(at)
+            args.append((e >> 3) + 1 if e >= 0 else None)
+            returns = True
         at = nxt
-    arch = flat[_common.B_ARCH]
-    _slots = _ARG_SLOTS.get(arch, _ARG_SLOTS[_common.ARCH_X86_64])
-    _ret_slot = _RET_SLOT.get(arch, 10)
-    _nregs = _NREGS.get(arch, _common.NREGS_X86_64)
-    _rec_size = size
-    _batch = flat
-    _u64 = memoryview(flat).cast("Q")
-    _lost = _u64[_common.B_LOST >> 3]
-    _u32 = u32
-    return offsets
+    _rs = rs
+    _as = args if returns else None
+    if _used:
+        _build_columns(first, end, size)
+    return count
 
 
 class WitWorld(wit_world.WitWorld):
@@ -823,7 +1112,7 @@ class WitWorld(wit_world.WitWorld):
         return _types.HandlerConfig(_types.Delivery.FLAT, [c._to_wit() for c in s.captures], s.timers)
 
     def handle_batch(self, flat):
-        global _in_event, _index, _phase, _lost, _off, _w, _q, _host_next, _u32, _u64, _batch
+        global _in_event, _index, _phase, _lost, _i, _host_next, _u32, _u64, _views, _batch, _rs, _as
         if _instance is None:
             raise _Err("handle-batch called before a successful init")
         _phase = "batch"
@@ -831,16 +1120,13 @@ class WitWorld(wit_world.WitWorld):
         _host_next = 0
         try:
             if flat is not None:
-                offsets = _open_batch(flat)
-                i = 0
-                for _off in offsets:
-                    _index = i
-                    _w = _off >> 2
-                    _q = (_off >> 3) + _R_REGS
-                    _in_event = True
+                count = _open_batch(flat)
+                # The loop assigns the event's index straight to the global the accessors
+                # read (one store per event); _in_event stays True through it (only the
+                # handler runs).
+                _in_event = True
+                for _i in range(count):
                     event()
-                    _in_event = False
-                    i += 1
             else:
                 _lost = _ctx.lost_events()
                 nxt = _ctx.next
@@ -859,7 +1145,8 @@ class WitWorld(wit_world.WitWorld):
             raise _Err(_message(e))
         finally:
             _in_event = False
-            _u32 = _u64 = _batch = None
+            _u32 = _u64 = _batch = _rs = _as = _i = None
+            _views = {}
             _flush()
             _phase = "idle"
 

@@ -140,21 +140,33 @@ class Agg:
 
     def add(self, key, value):
         """Adds one value under ``key`` (a count() map counts it, whatever it is)."""
-        if _unit(key):
+        # Called per event: the common case (an int key or None, an int value within 64 bits)
+        # makes no other Python call; the literals are -2**63 and 2**63 - 1.
+        if key == ():
             key = None
-        v = _i64(value)
+        v = value
+        if type(v) is not int or not -9223372036854775808 <= v <= 9223372036854775807:
+            v = _i64(v)
         e = self._entries.get(key)
         if e is None:
             e = self._entries[key] = Entry(self._nbuckets)
-        if e.count == 0 or v < e.min:
+        if e.count == 0:
+            e.min = e.max = v
+        elif v < e.min:
             e.min = v
-        if e.count == 0 or v > e.max:
+        elif v > e.max:
             e.max = v
         e.count += 1
-        e.sum = _i64(e.sum + v)
-        if self.kind == "hist":
-            e.buckets[_log_bucket(v)] += 1
-        elif self.kind == "lhist":
+        s = e.sum + v
+        e.sum = s if -9223372036854775808 <= s <= 9223372036854775807 else _i64(s)
+        kind = self.kind
+        if kind == "hist":
+            # _log_bucket(v), inlined
+            if v > 0:
+                e.buckets[_LOG_ZERO + v.bit_length()] += 1
+            else:
+                e.buckets[_LOG_ZERO - (-v).bit_length()] += 1
+        elif kind == "lhist":
             i = 0 if v < self._min else min((v - self._min) // self._step + 1, self._nbuckets - 1)
             e.buckets[i] += 1
 
