@@ -255,9 +255,9 @@ fn two_tenants(a: &User, b: &User, dir: &str) -> String {
     TWO_TENANTS.replace("UID_A", &a.uid.to_string()).replace("UID_B", &b.uid.to_string()).replace("DIR", dir)
 }
 
-/// A daemon of `two_tenants` with the target and count.wasm shared, its tenants' users, and
+/// A daemon of `two_tenants` with the target and a handler shared, its tenants' users, and
 /// their clients on `--uprobe TARGET:wprobe_target`.
-struct CountSetup {
+struct TwoTenants {
     a: User,
     b: User,
     daemon: Daemon,
@@ -265,14 +265,19 @@ struct CountSetup {
     h: PathBuf,
 }
 
-impl CountSetup {
-    fn new(tags: (&str, &str), name: &str, server: &str) -> CountSetup {
+impl TwoTenants {
+    /// With count.wasm.
+    fn new(tags: (&str, &str), name: &str, server: &str) -> TwoTenants {
+        Self::with_handler(tags, name, server, "count")
+    }
+
+    fn with_handler(tags: (&str, &str), name: &str, server: &str, handler_name: &str) -> TwoTenants {
         let (a, b) = (User::new(tags.0), User::new(tags.1));
         let dir = format!("/tmp/wprobe-serve-{}-{name}", std::process::id());
         let daemon = Daemon::start_with(name, server, &two_tenants(&a, &b, &dir));
         let bin = daemon.share(target(), "target");
-        let h = daemon.share(&handler("count"), "count.wasm");
-        CountSetup { a, b, daemon, bin, h }
+        let h = daemon.share(&handler(handler_name), &format!("{handler_name}.wasm"));
+        TwoTenants { a, b, daemon, bin, h }
     }
 
     fn command(&self, u: &User, extra: &[&str]) -> Command {
@@ -291,18 +296,9 @@ impl CountSetup {
 fn two_tenants_tracing_one_binary_at_once_each_see_only_their_own_process() {
     require_root();
     let _s = serial();
-    let (a, b) = (User::new("a"), User::new("b"));
-    let dir = format!("/tmp/wprobe-serve-{}-two", std::process::id());
-    let daemon = Daemon::start("two", &two_tenants(&a, &b, &dir));
-    let bin = daemon.share(target(), "target");
-    let h = daemon.share(&handler("tcp_connect"), "tcp_connect.wasm");
-    let probe = format!("{}:wprobe_target", bin.display());
-    let client = |u: &User| {
-        let mut c = u.command(&wprobe_bin());
-        c.args(["run", "--connect", daemon.socket.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
-        Client::attached(c)
-    };
-    let (ca, cb) = (client(&a), client(&b));
+    let setup = TwoTenants::with_handler(("a", "b"), "two", "", "tcp_connect");
+    let (ca, cb) = (setup.client(&setup.a), setup.client(&setup.b));
+    let TwoTenants { a, b, daemon, bin, .. } = setup;
     // Both sessions attached to the same binary; both targets run at once.
     let (mut ta, pid_a) = start_target(&a, &bin, &["50", "1"]);
     let (mut tb, pid_b) = start_target(&b, &bin, &["70", "1"]);
@@ -361,38 +357,29 @@ fn wait_links(daemon: &Daemon, want: usize) {
 fn sessions_on_one_point_share_one_attachment_until_the_last_leaves() {
     require_root();
     let _s = serial();
-    let (a, b) = (User::new("sa"), User::new("sb"));
-    let dir = format!("/tmp/wprobe-serve-{}-share", std::process::id());
-    let daemon = Daemon::start("share", &two_tenants(&a, &b, &dir));
-    let bin = daemon.share(target(), "target");
-    let h = daemon.share(&handler("tcp_connect"), "tcp_connect.wasm");
-    let probe = format!("{}:wprobe_target", bin.display());
-    let client = |u: &User| {
-        let mut c = u.command(&wprobe_bin());
-        c.args(["run", "--connect", daemon.socket.to_str().unwrap(), h.to_str().unwrap(), "--uprobe", &probe]);
-        Client::attached(c)
-    };
+    let setup = TwoTenants::with_handler(("sa", "sb"), "share", "", "tcp_connect");
+    let (a, b, daemon) = (&setup.a, &setup.b, &setup.daemon);
     let run = |u: &User, calls: usize| {
-        let (mut t, pid) = start_target(u, &bin, &[&calls.to_string(), "1"]);
+        let (mut t, pid) = start_target(u, &setup.bin, &[&calls.to_string(), "1"]);
         t.stdin.take().unwrap().write_all(b"go\n").unwrap();
         assert!(t.wait().unwrap().success());
         pid
     };
-    let ca = client(&a);
-    wait_links(&daemon, 1);
-    let cb = client(&b);
+    let ca = setup.client(a);
+    wait_links(daemon, 1);
+    let cb = setup.client(b);
     // The second session on the same point: no second attachment.
-    wait_links(&daemon, 1);
-    let pid_a = run(&a, 50);
-    let pid_b1 = run(&b, 70);
+    wait_links(daemon, 1);
+    let pid_a = run(a, 50);
+    let pid_b1 = run(b, 70);
     std::thread::sleep(Duration::from_millis(300));
     let oa = ca.interrupt();
     // The first leaves: the point stays attached for the other, which keeps getting events.
-    wait_links(&daemon, 1);
-    let pid_b2 = run(&b, 40);
+    wait_links(daemon, 1);
+    let pid_b2 = run(b, 40);
     std::thread::sleep(Duration::from_millis(300));
     let ob = cb.interrupt();
-    wait_links(&daemon, 0);
+    wait_links(daemon, 0);
     for (o, pids, n) in [(&oa, vec![pid_a], 50), (&ob, vec![pid_b1, pid_b2], 110)] {
         assert!(o.status.success(), "{}", stderr(o));
         let seen = pids_of(o);
@@ -406,6 +393,7 @@ fn sessions_on_one_point_share_one_attachment_until_the_last_leaves() {
         objects.programs.is_empty() && objects.maps.is_empty(),
         "the shared object outlived its sessions: {objects:?}"
     );
+    let TwoTenants { daemon, .. } = setup;
     let out = daemon.terminate();
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -957,7 +945,7 @@ fn wait_footprint(pid: u32, want: (usize, u64)) {
 fn after_sigkill_the_next_daemon_finds_and_removes_what_the_killed_one_left() {
     require_root();
     let _s = serial();
-    let mut setup = CountSetup::new(("f", "g"), "kill", "");
+    let mut setup = TwoTenants::new(("f", "g"), "kill", "");
     let (ca, cb) = (setup.client(&setup.a), setup.client(&setup.b));
     let killed = setup.daemon.pid();
     let held = kernel_objects_of(killed);
@@ -1024,7 +1012,7 @@ fn a_flood_of_connections_and_bad_frames_leaves_the_daemon_and_other_sessions_wo
     require_root();
     let _s = serial();
     const MAX: usize = 64;
-    let setup = CountSetup::new(("u", "v"), "flood", &format!("max_connections = {MAX}\nmax_frame = \"1M\"\n"));
+    let setup = TwoTenants::new(("u", "v"), "flood", &format!("max_connections = {MAX}\nmax_frame = \"1M\"\n"));
     let (a, b, daemon, bin) = (&setup.a, &setup.b, &setup.daemon, &setup.bin);
     let sock = daemon.socket.clone();
     let client = |u: &User| setup.client(u);
@@ -1079,7 +1067,7 @@ fn a_flood_of_connections_and_bad_frames_leaves_the_daemon_and_other_sessions_wo
     let cb = client(b);
     let out = cb.interrupt();
     assert!(out.status.success(), "{}", stderr(&out));
-    let CountSetup { daemon, .. } = setup;
+    let TwoTenants { daemon, .. } = setup;
     let out = daemon.terminate();
     assert!(out.status.success(), "{}", stderr(&out));
 }
@@ -1091,7 +1079,7 @@ fn sessions_opened_and_closed_one_after_another_leak_nothing() {
     // 1000 takes about 12 minutes here (each session loads, verifies and frees its own BPF
     // object); CI runs 30.
     let n: usize = std::env::var("WPROBE_LEAK_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
-    let setup = CountSetup::new(("y", "z"), "leak", "");
+    let setup = TwoTenants::new(("y", "z"), "leak", "");
     let daemon = &setup.daemon;
     let session = || {
         let mut c = setup.command(&setup.a, &["--duration", "20ms"]);
@@ -1118,6 +1106,6 @@ fn sessions_opened_and_closed_one_after_another_leak_nothing() {
     // Bounded memory: allocator slack, not per-session growth (16 KiB a session would pass
     // 1000 sessions at 16 MiB).
     assert!(last.2 <= first.2 + 16 * 1024, "RSS grew from {} KiB to {} KiB over {n} sessions", first.2, last.2);
-    let CountSetup { daemon, .. } = setup;
+    let TwoTenants { daemon, .. } = setup;
     drop(daemon.terminate());
 }

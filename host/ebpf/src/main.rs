@@ -423,15 +423,19 @@ fn admit<const SHARED: bool>(ctx: *mut c_void, tgid: u32) -> Option<Admitted> {
     if c.cgroup_id != 0 && unsafe { bpf_get_current_ancestor_cgroup_id(c.cgroup_level as i32) } != c.cgroup_id {
         return None;
     }
-    if c.filter_comm != 0 {
-        let mut comm = [0u8; 16];
-        // SAFETY: writes 16 bytes into `comm`.
-        unsafe { bpf_get_current_comm(comm.as_mut_ptr().cast(), 16) };
-        if comm != c.comm {
-            return None;
-        }
+    if c.filter_comm != 0 && !comm_is(&c.comm) {
+        return None;
     }
     Some(Admitted { wakeup_bytes: c.wakeup_bytes, ring_mask: c.ring_mask, subs: 0 })
+}
+
+/// Whether the current task's command name is `want` (NUL-padded).
+#[inline(always)]
+fn comm_is(want: &[u8; 16]) -> bool {
+    let mut comm = [0u8; 16];
+    // SAFETY: writes 16 bytes into `comm`.
+    unsafe { bpf_get_current_comm(comm.as_mut_ptr().cast(), 16) };
+    comm == *want
 }
 
 /// A shared object's filters: not wprobe's own process, and some slot subscribed to the
@@ -456,7 +460,7 @@ fn slot_admits(s: u32, tgid: u32, uid: u32) -> Option<u32> {
     let sc = WP_SLOTS.get(s)?;
     // A map value, valid for the program's run. The host writes a slot's conf only while its
     // bit in `Config::slots` is clear, with a new generation each time.
-    // SAFETY (here): a read of the map value; helpers without pointers but `comm`'s.
+    // SAFETY (here): a read of the map value; a helper without pointers.
     let gen = unsafe { core::ptr::read_volatile(&sc.gen) };
     if gen == 0
         || (sc.filter_tgid != 0 && sc.filter_tgid != tgid)
@@ -465,12 +469,8 @@ fn slot_admits(s: u32, tgid: u32, uid: u32) -> Option<u32> {
     {
         return None;
     }
-    if sc.filter_comm != 0 {
-        let mut comm = [0u8; 16];
-        unsafe { bpf_get_current_comm(comm.as_mut_ptr().cast(), 16) };
-        if comm != sc.comm {
-            return None;
-        }
+    if sc.filter_comm != 0 && !comm_is(&sc.comm) {
+        return None;
     }
     Some(gen)
 }
