@@ -228,10 +228,12 @@ fn a_uprobe_glob_in_one_file_shares_one_multi_link() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // While the target sleeps its first second: the links wprobe holds.
+        // While the target sleeps its first second: the links wprobe holds, once it holds as
+        // many multi links as expected (a return's two halves attach one after the other).
         let start = std::time::Instant::now();
         let links = loop {
-            if links_of(child.id()).iter().any(|(k, _)| k.ends_with("_multi")) || start.elapsed().as_secs() > 20 {
+            let multi = links_of(child.id()).iter().filter(|(k, _)| k.ends_with("_multi")).count();
+            if multi >= expect_links.len() || start.elapsed().as_secs() > 20 {
                 break links_of(child.id());
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
