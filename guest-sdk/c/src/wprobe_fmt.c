@@ -224,13 +224,15 @@ static __attribute__((noinline)) const struct format *cache_miss(const char *fmt
 
 /* The literal fmt's parsed steps, or NULL when out of memory. */
 static inline const struct format *cached(const char *fmt) {
+    static const struct format *last; /* a handler often prints with one format */
+    if (last && last->fmt == fmt) return last;
     if (table) {
         uint32_t mask = (1u << table_bits) - 1;
         for (uint32_t i = slot_of(fmt, table_bits); table[i]; i = (i + 1) & mask) {
-            if (table[i]->fmt == fmt) return table[i];
+            if (table[i]->fmt == fmt) return last = table[i];
         }
     }
-    return cache_miss(fmt);
+    return last = cache_miss(fmt);
 }
 
 /* ---- Writing ---------------------------------------------------------------------------- */
@@ -490,21 +492,19 @@ static __attribute__((noinline)) char *padded(char *p, const struct step *s, uin
  * length, or -1 when it does not fit. `overread`: literal text may be copied in 16-byte
  * words, reading past its end (only for formats in the module's static data, which is never
  * at the end of memory). */
-static inline __attribute__((always_inline)) int run_steps(const struct format *f, char *buf, size_t cap, va_list ap,
-                                                           bool overread) {
+static inline __attribute__((always_inline)) int run_steps(const struct format *f, char *buf, size_t cap,
+                                                           va_list args, bool overread) {
     if (f->need + SLACK > cap) return -1;
-    /* A local copy, whose address never leaves this function: the compiler keeps it in a
-     * register. */
-    va_list args;
-    va_copy(args, ap);
+    /* `args` is this function's own (wasm32's va_list is a pointer, copied by the call, and
+     * the caller passes a va_copy): no va_copy here, whose intrinsic would keep it in memory
+     * rather than in a register. */
     const char *fmt = f->fmt;
     char *p = buf, *limit = buf + cap;
     const struct step *s = f->steps, *end = s + f->nsteps;
     int result = -1;
     for (; s < end; s++) {
-        /* Read before writing: stores through p could alias the step. */
-        uint32_t off = s->off, len = s->len, op = s->op, size = s->size, rest = s->rest;
-        uint64_t letters = s->conv == CV_HEX ? LOWER : UPPER;
+        /* Read before writing (stores through p could alias the step). */
+        uint32_t off = s->off, len = s->len, op = s->op, size = s->size;
         if (overread && len <= 16) {
             copy16(p, fmt + off);
             p += len;
@@ -552,21 +552,21 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
             if (size == SZ_CHAR) v = (unsigned char)v;
             else if (size == SZ_SHORT) v = (unsigned short)v;
             uint32_t n = hex_len(v);
-            store8(p, eight_hex(v << (4 * (8 - n)), letters));
+            store8(p, eight_hex(v << (4 * (8 - n)), s->conv == CV_HEX ? LOWER : UPPER));
             p += n;
             break;
         }
         case OP_X64: {
             uint64_t v = va_arg(args, unsigned long long);
             uint32_t n = hex_len(v);
-            hex_write(p, v, n, letters);
+            hex_write(p, v, n, s->conv == CV_HEX ? LOWER : UPPER);
             p += n;
             break;
         }
         case OP_STR: {
             const char *text = va_arg(args, const char *);
             if (!text) text = "(null)"; /* as wasi-libc prints it */
-            p = put_string(p, text, limit - rest);
+            p = put_string(p, text, limit - s->rest);
             if (!p) goto out;
             break;
         }
@@ -578,7 +578,7 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
             case CV_CHAR: v = (unsigned)va_arg(args, int); break;
             default: v = unsigned_arg(size, &args); break;
             }
-            p = padded(p, s, v, (size_t)(limit - p) - rest);
+            p = padded(p, s, v, (size_t)(limit - p) - s->rest);
             if (!p) goto out;
             break;
         }
@@ -586,11 +586,10 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
     }
     if ((size_t)(p - buf) <= INT32_MAX) result = (int)(p - buf);
 out:
-    va_end(args);
     return result;
 }
 
-static int run_literal(const struct format *f, char *buf, size_t cap, va_list ap) {
+static inline __attribute__((always_inline)) int run_literal(const struct format *f, char *buf, size_t cap, va_list ap) {
     return run_steps(f, buf, cap, ap, true);
 }
 
@@ -616,7 +615,10 @@ void wprobe__printf(int literal, const char *fmt, ...) {
     /* SystemTap's error(): with an error pending, the rest of the event prints nothing. */
     if (literal && !wprobe__error_msg && (f = cached(fmt)) && f->nsteps && o->cap - o->len > f->need + SLACK) {
         /* One byte kept for the NUL vsnprintf writes (the general path's invariant). */
-        int n = run_literal(f, o->buf + o->len, o->cap - o->len - 1, ap);
+        va_list args;
+        va_copy(args, ap);
+        int n = run_literal(f, o->buf + o->len, o->cap - o->len - 1, args);
+        va_end(args);
         if (n >= 0) {
             o->len += (size_t)n;
             if (o->len >= WPROBE__FLUSH_AT) wprobe__flush();
@@ -631,5 +633,9 @@ void wprobe__printf(int literal, const char *fmt, ...) {
 int wprobe__format_fast(char *buf, size_t cap, const char *fmt, bool literal, va_list ap) {
     const struct format *f = literal ? cached(fmt) : NULL;
     if (f && f->nsteps == 0) return -1;
-    return f ? run_literal(f, buf, cap, ap) : run_once(buf, cap, fmt, ap);
+    va_list args;
+    va_copy(args, ap);
+    int n = f ? run_literal(f, buf, cap, args) : run_once(buf, cap, fmt, args);
+    va_end(args);
+    return n;
 }

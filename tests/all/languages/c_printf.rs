@@ -71,7 +71,7 @@ fn c_printf_formats_as_snprintf_does() {
     // Two lines per case and a last empty piece after the final newline.
     assert_eq!(lines.last(), Some(&""));
     let lines = &lines[..lines.len() - 1];
-    assert!(lines.len() % 2 == 0, "an odd number of lines: {}", lines.len());
+    assert!(lines.len().is_multiple_of(2), "an odd number of lines: {}", lines.len());
     let pairs = lines.len() / 2;
     // Some 60 cases per argument, six arguments per event: a check that nearly nothing was
     // printed would pass trivially.
