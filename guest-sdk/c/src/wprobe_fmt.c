@@ -52,9 +52,11 @@ enum flag { F_LEFT = 1, F_ZERO = 2 };
  * that much room beyond the format's need. */
 #define SLACK 16u
 
-/* Literal text fmt[off, off + len), then a directive (conv CV_NONE: none; the last step). */
+/* Literal text lit[0, len) (in the format), then a directive (conv CV_NONE: none; the last
+ * step). */
 struct step {
-    uint32_t off, len;
+    const char *lit;
+    uint32_t len;
     /* What the steps after this one may write, strings aside, SLACK included. */
     uint32_t rest;
     uint16_t width;
@@ -100,7 +102,7 @@ static uint32_t parse(const char *fmt, struct step *steps, size_t *need) {
         while (*p && *p != '%') p++;
         if (n == MAX_STEPS || (size_t)(p - fmt) > UINT32_MAX) return 0;
         struct step *s = &steps[n++];
-        s->off = (uint32_t)(lit - fmt);
+        s->lit = lit;
         s->len = (uint32_t)(p - lit);
         s->conv = CV_NONE;
         s->size = SZ_INT;
@@ -498,18 +500,18 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
     /* `args` is this function's own (wasm32's va_list is a pointer, copied by the call, and
      * the caller passes a va_copy): no va_copy here, whose intrinsic would keep it in memory
      * rather than in a register. */
-    const char *fmt = f->fmt;
     char *p = buf, *limit = buf + cap;
     const struct step *s = f->steps, *end = s + f->nsteps;
     int result = -1;
     for (; s < end; s++) {
         /* Read before writing (stores through p could alias the step). */
-        uint32_t off = s->off, len = s->len, op = s->op, size = s->size;
+        const char *lit = s->lit;
+        uint32_t len = s->len, op = s->op, size = s->size;
         if (overread && len <= 16) {
-            copy16(p, fmt + off);
+            copy16(p, lit);
             p += len;
         } else {
-            p = put(p, fmt + off, len);
+            p = put(p, lit, len);
         }
         switch (op) {
         case OP_NONE: break;
