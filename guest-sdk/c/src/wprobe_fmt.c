@@ -501,7 +501,8 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
      * the caller passes a va_copy): no va_copy here, whose intrinsic would keep it in memory
      * rather than in a register. */
     char *p = buf, *limit = buf + cap;
-    const struct step *s = f->steps, *end = s + f->nsteps;
+    /* The last step is the text after the last directive: copied after the loop. */
+    const struct step *s = f->steps, *end = s + f->nsteps - 1;
     int result = -1;
     for (; s < end; s++) {
         /* Read before writing (stores through p could alias the step). */
@@ -585,6 +586,12 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
             break;
         }
         }
+    }
+    if (overread && end->len <= 16) {
+        copy16(p, end->lit);
+        p += end->len;
+    } else {
+        p = put(p, end->lit, end->len);
     }
     if ((size_t)(p - buf) <= INT32_MAX) result = (int)(p - buf);
 out:
