@@ -867,17 +867,44 @@ static char *take_error(void) {
     return e;
 }
 
+/* The probe names live in one arena, each after its length (a uint32_t), for printf: a %s
+ * argument inside [wprobe__pp_lo, wprobe__pp_hi) is copied without looking for its end. */
+const char *wprobe__pp_lo, *wprobe__pp_hi;
+static char *pp_arena;
+static size_t pp_arena_len, pp_arena_cap;
+
+/* Reserves the arena for `names` (before keep_pp). */
+static bool reserve_pp(const handler_session_t *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->probes.len; i++) n += 8 + ((s->probes.ptr[i].pp.len + 4) & ~(size_t)3);
+    pp_arena = malloc(n ? n : 1);
+    pp_arena_cap = n;
+    pp_arena_len = 0;
+    return pp_arena != NULL;
+}
+
+static const char *keep_pp(const handler_string_t *name) {
+    uint32_t len = (uint32_t)name->len;
+    size_t at = (pp_arena_len + 3) & ~(size_t)3;
+    memcpy(pp_arena + at, &len, 4);
+    char *text = pp_arena + at + 4;
+    memcpy(text, name->ptr, len);
+    text[len] = '\0';
+    pp_arena_len = at + 4 + len + 1;
+    return text;
+}
+
 bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, handler_string_t *err) {
     wprobe_arg *args = calloc(s->args.len ? s->args.len : 1, sizeof *args);
     wprobe_probe *probes = calloc(s->probes.len ? s->probes.len : 1, sizeof *probes);
-    if (!args || !probes) return fail_with(err, strdup("out of memory"));
+    if (!args || !probes || !reserve_pp(s)) return fail_with(err, strdup("out of memory"));
     for (size_t i = 0; i < s->args.len; i++) {
         args[i].key = dup_string(&s->args.ptr[i].f0);
         args[i].value = dup_string(&s->args.ptr[i].f1);
     }
     for (size_t i = 0; i < s->probes.len; i++) {
         probes[i].id = s->probes.ptr[i].id;
-        probes[i].pp = dup_string(&s->probes.ptr[i].pp);
+        probes[i].pp = keep_pp(&s->probes.ptr[i].pp);
         probes[i].is_return = s->probes.ptr[i].is_return;
         const wprobe_probe_types_list_field_info_t *fields = &s->probes.ptr[i].fields;
         wprobe_field_info *infos = calloc(fields->len ? fields->len : 1, sizeof *infos);
@@ -902,6 +929,8 @@ bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, h
     for (uint32_t id = 0; id < s->probes.len; id++) pps[id] = pp_of(id);
     wprobe__cur.pp = pps;
     wprobe__cur.npp = (uint32_t)s->probes.len;
+    wprobe__pp_lo = pp_arena;
+    wprobe__pp_hi = pp_arena + pp_arena_len;
     session.arch = s->arch == WPROBE_PROBE_TYPES_ARCH_AARCH64 ? WPROBE_ARCH_AARCH64 : WPROBE_ARCH_X86_64;
     handler_session_free(s);
 

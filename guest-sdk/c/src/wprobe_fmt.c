@@ -568,6 +568,14 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
         }
         case OP_STR: {
             const char *text = va_arg(args, const char *);
+            if ((uintptr_t)text - (uintptr_t)wprobe__pp_lo < (uintptr_t)wprobe__pp_hi - (uintptr_t)wprobe__pp_lo) {
+                /* A probe name (pp()): its length is before it. */
+                uint32_t n;
+                memcpy(&n, text - 4, 4);
+                if (n > (size_t)(limit - p) - s->rest) goto out;
+                p = put(p, text, n);
+                break;
+            }
             if (!text) text = "(null)"; /* as wasi-libc prints it */
             p = put_string(p, text, limit - s->rest);
             if (!p) goto out;

@@ -32,6 +32,10 @@ extern char *wprobe__error_msg;
  * when due. */
 void wprobe__append_v(bool literal, const char *fmt, va_list ap);
 
+/* The probe names (pp()), each after its length as a uint32_t: printf copies a string in
+ * this range without looking for its end. */
+extern const char *wprobe__pp_lo, *wprobe__pp_hi;
+
 /* Formats fmt into buf (at most cap bytes, no NUL) when every directive is one the fast
  * path knows (wprobe_fmt.c); returns the length, or -1 (ap untouched) for vsnprintf to do
  * it. `literal`: fmt is a string literal (wprobe.h's wprobe_printf macro says so), whose
