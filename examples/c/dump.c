@@ -4,7 +4,6 @@
  * language tests compare byte for byte. A new accessor is one line here.
  */
 #include <inttypes.h>
-#include <stdio.h>
 
 #include "wprobe.h"
 
@@ -15,38 +14,32 @@ int wprobe_init(const wprobe_session *s) {
     return 0;
 }
 
-/* Ends the accessor's line: its value (already formatted into `value`), or the error it
- * recorded, which wprobe_catch() clears so that the event goes on. */
-static void line(const char *call, const char *value) {
-    const char *e = wprobe_catch();
-    if (e) {
-        wprobe_printf("%s ! %s\n", call, e);
-    } else {
-        wprobe_printf("%s = %s\n", call, value);
-    }
-}
-
-static char call[96], val[96];
-
-#define CALL(...) snprintf(call, sizeof call, __VA_ARGS__)
-#define SHOW_I(expr) (snprintf(val, sizeof val, "%" PRId64, (int64_t)(expr)), line(call, val))
-#define SHOW_U(expr) (snprintf(val, sizeof val, "%" PRIu64, (uint64_t)(expr)), line(call, val))
-#define SHOW_S(expr)                                                                                \
+/* One accessor's line: `CALL = VALUE`, or `CALL ! ERROR` with the error it recorded, which
+ * wprobe_catch() clears so that the event goes on. The value is read first, then the error;
+ * the call's text is a format and its arguments, printed with the value in one line. */
+#define SHOW(type, value_fmt, expr, call_fmt, ...)                                                  \
     do {                                                                                            \
-        const char *s_ = (expr);                                                                    \
+        type v_ = (type)(expr);                                                                     \
         const char *e_ = wprobe_catch();                                                            \
         if (e_) {                                                                                   \
-            wprobe_printf("%s ! %s\n", call, e_);                                                   \
+            wprobe_printf(call_fmt " ! %s\n", ##__VA_ARGS__, e_);                                   \
         } else {                                                                                    \
-            wprobe_printf("%s = \"%s\"\n", call, s_);                                               \
+            wprobe_printf(call_fmt " = " value_fmt "\n", ##__VA_ARGS__, v_);                        \
         }                                                                                           \
     } while (0)
-#define SHOW_B(fn, a)                                                                               \
+#define SHOW_I(expr, ...) SHOW(int64_t, "%" PRId64, expr, __VA_ARGS__)
+#define SHOW_U(expr, ...) SHOW(uint64_t, "%" PRIu64, expr, __VA_ARGS__)
+#define SHOW_S(expr, ...) SHOW(const char *, "\"%s\"", expr, __VA_ARGS__)
+#define SHOW_B(fn, a, call_fmt, ...)                                                                \
     do {                                                                                            \
         uint8_t b_[4];                                                                              \
         fn(a, 4, b_);                                                                               \
-        snprintf(val, sizeof val, "%02x%02x%02x%02x", b_[0], b_[1], b_[2], b_[3]);                  \
-        line(call, val);                                                                            \
+        const char *e_ = wprobe_catch();                                                            \
+        if (e_) {                                                                                   \
+            wprobe_printf(call_fmt " ! %s\n", ##__VA_ARGS__, e_);                                   \
+        } else {                                                                                    \
+            wprobe_printf(call_fmt " = %02x%02x%02x%02x\n", ##__VA_ARGS__, b_[0], b_[1], b_[2], b_[3]); \
+        }                                                                                           \
     } while (0)
 
 static const uint64_t syscalls[] = {0, 59, 221, 257, 100000};
@@ -60,24 +53,23 @@ void wprobe_event(void) {
                   wprobe_is_return() ? "true" : "false", wprobe_lost_events(), wprobe_target(), wprobe_execname(),
                   wprobe_pp());
     for (uint32_t n = 0; n <= 9; n++) {
-        CALL("int_arg(%u)", n), SHOW_I(wprobe_int_arg(n));
-        CALL("uint_arg(%u)", n), SHOW_U(wprobe_uint_arg(n));
-        CALL("long_arg(%u)", n), SHOW_I(wprobe_long_arg(n));
-        CALL("ulong_arg(%u)", n), SHOW_U(wprobe_ulong_arg(n));
-        CALL("longlong_arg(%u)", n), SHOW_I(wprobe_longlong_arg(n));
-        CALL("ulonglong_arg(%u)", n), SHOW_U(wprobe_ulonglong_arg(n));
-        CALL("pointer_arg(%u)", n), SHOW_U(wprobe_pointer_arg(n));
-        CALL("s32_arg(%u)", n), SHOW_I(wprobe_s32_arg(n));
-        CALL("u32_arg(%u)", n), SHOW_U(wprobe_u32_arg(n));
-        CALL("s64_arg(%u)", n), SHOW_I(wprobe_s64_arg(n));
-        CALL("u64_arg(%u)", n), SHOW_U(wprobe_u64_arg(n));
+        SHOW_I(wprobe_int_arg(n), "int_arg(%u)", n);
+        SHOW_U(wprobe_uint_arg(n), "uint_arg(%u)", n);
+        SHOW_I(wprobe_long_arg(n), "long_arg(%u)", n);
+        SHOW_U(wprobe_ulong_arg(n), "ulong_arg(%u)", n);
+        SHOW_I(wprobe_longlong_arg(n), "longlong_arg(%u)", n);
+        SHOW_U(wprobe_ulonglong_arg(n), "ulonglong_arg(%u)", n);
+        SHOW_U(wprobe_pointer_arg(n), "pointer_arg(%u)", n);
+        SHOW_I(wprobe_s32_arg(n), "s32_arg(%u)", n);
+        SHOW_U(wprobe_u32_arg(n), "u32_arg(%u)", n);
+        SHOW_I(wprobe_s64_arg(n), "s64_arg(%u)", n);
+        SHOW_U(wprobe_u64_arg(n), "u64_arg(%u)", n);
     }
-    CALL("returnval()"), SHOW_I(wprobe_returnval());
-    CALL("returnstr()");
-    SHOW_S(wprobe_returnstr());
+    SHOW_I(wprobe_returnval(), "returnval()");
+    SHOW_S(wprobe_returnstr(), "returnstr()");
     for (size_t i = 0; i < sizeof registers / sizeof *registers; i++) {
-        CALL("register(%s)", registers[i]), SHOW_I(wprobe_register(registers[i]));
-        CALL("u_register(%s)", registers[i]), SHOW_U(wprobe_u_register(registers[i]));
+        SHOW_I(wprobe_register(registers[i]), "register(%s)", registers[i]);
+        SHOW_U(wprobe_u_register(registers[i]), "u_register(%s)", registers[i]);
     }
     wprobe_printf("print_regs()\n");
     wprobe_print_regs();
@@ -91,8 +83,8 @@ void wprobe_event(void) {
             wprobe_printf("syscall_name(%" PRIu64 ") = none\n", syscalls[i]);
         }
     }
-    CALL("entry_timestamp_ns()"), SHOW_U(wprobe_entry_timestamp_ns());
-    CALL("latency_ns()"), SHOW_U(wprobe_latency_ns());
+    SHOW_U(wprobe_entry_timestamp_ns(), "entry_timestamp_ns()");
+    SHOW_U(wprobe_latency_ns(), "latency_ns()");
 
     /* Addresses: one nothing covers, the pointer arguments and 8 past them, the return value. */
     uint64_t addrs[8];
@@ -109,27 +101,21 @@ void wprobe_event(void) {
     if (wprobe_returnval_checked(&r) == WPROBE_OK) addrs[naddrs++] = (uint64_t)r;
     for (size_t i = 0; i < naddrs; i++) {
         uint64_t a = addrs[i];
-        CALL("kernel_string(0x%" PRIx64 ")", a);
-        SHOW_S(wprobe_kernel_string(a));
-        CALL("kernel_string_n(0x%" PRIx64 ", 4)", a);
-        SHOW_S(wprobe_kernel_string_n(a, 4));
-        CALL("user_string(0x%" PRIx64 ")", a);
-        SHOW_S(wprobe_user_string(a));
-        CALL("user_string_n(0x%" PRIx64 ", 4)", a);
-        SHOW_S(wprobe_user_string_n(a, 4));
-        CALL("kernel_bytes(0x%" PRIx64 ", 4)", a);
-        SHOW_B(wprobe_kernel_bytes, a);
-        CALL("user_bytes(0x%" PRIx64 ", 4)", a);
-        SHOW_B(wprobe_user_bytes, a);
-        CALL("kernel_char(0x%" PRIx64 ")", a), SHOW_I(wprobe_kernel_char(a));
-        CALL("kernel_short(0x%" PRIx64 ")", a), SHOW_I(wprobe_kernel_short(a));
-        CALL("kernel_int(0x%" PRIx64 ")", a), SHOW_I(wprobe_kernel_int(a));
-        CALL("kernel_long(0x%" PRIx64 ")", a), SHOW_I(wprobe_kernel_long(a));
-        CALL("kernel_pointer(0x%" PRIx64 ")", a), SHOW_U(wprobe_kernel_pointer(a));
-        CALL("user_char(0x%" PRIx64 ")", a), SHOW_I(wprobe_user_char(a));
-        CALL("user_short(0x%" PRIx64 ")", a), SHOW_I(wprobe_user_short(a));
-        CALL("user_int(0x%" PRIx64 ")", a), SHOW_I(wprobe_user_int(a));
-        CALL("user_long(0x%" PRIx64 ")", a), SHOW_I(wprobe_user_long(a));
+        SHOW_S(wprobe_kernel_string(a), "kernel_string(0x%" PRIx64 ")", a);
+        SHOW_S(wprobe_kernel_string_n(a, 4), "kernel_string_n(0x%" PRIx64 ", 4)", a);
+        SHOW_S(wprobe_user_string(a), "user_string(0x%" PRIx64 ")", a);
+        SHOW_S(wprobe_user_string_n(a, 4), "user_string_n(0x%" PRIx64 ", 4)", a);
+        SHOW_B(wprobe_kernel_bytes, a, "kernel_bytes(0x%" PRIx64 ", 4)", a);
+        SHOW_B(wprobe_user_bytes, a, "user_bytes(0x%" PRIx64 ", 4)", a);
+        SHOW_I(wprobe_kernel_char(a), "kernel_char(0x%" PRIx64 ")", a);
+        SHOW_I(wprobe_kernel_short(a), "kernel_short(0x%" PRIx64 ")", a);
+        SHOW_I(wprobe_kernel_int(a), "kernel_int(0x%" PRIx64 ")", a);
+        SHOW_I(wprobe_kernel_long(a), "kernel_long(0x%" PRIx64 ")", a);
+        SHOW_U(wprobe_kernel_pointer(a), "kernel_pointer(0x%" PRIx64 ")", a);
+        SHOW_I(wprobe_user_char(a), "user_char(0x%" PRIx64 ")", a);
+        SHOW_I(wprobe_user_short(a), "user_short(0x%" PRIx64 ")", a);
+        SHOW_I(wprobe_user_int(a), "user_int(0x%" PRIx64 ")", a);
+        SHOW_I(wprobe_user_long(a), "user_long(0x%" PRIx64 ")", a);
     }
 
     uint32_t id = wprobe_probe_id();
@@ -140,8 +126,7 @@ void wprobe_event(void) {
     size_t nfields = probe ? probe->nfields : 0;
     for (size_t i = 0; i <= nfields; i++) {
         const char *name = i < nfields ? probe->fields[i].name : "nope";
-        CALL("field(%s)", name), SHOW_I(wprobe_field(name));
-        CALL("field_string(%s)", name);
-        SHOW_S(wprobe_field_string(name));
+        SHOW_I(wprobe_field(name), "field(%s)", name);
+        SHOW_S(wprobe_field_string(name), "field_string(%s)", name);
     }
 }

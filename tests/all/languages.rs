@@ -579,3 +579,6 @@ fn component_imports(bytes: &[u8]) -> Vec<String> {
     }
     names
 }
+
+/// The C SDK's printf against wasi-libc's (tests/all/languages/c_printf.rs).
+mod c_printf;

@@ -3,8 +3,9 @@
 //!
 //! | file                                   | from                                             |
 //! |----------------------------------------|--------------------------------------------------|
-//! | `guest-sdk/c/src/wprobe_common.h`      | `wprobe_common::sdk::LAYOUT`, `texts::ACCESS_ERRORS` |
-//! | `guest-sdk/python/wprobe_common.py`    | the same                                         |
+//! | `guest-sdk/c/include/wprobe_layout.h`  | `wprobe_common::sdk::LAYOUT` (for wprobe.h's inline accessors) |
+//! | `guest-sdk/c/src/wprobe_common.h`      | `texts::ACCESS_ERRORS`, `digits::DEC_PAIRS` |
+//! | `guest-sdk/python/wprobe_common.py`    | `wprobe_common::sdk::LAYOUT`, `texts::ACCESS_ERRORS` |
 //! | `guest-sdk/js/wprobe_common.js`        | the same                                         |
 //! | `guest-sdk/c/bindings/handler.{c,h}`, `handler_component_type.o` | `wit/` through the `wit-bindgen-c` library (the version `wit-bindgen c` 0.63.0 is) |
 //! | every SDK's accessor wrappers (`wit_context.rs`, `wprobe_context.{h,c,py,js}`) | `wit/`'s `context` interface: see sdk_wrappers.rs |
@@ -17,6 +18,7 @@ use crate::workspace_root;
 use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::fs;
+use wprobe_common::digits::DEC_PAIRS;
 use wprobe_common::sdk::LAYOUT;
 use wprobe_common::texts::{holes, ACCESS_ERRORS};
 
@@ -71,6 +73,7 @@ pub fn check() -> Result<()> {
 /// Every generated file: its path from the workspace root and its bytes.
 fn generate() -> Result<Vec<(String, Vec<u8>)>> {
     let mut files = vec![
+        ("guest-sdk/c/include/wprobe_layout.h".to_string(), c_layout_header().into_bytes()),
         ("guest-sdk/c/src/wprobe_common.h".to_string(), c_header().into_bytes()),
         ("guest-sdk/python/wprobe_common.py".to_string(), python_module().into_bytes()),
         ("guest-sdk/js/wprobe_common.js".to_string(), js_module().into_bytes()),
@@ -109,17 +112,32 @@ fn format_literal(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%")
 }
 
-fn c_header() -> String {
-    let mut s = String::new();
-    s.push_str("/*\n");
+/// The C comment naming the generator, for the top of a C file.
+fn c_origin() -> String {
+    let mut s = String::from("/*\n");
     for line in ORIGIN.lines() {
         let _ = writeln!(s, " * {line}");
     }
-    s.push_str(" */\n#ifndef WPROBE_COMMON_H\n#define WPROBE_COMMON_H\n\n#include <inttypes.h>\n\n");
+    s.push_str(" */\n");
+    s
+}
+
+/// The flat layout, public: wprobe.h's inline accessors read the record with it.
+fn c_layout_header() -> String {
+    let mut s = c_origin();
+    s.push_str("#ifndef WPROBE_LAYOUT_H\n#define WPROBE_LAYOUT_H\n\n");
     s.push_str("/* The flat batch layout (wit/probe.wit, `delivery::flat`). */\n");
     for c in LAYOUT {
         let _ = writeln!(s, "#define WP_{} {}u /* {} */", c.name, c.value, c.doc.replace("*/", "* /"));
     }
+    s.push_str("\n#endif\n");
+    s
+}
+
+fn c_header() -> String {
+    let mut s = c_origin();
+    s.push_str("#ifndef WPROBE_COMMON_H\n#define WPROBE_COMMON_H\n\n#include <inttypes.h>\n\n");
+    s.push_str("/* The flat batch layout (wit/probe.wit, `delivery::flat`). */\n#include \"wprobe_layout.h\"\n");
     s.push_str(
         "\n/* The access errors' words, as printf formats. The arguments, in the order the comment\n \
          * names them: n, arg (uint32_t), addr (uint64_t), name, what (const char *). */\n",
@@ -137,6 +155,16 @@ fn c_header() -> String {
         let _ = writeln!(s, "/* ({}) */", args.join(", "));
         let _ = writeln!(s, "#define WP_TEXT_{} \"{fmt}\"", upper(case));
     }
+    s.push_str(
+        "\n/* printf's digit pairs (host/common/src/digits.rs, as the Rust SDK's formatter uses them):\n \
+         * the decimal digits of n < 100 are WP_DEC_PAIRS[2n] and [2n + 1]. */\n",
+    );
+    let _ = writeln!(s, "#define WP_DEC_PAIRS_LEN {}u", DEC_PAIRS.len());
+    let lines: Vec<String> = DEC_PAIRS
+        .chunks(50)
+        .map(|c| format!("    \"{}\"", std::str::from_utf8(c).expect("digit pairs are ASCII")))
+        .collect();
+    let _ = writeln!(s, "#define WP_DEC_PAIRS \\\n{}", lines.join(" \\\n"));
     s.push_str("\n#endif\n");
     s
 }

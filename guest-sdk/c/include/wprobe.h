@@ -29,7 +29,8 @@
  * is a C keyword, so SystemTap's register("rip") is register_("rip"); and exit() stays
  * libc's, SystemTap's exit() is wprobe_exit().
  *
- * Output. wprobe_printf() formats with vsnprintf and collects the text in one buffer that
+ * Output. wprobe_printf() formats as snprintf would (common directives by the SDK itself, a
+ * literal format parsed once, the rest by vsnprintf) and collects the text in one buffer that
  * reaches wprobe once per batch (and before print_regs(), wprobe_warn(), wprobe_exit(),
  * after init and end, and whenever 64 KiB are pending). stdio's printf()/puts() work too:
  * stdout is line-buffered into the same buffer.
@@ -304,47 +305,125 @@ void wprobe_capture_at_return(int capture);
 
 /* SystemTap's printf: C format, no newline added. */
 void wprobe_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* wprobe_printf, told whether fmt is a string literal: a literal's format is parsed once and
+ * kept by its address (a literal never changes), any other format at every call. */
+void wprobe__printf(int literal, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define WPROBE__FIRST(first, ...) first
+#define wprobe_printf(...) wprobe__printf(__builtin_constant_p(WPROBE__FIRST(__VA_ARGS__, 0)), __VA_ARGS__)
 /* SystemTap's warn(): `WARNING: text` on wprobe's stderr, after the output so far. */
 void wprobe_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* SystemTap's exit(): ends the session after the current batch; wprobe_end() still runs. */
 void wprobe_exit(void);
 
+/* ---- Inline fast paths ------------------------------------------------------------------
+ * A call into the SDK costs a wasm call's entry checks, more than what the record accessors
+ * do: the SystemTap names of those read the current flat record inline, and call the
+ * function only when there is none (outside an event, or the cursor path). Not an API. */
+
+#include "wprobe_layout.h"
+
+struct wprobe__current {
+    const unsigned char *record; /* the current event's flat record, or NULL */
+    uint32_t nargs;              /* arguments passed in registers (this batch's architecture) */
+    uint32_t arg_offsets[8];     /* where each is in a record */
+    uint32_t npp;                /* pp() by probe id, for ids below npp (NULL: ask) */
+    const char *const *pp;
+};
+extern struct wprobe__current wprobe__cur;
+
+static inline uint32_t wprobe__u32(uint32_t offset) {
+    uint32_t v;
+    __builtin_memcpy(&v, wprobe__cur.record + offset, 4);
+    return v;
+}
+
+#define WPROBE__RECORD_U32(name, offset)                                                     \
+    static inline uint32_t wprobe__##name##_fast(void) {                                     \
+        return wprobe__cur.record ? wprobe__u32(offset) : wprobe_##name();                   \
+    }
+WPROBE__RECORD_U32(pid, WP_R_PID)
+WPROBE__RECORD_U32(tid, WP_R_TID)
+WPROBE__RECORD_U32(uid, WP_R_UID)
+WPROBE__RECORD_U32(cpu, WP_R_CPU)
+WPROBE__RECORD_U32(probe_id, WP_R_PROBE_ID)
+
+static inline uint64_t wprobe__timestamp_ns_fast(void) {
+    if (!wprobe__cur.record) return wprobe_timestamp_ns();
+    return wprobe__u32(WP_R_TIME) | (uint64_t)wprobe__u32(WP_R_TIME + 4) << 32;
+}
+
+static inline bool wprobe__is_return_fast(void) {
+    return wprobe__cur.record ? (wprobe__u32(WP_R_FLAGS) & WP_FLAG_RETURN) != 0 : wprobe_is_return();
+}
+
+static inline const char *wprobe__pp_fast(void) {
+    if (wprobe__cur.record) {
+        uint32_t id = wprobe__u32(WP_R_PROBE_ID);
+        if (id < wprobe__cur.npp && wprobe__cur.pp[id]) return wprobe__cur.pp[id];
+    }
+    return wprobe_pp();
+}
+
+/* An entry record's argument n; the function for everything else (return probes read the
+ * entry's, errors are recorded). */
+#define WPROBE__ARG(type, name)                                                                \
+    static inline type wprobe__##name##_fast(uint32_t n) {                                     \
+        const unsigned char *r = wprobe__cur.record;                                           \
+        if (r && n - 1 < wprobe__cur.nargs && !(wprobe__u32(WP_R_FLAGS) & WP_FLAG_RETURN)) {   \
+            uint64_t v;                                                                        \
+            __builtin_memcpy(&v, r + wprobe__cur.arg_offsets[n - 1], 8);                       \
+            return (type)v;                                                                    \
+        }                                                                                      \
+        return wprobe_##name(n);                                                               \
+    }
+WPROBE__ARG(int32_t, int_arg)
+WPROBE__ARG(uint32_t, uint_arg)
+WPROBE__ARG(int64_t, long_arg)
+WPROBE__ARG(uint64_t, ulong_arg)
+WPROBE__ARG(int64_t, longlong_arg)
+WPROBE__ARG(uint64_t, ulonglong_arg)
+WPROBE__ARG(uint64_t, pointer_arg)
+WPROBE__ARG(int32_t, s32_arg)
+WPROBE__ARG(uint32_t, u32_arg)
+WPROBE__ARG(int64_t, s64_arg)
+WPROBE__ARG(uint64_t, u64_arg)
+
 /* ---- SystemTap's names ------------------------------------------------------------- */
 
 #ifndef WPROBE_NO_SHORT_NAMES
-#define pid() wprobe_pid()
-#define tid() wprobe_tid()
-#define uid() wprobe_uid()
-#define cpu() wprobe_cpu()
-#define pp() wprobe_pp()
+#define pid() wprobe__pid_fast()
+#define tid() wprobe__tid_fast()
+#define uid() wprobe__uid_fast()
+#define cpu() wprobe__cpu_fast()
+#define pp() wprobe__pp_fast()
 #define execname() wprobe_execname()
-#define timestamp_ns() wprobe_timestamp_ns()
-#define probe_id() wprobe_probe_id()
-#define is_return() wprobe_is_return()
+#define timestamp_ns() wprobe__timestamp_ns_fast()
+#define probe_id() wprobe__probe_id_fast()
+#define is_return() wprobe__is_return_fast()
 #define lost_events() wprobe_lost_events()
-#define asmlinkage() wprobe_asmlinkage()
+#define asmlinkage() ((void)0) /* wprobe_asmlinkage() does nothing either */
 #define int_arg_checked(n, out) wprobe_int_arg_checked(n, out)
-#define int_arg(n) wprobe_int_arg(n)
+#define int_arg(n) wprobe__int_arg_fast(n)
 #define uint_arg_checked(n, out) wprobe_uint_arg_checked(n, out)
-#define uint_arg(n) wprobe_uint_arg(n)
+#define uint_arg(n) wprobe__uint_arg_fast(n)
 #define long_arg_checked(n, out) wprobe_long_arg_checked(n, out)
-#define long_arg(n) wprobe_long_arg(n)
+#define long_arg(n) wprobe__long_arg_fast(n)
 #define ulong_arg_checked(n, out) wprobe_ulong_arg_checked(n, out)
-#define ulong_arg(n) wprobe_ulong_arg(n)
+#define ulong_arg(n) wprobe__ulong_arg_fast(n)
 #define longlong_arg_checked(n, out) wprobe_longlong_arg_checked(n, out)
-#define longlong_arg(n) wprobe_longlong_arg(n)
+#define longlong_arg(n) wprobe__longlong_arg_fast(n)
 #define ulonglong_arg_checked(n, out) wprobe_ulonglong_arg_checked(n, out)
-#define ulonglong_arg(n) wprobe_ulonglong_arg(n)
+#define ulonglong_arg(n) wprobe__ulonglong_arg_fast(n)
 #define pointer_arg_checked(n, out) wprobe_pointer_arg_checked(n, out)
-#define pointer_arg(n) wprobe_pointer_arg(n)
+#define pointer_arg(n) wprobe__pointer_arg_fast(n)
 #define s32_arg_checked(n, out) wprobe_s32_arg_checked(n, out)
-#define s32_arg(n) wprobe_s32_arg(n)
+#define s32_arg(n) wprobe__s32_arg_fast(n)
 #define u32_arg_checked(n, out) wprobe_u32_arg_checked(n, out)
-#define u32_arg(n) wprobe_u32_arg(n)
+#define u32_arg(n) wprobe__u32_arg_fast(n)
 #define s64_arg_checked(n, out) wprobe_s64_arg_checked(n, out)
-#define s64_arg(n) wprobe_s64_arg(n)
+#define s64_arg(n) wprobe__s64_arg_fast(n)
 #define u64_arg_checked(n, out) wprobe_u64_arg_checked(n, out)
-#define u64_arg(n) wprobe_u64_arg(n)
+#define u64_arg(n) wprobe__u64_arg_fast(n)
 #define returnval_checked(out) wprobe_returnval_checked(out)
 #define returnval() wprobe_returnval()
 #define entry_timestamp_ns_checked(out) wprobe_entry_timestamp_ns_checked(out)

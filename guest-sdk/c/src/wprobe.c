@@ -24,7 +24,7 @@
 #include "wprobe_internal.h"
 
 /* Send the output as soon as this much is pending. */
-#define FLUSH_AT (64 * 1024)
+#define FLUSH_AT WPROBE__FLUSH_AT
 /* After a flush, a buffer that grew past this gives its memory back. */
 #define KEEP_CAPACITY (4 * FLUSH_AT)
 
@@ -32,19 +32,26 @@ static bool started;
 static bool in_init; /* captures can be declared only now: init's answer carries them */
 static bool in_event;
 static uint32_t event_index;
-/* The current event's record in the flat batch, or NULL on the cursor path. */
-static const uint8_t *current;
+/* The current event's record in the flat batch, or NULL on the cursor path; with what
+ * wprobe.h's inline accessors read. */
+struct wprobe__current wprobe__cur;
+#define current wprobe__cur.record
 /* How many times next() was called in this batch: the host's cursor is on event
  * host_next - 1. */
 static uint32_t host_next;
 static uint64_t lost;
 static wprobe_session session;
 
-static char *out_buf;
-static size_t out_len, out_cap;
+/* The pending output, shared with printf's fast path (wprobe_fmt.c). */
+struct wprobe__output wprobe__out;
+#define out_buf wprobe__out.buf
+#define out_len wprobe__out.len
+#define out_cap wprobe__out.cap
+#define flush wprobe__flush
 
 /* The first error of the current export call (malloc'ed), or NULL. */
-static char *error_msg;
+char *wprobe__error_msg;
+#define error_msg wprobe__error_msg
 
 static char execname_buf[64];
 static bool execname_valid;
@@ -57,7 +64,7 @@ static void send(void (*sink)(handler_string_t *), const char *text, size_t len)
     sink(&s);
 }
 
-static void flush(void) {
+void wprobe__flush(void) {
     if (out_len == 0) return;
     send(wprobe_probe_context_printf, out_buf, out_len);
     out_len = 0;
@@ -95,13 +102,10 @@ void wprobe__write_stderr(const void *bytes, size_t len) {
     send(wprobe_probe_context_warn, text, len);
 }
 
-static void append_v(const char *fmt, va_list ap) {
+void wprobe__append_v(bool literal, const char *fmt, va_list ap) {
     if (error_msg) return; /* SystemTap's error(): the rest of the event prints nothing */
     if (!reserve(255)) return;
-    va_list fast;
-    va_copy(fast, ap);
-    int n = wprobe__format_fast(out_buf + out_len, out_cap - out_len - 1, fmt, fast);
-    va_end(fast);
+    int n = wprobe__format_fast(out_buf + out_len, out_cap - out_len - 1, fmt, literal, ap);
     if (n >= 0) {
         out_len += (size_t)n;
         if (out_len >= FLUSH_AT) flush();
@@ -123,15 +127,27 @@ static void append_v(const char *fmt, va_list ap) {
     if (out_len >= FLUSH_AT) flush();
 }
 
-void wprobe_printf(const char *fmt, ...) {
+/* In parentheses: wprobe.h's macro of the same name calls wprobe__printf (wprobe_fmt.c). */
+void(wprobe_printf)(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    append_v(fmt, ap);
+    wprobe__append_v(false, fmt, ap);
     va_end(ap);
 }
 
-/* vsnprintf into a fresh malloc'ed string. */
+/* vsnprintf into a fresh malloc'ed string: the fast formatter's when it can (an accessor's
+ * error message, formatted at every error). */
 static char *format_v(const char *fmt, va_list ap) {
+    char text[256];
+    int fast = wprobe__format_fast(text, sizeof text, fmt, false, ap);
+    if (fast >= 0) {
+        char *s = malloc((size_t)fast + 1);
+        if (s) {
+            memcpy(s, text, (size_t)fast);
+            s[fast] = '\0';
+        }
+        return s;
+    }
     va_list again;
     va_copy(again, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
@@ -301,6 +317,9 @@ static const uint8_t arg_slots_aarch64[8] = {0, 1, 2, 3, 4, 5, 6, 7};
 /* The current flat batch's architecture (WP_ARCH_*) and record size. */
 static uint8_t batch_arch;
 static uint32_t batch_record_size;
+/* Its arguments passed in registers: how many, and where each is in a record. */
+#define batch_nargs wprobe__cur.nargs
+#define batch_arg_offsets wprobe__cur.arg_offsets
 
 static bool flat_is_return(void) { return (u32_at(WP_R_FLAGS) & WP_FLAG_RETURN) != 0; }
 
@@ -429,12 +448,24 @@ void wprobe_asmlinkage(void) {}
 /* ---- Arguments --------------------------------------------------------------------------- */
 /* From the flat record's registers, as the Rust SDK does: no import call per argument. */
 
+/* The common case first: an entry record of a flat batch (`current` is set only while an
+ * event runs), argument n passed in a register. */
+static inline __attribute__((always_inline)) bool entry_arg(uint32_t n, uint64_t *out) {
+    if (!current || n - 1 >= batch_nargs || (u32_at(WP_R_FLAGS) & WP_FLAG_RETURN)) return false;
+    *out = u64_of(current + batch_arg_offsets[n - 1]);
+    return true;
+}
+
 #define ARG_ACCESSOR(type, name)                                                            \
     wprobe_error wprobe_##name##_checked(uint32_t n, type *out) {                            \
+        uint64_t raw;                                                                       \
+        if (entry_arg(n, &raw)) {                                                           \
+            *out = (type)raw;                                                               \
+            return WPROBE_OK;                                                               \
+        }                                                                                   \
         *out = 0;                                                                           \
         if (!in_event) return WPROBE_NO_CURRENT_EVENT;                                      \
         if (current) {                                                                      \
-            uint64_t raw;                                                                   \
             wprobe_error e = flat_arg(n, &raw);                                             \
             if (e == WPROBE_OK) *out = (type)raw;                                           \
             return e;                                                                       \
@@ -444,6 +475,8 @@ void wprobe_asmlinkage(void) {}
         return convert(&err);                                                               \
     }                                                                                       \
     type wprobe_##name(uint32_t n) {                                                        \
+        uint64_t raw;                                                                       \
+        if (entry_arg(n, &raw)) return (type)raw;                                           \
         type v;                                                                             \
         record(wprobe_##name##_checked(n, &v), n, NULL);                                    \
         return v;                                                                           \
@@ -834,17 +867,44 @@ static char *take_error(void) {
     return e;
 }
 
+/* The probe names live in one arena, each after its length (a uint32_t), for printf: a %s
+ * argument inside [wprobe__pp_lo, wprobe__pp_hi) is copied without looking for its end. */
+const char *wprobe__pp_lo, *wprobe__pp_hi;
+static char *pp_arena;
+static size_t pp_arena_len, pp_arena_cap;
+
+/* Reserves the arena for `names` (before keep_pp). */
+static bool reserve_pp(const handler_session_t *s) {
+    size_t n = 0;
+    for (size_t i = 0; i < s->probes.len; i++) n += 8 + ((s->probes.ptr[i].pp.len + 4) & ~(size_t)3);
+    pp_arena = malloc(n ? n : 1);
+    pp_arena_cap = n;
+    pp_arena_len = 0;
+    return pp_arena != NULL;
+}
+
+static const char *keep_pp(const handler_string_t *name) {
+    uint32_t len = (uint32_t)name->len;
+    size_t at = (pp_arena_len + 3) & ~(size_t)3;
+    memcpy(pp_arena + at, &len, 4);
+    char *text = pp_arena + at + 4;
+    memcpy(text, name->ptr, len);
+    text[len] = '\0';
+    pp_arena_len = at + 4 + len + 1;
+    return text;
+}
+
 bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, handler_string_t *err) {
     wprobe_arg *args = calloc(s->args.len ? s->args.len : 1, sizeof *args);
     wprobe_probe *probes = calloc(s->probes.len ? s->probes.len : 1, sizeof *probes);
-    if (!args || !probes) return fail_with(err, strdup("out of memory"));
+    if (!args || !probes || !reserve_pp(s)) return fail_with(err, strdup("out of memory"));
     for (size_t i = 0; i < s->args.len; i++) {
         args[i].key = dup_string(&s->args.ptr[i].f0);
         args[i].value = dup_string(&s->args.ptr[i].f1);
     }
     for (size_t i = 0; i < s->probes.len; i++) {
         probes[i].id = s->probes.ptr[i].id;
-        probes[i].pp = dup_string(&s->probes.ptr[i].pp);
+        probes[i].pp = keep_pp(&s->probes.ptr[i].pp);
         probes[i].is_return = s->probes.ptr[i].is_return;
         const wprobe_probe_types_list_field_info_t *fields = &s->probes.ptr[i].fields;
         wprobe_field_info *infos = calloc(fields->len ? fields->len : 1, sizeof *infos);
@@ -863,6 +923,14 @@ bool exports_handler_init(handler_session_t *s, handler_handler_config_t *ret, h
     session.args = args;
     session.nprobes = s->probes.len;
     session.probes = probes;
+    /* pp() by probe id for wprobe.h's inline accessor (NULL where pp_of finds none). */
+    const char **pps = calloc(s->probes.len ? s->probes.len : 1, sizeof *pps);
+    if (!pps) return fail_with(err, strdup("out of memory"));
+    for (uint32_t id = 0; id < s->probes.len; id++) pps[id] = pp_of(id);
+    wprobe__cur.pp = pps;
+    wprobe__cur.npp = (uint32_t)s->probes.len;
+    wprobe__pp_lo = pp_arena;
+    wprobe__pp_hi = pp_arena + pp_arena_len;
     session.arch = s->arch == WPROBE_PROBE_TYPES_ARCH_AARCH64 ? WPROBE_ARCH_AARCH64 : WPROBE_ARCH_X86_64;
     handler_session_free(s);
 
@@ -954,6 +1022,11 @@ bool exports_handler_handle_batch(handler_list_u8_t *maybe_flat, handler_string_
         memcpy(&lost, b + WP_B_LOST, 8);
         batch_arch = b[WP_B_ARCH];
         batch_record_size = size;
+        bool a64 = batch_arch == WP_ARCH_AARCH64;
+        batch_nargs = a64 ? sizeof arg_slots_aarch64 : sizeof arg_slots_x86_64;
+        for (uint32_t i = 0; i < batch_nargs; i++) {
+            batch_arg_offsets[i] = WP_R_REGS + 8u * (a64 ? arg_slots_aarch64 : arg_slots_x86_64)[i];
+        }
         size_t at = WP_BATCH_HEADER_SIZE;
         for (uint32_t i = 0; i < count && !failure; i++) {
             current = b + at;

@@ -35,6 +35,7 @@ struct wprobe_agg {
     size_t nbuckets;
     struct entry **slots; /* open addressing, NULL = free */
     size_t cap, len;
+    struct entry *single; /* the entry of the empty key (a map without keys), once made */
 };
 
 /* ---- Keys ------------------------------------------------------------------------------ */
@@ -44,7 +45,8 @@ struct keybuf {
     size_t len, cap;
 };
 
-static void kb_put(struct keybuf *k, const void *bytes, size_t n) {
+/* Room for n more bytes. */
+static void kb_reserve(struct keybuf *k, size_t n) {
     if (k->len + n > k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 64;
         while (cap < k->len + n) cap *= 2;
@@ -53,6 +55,10 @@ static void kb_put(struct keybuf *k, const void *bytes, size_t n) {
         k->p = p;
         k->cap = cap;
     }
+}
+
+static void kb_put(struct keybuf *k, const void *bytes, size_t n) {
+    kb_reserve(k, n);
     memcpy(k->p + k->len, bytes, n);
     k->len += n;
 }
@@ -61,10 +67,12 @@ static void kb_put(struct keybuf *k, const void *bytes, size_t n) {
 static bool make_key(struct keybuf *k, const char *fmt, va_list ap) {
     k->len = 0;
     for (const char *f = fmt; *f; f++) {
-        kb_put(k, f, 1);
+        if (k->cap - k->len < 9) kb_reserve(k, 9);
+        k->p[k->len++] = (unsigned char)*f;
         if (*f == 'u' || *f == 'd') {
             uint64_t v = *f == 'u' ? va_arg(ap, uint64_t) : (uint64_t)va_arg(ap, int64_t);
-            kb_put(k, &v, 8);
+            memcpy(k->p + k->len, &v, 8);
+            k->len += 8;
         } else if (*f == 's') {
             const char *s = va_arg(ap, const char *);
             if (!s) s = "";
@@ -77,10 +85,33 @@ static bool make_key(struct keybuf *k, const char *fmt, va_list ap) {
     return true;
 }
 
+/* FNV-1a over 8-byte words (the last one zero-padded), then mixed. */
 static uint64_t hash_key(const unsigned char *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
+    uint64_t h = 1469598103934665603ull ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 1099511628211ull;
+    }
+    if (n) {
+        uint64_t w = 0;
+        for (size_t i = 0; i < n; i++) w |= (uint64_t)p[i] << (8 * i);
+        h = (h ^ w) * 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static bool same_key(const unsigned char *a, const unsigned char *b, size_t n) {
+    for (; n >= 8; a += 8, b += 8, n -= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] != b[i]) return false;
+    }
+    return true;
 }
 
 /* Key order for ties: part by part, numbers by value, strings by bytes. */
@@ -181,7 +212,7 @@ void wprobe_agg_free(wprobe_agg *a) {
 
 static size_t find_slot(struct entry **slots, size_t cap, const unsigned char *key, size_t n, uint64_t h) {
     size_t i = (size_t)h & (cap - 1);
-    while (slots[i] && !(slots[i]->hash == h && slots[i]->key_len == n && !memcmp(slots[i]->key, key, n))) {
+    while (slots[i] && !(slots[i]->hash == h && slots[i]->key_len == n && same_key(slots[i]->key, key, n))) {
         i = (i + 1) & (cap - 1);
     }
     return i;
@@ -219,8 +250,9 @@ static void log_add(uint64_t *b, int64_t v) {
     }
 }
 
-static void add_v(wprobe_agg *a, int64_t v, const char *fmt, va_list ap) {
-    if (!a || !make_key(&scratch, fmt, ap)) return;
+/* The entry of fmt's key, made if new; NULL after recording an error. */
+static struct entry *add_entry(wprobe_agg *a, const char *fmt, va_list ap) {
+    if (!make_key(&scratch, fmt, ap)) return NULL;
     if (2 * (a->len + 1) > a->cap) grow(a);
     uint64_t h = hash_key(scratch.p, scratch.len);
     size_t i = find_slot(a->slots, a->cap, scratch.p, scratch.len, h);
@@ -234,6 +266,16 @@ static void add_v(wprobe_agg *a, int64_t v, const char *fmt, va_list ap) {
         a->slots[i] = e;
         a->len++;
     }
+    if (scratch.len == 0) a->single = e;
+    return e;
+}
+
+static void add_v(wprobe_agg *a, int64_t v, const char *fmt, va_list ap) {
+    if (!a) return;
+    /* A map without keys: its one entry, without a key to make or look up. */
+    struct entry *e = *fmt ? NULL : a->single;
+    if (!e) e = add_entry(a, fmt, ap);
+    if (!e) return;
     wprobe_agg_entry *s = &e->e;
     if (s->count == 0 || v < s->min) s->min = v;
     if (s->count == 0 || v > s->max) s->max = v;
@@ -282,6 +324,7 @@ int64_t wprobe_agg_entry_avg(const wprobe_agg_entry *e) {
 /* Removes slot i and re-places the run after it (linear probing has no tombstones). */
 static void remove_slot(wprobe_agg *a, size_t i) {
     struct entry *e = a->slots[i];
+    if (e == a->single) a->single = NULL;
     free(e->key);
     free(e);
     a->slots[i] = NULL;
@@ -325,6 +368,7 @@ void wprobe_agg_clear(wprobe_agg *a) {
         if (e->key_len == 0) {
             zero_entry(a, e);
         } else {
+            if (e == a->single) a->single = NULL;
             free(e->key);
             free(e);
             a->slots[i] = NULL;

@@ -8,47 +8,7 @@
 #include <inttypes.h>
 
 /* The flat batch layout (wit/probe.wit, `delivery::flat`). */
-#define WP_BATCH_MAGIC 843206743u /* "WPB2", the batch's first 4 bytes read as a little-endian u32 */
-#define WP_BATCH_HEADER_SIZE 24u /* bytes of the batch header */
-#define WP_B_ARCH 4u /* batch header: u8 arch (ARCH_X86_64, ARCH_AARCH64) */
-#define WP_B_COUNT 8u /* batch header: u32 number of records */
-#define WP_B_RECORD_SIZE 12u /* batch header: u32 size of a record's fixed part */
-#define WP_B_LOST 16u /* batch header: u64 events the kernel dropped before this batch */
-#define WP_ARCH_X86_64 1u /* the batch header's code for x86_64 */
-#define WP_ARCH_AARCH64 2u /* the batch header's code for aarch64 */
-#define WP_NREGS_X86_64 21u /* register slots of an x86_64 record */
-#define WP_NREGS_AARCH64 34u /* register slots of an aarch64 record */
-#define WP_RECORD_HEADER_SIZE 48u /* bytes of a record's header, before its registers */
-#define WP_R_PROBE_ID 0u /* record: u32 probe id */
-#define WP_R_FLAGS 4u /* record: u32 flags (FLAG_RETURN, FLAG_EXT) */
-#define WP_R_PID 8u /* record: u32 pid (thread-group id) */
-#define WP_R_TID 12u /* record: u32 tid */
-#define WP_R_UID 16u /* record: u32 uid */
-#define WP_R_CPU 20u /* record: u32 cpu */
-#define WP_R_TIME 24u /* record: u64 CLOCK_MONOTONIC ns */
-#define WP_R_COMM 32u /* record: the command name, NUL-padded */
-#define WP_COMM_LEN 16u /* bytes of the command name field */
-#define WP_R_REGS 48u /* record: the u64 register snapshot */
-#define WP_FLAG_RETURN 1u /* record flag: a return probe */
-#define WP_FLAG_EXT 2u /* record flag: an extension area follows the registers */
-#define WP_EXT_HEADER_SIZE 8u /* bytes of the extension header */
-#define WP_X_LEN 0u /* extension header: u32 bytes of the items that follow */
-#define WP_X_COUNT 4u /* extension header: u32 number of items */
-#define WP_ITEM_HEADER_SIZE 16u /* bytes of an item's header */
-#define WP_I_KIND 0u /* item: u8 kind (KIND_*) */
-#define WP_I_STATUS 1u /* item: u8 status (STATUS_*) */
-#define WP_I_SPACE 2u /* item: u8 address space (SPACE_*) */
-#define WP_I_INDEX 3u /* item: u8 the capture's position in the handler's list */
-#define WP_I_LEN 4u /* item: u32 data bytes (padded to a multiple of 8) */
-#define WP_I_ADDR 8u /* item: u64 the address read */
-#define WP_KIND_ENTRY 1u /* item: a return probe's entry (u64 time, registers) */
-#define WP_KIND_CAPTURE 2u /* item: memory captured at the hit */
-#define WP_KIND_TRACEPOINT 3u /* item: the tracepoint's raw record */
-#define WP_STATUS_OK 0u /* capture read whole */
-#define WP_STATUS_TRUNCATED 1u /* capture: no NUL within the size */
-#define WP_STATUS_FAULT 2u /* capture faulted in the kernel */
-#define WP_SPACE_KERNEL 0u /* capture of kernel memory */
-#define WP_SPACE_USER 1u /* capture of user memory */
+#include "wprobe_layout.h"
 
 /* The access errors' words, as printf formats. The arguments, in the order the comment
  * names them: n, arg (uint32_t), addr (uint64_t), name, what (const char *). */
@@ -72,5 +32,14 @@
 #define WP_TEXT_NOT_A_TRACEPOINT "fields exist only in tracepoint probes (--tracepoint, kernel.trace(\"CAT:NAME\"))"
 /* (what) */
 #define WP_TEXT_NO_SUCH_FIELD "no tracepoint field %s"
+
+/* printf's digit pairs (host/common/src/digits.rs, as the Rust SDK's formatter uses them):
+ * the decimal digits of n < 100 are WP_DEC_PAIRS[2n] and [2n + 1]. */
+#define WP_DEC_PAIRS_LEN 200u
+#define WP_DEC_PAIRS \
+    "00010203040506070809101112131415161718192021222324" \
+    "25262728293031323334353637383940414243444546474849" \
+    "50515253545556575859606162636465666768697071727374" \
+    "75767778798081828384858687888990919293949596979899"
 
 #endif
