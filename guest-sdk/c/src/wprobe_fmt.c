@@ -382,6 +382,13 @@ static inline char *dec32(char *p, uint32_t v) {
     return p + len;
 }
 
+/* The same for a 64-bit v. */
+static inline char *dec64(char *p, uint64_t v) {
+    uint32_t len = dec_len64(v);
+    dec_write(p, v, len);
+    return p + len;
+}
+
 /* Hexadecimal digits of v. */
 static inline uint32_t hex_len(uint64_t v) { return (67 - (uint32_t)__builtin_clzll(v | 1)) >> 2; }
 
@@ -531,9 +538,7 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
             uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
             *p = '-';
             p += v < 0;
-            uint32_t n = dec_len64(mag);
-            dec_write(p, mag, n);
-            p += n;
+            p = dec64(p, mag);
             break;
         }
         case OP_U32: {
@@ -545,9 +550,7 @@ static inline __attribute__((always_inline)) int run_steps(const struct format *
         }
         case OP_U64: {
             uint64_t v = va_arg(args, unsigned long long);
-            uint32_t n = dec_len64(v);
-            dec_write(p, v, n);
-            p += n;
+            p = dec64(p, v);
             break;
         }
         case OP_X32: {
