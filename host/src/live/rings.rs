@@ -112,7 +112,7 @@ impl RingSet {
 
 /// A record's timestamp; a record too short to hold one sorts first (the reader drops and
 /// counts it as malformed).
-fn timestamp(record: &[u8]) -> u64 {
+pub(super) fn timestamp(record: &[u8]) -> u64 {
     record.get(OFF_TIMESTAMP..OFF_TIMESTAMP + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 

@@ -719,34 +719,29 @@ impl LiveSource {
             Ring::Poisoned => unreachable!("the ring is only poisoned while being moved"),
         };
         ring.read(|item| {
-            if let Some(retag) = retag {
-                // A shared object's record: this subscriber's, renumbered, or not its own.
-                match retag.push(batch, item) {
-                    shared::Pushed::Yes => {}
-                    shared::Pushed::NotOurs => return true,
-                    shared::Pushed::Malformed => {
-                        *malformed += 1;
-                        return true;
-                    }
+            let first = batch.is_empty();
+            // A shared object's record is this subscriber's (renumbered) or not its own. The
+            // program writes only well-formed records; one that is not (it cannot happen
+            // short of a bug) is dropped and counted rather than handed on.
+            let pushed = match retag {
+                Some(retag) => retag.push(batch, item),
+                None if EventRef::new(*arch, item).is_some() => {
+                    batch.push_record(item);
+                    shared::Pushed::Yes
                 }
-                if batch.len() == 1 && batch_first_ns.is_none() {
-                    let ts = u64::from_le_bytes(item[24..32].try_into().expect("8 bytes"));
-                    *batch_first_ns = Some(ts);
+                None => shared::Pushed::Malformed,
+            };
+            match pushed {
+                shared::Pushed::Yes => {}
+                shared::Pushed::NotOurs => return true,
+                shared::Pushed::Malformed => {
+                    *malformed += 1;
+                    return true;
                 }
-                *events_total += 1;
-                return !batch.is_full();
             }
-            // The program writes only well-formed records; one that is not (it cannot
-            // happen short of a bug) is dropped and counted rather than handed on.
-            if EventRef::new(*arch, item).is_none() {
-                *malformed += 1;
-                return true;
+            if first && batch_first_ns.is_none() {
+                *batch_first_ns = Some(super::rings::timestamp(item));
             }
-            if batch.is_empty() && batch_first_ns.is_none() {
-                let ts = u64::from_le_bytes(item[24..32].try_into().expect("8 bytes"));
-                *batch_first_ns = Some(ts);
-            }
-            batch.push_record(item);
             *events_total += 1;
             !batch.is_full()
         });
