@@ -49,6 +49,9 @@ import {
   FLAG_RETURN,
   FLAG_EXT,
   EXT_HEADER_SIZE,
+  ITEM_HEADER_SIZE,
+  KIND_ENTRY,
+  KIND_TRACEPOINT,
   R_PROBE_ID,
   R_FLAGS,
   R_PID,
@@ -60,13 +63,9 @@ import {
   COMM_LEN,
 } from './wprobe_common.js';
 import * as common from './wprobe_common.js';
-// Register slots of the arguments passed in registers (wprobe_common::abi): x86_64 rdi rsi
-// rdx rcx r8 r9, aarch64 x0..x7; the return value: rax, x0. An entry item (ext kind 1)
-// holds u64 timestamp-ns, then the entry's registers.
-const ARG_SLOTS = { 1: [14, 13, 12, 11, 9, 8], 2: [0, 1, 2, 3, 4, 5, 6, 7] },
-  RET_SLOT = { 1: 10, 2: 0 },
-  EXT_ITEM_HEADER_SIZE = 16,
-  EXT_KIND_ENTRY = 1;
+// Register slots of the arguments passed in registers and of the return value, by arch
+// (wprobe_common::abi). An entry item holds u64 timestamp-ns, then the entry's registers.
+const { ARG_SLOTS, RET_SLOT } = common;
 
 /** Moves the host's cursor to the current event, for the accessors that ask the host. */
 function sync() {
@@ -233,16 +232,7 @@ function argAt(n) {
 
 /** The offset of the current record's entry item's data, or -1 without one. */
 function entryAt() {
-  if ((view.getUint32(off + R_FLAGS, true) & FLAG_EXT) === 0) return -1;
-  let at = off + recordSize;
-  const end = at + EXT_HEADER_SIZE + view.getUint32(at, true);
-  at += EXT_HEADER_SIZE;
-  while (at + EXT_ITEM_HEADER_SIZE <= end) {
-    const len = view.getUint32(at + 4, true);
-    if (view.getUint8(at) === EXT_KIND_ENTRY) return at + EXT_ITEM_HEADER_SIZE;
-    at += EXT_ITEM_HEADER_SIZE + ((len + 7) & ~7);
-  }
-  return -1;
+  return itemAt(KIND_ENTRY);
 }
 
 function flatOr(fn, local) {
@@ -329,6 +319,134 @@ export const uint_returnval = () => Number(BigInt.asUintN(32, returnval()));
 export const long_returnval = () => returnval();
 /** The return value of a function returning `unsigned long`: the whole register (BigInt). */
 export const ulong_returnval = () => BigInt.asUintN(64, returnval());
+
+// ---- Registers by name and tracepoint fields ---------------------------------------------
+
+// Decoded here on the flat path, as the other accessors: componentize-js never frees the
+// string an import call passes, so asking the host for register('rdi') or field('pid') once
+// per event leaked the name's bytes, some 16 per call and without end (README.md,
+// "Memory"). What these fast paths do not cover (a name the tables lack, a field of another
+// type, a string not in ASCII, a record without tracepoint data) is asked of the host once,
+// whose answer and error words are the other SDKs'.
+
+let regNames = common.REGISTERS[1]; // the current batch's architecture's register names
+const fieldsById = new Map(); // probe id -> Map(field name -> field-info), from init
+let itemLen = 0; // the length of the item itemAt found
+
+/** Asks the host about the current event (moving its cursor there on the flat path). */
+function askHost(fn, arg) {
+  if (!inEvent) throw new AccessError('no-current-event');
+  if (view !== null) sync();
+  try {
+    return fn(arg);
+  } catch (e) {
+    throw converted(e);
+  }
+}
+
+/** A register's [slot, low 32 bits only] by name (any case), or undefined. */
+function regRef(name) {
+  const r = regNames.get(name);
+  if (r !== undefined || typeof name !== 'string') return r;
+  return regNames.get(name.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+}
+
+/**
+ * A saved register by name, signed (BigInt; 32-bit names such as `eax`, `w0` sign-extended).
+ * x86_64: `rax`..`r15`, `rip`, `rsp`, `rbp`, `eflags`, `orig_rax`, `cs`, `ss`, SystemTap's
+ * aliases (`ax`, `ip`, `sp`, ...) and 32-bit names; aarch64: `x0`..`x30`, `w0`..`w30`, `fp`,
+ * `lr`, `sp`, `pc`, `pstate`. Case-insensitive.
+ */
+export function register(name) {
+  const r = view !== null && inEvent ? regRef(name) : undefined;
+  if (r === undefined) return askHost(ctx.register, name);
+  const at = off + RECORD_HEADER_SIZE + 8 * r[0];
+  return r[1] ? BigInt(view.getInt32(at, true)) : view.getBigInt64(at, true);
+}
+
+/** register(name), unsigned (BigInt; 32-bit names zero-extended). */
+export function u_register(name) {
+  const r = view !== null && inEvent ? regRef(name) : undefined;
+  if (r === undefined) return askHost(ctx.uRegister, name);
+  const at = off + RECORD_HEADER_SIZE + 8 * r[0];
+  return r[1] ? BigInt(view.getUint32(at, true)) : view.getBigUint64(at, true);
+}
+
+/** The offset of the current record's first extension item of `kind`'s data, or -1. */
+function itemAt(kind) {
+  if ((view.getUint32(off + R_FLAGS, true) & FLAG_EXT) === 0) return -1;
+  let at = off + recordSize;
+  const end = at + EXT_HEADER_SIZE + view.getUint32(at, true);
+  at += EXT_HEADER_SIZE;
+  while (at + ITEM_HEADER_SIZE <= end) {
+    const len = view.getUint32(at + 4, true);
+    if (view.getUint8(at) === kind) {
+      itemLen = len;
+      return at + ITEM_HEADER_SIZE;
+    }
+    at += ITEM_HEADER_SIZE + ((len + 7) & ~7);
+  }
+  return -1;
+}
+
+/** The current event's tracepoint field `name` as [its info, the record's offset], or null. */
+function fieldAt(name) {
+  if (view === null || !inEvent) return null;
+  const f = fieldsById.get(view.getUint32(off + R_PROBE_ID, true))?.get(name);
+  if (f === undefined) return null;
+  const raw = itemAt(KIND_TRACEPOINT);
+  return raw < 0 || f.offset + f.size > itemLen ? null : [f, raw];
+}
+
+/**
+ * A tracepoint's integer field, signed as its format says (BigInt; an unsigned 64-bit value
+ * above 2^63 - 1 wraps: BigInt.asUintN(64, v) reads it unsigned).
+ */
+export function field(name) {
+  const found = fieldAt(name);
+  if (found !== null) {
+    const [f, raw] = found;
+    const at = raw + f.offset;
+    const signed = f.kind === 'signed';
+    if (signed || f.kind === 'unsigned') {
+      switch (f.size) {
+        case 1:
+          return BigInt(signed ? view.getInt8(at) : view.getUint8(at));
+        case 2:
+          return BigInt(signed ? view.getInt16(at, true) : view.getUint16(at, true));
+        case 4:
+          return BigInt(signed ? view.getInt32(at, true) : view.getUint32(at, true));
+        case 8:
+          return view.getBigInt64(at, true);
+      }
+    }
+  }
+  return askHost(ctx.field, name);
+}
+
+/** A tracepoint's string field (`char[N]`, `__data_loc char[]`), up to its NUL. */
+export function field_string(name) {
+  const found = fieldAt(name);
+  if (found !== null) {
+    const [f, raw] = found;
+    let start = f.offset;
+    let len = f.size;
+    const dynamic = f.kind === 'data-loc-string' || f.kind === 'rel-loc-string';
+    if (dynamic && len === 4) {
+      const loc = view.getUint32(raw + start, true);
+      start = (f.kind === 'rel-loc-string' ? start + 4 : 0) + (loc & 0xffff);
+      len = loc >>> 16;
+    }
+    if ((dynamic ? f.size === 4 : f.kind === 'chars') && start + len <= itemLen) {
+      let end = raw + start;
+      const stop = end + len;
+      let ascii = true;
+      for (let b; end < stop && (b = view.getUint8(end)) !== 0; end++) ascii = ascii && b < 0x80;
+      if (ascii) return decoder.decode(new Uint8Array(view.buffer, view.byteOffset + raw + start, end - raw - start));
+    }
+  }
+  return askHost(ctx.fieldString, name);
+}
 
 // Linux errno names: 1..133 as in the uapi headers, 512..530 the kernel-internal codes (the
 // same table as the host's returnstr()); '' where Linux defines no code.
@@ -797,7 +915,10 @@ function message(e) {
 export function init(session) {
   let s;
   try {
-    for (const p of session.probes) ppById.set(p.id, p.pp);
+    for (const p of session.probes) {
+      ppById.set(p.id, p.pp);
+      fieldsById.set(p.id, new Map(p.fields.map((f) => [f.name, f])));
+    }
     s = new Session(
       session.args.map(([k, v]) => [k, v]),
       session.probes.map((p) => ({ id: p.id, pp: p.pp, isReturn: p.isReturn, fields: p.fields })),
@@ -872,6 +993,7 @@ export function handleBatch(flat) {
       const arch = v.getUint8(4);
       argSlots = ARG_SLOTS[arch] ?? ARG_SLOTS[1];
       retSlot = RET_SLOT[arch] ?? RET_SLOT[1];
+      regNames = common.REGISTERS[arch] ?? common.REGISTERS[1];
       recordSize = v.getUint32(B_RECORD_SIZE, true);
       view = v;
       let at = BATCH_HEADER_SIZE;

@@ -39,32 +39,6 @@ export function returnstr() {
 }
 
 /**
- * A saved register by name, signed. x86_64: rax..r15, rip, rsp, rbp, eflags, orig_rax,
- * cs, ss, SystemTap's aliases (ax, ip, sp, flags, ...) and 32-bit names (eax, r8d, ...).
- * aarch64: x0..x30, w0..w30, fp, lr, sp, pc, pstate. Case-insensitive.
- */
-export function register(name) {
-  if (!rt.enter()) throw rt.noCurrentEvent();
-  try {
-    return ctx.register(name);
-  } catch (e) {
-    throw rt.converted(e);
-  }
-}
-
-/**
- * The same, unsigned (32-bit names zero-extended).
- */
-export function u_register(name) {
-  if (!rt.enter()) throw rt.noCurrentEvent();
-  try {
-    return ctx.uRegister(name);
-  } catch (e) {
-    throw rt.converted(e);
-  }
-}
-
-/**
  * CLOCK_MONOTONIC at the paired entry. Return probes only; `no-entry` if unseen.
  */
 export function entry_timestamp_ns() {
@@ -224,31 +198,6 @@ export function user_long(addr) {
   if (!rt.enter()) throw rt.noCurrentEvent();
   try {
     return ctx.userLong(BigInt(addr));
-  } catch (e) {
-    throw rt.converted(e);
-  }
-}
-
-/**
- * An integer field, signed as the format says (an unsigned 64-bit value above
- * i64::MAX wraps).
- */
-export function field(name) {
-  if (!rt.enter()) throw rt.noCurrentEvent();
-  try {
-    return ctx.field(name);
-  } catch (e) {
-    throw rt.converted(e);
-  }
-}
-
-/**
- * A `char[N]` or `__data_loc char[]` field.
- */
-export function field_string(name) {
-  if (!rt.enter()) throw rt.noCurrentEvent();
-  try {
-    return ctx.fieldString(name);
   } catch (e) {
     throw rt.converted(e);
   }

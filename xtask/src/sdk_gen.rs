@@ -18,6 +18,7 @@ use crate::workspace_root;
 use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::fs;
+use wprobe_common::abi::Arch;
 use wprobe_common::digits::DEC_PAIRS;
 use wprobe_common::sdk::LAYOUT;
 use wprobe_common::texts::{holes, ACCESS_ERRORS};
@@ -214,6 +215,28 @@ fn js_module() -> String {
         let params = if args.is_empty() { "()".to_string() } else { format!("({{ {} }})", args.join(", ")) };
         let _ = writeln!(s, "export const TEXT_{} = {params} => `{body}`;", upper(case));
     }
+    let by_arch = |f: &dyn Fn(Arch) -> String| {
+        let rows: Vec<String> =
+            [Arch::X86_64, Arch::Aarch64].iter().map(|&a| format!("{}: {}", a as u8, f(a))).collect();
+        format!("{{ {} }}", rows.join(", "))
+    };
+    let _ = writeln!(
+        s,
+        "\n// Register slots of the arguments passed in registers, first argument first, and of the\n\
+         // return value, by the batch header's arch byte.\nexport const ARG_SLOTS = {};\nexport const RET_SLOT = {};",
+        by_arch(&|a| format!("{:?}", a.arg_slots())),
+        by_arch(&|a| a.return_slot().to_string()),
+    );
+    s.push_str(
+        "\n// The names register() and u_register() read, in lower case: name -> [register slot, low 32\n\
+         // bits only], by the batch header's arch byte (1 x86_64, 2 aarch64).\nexport const REGISTERS = {\n",
+    );
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        let entries: Vec<String> =
+            arch.register_names().iter().map(|(name, r)| format!("['{name}', [{}, {}]]", r.slot, r.low32)).collect();
+        let _ = writeln!(s, "  {}: new Map([{}]),", arch as u8, entries.join(", "));
+    }
+    s.push_str("};\n");
     s
 }
 

@@ -93,6 +93,12 @@ const HAND_WRITTEN: &[(&[&str], &[Sdk], &str)] = &[
         &[C, Python],
         "decoded from the flat record's entry item, with no import call (Rust: in the row above)",
     ),
+    (
+        &["register", "u-register", "field", "field-string"],
+        &[Js],
+        "decoded from the flat record (registers, tracepoint data): componentize-js never frees the \
+         string an import call passes, so a call per event leaked its name",
+    ),
     (&["kernel-bytes", "user-bytes"], &[Rust], "decoded from the flat record's extension area"),
     (&["kernel-bytes", "user-bytes"], &[C], "C has no owned byte list: they copy into the caller's buffer"),
     (&["syscall-name"], &[C], "each name is kept for the session, so memory stays bounded however often it is printed"),

@@ -198,6 +198,30 @@ impl Arch {
     }
 }
 
+impl Arch {
+    /// Every name [`Arch::register`] accepts, in lower case, with what it reads: for the SDKs
+    /// that resolve names in the guest (`cargo xtask sdk-gen`).
+    #[cfg(feature = "std")]
+    pub fn register_names(self) -> std::vec::Vec<(std::string::String, RegisterRef)> {
+        use std::string::ToString;
+        match self {
+            Arch::X86_64 => {
+                X86_64_REGISTERS.iter().map(|&(n, slot, low32)| (n.to_string(), RegisterRef { slot, low32 })).collect()
+            }
+            Arch::Aarch64 => {
+                let named = AARCH64_NAMED.iter().map(|&(n, slot)| (n.to_string(), RegisterRef { slot, low32: false }));
+                let numbered = (0..=30usize).flat_map(|slot| {
+                    [
+                        (std::format!("x{slot}"), RegisterRef { slot, low32: false }),
+                        (std::format!("w{slot}"), RegisterRef { slot, low32: true }),
+                    ]
+                });
+                named.chain(numbered).collect()
+            }
+        }
+    }
+}
+
 fn ascii_lower<'a>(name: &str, buf: &'a mut [u8; 12]) -> Option<&'a str> {
     let bytes = name.as_bytes();
     let out = buf.get_mut(..bytes.len())?;
@@ -207,62 +231,74 @@ fn ascii_lower<'a>(name: &str, buf: &'a mut [u8; 12]) -> Option<&'a str> {
     core::str::from_utf8(out).ok()
 }
 
-fn x86_64_register(name: &str) -> Option<RegisterRef> {
+/// x86_64's register names in lower case (`register` ignores case): the 64-bit names,
+/// SystemTap's short aliases and the 32-bit names, which read the low half (`true`).
+const X86_64_REGISTERS: [(&str, usize, bool); 49] = {
     use x86_64::*;
-    let full = |slot| Some(RegisterRef { slot, low32: false });
-    let low = |slot| Some(RegisterRef { slot, low32: true });
-    match name {
-        "rax" | "ax" => full(RAX),
-        "rbx" | "bx" => full(RBX),
-        "rcx" | "cx" => full(RCX),
-        "rdx" | "dx" => full(RDX),
-        "rsi" | "si" => full(RSI),
-        "rdi" | "di" => full(RDI),
-        "rbp" | "bp" => full(RBP),
-        "rsp" | "sp" => full(RSP),
-        "rip" | "ip" => full(RIP),
-        "eflags" | "flags" => full(EFLAGS),
-        "orig_rax" | "orig_ax" => full(ORIG_RAX),
-        "cs" => full(CS),
-        "ss" => full(SS),
-        "r8" => full(R8),
-        "r9" => full(R9),
-        "r10" => full(R10),
-        "r11" => full(R11),
-        "r12" => full(R12),
-        "r13" => full(R13),
-        "r14" => full(R14),
-        "r15" => full(R15),
-        "eax" => low(RAX),
-        "ebx" => low(RBX),
-        "ecx" => low(RCX),
-        "edx" => low(RDX),
-        "esi" => low(RSI),
-        "edi" => low(RDI),
-        "ebp" => low(RBP),
-        "esp" => low(RSP),
-        "eip" => low(RIP),
-        "r8d" => low(R8),
-        "r9d" => low(R9),
-        "r10d" => low(R10),
-        "r11d" => low(R11),
-        "r12d" => low(R12),
-        "r13d" => low(R13),
-        "r14d" => low(R14),
-        "r15d" => low(R15),
-        _ => None,
-    }
+    [
+        ("rax", RAX, false),
+        ("ax", RAX, false),
+        ("rbx", RBX, false),
+        ("bx", RBX, false),
+        ("rcx", RCX, false),
+        ("cx", RCX, false),
+        ("rdx", RDX, false),
+        ("dx", RDX, false),
+        ("rsi", RSI, false),
+        ("si", RSI, false),
+        ("rdi", RDI, false),
+        ("di", RDI, false),
+        ("rbp", RBP, false),
+        ("bp", RBP, false),
+        ("rsp", RSP, false),
+        ("sp", RSP, false),
+        ("rip", RIP, false),
+        ("ip", RIP, false),
+        ("eflags", EFLAGS, false),
+        ("flags", EFLAGS, false),
+        ("orig_rax", ORIG_RAX, false),
+        ("orig_ax", ORIG_RAX, false),
+        ("cs", CS, false),
+        ("ss", SS, false),
+        ("r8", R8, false),
+        ("r9", R9, false),
+        ("r10", R10, false),
+        ("r11", R11, false),
+        ("r12", R12, false),
+        ("r13", R13, false),
+        ("r14", R14, false),
+        ("r15", R15, false),
+        ("eax", RAX, true),
+        ("ebx", RBX, true),
+        ("ecx", RCX, true),
+        ("edx", RDX, true),
+        ("esi", RSI, true),
+        ("edi", RDI, true),
+        ("ebp", RBP, true),
+        ("esp", RSP, true),
+        ("eip", RIP, true),
+        ("r8d", R8, true),
+        ("r9d", R9, true),
+        ("r10d", R10, true),
+        ("r11d", R11, true),
+        ("r12d", R12, true),
+        ("r13d", R13, true),
+        ("r14d", R14, true),
+        ("r15d", R15, true),
+    ]
+};
+
+/// aarch64's names besides `x0`..`x30` and `w0`..`w30`.
+const AARCH64_NAMED: [(&str, usize); 5] =
+    [("sp", aarch64::SP), ("pc", aarch64::PC), ("pstate", aarch64::PSTATE), ("fp", 29), ("lr", 30)];
+
+fn x86_64_register(name: &str) -> Option<RegisterRef> {
+    X86_64_REGISTERS.iter().find(|(n, ..)| *n == name).map(|&(_, slot, low32)| RegisterRef { slot, low32 })
 }
 
 fn aarch64_register(name: &str) -> Option<RegisterRef> {
-    use aarch64::*;
-    match name {
-        "sp" => return Some(RegisterRef { slot: SP, low32: false }),
-        "pc" => return Some(RegisterRef { slot: PC, low32: false }),
-        "pstate" => return Some(RegisterRef { slot: PSTATE, low32: false }),
-        "fp" => return Some(RegisterRef { slot: 29, low32: false }),
-        "lr" => return Some(RegisterRef { slot: 30, low32: false }),
-        _ => {}
+    if let Some(&(_, slot)) = AARCH64_NAMED.iter().find(|(n, _)| *n == name) {
+        return Some(RegisterRef { slot, low32: false });
     }
     let (low32, digits) = match name.as_bytes().first()? {
         b'x' => (false, &name[1..]),
@@ -380,6 +416,43 @@ mod tests {
         assert_eq!(reg("pstate").slot, aarch64::PSTATE);
         for bad in ["x31", "x01", "x", "rax", "w31", "x-1"] {
             assert!(a.register(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// `register_names` is all `register` accepts: each name it lists reads what it says, and
+    /// no other name of up to four characters (every name but a few long x86_64 ones) or of
+    /// the long ones' shape resolves.
+    #[cfg(feature = "std")]
+    #[test]
+    fn register_names_list_every_name() {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_";
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let names = arch.register_names();
+            for (name, r) in &names {
+                assert_eq!(arch.register(name), Ok(*r), "{name}");
+                assert_eq!(arch.register(&name.to_uppercase()), Ok(*r), "{name}");
+            }
+            let listed: std::collections::HashSet<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(listed.len(), names.len(), "a name listed twice on {}", arch.name());
+            let mut name = std::vec::Vec::new();
+            let check = |name: &[u8]| {
+                let name = core::str::from_utf8(name).unwrap();
+                assert_eq!(arch.register(name).is_ok(), listed.contains(name), "{name} on {}", arch.name());
+            };
+            for len in 1..=4u32 {
+                for i in 0..ALPHABET.len().pow(len) {
+                    name.clear();
+                    let mut k = i;
+                    for _ in 0..len {
+                        name.push(ALPHABET[k % ALPHABET.len()]);
+                        k /= ALPHABET.len();
+                    }
+                    check(&name);
+                }
+            }
+            for long in ["eflags", "orig_rax", "orig_ax", "pstate", "orig_eax", "rflags", "xflags", "x100", "w0000"] {
+                check(long.as_bytes());
+            }
         }
     }
 

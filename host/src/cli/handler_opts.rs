@@ -20,7 +20,7 @@ pub struct HandlerOpts {
     pub cpu_limit_ms: u64,
 
     /// Linear memory the handler may use, in bytes (suffixes K, M, G).
-    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    #[arg(long, value_name = "BYTES", default_value = "128M", value_parser = parse_size)]
     pub memory_limit: usize,
 
     /// Output one handler call may write, in bytes (suffixes K, M, G).
@@ -182,6 +182,20 @@ mod tests {
         for bad in ["0", "-1", "x", "NaN", "inf"] {
             assert!(parse_seconds(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The flags' defaults are spelt as text for `--help`; they must be the library's.
+    #[test]
+    fn flag_defaults_are_the_library_limits() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            opts: HandlerOpts,
+        }
+        let mut limits = Flags::parse_from(["wprobe"]).opts.limits();
+        limits.escape_output = false;
+        assert_eq!(limits, Limits::default());
     }
 
     #[test]

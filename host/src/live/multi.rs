@@ -164,8 +164,9 @@ pub(crate) fn groups<'p>(plan: &'p [super::plan::Planned], with_captures: impl F
     groups
 }
 
-/// The kernel's id of the program behind `fd`, as listed by `bpftool prog`.
-pub(crate) fn program_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
+/// The kernel's id of the BPF object behind `fd`, a program or a link (as `bpftool prog` or
+/// `bpftool link` lists it).
+pub(crate) fn object_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
     #[repr(C)]
     #[derive(Default)]
     struct InfoAttr {
@@ -173,7 +174,8 @@ pub(crate) fn program_id(fd: BorrowedFd<'_>) -> io::Result<u32> {
         info_len: u32,
         info: u64,
     }
-    // `struct bpf_prog_info` starts with `type` and `id`; the kernel fills what fits.
+    // `struct bpf_prog_info` and `struct bpf_link_info` both start with `type` and `id`; the
+    // kernel fills what fits.
     let mut info = [0u32; 2];
     let attr = InfoAttr {
         bpf_fd: fd.as_raw_fd() as u32,

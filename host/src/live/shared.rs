@@ -321,7 +321,7 @@ impl Inner {
             });
         match linked {
             Ok(links) => {
-                let link_ids = links.iter().map(|l| multi::program_id(l.as_fd()).unwrap_or(0)).collect();
+                let link_ids = links.iter().map(|l| multi::object_id(l.as_fd()).unwrap_or(0)).collect();
                 self.points.insert(key.clone(), Point { id, links, link_ids, subscribers: bit });
                 Ok(id)
             }
@@ -524,4 +524,23 @@ fn write<V: aya::Pod>(map: &mut Array<MapData, V>, name: &'static str, index: u3
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::embedded;
+
+    /// The twins' names are listed beside the `programs!` macro that defines them; one the
+    /// object lacks would surface only when a session attaches (`ObjectMismatch`).
+    #[test]
+    fn every_program_and_its_shared_twin_is_in_the_object() {
+        let obj = aya_obj::Object::parse(embedded::bytes()).expect("the embedded BPF object parses");
+        for (own, twin) in embedded::SHARED_PROGRAMS {
+            for name in [own, twin] {
+                assert!(obj.programs.contains_key(name), "{name} is not a program of the BPF object");
+            }
+        }
+        let twins = obj.programs.keys().filter(|name| name.ends_with("_s")).count();
+        assert_eq!(twins, embedded::SHARED_PROGRAMS.len(), "a shared twin the table does not name");
+    }
 }

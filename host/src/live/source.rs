@@ -819,7 +819,7 @@ impl OwnObject {
     ) -> Result<u32, LiveError> {
         // `--pid` arms uprobes in that process only, so that others do not even trap.
         let link = link_program(&mut self.ebpf, &mut self.loaded, target, self.pid, is_return, program, cookie, pp)?;
-        let id = multi::program_id(link.as_fd()).unwrap_or(0);
+        let id = multi::object_id(link.as_fd()).unwrap_or(0);
         self.links.push(link);
         Ok(id)
     }
@@ -839,7 +839,7 @@ impl OwnObject {
                 Some(i) => i,
                 None => match multi::load_program(program, maps) {
                     Ok(fd) => {
-                        let id = multi::program_id(fd.as_fd()).unwrap_or(0);
+                        let id = multi::object_id(fd.as_fd()).unwrap_or(0);
                         self.multi_loaded.push((program, fd, id));
                         self.multi_loaded.len() - 1
                     }

@@ -25,7 +25,11 @@ pub struct Limits {
 
 impl Limits {
     pub const DEFAULT_CPU_PER_CALL: Duration = Duration::from_millis(500);
-    pub const DEFAULT_MEMORY: usize = 64 << 20;
+    /// Room for every shipped SDK's runtime at its plateau: componentize-js's engine collects
+    /// its old generation only once 27 MB of it is allocated (each 1 MiB GC chunk takes 2 MiB
+    /// of linear memory), so a long-running JavaScript handler settles near 67 MiB; Rust and
+    /// C handlers need 1–2 MiB, Python 12–13 MiB (guest-sdk/*/README.md, "Memory").
+    pub const DEFAULT_MEMORY: usize = 128 << 20;
     pub const DEFAULT_OUTPUT_PER_CALL: usize = 4 << 20;
     pub const DEFAULT_OUTPUT_TOTAL: u64 = 1 << 30;
     /// A handler whose memory passes this share of `memory` gets one warning line, so that a

@@ -174,7 +174,7 @@ impl Default for TenantLimits {
         Self {
             cpu_ms_per_call: 200,
             cpu_share: 0.5,
-            memory: 64 << 20,
+            memory: wprobe::sandbox::Limits::DEFAULT_MEMORY,
             output_per_call: 1 << 20,
             output_total: 256 << 20,
             output_rate: None,
