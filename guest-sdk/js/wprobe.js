@@ -448,35 +448,6 @@ export function field_string(name) {
   return askHost(ctx.fieldString, name);
 }
 
-// Linux errno names: 1..133 as in the uapi headers, 512..530 the kernel-internal codes (the
-// same table as the host's returnstr()); '' where Linux defines no code.
-const ERRNO_NAMES = [
-  'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'ENXIO', 'E2BIG', 'ENOEXEC', 'EBADF',
-  'ECHILD', 'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT', 'ENOTBLK', 'EBUSY', 'EEXIST', 'EXDEV',
-  'ENODEV', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENFILE', 'EMFILE', 'ENOTTY', 'ETXTBSY',
-  'EFBIG', 'ENOSPC', 'ESPIPE', 'EROFS', 'EMLINK', 'EPIPE', 'EDOM', 'ERANGE', 'EDEADLK',
-  'ENAMETOOLONG', 'ENOLCK', 'ENOSYS', 'ENOTEMPTY', 'ELOOP', '', 'ENOMSG', 'EIDRM',
-  'ECHRNG', 'EL2NSYNC', 'EL3HLT', 'EL3RST', 'ELNRNG', 'EUNATCH', 'ENOCSI', 'EL2HLT',
-  'EBADE', 'EBADR', 'EXFULL', 'ENOANO', 'EBADRQC', 'EBADSLT', '', 'EBFONT', 'ENOSTR',
-  'ENODATA', 'ETIME', 'ENOSR', 'ENONET', 'ENOPKG', 'EREMOTE', 'ENOLINK', 'EADV', 'ESRMNT',
-  'ECOMM', 'EPROTO', 'EMULTIHOP', 'EDOTDOT', 'EBADMSG', 'EOVERFLOW', 'ENOTUNIQ', 'EBADFD',
-  'EREMCHG', 'ELIBACC', 'ELIBBAD', 'ELIBSCN', 'ELIBMAX', 'ELIBEXEC', 'EILSEQ', 'ERESTART',
-  'ESTRPIPE', 'EUSERS', 'ENOTSOCK', 'EDESTADDRREQ', 'EMSGSIZE', 'EPROTOTYPE',
-  'ENOPROTOOPT', 'EPROTONOSUPPORT', 'ESOCKTNOSUPPORT', 'EOPNOTSUPP', 'EPFNOSUPPORT',
-  'EAFNOSUPPORT', 'EADDRINUSE', 'EADDRNOTAVAIL', 'ENETDOWN', 'ENETUNREACH', 'ENETRESET',
-  'ECONNABORTED', 'ECONNRESET', 'ENOBUFS', 'EISCONN', 'ENOTCONN', 'ESHUTDOWN',
-  'ETOOMANYREFS', 'ETIMEDOUT', 'ECONNREFUSED', 'EHOSTDOWN', 'EHOSTUNREACH', 'EALREADY',
-  'EINPROGRESS', 'ESTALE', 'EUCLEAN', 'ENOTNAM', 'ENAVAIL', 'EISNAM', 'EREMOTEIO',
-  'EDQUOT', 'ENOMEDIUM', 'EMEDIUMTYPE', 'ECANCELED', 'ENOKEY', 'EKEYEXPIRED',
-  'EKEYREVOKED', 'EKEYREJECTED', 'EOWNERDEAD', 'ENOTRECOVERABLE', 'ERFKILL', 'EHWPOISON',
-];
-const ERRNO_INTERNAL = [
-  'ERESTARTSYS', 'ERESTARTNOINTR', 'ERESTARTNOHAND', 'ENOIOCTLCMD',
-  'ERESTART_RESTARTBLOCK', 'EPROBE_DEFER', 'EOPENSTALE', 'ENOPARAM', '', 'EBADHANDLE',
-  'ENOTSYNC', 'EBADCOOKIE', 'ENOTSUPP', 'ETOOSMALL', 'ESERVERFAULT', 'EBADTYPE',
-  'EJUKEBOX', 'EIOCBQUEUED', 'ERECALLCONFLICT',
-];
-
 /**
  * SystemTap's errno_str: the name of errno `e` (Number or BigInt, either sign): 'ENOENT' for
  * 2 or -2; null when Linux defines no such errno.
@@ -486,8 +457,9 @@ export function errno_str(e) {
   let n = Number(e);
   if (n < 0) n = -n;
   let name = '';
-  if (n >= 1 && n <= 133) name = ERRNO_NAMES[n - 1];
-  else if (n >= 512 && n <= 530) name = ERRNO_INTERNAL[n - 512];
+  if (n >= 1 && n <= common.ERRNO_NAMES.length) name = common.ERRNO_NAMES[n - 1];
+  else if (n - common.ERRNO_FIRST_INTERNAL >= 0 && n - common.ERRNO_FIRST_INTERNAL < common.ERRNO_INTERNAL.length)
+    name = common.ERRNO_INTERNAL[n - common.ERRNO_FIRST_INTERNAL];
   return name || null;
 }
 

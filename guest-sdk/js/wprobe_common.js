@@ -68,3 +68,39 @@ export const REGISTERS = {
   1: new Map([['rax', [10, false]], ['ax', [10, false]], ['rbx', [5, false]], ['bx', [5, false]], ['rcx', [11, false]], ['cx', [11, false]], ['rdx', [12, false]], ['dx', [12, false]], ['rsi', [13, false]], ['si', [13, false]], ['rdi', [14, false]], ['di', [14, false]], ['rbp', [4, false]], ['bp', [4, false]], ['rsp', [19, false]], ['sp', [19, false]], ['rip', [16, false]], ['ip', [16, false]], ['eflags', [18, false]], ['flags', [18, false]], ['orig_rax', [15, false]], ['orig_ax', [15, false]], ['cs', [17, false]], ['ss', [20, false]], ['r8', [9, false]], ['r9', [8, false]], ['r10', [7, false]], ['r11', [6, false]], ['r12', [3, false]], ['r13', [2, false]], ['r14', [1, false]], ['r15', [0, false]], ['eax', [10, true]], ['ebx', [5, true]], ['ecx', [11, true]], ['edx', [12, true]], ['esi', [13, true]], ['edi', [14, true]], ['ebp', [4, true]], ['esp', [19, true]], ['eip', [16, true]], ['r8d', [9, true]], ['r9d', [8, true]], ['r10d', [7, true]], ['r11d', [6, true]], ['r12d', [3, true]], ['r13d', [2, true]], ['r14d', [1, true]], ['r15d', [0, true]]]),
   2: new Map([['sp', [31, false]], ['pc', [32, false]], ['pstate', [33, false]], ['fp', [29, false]], ['lr', [30, false]], ['x0', [0, false]], ['w0', [0, true]], ['x1', [1, false]], ['w1', [1, true]], ['x2', [2, false]], ['w2', [2, true]], ['x3', [3, false]], ['w3', [3, true]], ['x4', [4, false]], ['w4', [4, true]], ['x5', [5, false]], ['w5', [5, true]], ['x6', [6, false]], ['w6', [6, true]], ['x7', [7, false]], ['w7', [7, true]], ['x8', [8, false]], ['w8', [8, true]], ['x9', [9, false]], ['w9', [9, true]], ['x10', [10, false]], ['w10', [10, true]], ['x11', [11, false]], ['w11', [11, true]], ['x12', [12, false]], ['w12', [12, true]], ['x13', [13, false]], ['w13', [13, true]], ['x14', [14, false]], ['w14', [14, true]], ['x15', [15, false]], ['w15', [15, true]], ['x16', [16, false]], ['w16', [16, true]], ['x17', [17, false]], ['w17', [17, true]], ['x18', [18, false]], ['w18', [18, true]], ['x19', [19, false]], ['w19', [19, true]], ['x20', [20, false]], ['w20', [20, true]], ['x21', [21, false]], ['w21', [21, true]], ['x22', [22, false]], ['w22', [22, true]], ['x23', [23, false]], ['w23', [23, true]], ['x24', [24, false]], ['w24', [24, true]], ['x25', [25, false]], ['w25', [25, true]], ['x26', [26, false]], ['w26', [26, true]], ['x27', [27, false]], ['w27', [27, true]], ['x28', [28, false]], ['w28', [28, true]], ['x29', [29, false]], ['w29', [29, true]], ['x30', [30, false]], ['w30', [30, true]]]),
 };
+
+// Linux errno names for errno_str(), from host/common/src/errno.rs: ERRNO_NAMES[e - 1] for
+// 1 <= e <= len, ERRNO_INTERNAL[e - ERRNO_FIRST_INTERNAL] for the kernel-internal codes;
+// empty where Linux defines no code.
+export const ERRNO_FIRST_INTERNAL = 512;
+export const ERRNO_NAMES = [
+  'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'ENXIO',
+  'E2BIG', 'ENOEXEC', 'EBADF', 'ECHILD', 'EAGAIN', 'ENOMEM',
+  'EACCES', 'EFAULT', 'ENOTBLK', 'EBUSY', 'EEXIST', 'EXDEV',
+  'ENODEV', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENFILE', 'EMFILE',
+  'ENOTTY', 'ETXTBSY', 'EFBIG', 'ENOSPC', 'ESPIPE', 'EROFS',
+  'EMLINK', 'EPIPE', 'EDOM', 'ERANGE', 'EDEADLK', 'ENAMETOOLONG',
+  'ENOLCK', 'ENOSYS', 'ENOTEMPTY', 'ELOOP', '', 'ENOMSG',
+  'EIDRM', 'ECHRNG', 'EL2NSYNC', 'EL3HLT', 'EL3RST', 'ELNRNG',
+  'EUNATCH', 'ENOCSI', 'EL2HLT', 'EBADE', 'EBADR', 'EXFULL',
+  'ENOANO', 'EBADRQC', 'EBADSLT', '', 'EBFONT', 'ENOSTR',
+  'ENODATA', 'ETIME', 'ENOSR', 'ENONET', 'ENOPKG', 'EREMOTE',
+  'ENOLINK', 'EADV', 'ESRMNT', 'ECOMM', 'EPROTO', 'EMULTIHOP',
+  'EDOTDOT', 'EBADMSG', 'EOVERFLOW', 'ENOTUNIQ', 'EBADFD', 'EREMCHG',
+  'ELIBACC', 'ELIBBAD', 'ELIBSCN', 'ELIBMAX', 'ELIBEXEC', 'EILSEQ',
+  'ERESTART', 'ESTRPIPE', 'EUSERS', 'ENOTSOCK', 'EDESTADDRREQ', 'EMSGSIZE',
+  'EPROTOTYPE', 'ENOPROTOOPT', 'EPROTONOSUPPORT', 'ESOCKTNOSUPPORT', 'EOPNOTSUPP', 'EPFNOSUPPORT',
+  'EAFNOSUPPORT', 'EADDRINUSE', 'EADDRNOTAVAIL', 'ENETDOWN', 'ENETUNREACH', 'ENETRESET',
+  'ECONNABORTED', 'ECONNRESET', 'ENOBUFS', 'EISCONN', 'ENOTCONN', 'ESHUTDOWN',
+  'ETOOMANYREFS', 'ETIMEDOUT', 'ECONNREFUSED', 'EHOSTDOWN', 'EHOSTUNREACH', 'EALREADY',
+  'EINPROGRESS', 'ESTALE', 'EUCLEAN', 'ENOTNAM', 'ENAVAIL', 'EISNAM',
+  'EREMOTEIO', 'EDQUOT', 'ENOMEDIUM', 'EMEDIUMTYPE', 'ECANCELED', 'ENOKEY',
+  'EKEYEXPIRED', 'EKEYREVOKED', 'EKEYREJECTED', 'EOWNERDEAD', 'ENOTRECOVERABLE', 'ERFKILL',
+  'EHWPOISON',
+];
+export const ERRNO_INTERNAL = [
+  'ERESTARTSYS', 'ERESTARTNOINTR', 'ERESTARTNOHAND', 'ENOIOCTLCMD', 'ERESTART_RESTARTBLOCK', 'EPROBE_DEFER',
+  'EOPENSTALE', 'ENOPARAM', '', 'EBADHANDLE', 'ENOTSYNC', 'EBADCOOKIE',
+  'ENOTSUPP', 'ETOOSMALL', 'ESERVERFAULT', 'EBADTYPE', 'EJUKEBOX', 'EIOCBQUEUED',
+  'ERECALLCONFLICT',
+];

@@ -645,46 +645,15 @@ def ulong_returnval():
     return returnval() & 0xFFFFFFFFFFFFFFFF
 
 
-# Linux errno names: 1..133 as in the uapi headers, 512..530 the kernel-internal codes (the
-# same table as the host's returnstr()); "" where Linux defines no code.
-_ERRNO_NAMES = (
-    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
-    "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST",
-    "EXDEV", "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY",
-    "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE",
-    "EDEADLK", "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", "", "ENOMSG",
-    "EIDRM", "ECHRNG", "EL2NSYNC", "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI",
-    "EL2HLT", "EBADE", "EBADR", "EXFULL", "ENOANO", "EBADRQC", "EBADSLT", "", "EBFONT",
-    "ENOSTR", "ENODATA", "ETIME", "ENOSR", "ENONET", "ENOPKG", "EREMOTE", "ENOLINK",
-    "EADV", "ESRMNT", "ECOMM", "EPROTO", "EMULTIHOP", "EDOTDOT", "EBADMSG", "EOVERFLOW",
-    "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD", "ELIBSCN", "ELIBMAX",
-    "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK", "EDESTADDRREQ",
-    "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT",
-    "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL",
-    "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET", "ENOBUFS",
-    "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED",
-    "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM",
-    "ENAVAIL", "EISNAM", "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED",
-    "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED", "EOWNERDEAD",
-    "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
-)
-_ERRNO_INTERNAL = (
-    "ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ENOIOCTLCMD",
-    "ERESTART_RESTARTBLOCK", "EPROBE_DEFER", "EOPENSTALE", "ENOPARAM", "", "EBADHANDLE",
-    "ENOTSYNC", "EBADCOOKIE", "ENOTSUPP", "ETOOSMALL", "ESERVERFAULT", "EBADTYPE",
-    "EJUKEBOX", "EIOCBQUEUED", "ERECALLCONFLICT",
-)
-
-
 def errno_str(e):
     """SystemTap's errno_str: the name of errno ``e`` of either sign (``"ENOENT"`` for 2 or
     -2), or None when Linux defines no such errno:
     ``r = int_returnval(); printf(f"{r} ({errno_str(r)})\\n")`` prints ``-2 (ENOENT)``."""
     e = abs(e)
-    if 1 <= e <= 133:
-        name = _ERRNO_NAMES[e - 1]
-    elif 512 <= e <= 530:
-        name = _ERRNO_INTERNAL[e - 512]
+    if 1 <= e <= len(_common.ERRNO_NAMES):
+        name = _common.ERRNO_NAMES[e - 1]
+    elif 0 <= e - _common.ERRNO_FIRST_INTERNAL < len(_common.ERRNO_INTERNAL):
+        name = _common.ERRNO_INTERNAL[e - _common.ERRNO_FIRST_INTERNAL]
     else:
         name = ""
     return name or None

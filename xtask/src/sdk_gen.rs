@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use std::fs;
 use wprobe_common::abi::Arch;
 use wprobe_common::digits::DEC_PAIRS;
+use wprobe_common::errno;
 use wprobe_common::sdk::LAYOUT;
 use wprobe_common::texts::{holes, ACCESS_ERRORS};
 
@@ -113,6 +114,19 @@ fn format_literal(text: &str) -> String {
     text.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%")
 }
 
+/// The errno names as quoted, comma-separated literals, `per_line` to a line.
+fn errno_literals(names: &[&str], quote: char, indent: &str, per_line: usize) -> String {
+    let lines: Vec<String> = names
+        .chunks(per_line)
+        .map(|c| format!("{indent}{}", c.iter().map(|n| format!("{quote}{n}{quote},")).collect::<Vec<_>>().join(" ")))
+        .collect();
+    lines.join("\n")
+}
+
+const ERRNO_DOC: &str = "Linux errno names for errno_str(), from host/common/src/errno.rs: ERRNO_NAMES[e - 1] for\n\
+                         1 <= e <= len, ERRNO_INTERNAL[e - ERRNO_FIRST_INTERNAL] for the kernel-internal codes;\n\
+                         empty where Linux defines no code.";
+
 /// The C comment naming the generator, for the top of a C file.
 fn c_origin() -> String {
     let mut s = String::from("/*\n");
@@ -166,6 +180,13 @@ fn c_header() -> String {
         .map(|c| format!("    \"{}\"", std::str::from_utf8(c).expect("digit pairs are ASCII")))
         .collect();
     let _ = writeln!(s, "#define WP_DEC_PAIRS \\\n{}", lines.join(" \\\n"));
+    let _ = writeln!(s, "\n/* {} */", ERRNO_DOC.replace('\n', "\n * "));
+    let _ = writeln!(s, "#define WP_ERRNO_FIRST_INTERNAL {}", errno::FIRST_INTERNAL);
+    // Initializers, not arrays: a header's static arrays would be unused in the other files.
+    for (name, table) in [("WP_ERRNO_NAMES", &errno::NAMES[..]), ("WP_ERRNO_INTERNAL", &errno::INTERNAL[..])] {
+        let body = errno_literals(table, '"', "    ", 6).replace('\n', " \\\n");
+        let _ = writeln!(s, "#define {name} {{ \\\n{body} \\\n}}");
+    }
     s.push_str("\n#endif\n");
     s
 }
@@ -185,6 +206,11 @@ fn python_module() -> String {
             _ => format!("%({hole})s"),
         });
         let _ = writeln!(s, "TEXT_{} = \"{fmt}\"", upper(case));
+    }
+    let _ = writeln!(s, "\n# {}", ERRNO_DOC.replace('\n', "\n# "));
+    let _ = writeln!(s, "ERRNO_FIRST_INTERNAL = {}", errno::FIRST_INTERNAL);
+    for (name, table) in [("ERRNO_NAMES", &errno::NAMES[..]), ("ERRNO_INTERNAL", &errno::INTERNAL[..])] {
+        let _ = writeln!(s, "{name} = (\n{}\n)", errno_literals(table, '"', "    ", 6));
     }
     s
 }
@@ -237,6 +263,11 @@ fn js_module() -> String {
         let _ = writeln!(s, "  {}: new Map([{}]),", arch as u8, entries.join(", "));
     }
     s.push_str("};\n");
+    let _ = writeln!(s, "\n// {}", ERRNO_DOC.replace('\n', "\n// "));
+    let _ = writeln!(s, "export const ERRNO_FIRST_INTERNAL = {};", errno::FIRST_INTERNAL);
+    for (name, table) in [("ERRNO_NAMES", &errno::NAMES[..]), ("ERRNO_INTERNAL", &errno::INTERNAL[..])] {
+        let _ = writeln!(s, "export const {name} = [\n{}\n];", errno_literals(table, '\'', "  ", 6));
+    }
     s
 }
 

@@ -532,42 +532,18 @@ uint32_t wprobe_uint_returnval(void) { return (uint32_t)wprobe_returnval(); }
 int64_t wprobe_long_returnval(void) { return wprobe_returnval(); }
 uint64_t wprobe_ulong_returnval(void) { return (uint64_t)wprobe_returnval(); }
 
-/* Linux errno names: 1..133 as in the uapi headers, 512..530 the kernel-internal codes
- * (the same table as the host's returnstr()); "" where Linux defines no code. */
-static const char *const errno_names[133] = {
-    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
-    "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST",
-    "EXDEV", "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY",
-    "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE",
-    "EDEADLK", "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", "", "ENOMSG",
-    "EIDRM", "ECHRNG", "EL2NSYNC", "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI",
-    "EL2HLT", "EBADE", "EBADR", "EXFULL", "ENOANO", "EBADRQC", "EBADSLT", "", "EBFONT",
-    "ENOSTR", "ENODATA", "ETIME", "ENOSR", "ENONET", "ENOPKG", "EREMOTE", "ENOLINK",
-    "EADV", "ESRMNT", "ECOMM", "EPROTO", "EMULTIHOP", "EDOTDOT", "EBADMSG", "EOVERFLOW",
-    "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD", "ELIBSCN", "ELIBMAX",
-    "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK", "EDESTADDRREQ",
-    "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT", "ESOCKTNOSUPPORT",
-    "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE", "EADDRNOTAVAIL",
-    "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET", "ENOBUFS",
-    "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED",
-    "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM",
-    "ENAVAIL", "EISNAM", "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED",
-    "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED", "EOWNERDEAD",
-    "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
-};
-static const char *const errno_internal[19] = {
-    "ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ENOIOCTLCMD",
-    "ERESTART_RESTARTBLOCK", "EPROBE_DEFER", "EOPENSTALE", "ENOPARAM", "", "EBADHANDLE",
-    "ENOTSYNC", "EBADCOOKIE", "ENOTSUPP", "ETOOSMALL", "ESERVERFAULT", "EBADTYPE",
-    "EJUKEBOX", "EIOCBQUEUED", "ERECALLCONFLICT",
-};
+/* Linux errno names (wprobe_common.h, generated from the host's table). */
+static const char *const errno_names[] = WP_ERRNO_NAMES;
+static const char *const errno_internal[] = WP_ERRNO_INTERNAL;
+#define COUNT(a) ((int64_t)(sizeof(a) / sizeof *(a)))
 
 const char *wprobe_errno_str(int64_t e) {
     if (e == INT64_MIN) return NULL; /* -e would overflow */
     if (e < 0) e = -e;                /* SystemTap's errno_str takes either sign */
     const char *name = NULL;
-    if (e >= 1 && e <= 133) name = errno_names[e - 1];
-    else if (e >= 512 && e <= 530) name = errno_internal[e - 512];
+    if (e >= 1 && e <= COUNT(errno_names)) name = errno_names[e - 1];
+    else if (e >= WP_ERRNO_FIRST_INTERNAL && e < WP_ERRNO_FIRST_INTERNAL + COUNT(errno_internal))
+        name = errno_internal[e - WP_ERRNO_FIRST_INTERNAL];
     return name && *name ? name : NULL;
 }
 

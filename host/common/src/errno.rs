@@ -1,8 +1,8 @@
 //! Linux errno names, for `returnstr()` (SystemTap prints `-2 (ENOENT)`).
 
 /// Names of errno 1..=133 (index = errno - 1), as in the kernel's uapi headers; "" where
-/// Linux defines no code.
-const NAMES: [&str; 133] = [
+/// Linux defines no code. The SDKs' `errno_str` tables are generated from these.
+pub const NAMES: [&str; 133] = [
     "EPERM",
     "ENOENT",
     "ESRCH",
@@ -138,8 +138,11 @@ const NAMES: [&str; 133] = [
     "EHWPOISON",
 ];
 
-/// Kernel-internal codes (512..=530) that kernel functions return and user space never sees.
-const INTERNAL: [&str; 19] = [
+/// Kernel-internal codes (`FIRST_INTERNAL`..=530) that kernel functions return and user space
+/// never sees.
+/// The errno of `INTERNAL[0]`.
+pub const FIRST_INTERNAL: i64 = 512;
+pub const INTERNAL: [&str; 19] = [
     "ERESTARTSYS",
     "ERESTARTNOINTR",
     "ERESTARTNOHAND",
@@ -166,7 +169,7 @@ pub fn name_of_negated(v: i64) -> Option<&'static str> {
     let e = v.checked_neg()?;
     let name = match e {
         1..=133 => NAMES[(e - 1) as usize],
-        512..=530 => INTERNAL[(e - 512) as usize],
+        FIRST_INTERNAL..=530 => INTERNAL[(e - FIRST_INTERNAL) as usize],
         _ => return None,
     };
     (!name.is_empty()).then_some(name)
