@@ -250,9 +250,13 @@ function flatOr(fn, local) {
 // Each accessor reads the flat record itself (one call fewer per value than a shared
 // wrapper: calls are much of an event's cost in the interpreter), else asks the host.
 
-/** The cursor path: the host answers, its access errors as AccessError. */
+/**
+ * The host answers about the current event (on the flat path, its cursor moved there first),
+ * its access errors as AccessError.
+ */
 function viaHost(fn, n) {
   if (!inEvent) throw new AccessError('no-current-event');
+  if (view !== null) sync();
   try {
     return fn(n);
   } catch (e) {
@@ -332,17 +336,7 @@ export const ulong_returnval = () => BigInt.asUintN(64, returnval());
 let regNames = common.REGISTERS[1]; // the current batch's architecture's register names
 const fieldsById = new Map(); // probe id -> Map(field name -> field-info), from init
 let itemLen = 0; // the length of the item itemAt found
-
-/** Asks the host about the current event (moving its cursor there on the flat path). */
-function askHost(fn, arg) {
-  if (!inEvent) throw new AccessError('no-current-event');
-  if (view !== null) sync();
-  try {
-    return fn(arg);
-  } catch (e) {
-    throw converted(e);
-  }
-}
+let fieldRaw = 0; // the offset of the tracepoint record fieldAt found the field in
 
 /** A register's [slot, low 32 bits only] by name (any case), or undefined. */
 function regRef(name) {
@@ -359,7 +353,7 @@ function regRef(name) {
  */
 export function register(name) {
   const r = view !== null && inEvent ? regRef(name) : undefined;
-  if (r === undefined) return askHost(ctx.register, name);
+  if (r === undefined) return viaHost(ctx.register, name);
   const at = off + RECORD_HEADER_SIZE + 8 * r[0];
   return r[1] ? BigInt(view.getInt32(at, true)) : view.getBigInt64(at, true);
 }
@@ -367,7 +361,7 @@ export function register(name) {
 /** register(name), unsigned (BigInt; 32-bit names zero-extended). */
 export function u_register(name) {
   const r = view !== null && inEvent ? regRef(name) : undefined;
-  if (r === undefined) return askHost(ctx.uRegister, name);
+  if (r === undefined) return viaHost(ctx.uRegister, name);
   const at = off + RECORD_HEADER_SIZE + 8 * r[0];
   return r[1] ? BigInt(view.getUint32(at, true)) : view.getBigUint64(at, true);
 }
@@ -389,13 +383,13 @@ function itemAt(kind) {
   return -1;
 }
 
-/** The current event's tracepoint field `name` as [its info, the record's offset], or null. */
+/** The current event's tracepoint field `name` (its record's offset in fieldRaw), or null. */
 function fieldAt(name) {
   if (view === null || !inEvent) return null;
   const f = fieldsById.get(view.getUint32(off + R_PROBE_ID, true))?.get(name);
   if (f === undefined) return null;
-  const raw = itemAt(KIND_TRACEPOINT);
-  return raw < 0 || f.offset + f.size > itemLen ? null : [f, raw];
+  fieldRaw = itemAt(KIND_TRACEPOINT);
+  return fieldRaw < 0 || f.offset + f.size > itemLen ? null : f;
 }
 
 /**
@@ -403,9 +397,9 @@ function fieldAt(name) {
  * above 2^63 - 1 wraps: BigInt.asUintN(64, v) reads it unsigned).
  */
 export function field(name) {
-  const found = fieldAt(name);
-  if (found !== null) {
-    const [f, raw] = found;
+  const f = fieldAt(name);
+  if (f !== null) {
+    const raw = fieldRaw;
     const at = raw + f.offset;
     const signed = f.kind === 'signed';
     if (signed || f.kind === 'unsigned') {
@@ -421,14 +415,14 @@ export function field(name) {
       }
     }
   }
-  return askHost(ctx.field, name);
+  return viaHost(ctx.field, name);
 }
 
 /** A tracepoint's string field (`char[N]`, `__data_loc char[]`), up to its NUL. */
 export function field_string(name) {
-  const found = fieldAt(name);
-  if (found !== null) {
-    const [f, raw] = found;
+  const f = fieldAt(name);
+  if (f !== null) {
+    const raw = fieldRaw;
     let start = f.offset;
     let len = f.size;
     const dynamic = f.kind === 'data-loc-string' || f.kind === 'rel-loc-string';
@@ -445,7 +439,7 @@ export function field_string(name) {
       if (ascii) return decoder.decode(new Uint8Array(view.buffer, view.byteOffset + raw + start, end - raw - start));
     }
   }
-  return askHost(ctx.fieldString, name);
+  return viaHost(ctx.fieldString, name);
 }
 
 /**
